@@ -1,0 +1,30 @@
+# Two entry points for a fresh clone (see README): `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench venv clean-data
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: migrate, seed, and run the platform (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)
+demo: $(STAMP)
+	$(BIN)/python manage.py demo
+
+## test: the whole suite against real PostgreSQL and Redis
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## bench: every benchmark, printing figures and ratios
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean-data:
+	rm -rf .data

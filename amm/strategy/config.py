@@ -1,0 +1,149 @@
+"""Per-market AMM configuration: every parameter declared once, with default, range and meaning.
+
+This is the single source of truth for parameter names (SPEC §4 `amm:config:{market_id}`):
+the durable Django config model, the admin form, the Redis hash and the strategy all read
+the declarations below. Pure Python: no Django, no Redis.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A config value is missing, malformed or out of range; `errors` maps field -> message."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{name}: {msg}" for name, msg in errors.items()))
+
+
+def _param(default: Any, lo: float | None, hi: float | None, help_text: str) -> Any:
+    return field(default=default, metadata={"min": lo, "max": hi, "help": help_text})
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    # --- the 14 parameters of the seed (§4.4), seed defaults ---------------------------
+    gamma_short: float = _param(2.5, 0.0, 50.0, "risk aversion γ for markets ending within 7 days")
+    gamma_mid: float = _param(1.5, 0.0, 50.0, "risk aversion γ for markets ending in 7-30 days")
+    gamma_long: float = _param(0.8, 0.0, 50.0, "risk aversion γ for markets ending after 30 days")
+    time_smoothing_kappa: float = _param(24.0, 0.01, 10000.0, "κ in hours of τ(h) = h/(h+κ)")
+    base_spread_cents: int = _param(2, 1, 50, "base quoted spread (ask - bid) in cents")
+    max_spread_cents: int = _param(15, 1, 98, "cap on the quoted spread in cents")
+    budget_limit_cents: int = _param(500_000, 0, 10**12, "most cash the AMM may commit to this market")
+    position_limit: int = _param(5_000, 0, 10**9, "most shares of one side the AMM may hold")
+    max_loss_daily_cents: int = _param(50_000, 0, 10**12, "daily loss that engages the kill switch")
+    lvr_velocity_threshold: float = _param(
+        0.10, 0.0, 10.0, "fair-price speed (fraction of 100 cents per second) that starts the LVR cooldown"
+    )
+    lvr_cooldown_ms: int = _param(5_000, 0, 3_600_000, "LVR cooldown length in ms")
+    oracle_stale_ms: int = _param(30_000, 0, 86_400_000, "oracle older than this gets weight 0")
+    oracle_deviation_cents: int = _param(5, 0, 99, "oracle farther than this from the book is distrusted")
+    oracle_gap_cents: int = _param(5, 0, 99, "oracle jump larger than this between readings is distrusted")
+    # --- what the strategy and runtime need beyond the seed ------------------------------
+    requote_interval_ms: int = _param(1_000, 50, 3_600_000, "quote cycle interval in ms")
+    order_levels: int = _param(2, 1, 10, "orders per side (2..20 live orders per market)")
+    level_spacing_cents: int = _param(1, 1, 20, "price step between ladder levels in cents")
+    order_size: int = _param(100, 1, 10**7, "shares per ladder level before phase/defense scaling")
+    initial_fair_price_cents: int = _param(50, 1, 99, "fair price with no oracle, no book and no fills")
+    exploration_duration_ms: int = _param(1_800_000, 0, 10**10, "EXPLORATION ends after this (TIME_EXPIRED)")
+    exploration_volume_target: int = _param(1_000, 0, 10**9, "AMM fill volume that ends EXPLORATION")
+    exploration_spread_multiplier: float = _param(2.0, 1.0, 10.0, "spread multiplier in EXPLORATION")
+    exploration_size_factor: float = _param(0.5, 0.01, 1.0, "size multiplier in EXPLORATION")
+    price_stable_window_ms: int = _param(300_000, 1_000, 86_400_000, "window for PRICE_STABLE")
+    price_stable_band_cents: int = _param(2, 0, 99, "fair price range within the window for PRICE_STABLE")
+    min_asset_floor_cents: int = _param(0, 0, 10**12, "A3: cash + inventory at fair below this kills")
+    quote_tolerance_cents: int = _param(0, 0, 10, "a live order within this of the desired price is kept")
+    size_tolerance_pct: int = _param(20, 0, 100, "a live order within this % of the desired size is kept")
+    auto_reinvest: bool = _param(True, None, None, "mint pairs from idle cash within the budget")
+    dead_man_timeout_ms: int = _param(10_000, 1_000, 600_000, "platform cancel-all-after timeout")
+    oracle_url_template: str = _param("", None, None, "JSON oracle endpoint, {market_id} substituted")
+
+    def __post_init__(self) -> None:
+        errors = validate_values({f.name: getattr(self, f.name) for f in fields(self)})
+        if errors:
+            raise ConfigError(errors)
+
+    def as_redis_mapping(self) -> dict[str, str]:
+        """Flat str -> str mapping for the `amm:config:{market_id}` hash."""
+        return {f.name: _to_text(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> "StrategyConfig":
+        """Parse a mapping of strings or values (a Redis hash, a form); unknown keys are ignored,
+        missing keys take the default; malformed values raise ConfigError naming each field."""
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for f in fields(cls):
+            if f.name not in raw:
+                continue
+            try:
+                values[f.name] = _coerce(f.type, raw[f.name])
+            except (TypeError, ValueError):
+                errors[f.name] = f"{raw[f.name]!r} is not a valid {f.type}"
+        if errors:
+            raise ConfigError(errors)
+        return cls(**values)
+
+
+def parameter_specs() -> list[tuple[str, str, Any, float | None, float | None, str]]:
+    """(name, type name, default, min, max, help) for every parameter, in declaration order."""
+    return [
+        (f.name, str(f.type), f.default, f.metadata["min"], f.metadata["max"], f.metadata["help"])
+        for f in fields(StrategyConfig)
+    ]
+
+
+def validate_values(values: Mapping[str, Any]) -> dict[str, str]:
+    """Range and consistency checks; returns field -> message (empty when valid)."""
+    errors: dict[str, str] = {}
+    for f in fields(StrategyConfig):
+        if f.name not in values:
+            continue
+        value = values[f.name]
+        lo, hi = f.metadata["min"], f.metadata["max"]
+        if f.type in ("int", "float") and isinstance(value, bool):
+            errors[f.name] = "must be a number"
+            continue
+        if f.type == "int" and not isinstance(value, int):
+            errors[f.name] = "must be a whole number"
+            continue
+        if f.type == "float" and not isinstance(value, (int, float)):
+            errors[f.name] = "must be a number"
+            continue
+        if lo is not None and value < lo:
+            errors[f.name] = f"must be at least {lo} (got {value})"
+        elif hi is not None and value > hi:
+            errors[f.name] = f"must be at most {hi} (got {value})"
+    base, cap = values.get("base_spread_cents"), values.get("max_spread_cents")
+    if isinstance(base, int) and isinstance(cap, int) and "max_spread_cents" not in errors and cap < base:
+        errors["max_spread_cents"] = f"must be at least base_spread_cents ({base})"
+    return errors
+
+
+def _coerce(type_name: str, value: Any) -> Any:
+    if isinstance(value, bytes):
+        value = value.decode()
+    if type_name == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(value)
+    if type_name == "int":
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
+    if type_name == "float":
+        return float(value)
+    return str(value)
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)

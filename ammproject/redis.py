@@ -1,0 +1,28 @@
+"""Redis connections for the project: one pooled client per URL, created on first use."""
+from __future__ import annotations
+
+from functools import lru_cache
+from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
+
+import redis
+from django.conf import settings
+
+
+@lru_cache(maxsize=8)
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+
+
+def get_redis() -> redis.Redis:
+    """The project's Redis (settings.REDIS_URL), decoding responses to str."""
+    return _client(settings.REDIS_URL)
+
+
+def url_with_db(url: str, db: int) -> str:
+    """The same server with another logical database (tests give each worker its own)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "unix":
+        query = parse_qs(parsed.query)
+        query["db"] = [str(db)]
+        return urlunparse(parsed._replace(query=urlencode(query, doseq=True)))
+    return urlunparse(parsed._replace(path=f"/{db}"))

@@ -1,0 +1,109 @@
+"""Settings, all from environment variables (ammproject.env is the only reader).
+
+DATABASE_URL / REDIS_URL unset -> the embedded default (ammproject.embedded) is started.
+Every default an app reads is declared once here with its app prefix (EXCHANGE_*, AMM_*).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ammproject import embedded
+from ammproject.env import database_from_url, env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY") or "dev-only-insecure-key-set-SECRET_KEY-in-production"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_fsm",
+    "django_rq",
+    "exchange",
+    "amm",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ammproject.urls"
+WSGI_APPLICATION = "ammproject.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASE_URL = env_str("DATABASE_URL") or embedded.postgres_url("amm")
+DATABASES = {"default": {**database_from_url(DATABASE_URL), "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60)}}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL") or embedded.redis_url(0)
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".data" / "static"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "amm reference platform and AMM monitoring API",
+    "VERSION": "1.0.0",
+}
+
+RQ_QUEUES = {
+    "default": {"URL": REDIS_URL},
+    "amm": {"URL": REDIS_URL},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- exchange (the reference platform) -------------------------------------------------
+AMM_USER_ID = "00000000-0000-4000-a000-000000000001"
+# Users whose incoming orders may match their own resting orders (seed §3.4 option A).
+EXCHANGE_SELF_TRADE_EXEMPT_USERS = env_list("EXCHANGE_SELF_TRADE_EXEMPT_USERS", [AMM_USER_ID])
+# Users allowed to call the privileged mint/burn (the AMM).
+EXCHANGE_MINT_BURN_USERS = env_list("EXCHANGE_MINT_BURN_USERS", [AMM_USER_ID])
+# Replace calls per user per 60 s window (ratelimit:{user_id}:replace).
+EXCHANGE_REPLACE_RATE_LIMIT = env_int("EXCHANGE_REPLACE_RATE_LIMIT", 6000)
+EXCHANGE_MAX_BODY_BYTES = env_int("EXCHANGE_MAX_BODY_BYTES", 64 * 1024)
+EXCHANGE_MAX_REPLACEMENTS = env_int("EXCHANGE_MAX_REPLACEMENTS", 40)
+
+# --- amm (the plugin) ------------------------------------------------------------------
+AMM_PLATFORM_BASE_URL = env_str("AMM_PLATFORM_BASE_URL", "http://127.0.0.1:8000")
+AMM_PLATFORM_API_KEY = env_str("AMM_PLATFORM_API_KEY", "")
+AMM_ORACLE_ADAPTERS = env_list("AMM_ORACLE_ADAPTERS", [])

@@ -1,0 +1,38 @@
+"""Shared fixtures: real PostgreSQL (pytest-django test database) and real Redis.
+
+Each xdist worker gets its own Redis logical database, flushed before each test that asks
+for Redis, so parallel workers never see each other's keys.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def _worker_redis_db() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
+    index = int(worker.removeprefix("gw")) if worker.removeprefix("gw").lstrip("-").isdigit() else -1
+    return 14 - index if index >= 0 else 15
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    from ammproject.redis import url_with_db
+
+    url = url_with_db(settings.REDIS_URL, _worker_redis_db())
+    settings.REDIS_URL = url
+    for queue in settings.RQ_QUEUES.values():
+        queue["URL"] = url
+    os.environ["REDIS_URL"] = url  # for subprocesses a test starts
+
+
+@pytest.fixture
+def redis_conn():
+    from ammproject.redis import get_redis
+
+    conn = get_redis()
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
