@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django_rq",
     "exchange",
     "amm",
+    "sim",
 ]
 
 MIDDLEWARE = [

@@ -36,3 +36,14 @@ def redis_conn():
     conn.flushdb()
     yield conn
     conn.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _system_rows(request):
+    """Transactional tests flush the database (and with it the rows migrations seeded);
+    put the platform's system users back before every database test."""
+    if request.node.get_closest_marker("django_db") is not None:
+        from exchange.services.bootstrap import system_users_ensure
+
+        system_users_ensure()
+    yield
