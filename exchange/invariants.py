@@ -124,6 +124,18 @@ CHECKS: list[tuple[str, str, str]] = [
         "order {0}: {1} frozen {2} does not cover remaining {3}",
     ),
     (
+        "open buys freeze exactly remaining × (price + worst-case fee per share)",
+        """
+        SELECT o.id, o.frozen_amount, (o.quantity - o.filled_quantity) * (o.price_cents
+               + CEIL(o.price_cents * GREATEST(m.maker_fee_bps, m.taker_fee_bps) / 10000.0)::bigint)
+        FROM orders o JOIN markets m ON m.id = o.market_id
+        WHERE o.status IN ('OPEN', 'PARTIALLY_FILLED') AND o.frozen_asset_type = 'CASH'
+          AND o.frozen_amount <> (o.quantity - o.filled_quantity) * (o.price_cents
+               + CEIL(o.price_cents * GREATEST(m.maker_fee_bps, m.taker_fee_bps) / 10000.0)::bigint)
+        """,
+        "order {0}: frozen {1} <> {2}",
+    ),
+    (
         "closed orders hold nothing",
         "SELECT id, status, frozen_amount FROM orders WHERE status NOT IN ('OPEN', 'PARTIALLY_FILLED') AND frozen_amount <> 0",
         "order {0}: {1} but still holds {2} frozen",
