@@ -59,6 +59,16 @@ class StrategyConfig:
     auto_reinvest: bool = _param(True, None, None, "mint pairs from idle cash within the budget")
     dead_man_timeout_ms: int = _param(10_000, 1_000, 600_000, "platform cancel-all-after timeout")
     oracle_url_template: str = _param("", None, None, "JSON oracle endpoint, {market_id} substituted")
+    # --- added by the strategy engine (amm/strategy, SPEC §5/§6) ----------------------------
+    arrival_decay_k: float = _param(
+        1.5, 0.01, 100.0, "A-S order-arrival decay k (per cent) of the spread term (2/γ)·ln(1+γ/k)"
+    )
+    max_reservation_shift_cents: int = _param(
+        10, 0, 98, "cap on |r − s|, the inventory shift q·γ·σ²·τ of the reservation price, in cents"
+    )
+    defense_min_inventory: int = _param(
+        100, 0, 10**9, "skew rules of the defense stack apply once YES + NO volume reaches this"
+    )
 
     def __post_init__(self) -> None:
         errors = validate_values({f.name: getattr(self, f.name) for f in fields(self)})

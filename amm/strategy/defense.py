@@ -1,0 +1,120 @@
+"""Defense stack (SPEC §5 "Defense", seed §6.3, invariants A1/A3 of seed §8.1).
+
+Level, checked from the most severe down; the first rule that holds wins:
+
+| level       | when                                                                         |
+|-------------|------------------------------------------------------------------------------|
+| KILL_SWITCH | kill switch already ON (sticky until an operator reset — the runtime passes it) |
+| KILL_SWITCH | daily loss > 50 % of `budget_limit_cents`, or > `max_loss_daily_cents`          |
+| KILL_SWITCH | A3: cash + YES·fair + NO·(100 − fair) < `min_asset_floor_cents`                 |
+| KILL_SWITCH | A1: |skew| > 0.95                                                             |
+| ONE_SIDE    | |skew| > 0.90                                                                |
+| WIDEN       | |skew| > 0.80                                                                |
+| WIDEN       | oracle JUMP / DEVIATION (pricing.py): the price itself is uncertain             |
+| NORMAL      | otherwise                                                                    |
+
+Skew rules apply only once YES + NO volume reaches `defense_min_inventory`: one fill on a
+cash-only book has skew ±1 and must not kill the market (a documented relaxation of A1).
+
+Behaviour (SPEC §5): NORMAL ×1, two-sided. WIDEN: spread × 1.5 → 3 linearly as |skew| goes
+0.80 → 0.90 (oracle-only WIDEN uses ×1.5). ONE_SIDE: spread × 2 → 4 and a distress discount
+0 → 5 cents linearly as |skew| goes 0.90 → 0.95, quoting only the side that reduces the
+inventory (long YES → asks only; long NO → bids only). KILL_SWITCH: no quotes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amm.enums import DefenseLevel, KillSwitchState
+from amm.strategy.config import StrategyConfig
+from amm.strategy.pricing import ORACLE_DISTRUST
+
+SKEW_WIDEN = 0.80  # SPEC §5
+SKEW_ONE_SIDE = 0.90  # SPEC §5
+SKEW_KILL = 0.95  # SPEC §5, invariant A1
+DAILY_LOSS_BUDGET_FRACTION = 0.5  # SPEC §5 "daily loss > 50% of budget"
+WIDEN_MULTIPLIER = (1.5, 3.0)  # SPEC §5 "spread × 1.5–3 growing linearly with skew"
+ONE_SIDE_MULTIPLIER = (2.0, 4.0)  # SPEC §5 "spread × 2–4"
+DISTRESS_DISCOUNT_MAX_CENTS = 5  # SPEC §5 "distress discount growing linearly 0–5 cents"
+
+REASON_NORMAL = "NORMAL"
+REASON_KILL_SWITCH_ON = "KILL_SWITCH_ON"
+REASON_DAILY_LOSS_BUDGET = "DAILY_LOSS_OVER_HALF_BUDGET"
+REASON_DAILY_LOSS_LIMIT = "DAILY_LOSS_OVER_MAX"
+REASON_ASSET_FLOOR = "ASSET_FLOOR_BREACHED"
+REASON_SKEW = "SKEW"
+REASON_ORACLE = "ORACLE_"
+
+
+@dataclass(frozen=True, slots=True)
+class DefenseEval:
+    """The defense decision for one cycle."""
+
+    level: DefenseLevel
+    reason: str
+    spread_multiplier: float = 1.0
+    quote_bids: bool = True
+    quote_asks: bool = True
+    distress_discount_cents: int = 0
+
+    @property
+    def is_kill(self) -> bool:
+        return self.level is DefenseLevel.KILL_SWITCH
+
+
+def asset_value_cents(cash_cents: int, yes_volume: int, no_volume: int, fair: float) -> float:
+    """A3 left-hand side: cash + YES·fair + NO·(100 − fair)."""
+    return cash_cents + yes_volume * fair + no_volume * (100 - fair)
+
+
+def _lerp(x: float, x0: float, x1: float, y0: float, y1: float) -> float:
+    t = (x - x0) / (x1 - x0)
+    t = 0.0 if t < 0 else 1.0 if t > 1 else t
+    return y0 + (y1 - y0) * t
+
+
+def evaluate_defense(
+    *,
+    skew: float,
+    total_volume: int,
+    daily_pnl_cents: int,
+    asset_value: float,
+    config: StrategyConfig,
+    kill_switch: KillSwitchState = KillSwitchState.OFF,
+    oracle_status: str | None = None,
+) -> DefenseEval:
+    """Evaluate the stack (module table). `daily_pnl_cents` < 0 is a loss."""
+    if kill_switch == KillSwitchState.ON:
+        return _kill(REASON_KILL_SWITCH_ON)
+    loss = -daily_pnl_cents
+    if loss > DAILY_LOSS_BUDGET_FRACTION * config.budget_limit_cents:
+        return _kill(REASON_DAILY_LOSS_BUDGET)
+    if loss > config.max_loss_daily_cents:
+        return _kill(REASON_DAILY_LOSS_LIMIT)
+    if asset_value < config.min_asset_floor_cents:
+        return _kill(REASON_ASSET_FLOOR)
+    mag = abs(skew)
+    if total_volume >= config.defense_min_inventory and total_volume > 0:
+        if mag > SKEW_KILL:
+            return _kill(REASON_SKEW)
+        if mag > SKEW_ONE_SIDE:
+            long_yes = skew > 0
+            return DefenseEval(
+                DefenseLevel.ONE_SIDE,
+                REASON_SKEW,
+                spread_multiplier=_lerp(mag, SKEW_ONE_SIDE, SKEW_KILL, *ONE_SIDE_MULTIPLIER),
+                quote_bids=not long_yes,
+                quote_asks=long_yes,
+                distress_discount_cents=int(_lerp(mag, SKEW_ONE_SIDE, SKEW_KILL, 0, DISTRESS_DISCOUNT_MAX_CENTS) + 0.5),
+            )
+        if mag > SKEW_WIDEN:
+            return DefenseEval(
+                DefenseLevel.WIDEN, REASON_SKEW, spread_multiplier=_lerp(mag, SKEW_WIDEN, SKEW_ONE_SIDE, *WIDEN_MULTIPLIER)
+            )
+    if oracle_status in ORACLE_DISTRUST:
+        return DefenseEval(DefenseLevel.WIDEN, REASON_ORACLE + oracle_status, spread_multiplier=WIDEN_MULTIPLIER[0])
+    return DefenseEval(DefenseLevel.NORMAL, REASON_NORMAL)
+
+
+def _kill(reason: str) -> DefenseEval:
+    return DefenseEval(DefenseLevel.KILL_SWITCH, reason, spread_multiplier=1.0, quote_bids=False, quote_asks=False)

@@ -1,0 +1,315 @@
+"""One quote cycle for one market: `decide(...)` composes the strategy modules (SPEC §5, §6).
+
+    decision = decide(state=state, market=market, inventory=inventory, config=config,
+                      now_ms=now_ms, book=book, live_orders=live, oracle=oracle, fills=new_fills,
+                      daily_pnl_cents=pnl, kill_switch=kill)
+    # runtime: record decision.phase_transition; if decision.engage_kill_switch, set the kill
+    # switch ON, cancel all, alert; send decision.replacements through the atomic replace;
+    # mint decision.mint_pairs; write decision.state_fields() to amm:state; keep decision.state.
+
+Pure: no clock, no randomness, no I/O. The same inputs give the same Decision, so a
+simulation replays exactly. Order of evaluation (each step sees the previous steps' results):
+
+1. L2 micro-price of the external book (own orders removed) → oracle guards → L3 post-fill
+   update → fair price blended with the *current* phase's weights.
+2. Fair sample appended (≤ 1 per second), σ from the samples, LVR velocity and cooldown.
+3. Phase transition (fill volume, stability, time; rollback on 5-minute range or loss).
+4. Defense level from skew, daily loss, asset floor, oracle status, sticky kill switch.
+5. γ tier, τ, reservation price, spread with the (new) phase, defense and LVR multipliers.
+6. Ladder (nothing when the market is not ACTIVE, trading has ended, or KILL_SWITCH).
+7. Mint from idle cash; diff against the live orders.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from amm.enums import AMMPhase, DefenseLevel, KillSwitchState, PhaseTransitionReason
+from amm.strategy.avellaneda import gamma_for, hours_remaining, reservation_price, time_factor
+from amm.strategy.book import LocalOrderBook, external_micro_price
+from amm.strategy.config import StrategyConfig
+from amm.strategy.defense import DefenseEval, asset_value_cents, evaluate_defense
+from amm.strategy.diff import diff_orders
+from amm.strategy.ladder import SpreadBreakdown, build_ladder, capacity_for, compose_spread, level_size
+from amm.strategy.lvr import LvrEval, evaluate_lvr
+from amm.strategy.phase import ROLLBACK_WINDOW_MS, PhaseTransition, evaluate_phase, phase_multipliers
+from amm.strategy.pricing import (
+    FairPrice,
+    OracleMemory,
+    PostFillMemory,
+    blend_fair,
+    oracle_check,
+    oracle_remember,
+    post_fill_update,
+)
+from amm.strategy.reinvest import mint_pairs
+from amm.strategy.types import MARKET_ACTIVE, DesiredQuote, Fill, Inventory, LiveOrder, MarketInfo, OracleReading, Replacement
+from amm.strategy.volatility import VOL_WINDOW_MS, append_sample, sigma_cents
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyState:
+    """What persists between cycles of one market (seed §5.1), serialisable with to_dict/from_dict."""
+
+    market_id: str
+    phase: AMMPhase = AMMPhase.EXPLORATION
+    phase_entered_ms: int = 0
+    last_rollback_ms: int | None = None
+    fair: float | None = None  # last raw fair price (YES-view cents)
+    fair_ms: int | None = None
+    sample_ts: tuple[int, ...] = ()  # fair samples for σ, stability and rollback (ascending)
+    sample_px: tuple[float, ...] = ()
+    oracle: OracleMemory = field(default_factory=OracleMemory)
+    post_fill: PostFillMemory = field(default_factory=PostFillMemory)
+    lvr_cooldown_until: int = 0
+    phase_fill_volume: int = 0  # AMM fill volume since entering the current phase
+    total_fill_volume: int = 0
+    defense_level: DefenseLevel = DefenseLevel.NORMAL  # last evaluated (for reporting)
+
+    @classmethod
+    def initial(cls, market_id: str, now_ms: int) -> "StrategyState":
+        """A new market: EXPLORATION entered now, no history."""
+        return cls(market_id=market_id, phase_entered_ms=now_ms)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (enums as their values)."""
+        return {
+            "version": STATE_VERSION,
+            "market_id": self.market_id,
+            "phase": self.phase.value,
+            "phase_entered_ms": self.phase_entered_ms,
+            "last_rollback_ms": self.last_rollback_ms,
+            "fair": self.fair,
+            "fair_ms": self.fair_ms,
+            "sample_ts": list(self.sample_ts),
+            "sample_px": list(self.sample_px),
+            "oracle": {"price": self.oracle.price, "ts_ms": self.oracle.ts_ms, "jump": self.oracle.jump},
+            "post_fill": {"price": self.post_fill.price, "ts_ms": self.post_fill.ts_ms, "weight": self.post_fill.weight},
+            "lvr_cooldown_until": self.lvr_cooldown_until,
+            "phase_fill_volume": self.phase_fill_volume,
+            "total_fill_volume": self.total_fill_volume,
+            "defense_level": self.defense_level.value,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "StrategyState":
+        oracle = raw.get("oracle") or {}
+        post = raw.get("post_fill") or {}
+        ts = tuple(int(t) for t in raw.get("sample_ts") or ())
+        px = tuple(float(p) for p in raw.get("sample_px") or ())
+        n = min(len(ts), len(px))
+        return cls(
+            market_id=str(raw["market_id"]),
+            phase=AMMPhase(raw.get("phase", AMMPhase.EXPLORATION.value)),
+            phase_entered_ms=int(raw.get("phase_entered_ms") or 0),
+            last_rollback_ms=_opt_int(raw.get("last_rollback_ms")),
+            fair=_opt_float(raw.get("fair")),
+            fair_ms=_opt_int(raw.get("fair_ms")),
+            sample_ts=ts[len(ts) - n:],
+            sample_px=px[len(px) - n:],
+            oracle=OracleMemory(_opt_float(oracle.get("price")), _opt_int(oracle.get("ts_ms")), bool(oracle.get("jump"))),
+            post_fill=PostFillMemory(_opt_float(post.get("price")), _opt_int(post.get("ts_ms")), float(post.get("weight") or 0.0)),
+            lvr_cooldown_until=int(raw.get("lvr_cooldown_until") or 0),
+            phase_fill_volume=int(raw.get("phase_fill_volume") or 0),
+            total_fill_volume=int(raw.get("total_fill_volume") or 0),
+            defense_level=DefenseLevel(raw.get("defense_level", DefenseLevel.NORMAL.value)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Everything one cycle decided; the runtime carries it out."""
+
+    market_id: str
+    now_ms: int
+    state: StrategyState  # the state to keep for the next cycle
+    fair: FairPrice
+    sigma_cents: float
+    gamma: float
+    tau: float
+    hours_remaining: float | None
+    skew: float
+    reservation_price: float
+    spread: SpreadBreakdown
+    defense: DefenseEval
+    lvr: LvrEval
+    phase_transition: PhaseTransition | None
+    quotes: tuple[DesiredQuote, ...]
+    replacements: tuple[Replacement, ...]  # for POST /api/v1/amm/orders/replace; () = send nothing
+    mint_pairs: int
+    engage_kill_switch: bool  # defense reached KILL_SWITCH while the switch was OFF: set it ON, alert
+    halt_reason: str | None  # why nothing is quoted (None while quoting)
+
+    @property
+    def best_bid(self) -> int | None:
+        return max((q.yes_view_price for q in self.quotes if q.is_bid), default=None)
+
+    @property
+    def best_ask(self) -> int | None:
+        return min((q.yes_view_price for q in self.quotes if not q.is_bid), default=None)
+
+    def state_fields(self) -> dict[str, str]:
+        """The strategy's fields of `amm:state:{market_id}` (SPEC §4); the runtime adds
+        last_requote_ms, daily_pnl_cents, total_fills_today and kill_switch."""
+        return {
+            "phase": self.state.phase.value,
+            "fair_price_cents": str(self.fair.cents),
+            "sigma_cents": f"{self.sigma_cents:.4f}",
+            "inventory_skew": f"{self.skew:.6f}",
+            "lvr_cooldown_until": str(self.state.lvr_cooldown_until),
+            "defense_level": self.defense.level.value,
+        }
+
+
+def decide(
+    *,
+    state: StrategyState,
+    market: MarketInfo,
+    inventory: Inventory,
+    config: StrategyConfig,
+    now_ms: int,
+    book: LocalOrderBook | None = None,
+    live_orders: Sequence[LiveOrder] = (),
+    oracle: OracleReading | None = None,
+    fills: Iterable[Fill] = (),
+    daily_pnl_cents: int = 0,
+    kill_switch: KillSwitchState = KillSwitchState.OFF,
+) -> Decision:
+    """Run one quote cycle (module docstring). `fills` are the AMM fills new since the last
+    call; `live_orders` the AMM's open orders in this market."""
+    fills = tuple(fills)
+    lo, hi = market.min_price_cents, market.max_price_cents
+    fee_bps = market.worst_fee_bps
+
+    # 1. Fair price.
+    micro = external_micro_price(book, live_orders)
+    oracle_mem = oracle_remember(state.oracle, oracle, config)
+    check = oracle_check(oracle_mem, now_ms=now_ms, book_price=micro, config=config)
+    post = post_fill_update(state.post_fill, fills) if fills else state.post_fill
+    fair = blend_fair(
+        phase=state.phase, oracle=check, micro=micro, post_fill=post, now_ms=now_ms,
+        previous=state.fair, initial=config.initial_fair_price_cents, lo=lo, hi=hi,
+    )
+
+    # 2. Samples, σ, LVR.
+    retention = max(VOL_WINDOW_MS, config.price_stable_window_ms, ROLLBACK_WINDOW_MS)
+    sample_ts, sample_px = append_sample(state.sample_ts, state.sample_px, now_ms=now_ms, price=fair.raw, retention_ms=retention)
+    sigma = sigma_cents(sample_ts, sample_px, now_ms=now_ms)
+    lvr = evaluate_lvr(
+        prev_fair=state.fair, prev_ms=state.fair_ms, fair=fair.raw, now_ms=now_ms,
+        cooldown_until_ms=state.lvr_cooldown_until, config=config,
+    )
+
+    # 3. Phase.
+    fill_volume = sum(f.quantity for f in fills if f.quantity > 0)
+    phase, entered, last_rollback = state.phase, state.phase_entered_ms, state.last_rollback_ms
+    phase_volume = state.phase_fill_volume + fill_volume
+    transition = evaluate_phase(
+        phase=phase, entered_ms=entered, last_rollback_ms=last_rollback, phase_volume=phase_volume,
+        sample_ts=sample_ts, sample_px=sample_px, daily_pnl_cents=daily_pnl_cents, now_ms=now_ms, config=config,
+    )
+    if transition is not None:
+        phase, entered, phase_volume = transition.to_phase, now_ms, 0
+        if transition.reason is PhaseTransitionReason.EMERGENCY_ROLLBACK:
+            last_rollback = now_ms
+
+    # 4. Defense.
+    capacity = capacity_for(inventory, live_orders, config, fee_bps)
+    skew = inventory.skew
+    defense = evaluate_defense(
+        skew=skew,
+        total_volume=inventory.yes_volume + inventory.no_volume,
+        daily_pnl_cents=daily_pnl_cents,
+        asset_value=asset_value_cents(capacity.cash_free, inventory.yes_volume, inventory.no_volume, fair.raw),
+        config=config,
+        kill_switch=kill_switch,
+        oracle_status=check.status,
+    )
+
+    # 5. A-S terms and spread.
+    hours = hours_remaining(market.trading_end_ms, now_ms)
+    gamma = gamma_for(config, hours)
+    tau = time_factor(hours, config.time_smoothing_kappa)
+    reservation = reservation_price(fair.raw, skew, gamma, sigma, tau, config.max_reservation_shift_cents)
+    phase_spread, phase_size = phase_multipliers(phase, config)
+    spread = compose_spread(
+        gamma=gamma, sigma=sigma, tau=tau, fair=fair.raw, maker_fee_bps=market.maker_fee_bps,
+        multiplier=phase_spread * defense.spread_multiplier * lvr.spread_multiplier, config=config,
+    )
+
+    # 6. Ladder.
+    halt_reason: str | None = None
+    if market.status != MARKET_ACTIVE:
+        halt_reason = f"MARKET_{market.status}"
+    elif market.trading_end_ms is not None and now_ms >= market.trading_end_ms:
+        halt_reason = "TRADING_ENDED"
+    elif defense.is_kill:
+        halt_reason = f"KILL_SWITCH:{defense.reason}"
+    size = level_size(config, phase_size * lvr.size_factor)
+    quotes: tuple[DesiredQuote, ...] = ()
+    if halt_reason is None:
+        quotes = build_ladder(
+            reservation=reservation, spread_cents=spread.cents, lo=lo, hi=hi, levels=config.order_levels,
+            spacing=config.level_spacing_cents, size=size, capacity=capacity, fee_bps=fee_bps,
+            quote_bids=defense.quote_bids, quote_asks=defense.quote_asks, discount_cents=defense.distress_discount_cents,
+        )
+
+    # 7. Mint and diff.
+    ladder_cash = sum(q.cash_needed(fee_bps) for q in quotes)
+    mint = mint_pairs(
+        inventory=inventory, capacity=capacity, ladder_cash_cents=ladder_cash,
+        target_per_side=config.order_levels * size, defense_level=defense.level,
+        quoting=halt_reason is None, config=config,
+    )
+    replacements = diff_orders(
+        live_orders, quotes, price_tolerance_cents=config.quote_tolerance_cents,
+        size_tolerance_pct=config.size_tolerance_pct, fee_bps=fee_bps,
+    )
+
+    new_state = StrategyState(
+        market_id=state.market_id,
+        phase=phase,
+        phase_entered_ms=entered,
+        last_rollback_ms=last_rollback,
+        fair=fair.raw,
+        fair_ms=now_ms,
+        sample_ts=sample_ts,
+        sample_px=sample_px,
+        oracle=oracle_mem,
+        post_fill=post,
+        lvr_cooldown_until=lvr.cooldown_until_ms,
+        phase_fill_volume=phase_volume,
+        total_fill_volume=state.total_fill_volume + fill_volume,
+        defense_level=defense.level,
+    )
+    return Decision(
+        market_id=market.market_id,
+        now_ms=now_ms,
+        state=new_state,
+        fair=fair,
+        sigma_cents=sigma,
+        gamma=gamma,
+        tau=tau,
+        hours_remaining=hours,
+        skew=skew,
+        reservation_price=reservation,
+        spread=spread,
+        defense=defense,
+        lvr=lvr,
+        phase_transition=transition,
+        quotes=quotes,
+        replacements=replacements,
+        mint_pairs=mint,
+        engage_kill_switch=defense.is_kill and kill_switch != KillSwitchState.ON,
+        halt_reason=halt_reason,
+    )
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None or value == "" else float(value)

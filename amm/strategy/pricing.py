@@ -1,0 +1,170 @@
+"""Three-layer fair price (SPEC §6, seed §5.1): L1 oracle anchor, L2 micro-price of the
+external book, L3 post-fill price; blended by phase and clamped to the market's price band.
+
+Blend: fair = Σ wᵢ·Lᵢ / Σ wᵢ over the layers that are usable, with the phase weights of
+PHASE_WEIGHTS (EXPLORATION leans on L1/L3, STABILIZATION on L2 — SPEC §6) and L3's weight
+multiplied by its time decay. With no usable layer the previous fair price is kept, and a new
+market starts from `initial_fair_price_cents`.
+
+Oracle guards (config `oracle_*`), and their documented effects:
+
+| status      | when                                                        | L1 weight | defense |
+|-------------|-------------------------------------------------------------|-----------|---------|
+| ABSENT      | no reading                                                  | 0         | none    |
+| STALE       | now − reading.ts > oracle_stale_ms                          | 0         | none    |
+| JUMP        | a new reading differs from the previous one by > oracle_gap_cents; it stays distrusted until a later reading within the gap confirms it | 0 | at least WIDEN |
+| DEVIATION   | |oracle − L2| > oracle_deviation_cents (only when L2 exists) | 0         | at least WIDEN |
+| OK          | otherwise                                                   | phase w₁  | none    |
+
+A stale oracle is simply absent; a jumping or disagreeing oracle means real uncertainty
+about the price, so the defense stack widens (defense.py) while the oracle is ignored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from amm.enums import AMMPhase
+from amm.strategy.config import StrategyConfig
+from amm.strategy.types import Fill, OracleReading
+
+# (w_oracle, w_micro, w_post_fill) by phase — SPEC §6 "Exploration leans on L1/L3, stabilization on L2".
+PHASE_WEIGHTS: dict[AMMPhase, tuple[float, float, float]] = {
+    AMMPhase.EXPLORATION: (0.5, 0.2, 0.3),
+    AMMPhase.STABILIZATION: (0.25, 0.5, 0.25),
+}
+POST_FILL_HALF_LIFE_MS = 120_000  # L3: fills lose half their weight every 2 minutes
+
+ORACLE_OK = "OK"
+ORACLE_ABSENT = "ABSENT"
+ORACLE_STALE = "STALE"
+ORACLE_JUMP = "JUMP"
+ORACLE_DEVIATION = "DEVIATION"
+ORACLE_DISTRUST = frozenset({ORACLE_JUMP, ORACLE_DEVIATION})  # statuses that raise defense
+
+
+@dataclass(frozen=True, slots=True)
+class OracleMemory:
+    """What persists about the oracle between cycles: the latest reading and whether it jumped."""
+
+    price: float | None = None
+    ts_ms: int | None = None
+    jump: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OracleCheck:
+    status: str
+    price: float | None
+
+    @property
+    def usable(self) -> bool:
+        return self.status == ORACLE_OK
+
+    @property
+    def distrusted(self) -> bool:
+        return self.status in ORACLE_DISTRUST
+
+
+def oracle_remember(prev: OracleMemory, reading: OracleReading | None, config: StrategyConfig) -> OracleMemory:
+    """Record a reading. A *new* reading (other timestamp or price) is a jump when it differs
+    from the previous reading by more than `oracle_gap_cents`; the same reading keeps its flag."""
+    if reading is None:
+        return prev
+    price = float(reading.price_cents)
+    if prev.ts_ms == reading.ts_ms and prev.price == price:
+        return prev
+    jump = prev.price is not None and abs(price - prev.price) > config.oracle_gap_cents
+    return OracleMemory(price=price, ts_ms=reading.ts_ms, jump=jump)
+
+
+def oracle_check(memory: OracleMemory, *, now_ms: int, book_price: float | None, config: StrategyConfig) -> OracleCheck:
+    """Classify the remembered reading (see the module table)."""
+    if memory.price is None or memory.ts_ms is None:
+        return OracleCheck(ORACLE_ABSENT, None)
+    if now_ms - memory.ts_ms > config.oracle_stale_ms:
+        return OracleCheck(ORACLE_STALE, memory.price)
+    if memory.jump:
+        return OracleCheck(ORACLE_JUMP, memory.price)
+    if book_price is not None and abs(memory.price - book_price) > config.oracle_deviation_cents:
+        return OracleCheck(ORACLE_DEVIATION, memory.price)
+    return OracleCheck(ORACLE_OK, memory.price)
+
+
+@dataclass(frozen=True, slots=True)
+class PostFillMemory:
+    """L3 state: time-decayed, quantity-weighted mean of fill prices (YES-view)."""
+
+    price: float | None = None
+    ts_ms: int | None = None  # time of the latest fill folded in
+    weight: float = 0.0  # decayed quantity behind `price`
+
+
+def decay(age_ms: float, half_life_ms: float = POST_FILL_HALF_LIFE_MS) -> float:
+    """0.5 ** (age / half_life), 1 for a non-positive age."""
+    return 1.0 if age_ms <= 0 else 0.5 ** (age_ms / half_life_ms)
+
+
+def post_fill_update(prev: PostFillMemory, fills: Iterable[Fill], half_life_ms: float = POST_FILL_HALF_LIFE_MS) -> PostFillMemory:
+    """Fold fills (in any order) into the decayed mean: older weight decays by its age at each fill."""
+    price, ts, weight = prev.price, prev.ts_ms, prev.weight
+    for fill in sorted(fills, key=lambda f: f.ts_ms):
+        if fill.quantity <= 0:
+            continue
+        kept = weight * decay(fill.ts_ms - ts, half_life_ms) if ts is not None and price is not None else 0.0
+        total = kept + fill.quantity
+        price = ((price or 0.0) * kept + fill.price_cents * fill.quantity) / total
+        weight = total
+        ts = fill.ts_ms if ts is None else max(ts, fill.ts_ms)
+    if price is prev.price and ts == prev.ts_ms:
+        return prev
+    return PostFillMemory(price=price, ts_ms=ts, weight=weight)
+
+
+@dataclass(frozen=True, slots=True)
+class FairPrice:
+    """The blended fair price and how it was made (weights normalised to sum 1 over used layers)."""
+
+    raw: float  # clamped to the band, unrounded: what the reservation price uses
+    cents: int  # rounded, in [min_price, max_price]: what is reported
+    oracle: float | None
+    micro: float | None
+    post_fill: float | None
+    w_oracle: float
+    w_micro: float
+    w_post_fill: float
+    oracle_status: str
+    source: str  # "LAYERS", "PREVIOUS" or "INITIAL"
+
+
+def blend_fair(
+    *,
+    phase: AMMPhase,
+    oracle: OracleCheck,
+    micro: float | None,
+    post_fill: PostFillMemory,
+    now_ms: int,
+    previous: float | None,
+    initial: float,
+    lo: int,
+    hi: int,
+) -> FairPrice:
+    """Blend the usable layers by phase weight (L3 × decay), clamp to [lo, hi]."""
+    w1, w2, w3 = PHASE_WEIGHTS[phase]
+    l1 = oracle.price if oracle.usable else None
+    l3 = post_fill.price
+    w1 = w1 if l1 is not None else 0.0
+    w2 = w2 if micro is not None else 0.0
+    w3 = w3 * decay(now_ms - post_fill.ts_ms) if l3 is not None and post_fill.ts_ms is not None else 0.0
+    total = w1 + w2 + w3
+    if total > 1e-9:
+        raw = ((l1 or 0.0) * w1 + (micro or 0.0) * w2 + (l3 or 0.0) * w3) / total
+        w1, w2, w3 = w1 / total, w2 / total, w3 / total
+        source = "LAYERS"
+    else:
+        raw, source = (previous, "PREVIOUS") if previous is not None else (float(initial), "INITIAL")
+        w1 = w2 = w3 = 0.0
+    raw = lo if raw < lo else hi if raw > hi else raw
+    cents = int(raw + 0.5)
+    cents = lo if cents < lo else hi if cents > hi else cents
+    return FairPrice(raw, cents, oracle.price, micro, l3, w1, w2, w3, oracle.status, source)

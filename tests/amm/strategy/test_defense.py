@@ -1,0 +1,107 @@
+"""Defense stack (SPEC §5, seed §6.3, A1/A3)."""
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from amm.enums import DefenseLevel, KillSwitchState
+from amm.strategy.config import StrategyConfig
+from amm.strategy.defense import asset_value_cents, evaluate_defense
+
+CFG = StrategyConfig(budget_limit_cents=100_000, max_loss_daily_cents=30_000, min_asset_floor_cents=1_000,
+                     defense_min_inventory=100)
+SEVERITY = {DefenseLevel.NORMAL: 0, DefenseLevel.WIDEN: 1, DefenseLevel.ONE_SIDE: 2, DefenseLevel.KILL_SWITCH: 3}
+
+
+def defend(skew=0.0, volume=1_000, pnl=0, assets=10**9, kill=KillSwitchState.OFF, oracle=None, config=CFG):
+    return evaluate_defense(skew=skew, total_volume=volume, daily_pnl_cents=pnl, asset_value=assets, config=config,
+                            kill_switch=kill, oracle_status=oracle)
+
+
+@pytest.mark.parametrize(
+    "skew, level, mult, discount",
+    [
+        (0.0, DefenseLevel.NORMAL, 1.0, 0),
+        (0.80, DefenseLevel.NORMAL, 1.0, 0),  # strictly greater than 0.80
+        (0.85, DefenseLevel.WIDEN, 2.25, 0),  # 1.5 → 3 linearly over 0.80 → 0.90
+        (0.90, DefenseLevel.WIDEN, 3.0, 0),
+        (0.925, DefenseLevel.ONE_SIDE, 3.0, 3),  # 2 → 4, discount 0 → 5 (2.5 rounds to 3)
+        (0.95, DefenseLevel.ONE_SIDE, 4.0, 5),
+        (0.9501, DefenseLevel.KILL_SWITCH, 1.0, 0),
+        (1.0, DefenseLevel.KILL_SWITCH, 1.0, 0),
+    ],
+)
+def test_skew_levels(skew, level, mult, discount):
+    for sign in (1, -1):
+        d = defend(skew=sign * skew)
+        assert d.level is level
+        assert math.isclose(d.spread_multiplier, mult)
+        assert d.distress_discount_cents == discount
+
+
+def test_one_side_quotes_only_the_reducing_side():
+    long_yes = defend(skew=0.93)
+    assert (long_yes.quote_bids, long_yes.quote_asks) == (False, True)
+    long_no = defend(skew=-0.93)
+    assert (long_no.quote_bids, long_no.quote_asks) == (True, False)
+
+
+def test_kill_switch_quotes_nothing_and_is_sticky():
+    k = defend(skew=0.99)
+    assert k.is_kill and not k.quote_bids and not k.quote_asks and k.reason == "SKEW"
+    sticky = defend(skew=0.0, kill=KillSwitchState.ON)
+    assert sticky.is_kill and sticky.reason == "KILL_SWITCH_ON"
+
+
+def test_daily_loss_rules():
+    assert defend(pnl=-29_999).level is DefenseLevel.NORMAL
+    assert defend(pnl=-30_001).reason == "DAILY_LOSS_OVER_MAX"
+    big = StrategyConfig(budget_limit_cents=100_000, max_loss_daily_cents=10**9)
+    assert defend(pnl=-50_000, config=big).level is DefenseLevel.NORMAL  # exactly 50 %
+    assert defend(pnl=-50_001, config=big).reason == "DAILY_LOSS_OVER_HALF_BUDGET"
+
+
+def test_asset_floor_a3():
+    assert asset_value_cents(100, 10, 20, 40.0) == 100 + 10 * 40 + 20 * 60
+    assert defend(assets=999).reason == "ASSET_FLOOR_BREACHED"
+    assert defend(assets=1_000).level is DefenseLevel.NORMAL
+
+
+def test_small_inventory_does_not_trigger_skew_rules():
+    assert defend(skew=1.0, volume=99).level is DefenseLevel.NORMAL
+    assert defend(skew=1.0, volume=100).is_kill
+    strict = StrategyConfig(defense_min_inventory=0)
+    assert defend(skew=1.0, volume=1, config=strict).is_kill
+    assert defend(skew=0.0, volume=0, config=strict).level is DefenseLevel.NORMAL
+
+
+def test_oracle_distrust_widens():
+    d = defend(oracle="JUMP")
+    assert d.level is DefenseLevel.WIDEN and d.reason == "ORACLE_JUMP" and d.spread_multiplier == 1.5
+    assert defend(oracle="DEVIATION").reason == "ORACLE_DEVIATION"
+    assert defend(oracle="STALE").level is DefenseLevel.NORMAL
+    assert defend(skew=0.93, oracle="JUMP").level is DefenseLevel.ONE_SIDE  # skew rule is more severe
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=st.floats(-1, 1), b=st.floats(-1, 1), volume=st.integers(0, 10**6))
+def test_severity_grows_with_skew(a, b, volume):
+    lo, hi = sorted((abs(a), abs(b)))
+    d_lo, d_hi = defend(skew=lo, volume=volume), defend(skew=hi, volume=volume)
+    assert SEVERITY[d_lo.level] <= SEVERITY[d_hi.level]
+    if d_lo.level is d_hi.level and d_lo.level is not DefenseLevel.KILL_SWITCH:
+        assert d_lo.spread_multiplier <= d_hi.spread_multiplier + 1e-12
+        assert d_lo.distress_discount_cents <= d_hi.distress_discount_cents
+    for d in (d_lo, d_hi):
+        assert 1.0 <= d.spread_multiplier <= 4.0 and 0 <= d.distress_discount_cents <= 5
+        if d.level is DefenseLevel.WIDEN:
+            assert 1.5 <= d.spread_multiplier <= 3.0
+        if d.level is DefenseLevel.ONE_SIDE:
+            assert 2.0 <= d.spread_multiplier <= 4.0 and d.quote_bids != d.quote_asks
+
+
+@settings(max_examples=200, deadline=None)
+@given(skew=st.floats(-1, 1), pnl=st.integers(-10**6, 10**6), assets=st.floats(-1e6, 1e9))
+def test_kill_switch_on_always_wins(skew, pnl, assets):
+    assert defend(skew=skew, pnl=pnl, assets=assets, kill=KillSwitchState.ON).is_kill
