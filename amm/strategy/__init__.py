@@ -27,7 +27,11 @@ The runtime then, in this order:
      through `POST /api/v1/amm/orders/replace` — an empty tuple means send nothing;
   4. mints `decision.mint_pairs` pairs if > 0 (safe before or after step 3);
   5. writes `decision.state_fields()` into `amm:state:{market_id}` and keeps `decision.state`
-     (`state.to_dict()` is JSON-ready for Redis; `StrategyState.from_dict` restores it).
+     (`state.to_dict()` is JSON-ready for Redis; `StrategyState.from_dict` restores it);
+     `decision.summary()` is a JSON-ready snapshot (seed §5.1 names) for logs and dashboards.
+
+The atomic replace must cancel every old order before placing the new ones (the reference
+platform does): the ladder counts what the live orders hold as available to the new set.
 
 While the market winds down (RESOLVED → WINDING_DOWN) call `wind_down(inventory, live_orders)`
 instead: cancel `cancel_order_ids`, then burn `burn_pairs`; stop when `complete`.
@@ -36,7 +40,7 @@ Building blocks (each usable and tested on its own):
   - book:       LocalOrderBook (apply_snapshot / apply_delta with gap detection, best bid/ask,
                 mid, spread, depth_3, get_vwap, micro_price), external_micro_price
   - pricing:    oracle_remember / oracle_check (stale, deviation, jump guards), post_fill_update,
-                blend_fair (three layers by phase, clamped)
+                micro_depth_factor, blend_fair (three layers by phase, clamped)
   - volatility: sigma_cents (clipped, time-normalised realized volatility in [1, 15])
   - avellaneda: gamma_for (tiers), time_factor τ = h/(h+κ), reservation_price, optimal_spread,
                 spread_term, as_quotes (A-S mode, used by bench/as_paper.py)
@@ -70,6 +74,7 @@ from amm.strategy.pricing import (
     OracleMemory,
     PostFillMemory,
     blend_fair,
+    micro_depth_factor,
     oracle_check,
     oracle_remember,
     post_fill_update,
@@ -128,6 +133,7 @@ __all__ = [
     "fee_per_share",
     "gamma_for",
     "hours_remaining",
+    "micro_depth_factor",
     "micro_price",
     "mint_pairs",
     "optimal_spread",

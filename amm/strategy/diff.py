@@ -35,17 +35,20 @@ def diff_orders(
     """Replacement pairs turning `live` into `desired` (module docstring)."""
     if not live:
         return tuple(Replacement(None, want) for want in desired)
+    tol = price_tolerance_cents
+    # With tol = 0 a kept order sits exactly on a desired price, which the ladder keeps
+    # uncrossed; the crossing check is only needed with a tolerance.
     min_ask: int | None = None
     max_bid: int | None = None
-    for want in desired:
-        p = want.yes_view_price
-        if want.is_bid:
-            if max_bid is None or p > max_bid:
-                max_bid = p
-        elif min_ask is None or p < min_ask:
-            min_ask = p
+    if tol:
+        for want in desired:
+            p = want.yes_view_price
+            if want.is_bid:
+                if max_bid is None or p > max_bid:
+                    max_bid = p
+            elif min_ask is None or p < min_ask:
+                min_ask = p
     keep_fraction = 1.0 - size_tolerance_pct / 100.0
-    tol = price_tolerance_cents
 
     pool: dict[object, list[LiveOrder]] = {}
     for order in live:

@@ -10,8 +10,8 @@
 Pure: no clock, no randomness, no I/O. The same inputs give the same Decision, so a
 simulation replays exactly. Order of evaluation (each step sees the previous steps' results):
 
-1. L2 micro-price of the external book (own orders removed) → oracle guards → L3 post-fill
-   update → fair price blended with the *current* phase's weights.
+1. L2 micro-price of the external book (own orders removed, weight scaled by its depth) →
+   oracle guards → L3 post-fill update → fair price blended with the *current* phase's weights.
 2. Fair sample appended (≤ 1 per second), σ from the samples, LVR velocity and cooldown.
 3. Phase transition (fill volume, stability, time; rollback on 5-minute range or loss).
 4. Defense level from skew, daily loss, asset floor, oracle status, sticky kill switch.
@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from amm.enums import AMMPhase, DefenseLevel, KillSwitchState, PhaseTransitionReason
 from amm.strategy.avellaneda import gamma_for, hours_remaining, reservation_price, time_factor
-from amm.strategy.book import LocalOrderBook, external_micro_price
+from amm.strategy.book import LocalOrderBook, external_top, micro_price
 from amm.strategy.config import StrategyConfig
 from amm.strategy.defense import DefenseEval, asset_value_cents, evaluate_defense
 from amm.strategy.diff import diff_orders
@@ -38,6 +38,7 @@ from amm.strategy.pricing import (
     OracleMemory,
     PostFillMemory,
     blend_fair,
+    micro_depth_factor,
     oracle_check,
     oracle_remember,
     post_fill_update,
@@ -150,6 +151,44 @@ class Decision:
     def best_ask(self) -> int | None:
         return min((q.yes_view_price for q in self.quotes if not q.is_bid), default=None)
 
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready snapshot with the seed §5.1 StrategyState names, for logs and dashboards."""
+        bids = [q for q in self.quotes if q.is_bid]
+        asks = [q for q in self.quotes if not q.is_bid]
+        best_bid, best_ask = self.best_bid, self.best_ask
+        return {
+            "market_id": self.market_id,
+            "timestamp_ms": self.now_ms,
+            "phase": self.state.phase.value,
+            "fair_price_cents": self.fair.cents,
+            "fair_price_raw": round(self.fair.raw, 4),
+            "layer1_oracle_price": self.fair.oracle,
+            "layer2_micro_price": self.fair.micro,
+            "layer3_post_fill_price": self.fair.post_fill,
+            "layer_weights": [round(self.fair.w_oracle, 4), round(self.fair.w_micro, 4), round(self.fair.w_post_fill, 4)],
+            "oracle_status": self.fair.oracle_status,
+            "sigma_cents": round(self.sigma_cents, 4),
+            "gamma": self.gamma,
+            "tau": round(self.tau, 6),
+            "hours_remaining": self.hours_remaining,
+            "reservation_price_cents": round(self.reservation_price, 4),
+            "inventory_skew": round(self.skew, 6),
+            "spread_cents": self.spread.cents,
+            "bid_price_cents": best_bid,
+            "ask_price_cents": best_ask,
+            "bid_quantity": sum(q.quantity for q in bids if q.yes_view_price == best_bid),
+            "ask_quantity": sum(q.quantity for q in asks if q.yes_view_price == best_ask),
+            "orders": len(self.quotes),
+            "replacements": len(self.replacements),
+            "defense_level": self.defense.level.value,
+            "defense_reason": self.defense.reason,
+            "lvr_cooldown_until": self.state.lvr_cooldown_until,
+            "lvr_velocity": round(self.lvr.velocity, 6),
+            "mint_pairs": self.mint_pairs,
+            "halt_reason": self.halt_reason,
+            "phase_transition": self.phase_transition.to_dict() if self.phase_transition else None,
+        }
+
     def state_fields(self) -> dict[str, str]:
         """The strategy's fields of `amm:state:{market_id}` (SPEC §4); the runtime adds
         last_requote_ms, daily_pnl_cents, total_fills_today and kill_switch."""
@@ -184,13 +223,15 @@ def decide(
     fee_bps = market.worst_fee_bps
 
     # 1. Fair price.
-    micro = external_micro_price(book, live_orders)
+    bid, bid_qty, ask, ask_qty = external_top(book, live_orders)
+    micro = micro_price(bid, bid_qty, ask, ask_qty) if bid is not None and ask is not None and bid < ask else None
     oracle_mem = oracle_remember(state.oracle, oracle, config)
     check = oracle_check(oracle_mem, now_ms=now_ms, book_price=micro, config=config)
     post = post_fill_update(state.post_fill, fills) if fills else state.post_fill
     fair = blend_fair(
         phase=state.phase, oracle=check, micro=micro, post_fill=post, now_ms=now_ms,
         previous=state.fair, initial=config.initial_fair_price_cents, lo=lo, hi=hi,
+        micro_confidence=micro_depth_factor(bid_qty, ask_qty, config.order_size),
     )
 
     # 2. Samples, σ, LVR.

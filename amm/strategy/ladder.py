@@ -32,6 +32,10 @@ Limits (invariants the tests check on random inputs):
 "Sellable" and "free cash" count what the AMM's own live orders hold (capacity_for): the
 ladder is the complete desired set, and the diff replaces live orders atomically, never
 growing a kept order (diff.py), so what the live orders free is available to the new ones.
+This needs the platform's atomic replace to cancel every old order before placing the new
+ones, as the reference platform does (exchange.services.orders.orders_replace). Cash frozen
+by a live BUY is counted as price × remaining only (its frozen fee may be less than our
+per-share worst case), so free cash is never overestimated.
 """
 from __future__ import annotations
 
@@ -79,7 +83,7 @@ class Capacity:
 
     yes_sellable: int  # yes_available + Σ remaining of live SELL YES
     no_sellable: int  # no_available + Σ remaining of live SELL NO
-    cash_free: int  # cash_cents + Σ cash frozen by live BUYs
+    cash_free: int  # cash_cents + Σ price × remaining of live BUYs (fees left out: a lower bound)
     budget_free: int  # budget_limit − cost basis of held shares (≥ 0)
     yes_buy_room: int  # position_limit − yes_volume (≥ 0)
     no_buy_room: int  # position_limit − no_volume (≥ 0)
@@ -98,7 +102,7 @@ def capacity_for(inventory: Inventory, live_orders: Iterable[LiveOrder], config:
             else:
                 no_sell += order.remaining
         else:
-            frozen += order.cash_frozen(fee_bps)
+            frozen += order.price_cents * order.remaining  # lower bound of what its cancel frees
     return Capacity(
         yes_sellable=max(0, inventory.yes_available + yes_sell),
         no_sellable=max(0, inventory.no_available + no_sell),

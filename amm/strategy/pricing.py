@@ -4,7 +4,9 @@ external book, L3 post-fill price; blended by phase and clamped to the market's 
 Blend: fair = Σ wᵢ·Lᵢ / Σ wᵢ over the layers that are usable, with the phase weights of
 PHASE_WEIGHTS (EXPLORATION leans on L1/L3, STABILIZATION on L2 — SPEC §6) and L3's weight
 multiplied by its time decay. With no usable layer the previous fair price is kept, and a new
-market starts from `initial_fair_price_cents`.
+market starts from `initial_fair_price_cents`. L2's weight is scaled by the depth of the
+external top of book (min(bid size, ask size) / `order_size`, at most 1); what a thin book
+loses goes to the previous fair price, so a one-lot quote cannot set the fair price.
 
 Oracle guards (config `oracle_*`), and their documented effects:
 
@@ -137,6 +139,15 @@ class FairPrice:
     source: str  # "LAYERS", "PREVIOUS" or "INITIAL"
 
 
+def micro_depth_factor(bid_qty: int, ask_qty: int, full_depth: int) -> float:
+    """Confidence in L2 from the external top-of-book sizes: min(bid, ask) / full_depth, ≤ 1.
+    A one-share quote cannot move the fair price by itself (see blend_fair)."""
+    if full_depth <= 0:
+        return 1.0
+    thin = bid_qty if bid_qty < ask_qty else ask_qty
+    return 1.0 if thin >= full_depth else max(0.0, thin / full_depth)
+
+
 def blend_fair(
     *,
     phase: AMMPhase,
@@ -148,18 +159,30 @@ def blend_fair(
     initial: float,
     lo: int,
     hi: int,
+    micro_confidence: float = 1.0,
 ) -> FairPrice:
-    """Blend the usable layers by phase weight (L3 × decay), clamp to [lo, hi]."""
+    """Blend the usable layers by phase weight (L3 × decay), clamp to [lo, hi].
+
+    L2 gets its phase weight × `micro_confidence` (micro_depth_factor); the part of its weight
+    a thin book loses goes to the previous fair price (or the initial price), so a thin book
+    nudges the fair price over several cycles instead of setting it."""
     w1, w2, w3 = PHASE_WEIGHTS[phase]
     l1 = oracle.price if oracle.usable else None
     l3 = post_fill.price
     w1 = w1 if l1 is not None else 0.0
-    w2 = w2 if micro is not None else 0.0
+    w_prior = 0.0
+    if micro is None:
+        w2 = 0.0
+    elif micro_confidence < 1.0:
+        w_prior = w2 * (1.0 - max(0.0, micro_confidence))
+        w2 -= w_prior
     w3 = w3 * decay(now_ms - post_fill.ts_ms) if l3 is not None and post_fill.ts_ms is not None else 0.0
     total = w1 + w2 + w3
     if total > 1e-9:
-        raw = ((l1 or 0.0) * w1 + (micro or 0.0) * w2 + (l3 or 0.0) * w3) / total
-        w1, w2, w3 = w1 / total, w2 / total, w3 / total
+        prior = previous if previous is not None else float(initial)
+        raw = ((l1 or 0.0) * w1 + (micro or 0.0) * w2 + (l3 or 0.0) * w3 + prior * w_prior) / (total + w_prior)
+        norm = total + w_prior
+        w1, w2, w3 = w1 / norm, w2 / norm, w3 / norm
         source = "LAYERS"
     else:
         raw, source = (previous, "PREVIOUS") if previous is not None else (float(initial), "INITIAL")

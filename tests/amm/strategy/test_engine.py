@@ -274,7 +274,8 @@ def test_decision_invariants_on_random_inputs(case):
     assert inv.yes_volume + total(Side.YES, Direction.BUY) <= max(config.position_limit, inv.yes_volume)
     assert inv.no_volume + total(Side.NO, Direction.BUY) <= max(config.position_limit, inv.no_volume)
     cash = sum(q.cash_needed(fee) for q in d.quotes)
-    assert cash <= inv.cash_cents + sum(o.cash_frozen(fee) for o in case["live_orders"])
+    frees = sum(o.price_cents * o.remaining for o in case["live_orders"] if o.direction is Direction.BUY)
+    assert cash <= inv.cash_cents + frees  # what the cancels free for sure
     assert cash <= max(0, config.budget_limit_cents - inv.cost_sum_cents)
     if d.mint_pairs:
         assert 100 * d.mint_pairs <= inv.cash_cents and 100 * d.mint_pairs + cash <= capacity.cash_free
@@ -285,3 +286,31 @@ def test_decision_invariants_on_random_inputs(case):
     assert d.engage_kill_switch == (d.defense.is_kill and case["kill_switch"] is KillSwitchState.OFF)
     assert StrategyState.from_dict(json.loads(json.dumps(d.state.to_dict()))) == d.state
     assert decide(**case) == d  # pure: same inputs, same decision
+
+
+def test_a_one_lot_quote_cannot_set_the_fair_price():
+    one_lot = LocalOrderBook("M1", bids={79: 1}, asks={81: 1})
+    d = run(book=one_lot)  # new market, no oracle: prior is the initial 50
+    assert 50 < d.fair.raw < 51
+    deep = run(book=LocalOrderBook("M1", bids={79: 500}, asks={81: 500}))
+    assert deep.fair.cents == 80
+
+
+def test_summary_is_json_ready():
+    d = run(book=LocalOrderBook("M1", bids={49: 300}, asks={51: 300}), oracle=OracleReading(50, T0))
+    summary = json.loads(json.dumps(d.summary()))
+    assert summary["fair_price_cents"] == 50 and summary["phase"] == "EXPLORATION"
+    assert summary["bid_price_cents"] == d.best_bid and summary["ask_price_cents"] == d.best_ask
+    assert summary["bid_quantity"] > 0 and summary["orders"] == len(d.quotes)
+
+
+def test_inputs_parse_from_redis_shapes():
+    raw = {b"yes_volume": b"1800", b"no_volume": b"1500", b"yes_available": b"1300", b"no_available": b"1200",
+           b"yes_cost_sum_cents": b"90000", b"no_cost_sum_cents": b"75000", b"cash_cents": b"420000",
+           b"updated_at_ms": b"1740652800000"}
+    assert Inventory.from_mapping(raw) == Inventory(1800, 1500, 1300, 1200, 90000, 75000, 420000)
+    assert Inventory.from_mapping({}) == Inventory()
+    order = LiveOrder.from_mapping("880a", {"side": "NO", "direction": "SELL", "price": 42, "qty": 80,
+                                            "remaining": 70, "book_type": "SYNTHETIC_BUY", "created_ms": 1})
+    assert (order.side, order.direction, order.price_cents, order.remaining) == (Side.NO, Direction.SELL, 42, 70)
+    assert order.yes_view_price == 58 and order.is_bid

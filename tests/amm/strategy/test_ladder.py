@@ -130,8 +130,8 @@ def test_capacity_counts_what_live_orders_hold():
     ]
     cfg = StrategyConfig(budget_limit_cents=100_000, position_limit=1_000)
     c = capacity_for(inv, live, cfg, fee_bps=100)
-    assert c == Capacity(500, 400, 5_000 + 10 * (45 + 1), 70_000, 500, 600)
-    assert c.buy_cash == 5_460
+    assert c == Capacity(500, 400, 5_000 + 10 * 45, 70_000, 500, 600)  # frozen fee not counted
+    assert c.buy_cash == 5_450
 
 
 # --- properties ----------------------------------------------------------------------------

@@ -131,3 +131,25 @@ def test_fair_stays_in_band_and_between_layers(phase, oracle, micro, fill, band)
     layers = [x for x in (oracle, micro, fill[0] if fill else None) if x is not None]
     if layers and fair.source == "LAYERS":
         assert min(max(min(layers), lo), hi) - 1e-9 <= fair.raw <= max(min(max(layers), hi), lo) + 1e-9
+
+
+def test_micro_depth_factor():
+    from amm.strategy.pricing import micro_depth_factor
+
+    assert micro_depth_factor(100, 500, 100) == 1.0
+    assert micro_depth_factor(10, 500, 100) == 0.1
+    assert micro_depth_factor(0, 0, 100) == 0.0
+    assert micro_depth_factor(1, 1, 0) == 1.0
+
+
+def test_thin_book_only_nudges_the_fair_price():
+    none = OracleCheck(ORACLE_ABSENT, None)
+    thin = blend_fair(phase=AMMPhase.STABILIZATION, oracle=none, micro=80.0, post_fill=PostFillMemory(), now_ms=0,
+                      previous=50.0, initial=50, lo=1, hi=99, micro_confidence=0.01)
+    assert math.isclose(thin.raw, 50.0 + 0.01 * 30.0)
+    first = blend_fair(phase=AMMPhase.STABILIZATION, oracle=none, micro=80.0, post_fill=PostFillMemory(), now_ms=0,
+                       previous=None, initial=50, lo=1, hi=99, micro_confidence=0.5)
+    assert math.isclose(first.raw, 65.0)  # no previous: the initial price is the prior
+    deep = blend_fair(phase=AMMPhase.STABILIZATION, oracle=none, micro=80.0, post_fill=PostFillMemory(), now_ms=0,
+                      previous=50.0, initial=50, lo=1, hi=99, micro_confidence=1.0)
+    assert deep.raw == 80.0
