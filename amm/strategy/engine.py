@@ -250,6 +250,7 @@ def decide(
     transition = evaluate_phase(
         phase=phase, entered_ms=entered, last_rollback_ms=last_rollback, phase_volume=phase_volume,
         sample_ts=sample_ts, sample_px=sample_px, daily_pnl_cents=daily_pnl_cents, now_ms=now_ms, config=config,
+        informed=fair.source == "LAYERS",
     )
     if transition is not None:
         phase, entered, phase_volume = transition.to_phase, now_ms, 0

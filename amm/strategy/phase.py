@@ -4,7 +4,9 @@ EXPLORATION → STABILIZATION when any of (checked in this order, the first wins
   - VOLUME_REACHED: AMM fill volume since entering the phase ≥ `exploration_volume_target`;
   - PRICE_STABLE: the phase has lasted `price_stable_window_ms`, the fair-price samples of that
     window start within its first 10 % (≥ 90 % coverage, so a paused runtime does not count
-    as calm) and their range (max − min) ≤ `price_stable_band_cents`;
+    as calm) and their range (max − min) ≤ `price_stable_band_cents`, and the fair price is
+    informed by at least one layer right now (a price nobody quotes, reports or trades is
+    not "stable");
   - TIME_EXPIRED: `exploration_duration_ms` elapsed since entering the phase.
   (A target or duration of 0 is met at once.)
 
@@ -65,8 +67,10 @@ def evaluate_phase(
     daily_pnl_cents: int,
     now_ms: int,
     config: StrategyConfig,
+    informed: bool = True,
 ) -> PhaseTransition | None:
-    """The transition to make now, or None."""
+    """The transition to make now, or None. `informed` is False while the fair price comes from
+    no layer at all (initial or carried-over price): such a price is not evidence of stability."""
     if phase is AMMPhase.EXPLORATION:
         if phase_volume >= config.exploration_volume_target:
             return PhaseTransition(
@@ -74,7 +78,7 @@ def evaluate_phase(
                 f"volume {phase_volume} >= {config.exploration_volume_target}",
             )
         window_start = now_ms - config.price_stable_window_ms
-        if window_start >= entered_ms:
+        if informed and window_start >= entered_ms:
             rng = price_range(sample_ts, sample_px, since_ms=window_start)
             covered = rng is not None and rng[1] - window_start <= config.price_stable_window_ms * (1 - STABLE_COVERAGE)
             if covered and rng[0] <= config.price_stable_band_cents:  # type: ignore[index]

@@ -314,3 +314,21 @@ def test_inputs_parse_from_redis_shapes():
                                             "remaining": 70, "book_type": "SYNTHETIC_BUY", "created_ms": 1})
     assert (order.side, order.direction, order.price_cents, order.remaining) == (Side.NO, Direction.SELL, 42, 70)
     assert order.yes_view_price == 58 and order.is_bid
+
+
+def test_silent_market_leaves_exploration_only_by_time():
+    cfg = StrategyConfig(price_stable_window_ms=60_000, exploration_duration_ms=600_000)
+    state = None
+    for i in range(0, 600_001, 5_000):
+        d = run(state, market=MarketInfo("M1"), config=cfg, now=T0 + i)  # no oracle, no book, no fills
+        state = d.state
+        if d.phase_transition:
+            break
+    assert d.phase_transition.reason is PhaseTransitionReason.TIME_EXPIRED and i == 600_000
+    informed = None
+    for i in range(0, 70_001, 5_000):
+        e = run(informed, config=cfg, now=T0 + i, book=LocalOrderBook("M1", bids={49: 300}, asks={51: 300}))
+        informed = e.state
+        if e.phase_transition:
+            break
+    assert e.phase_transition.reason is PhaseTransitionReason.PRICE_STABLE

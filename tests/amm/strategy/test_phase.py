@@ -106,3 +106,12 @@ def test_transitions_are_well_formed(ph, now, entered, volume, pnl, prices):
             assert t.reason is PhaseTransitionReason.EMERGENCY_ROLLBACK
         else:
             assert t.reason is not PhaseTransitionReason.EMERGENCY_ROLLBACK
+
+
+def test_an_uninformed_price_is_not_stable():
+    calm = [50] * 64
+    now = 5_000 * 63
+    ts, px = samples(calm)
+    t = evaluate_phase(phase=E, entered_ms=0, last_rollback_ms=None, phase_volume=0, sample_ts=ts, sample_px=px,
+                       daily_pnl_cents=0, now_ms=now, config=CFG, informed=False)
+    assert t is None

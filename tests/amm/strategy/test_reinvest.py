@@ -81,3 +81,22 @@ def test_mint_never_breaks_a_limit(yes, no, cash, cost, ladder_cash, target, bud
         assert 100 * n + ladder_cash + cost <= budget
         assert max(yes, no) + n <= limit
         assert min(yes, no) + n <= target
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    yes=st.integers(0, 5_000), no=st.integers(0, 5_000),
+    orders=st.lists(st.tuples(st.sampled_from(list(Side)), st.sampled_from(list(Direction)), st.integers(1, 99),
+                              st.integers(1, 500)), max_size=10),
+)
+def test_wind_down_properties(yes, no, orders):
+    live = [LiveOrder(f"o{i}", s, d, p, r) for i, (s, d, p, r) in enumerate(orders)]
+    yes_pending = sum(o.remaining for o in live if o.side is Side.YES and o.direction is Direction.SELL)
+    no_pending = sum(o.remaining for o in live if o.side is Side.NO and o.direction is Direction.SELL)
+    yes_v, no_v = max(yes, yes_pending), max(no, no_pending)
+    inv = Inventory(yes_volume=yes_v, no_volume=no_v, yes_available=yes_v - yes_pending,
+                    no_available=no_v - no_pending)
+    w = wind_down(inv, live)
+    assert sorted(w.cancel_order_ids) == sorted(o.order_id for o in live)
+    assert w.burn_pairs == min(yes_v, no_v)  # after the cancels every held pair is free
+    assert w.complete == (not live and w.burn_pairs == 0)
