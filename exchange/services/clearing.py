@@ -581,26 +581,32 @@ class Clearing:
             Trade.objects.bulk_create(self.trades)
         if self._new_positions:
             Position.objects.bulk_create(self._new_positions)
-        existing = [p for p in self.positions.values() if p.pk is not None and p not in self._new_positions]
-        if existing:
-            Position.objects.bulk_update(
-                existing,
-                ["yes_volume", "yes_cost_sum", "yes_pending_sell", "no_volume", "no_cost_sum", "no_pending_sell",
-                 "realized_pnl"],
-            )
+        new_positions = {id(p) for p in self._new_positions}
+        existing = [p for p in self.positions.values() if id(p) not in new_positions]
+        _update_from_values(
+            "positions", "id", "bigint",
+            [("yes_volume", "int"), ("yes_cost_sum", "bigint"), ("yes_pending_sell", "int"), ("no_volume", "int"),
+             ("no_cost_sum", "bigint"), ("no_pending_sell", "int"), ("realized_pnl", "bigint")],
+            [(p.pk, p.yes_volume, p.yes_cost_sum, p.yes_pending_sell, p.no_volume, p.no_cost_sum, p.no_pending_sell,
+              p.realized_pnl) for p in existing],
+        )
         new_orders = [o for oid, o in self.orders.items() if oid in self._new_order_ids]
         if new_orders:
             Order.objects.bulk_create(new_orders)
-        changed = [o for oid, o in self.orders.items() if oid not in self._new_order_ids]
-        if changed:
-            for order in changed:
-                order.updated_at = self.now
-            Order.objects.bulk_update(changed, ["status", "filled_quantity", "frozen_amount", "updated_at"])
+        _update_from_values(
+            "orders", "id", "uuid", [("status", "varchar"), ("filled_quantity", "int"), ("frozen_amount", "bigint"),
+                                     ("updated_at", "timestamptz")],
+            [(o.id, o.status, o.filled_quantity, o.frozen_amount, self.now)
+             for oid, o in self.orders.items() if oid not in self._new_order_ids],
+        )
         dirty = [self.accounts[uid] for uid in sorted(self._dirty_accounts)]
-        if dirty:
-            for account in dirty:
-                account.version += 1
-            Account.objects.bulk_update(dirty, ["available_balance", "frozen_balance", "version"])
+        for account in dirty:
+            account.version += 1
+        _update_from_values(
+            "accounts", "user_id", "varchar",
+            [("available_balance", "bigint"), ("frozen_balance", "bigint"), ("version", "bigint")],
+            [(a.user_id, a.available_balance, a.frozen_balance, a.version) for a in dirty],
+        )
         if self._ledger:
             for entry, ref in self._ledger:
                 if ref is not None:
@@ -610,3 +616,21 @@ class Clearing:
             self.market.save(
                 update_fields=["sequence_id", "reserve_balance", "total_yes_shares", "total_no_shares", "updated_at"]
             )
+
+
+def _update_from_values(table: str, key: str, key_type: str, columns: list[tuple[str, str]], rows: list[tuple]) -> None:
+    """One `UPDATE … FROM (VALUES …)` for many rows (Django's bulk_update builds CASE
+    expressions that cost more than the round trip they save)."""
+    if not rows:
+        return
+    width = len(columns) + 1
+    casts = [key_type] + [sql_type for _, sql_type in columns]
+    row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    names = ", ".join([key] + [name for name, _ in columns])
+    assignments = ", ".join(f"{name} = v.{name}" for name, _ in columns)
+    sql = (f"UPDATE {table} AS t SET {assignments} FROM (VALUES {', '.join([row_sql] * len(rows))}) "
+           f"AS v({names}) WHERE t.{key} = v.{key}")
+    params = [value for row in rows for value in row]
+    assert len(params) == width * len(rows)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -78,11 +78,11 @@ def order_place(*, user_id: str, market_id: str, new: NewOrder) -> PlaceResult:
     """Place one order; idempotent on (user, client_order_id)."""
     order_validate(new)
     try:
+        # No look-up first: a repeat is rare, and the unique (user, client_order_id) index
+        # rejects it at insert; the whole attempt then rolls back and the earlier order is
+        # returned (or the request refused, when its content differs).
         with transaction.atomic():
             clearing = Clearing(market_id)
-            repeat = _repeat(user_id, market_id, new)
-            if repeat is not None:
-                return repeat
             clearing.require_active()
             clearing.check_price(new.price_cents)
             counterparties = clearing.crossing_users([new])
@@ -92,11 +92,14 @@ def order_place(*, user_id: str, market_id: str, new: NewOrder) -> PlaceResult:
             order = clearing.place(user_id, new)
             clearing.flush()
             return PlaceResult(order=order, trades=list(clearing.trades), created=True)
-    except IntegrityError as exc:
-        # Two first requests with one client_order_id raced in different markets.
-        if "uq_orders_user_client_order_id" not in str(exc):
+    except (IntegrityError, ExchangeError) as exc:
+        # A repeat of an earlier request is answered from the earlier order even when the
+        # market has closed since, or the funds are gone: the order exists, nothing is redone.
+        if isinstance(exc, IntegrityError) and "uq_orders_user_client_order_id" not in str(exc):
             raise
         repeat = _repeat(user_id, market_id, new)
+        if repeat is None and isinstance(exc, ExchangeError):
+            raise
         if repeat is None:
             raise
         return repeat
