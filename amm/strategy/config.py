@@ -66,8 +66,8 @@ class StrategyConfig:
     max_reservation_shift_cents: int = _param(
         10, 0, 98, "cap on |r − s|, the inventory shift q·γ·σ²·τ of the reservation price, in cents"
     )
-    defense_min_inventory: int = _param(
-        100, 0, 10**9, "skew rules of the defense stack apply once YES + NO volume reaches this"
+    skew_min_inventory: int = _param(
+        100, 0, 10**9, "skew used by pricing and defense is (YES − NO) / max(YES + NO, this): small books are not ±1"
     )
 
     def __post_init__(self) -> None:

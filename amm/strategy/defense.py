@@ -13,8 +13,10 @@ Level, checked from the most severe down; the first rule that holds wins:
 | WIDEN       | oracle JUMP / DEVIATION (pricing.py): the price itself is uncertain             |
 | NORMAL      | otherwise                                                                    |
 
-Skew rules apply only once YES + NO volume reaches `defense_min_inventory`: one fill on a
-cash-only book has skew ±1 and must not kill the market (a documented relaxation of A1).
+`skew` is the risk skew (YES − NO) / max(YES + NO, `skew_min_inventory`) (Inventory.risk_skew):
+equal to the seed's skew once the AMM holds `skew_min_inventory` shares, damped below, so one
+fill on a cash-only book is not a ±1 skew that kills the market (a documented relaxation of
+A1 for books smaller than `skew_min_inventory`; set it to 0 for the seed's exact rule).
 
 Behaviour (SPEC §5): NORMAL ×1, two-sided. WIDEN: spread × 1.5 → 3 linearly as |skew| goes
 0.80 → 0.90 (oracle-only WIDEN uses ×1.5). ONE_SIDE: spread × 2 → 4 and a distress discount
@@ -76,7 +78,6 @@ def _lerp(x: float, x0: float, x1: float, y0: float, y1: float) -> float:
 def evaluate_defense(
     *,
     skew: float,
-    total_volume: int,
     daily_pnl_cents: int,
     asset_value: float,
     config: StrategyConfig,
@@ -94,23 +95,22 @@ def evaluate_defense(
     if asset_value < config.min_asset_floor_cents:
         return _kill(REASON_ASSET_FLOOR)
     mag = abs(skew)
-    if total_volume >= config.defense_min_inventory and total_volume > 0:
-        if mag > SKEW_KILL:
-            return _kill(REASON_SKEW)
-        if mag > SKEW_ONE_SIDE:
-            long_yes = skew > 0
-            return DefenseEval(
-                DefenseLevel.ONE_SIDE,
-                REASON_SKEW,
-                spread_multiplier=_lerp(mag, SKEW_ONE_SIDE, SKEW_KILL, *ONE_SIDE_MULTIPLIER),
-                quote_bids=not long_yes,
-                quote_asks=long_yes,
-                distress_discount_cents=int(_lerp(mag, SKEW_ONE_SIDE, SKEW_KILL, 0, DISTRESS_DISCOUNT_MAX_CENTS) + 0.5),
-            )
-        if mag > SKEW_WIDEN:
-            return DefenseEval(
-                DefenseLevel.WIDEN, REASON_SKEW, spread_multiplier=_lerp(mag, SKEW_WIDEN, SKEW_ONE_SIDE, *WIDEN_MULTIPLIER)
-            )
+    if mag > SKEW_KILL:
+        return _kill(REASON_SKEW)
+    if mag > SKEW_ONE_SIDE:
+        long_yes = skew > 0
+        return DefenseEval(
+            DefenseLevel.ONE_SIDE,
+            REASON_SKEW,
+            spread_multiplier=_lerp(mag, SKEW_ONE_SIDE, SKEW_KILL, *ONE_SIDE_MULTIPLIER),
+            quote_bids=not long_yes,
+            quote_asks=long_yes,
+            distress_discount_cents=int(_lerp(mag, SKEW_ONE_SIDE, SKEW_KILL, 0, DISTRESS_DISCOUNT_MAX_CENTS) + 0.5),
+        )
+    if mag > SKEW_WIDEN:
+        return DefenseEval(
+            DefenseLevel.WIDEN, REASON_SKEW, spread_multiplier=_lerp(mag, SKEW_WIDEN, SKEW_ONE_SIDE, *WIDEN_MULTIPLIER)
+        )
     if oracle_status in ORACLE_DISTRUST:
         return DefenseEval(DefenseLevel.WIDEN, REASON_ORACLE + oracle_status, spread_multiplier=WIDEN_MULTIPLIER[0])
     return DefenseEval(DefenseLevel.NORMAL, REASON_NORMAL)

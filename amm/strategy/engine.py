@@ -14,7 +14,7 @@ simulation replays exactly. Order of evaluation (each step sees the previous ste
    oracle guards → L3 post-fill update → fair price blended with the *current* phase's weights.
 2. Fair sample appended (≤ 1 per second), σ from the samples, LVR velocity and cooldown.
 3. Phase transition (fill volume, stability, time; rollback on 5-minute range or loss).
-4. Defense level from skew, daily loss, asset floor, oracle status, sticky kill switch.
+4. Defense level from the risk skew, daily loss, asset floor, oracle status, sticky kill switch.
 5. γ tier, τ, reservation price, spread with the (new) phase, defense and LVR multipliers.
 6. Ladder (nothing when the market is not ACTIVE, trading has ended, or KILL_SWITCH).
 7. Mint from idle cash; diff against the live orders.
@@ -131,7 +131,8 @@ class Decision:
     gamma: float
     tau: float
     hours_remaining: float | None
-    skew: float
+    skew: float  # the seed's (YES − NO)/(YES + NO), reported as inventory_skew
+    risk_skew: float  # q used by the reservation price and the defense (Inventory.risk_skew)
     reservation_price: float
     spread: SpreadBreakdown
     defense: DefenseEval
@@ -173,6 +174,7 @@ class Decision:
             "hours_remaining": self.hours_remaining,
             "reservation_price_cents": round(self.reservation_price, 4),
             "inventory_skew": round(self.skew, 6),
+            "risk_skew": round(self.risk_skew, 6),
             "spread_cents": self.spread.cents,
             "bid_price_cents": best_bid,
             "ask_price_cents": best_ask,
@@ -260,9 +262,9 @@ def decide(
     # 4. Defense.
     capacity = capacity_for(inventory, live_orders, config, fee_bps)
     skew = inventory.skew
+    q = inventory.risk_skew(config.skew_min_inventory)
     defense = evaluate_defense(
-        skew=skew,
-        total_volume=inventory.yes_volume + inventory.no_volume,
+        skew=q,
         daily_pnl_cents=daily_pnl_cents,
         asset_value=asset_value_cents(capacity.cash_free, inventory.yes_volume, inventory.no_volume, fair.raw),
         config=config,
@@ -274,7 +276,7 @@ def decide(
     hours = hours_remaining(market.trading_end_ms, now_ms)
     gamma = gamma_for(config, hours)
     tau = time_factor(hours, config.time_smoothing_kappa)
-    reservation = reservation_price(fair.raw, skew, gamma, sigma, tau, config.max_reservation_shift_cents)
+    reservation = reservation_price(fair.raw, q, gamma, sigma, tau, config.max_reservation_shift_cents)
     phase_spread, phase_size = phase_multipliers(phase, config)
     spread = compose_spread(
         gamma=gamma, sigma=sigma, tau=tau, fair=fair.raw, maker_fee_bps=market.maker_fee_bps,
@@ -336,6 +338,7 @@ def decide(
         tau=tau,
         hours_remaining=hours,
         skew=skew,
+        risk_skew=q,
         reservation_price=reservation,
         spread=spread,
         defense=defense,

@@ -79,6 +79,14 @@ class Inventory:
         total = self.yes_volume + self.no_volume
         return (self.yes_volume - self.no_volume) / total if total > 0 else 0.0
 
+    def risk_skew(self, min_inventory: int) -> float:
+        """The skew the strategy acts on: (YES − NO) / max(YES + NO, min_inventory). Equal to
+        `skew` once the book holds `min_inventory` shares; smaller books are damped, so the
+        first fill of a cash-only start is not a ±1 skew (config `skew_min_inventory`)."""
+        total = self.yes_volume + self.no_volume
+        denominator = total if total > min_inventory else min_inventory
+        return (self.yes_volume - self.no_volume) / denominator if denominator > 0 else 0.0
+
     @property
     def cost_sum_cents(self) -> int:
         """Cash committed to held shares: the 'used' part of the budget."""

@@ -8,14 +8,14 @@ from hypothesis import strategies as st
 from amm.enums import DefenseLevel, KillSwitchState
 from amm.strategy.config import StrategyConfig
 from amm.strategy.defense import asset_value_cents, evaluate_defense
+from amm.strategy.types import Inventory
 
-CFG = StrategyConfig(budget_limit_cents=100_000, max_loss_daily_cents=30_000, min_asset_floor_cents=1_000,
-                     defense_min_inventory=100)
+CFG = StrategyConfig(budget_limit_cents=100_000, max_loss_daily_cents=30_000, min_asset_floor_cents=1_000)
 SEVERITY = {DefenseLevel.NORMAL: 0, DefenseLevel.WIDEN: 1, DefenseLevel.ONE_SIDE: 2, DefenseLevel.KILL_SWITCH: 3}
 
 
-def defend(skew=0.0, volume=1_000, pnl=0, assets=10**9, kill=KillSwitchState.OFF, oracle=None, config=CFG):
-    return evaluate_defense(skew=skew, total_volume=volume, daily_pnl_cents=pnl, asset_value=assets, config=config,
+def defend(skew=0.0, pnl=0, assets=10**9, kill=KillSwitchState.OFF, oracle=None, config=CFG):
+    return evaluate_defense(skew=skew, daily_pnl_cents=pnl, asset_value=assets, config=config,
                             kill_switch=kill, oracle_status=oracle)
 
 
@@ -68,12 +68,14 @@ def test_asset_floor_a3():
     assert defend(assets=1_000).level is DefenseLevel.NORMAL
 
 
-def test_small_inventory_does_not_trigger_skew_rules():
-    assert defend(skew=1.0, volume=99).level is DefenseLevel.NORMAL
-    assert defend(skew=1.0, volume=100).is_kill
-    strict = StrategyConfig(defense_min_inventory=0)
-    assert defend(skew=1.0, volume=1, config=strict).is_kill
-    assert defend(skew=0.0, volume=0, config=strict).level is DefenseLevel.NORMAL
+def test_small_inventory_skew_is_damped():
+    one_fill = Inventory(yes_volume=10, no_volume=0)
+    assert one_fill.skew == 1.0 and one_fill.risk_skew(100) == 0.1
+    assert defend(skew=one_fill.risk_skew(100)).level is DefenseLevel.NORMAL
+    assert defend(skew=one_fill.risk_skew(0)).is_kill  # the seed's exact rule
+    big = Inventory(yes_volume=980, no_volume=20)
+    assert big.risk_skew(100) == big.skew == 0.96
+    assert Inventory().risk_skew(0) == 0.0 and Inventory().risk_skew(100) == 0.0
 
 
 def test_oracle_distrust_widens():
@@ -85,10 +87,10 @@ def test_oracle_distrust_widens():
 
 
 @settings(max_examples=300, deadline=None)
-@given(a=st.floats(-1, 1), b=st.floats(-1, 1), volume=st.integers(0, 10**6))
-def test_severity_grows_with_skew(a, b, volume):
+@given(a=st.floats(-1, 1), b=st.floats(-1, 1))
+def test_severity_grows_with_skew(a, b):
     lo, hi = sorted((abs(a), abs(b)))
-    d_lo, d_hi = defend(skew=lo, volume=volume), defend(skew=hi, volume=volume)
+    d_lo, d_hi = defend(skew=lo), defend(skew=hi)
     assert SEVERITY[d_lo.level] <= SEVERITY[d_hi.level]
     if d_lo.level is d_hi.level and d_lo.level is not DefenseLevel.KILL_SWITCH:
         assert d_lo.spread_multiplier <= d_hi.spread_multiplier + 1e-12

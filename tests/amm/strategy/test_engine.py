@@ -205,7 +205,7 @@ def cycle_inputs(draw):
         gamma_long=draw(st.floats(0, 50)),
         quote_tolerance_cents=draw(st.integers(0, 3)),
         size_tolerance_pct=draw(st.integers(0, 100)),
-        defense_min_inventory=draw(st.integers(0, 500)),
+        skew_min_inventory=draw(st.integers(0, 500)),
         max_loss_daily_cents=draw(st.integers(10_000, 10**6)),
     )
     bids = draw(st.dictionaries(st.integers(1, 60), st.integers(1, 1_000), max_size=6))
@@ -332,3 +332,13 @@ def test_silent_market_leaves_exploration_only_by_time():
         if e.phase_transition:
             break
     assert e.phase_transition.reason is PhaseTransitionReason.PRICE_STABLE
+
+
+def test_first_fill_of_a_cash_only_start_is_not_a_full_skew():
+    after_one_fill = Inventory(yes_volume=10, yes_available=10, yes_cost_sum_cents=500, cash_cents=999_500)
+    d = run(inventory=after_one_fill, book=LocalOrderBook("M1", bids={49: 300}, asks={51: 300}))
+    assert d.skew == 1.0 and d.risk_skew == 0.1
+    assert d.defense.level is DefenseLevel.NORMAL and d.quotes
+    assert 49 < d.reservation_price < 50  # a small lean towards selling YES, not a 10-cent jump
+    strict = run(inventory=after_one_fill, config=StrategyConfig(skew_min_inventory=0))
+    assert strict.engage_kill_switch  # the seed's exact A1 rule, if an operator wants it
