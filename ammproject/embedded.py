@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import subprocess
 import tempfile
@@ -32,6 +33,9 @@ def _file_lock(name: str):
 def postgres_url(database: str = "amm") -> str:
     """Start (or find) the embedded PostgreSQL and return a URL to `database`, created if missing."""
     import pgserver  # imported lazily: only the embedded default needs it
+
+    # Its atexit hook logs at INFO after test runners have closed their streams.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
 
     with _file_lock("pg"):
         # cleanup_mode=None: the server outlives this process, shared by every process.
