@@ -103,6 +103,9 @@ EXCHANGE_MINT_BURN_USERS = env_list("EXCHANGE_MINT_BURN_USERS", [AMM_USER_ID])
 EXCHANGE_REPLACE_RATE_LIMIT = env_int("EXCHANGE_REPLACE_RATE_LIMIT", 6000)
 EXCHANGE_MAX_BODY_BYTES = env_int("EXCHANGE_MAX_BODY_BYTES", 64 * 1024)
 EXCHANGE_MAX_REPLACEMENTS = env_int("EXCHANGE_MAX_REPLACEMENTS", 40)
+# Dead man's switch (cancel-all-after): a sweeper thread per serving process, ticking.
+EXCHANGE_DEADMAN_SWEEPER = env_bool("EXCHANGE_DEADMAN_SWEEPER", True)
+EXCHANGE_DEADMAN_TICK_MS = env_int("EXCHANGE_DEADMAN_TICK_MS", 200)
 
 # --- amm (the plugin) ------------------------------------------------------------------
 AMM_PLATFORM_BASE_URL = env_str("AMM_PLATFORM_BASE_URL", "http://127.0.0.1:8000")

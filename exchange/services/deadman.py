@@ -1,0 +1,184 @@
+"""The per-user dead man's switch of `POST /api/v1/orders/cancel-all-after` (SPEC §3.6).
+
+A call arms (or re-arms) the user's switch with `deadline = now + timeout_ms`; 0 disarms it.
+When a deadline passes without a new call, every open order of that user is cancelled.
+
+It fires without any further request from the user: `deadman_sweep` is run
+  - by a daemon thread in each serving process (`deadman_sweeper_ensure`: started when a
+    switch is armed in that process, or for good by gunicorn's `post_worker_init`),
+  - by `manage.py exchange_sweeper` (a standalone loop),
+  - for the caller itself, before each of its API requests (`deadman_fire_if_expired`).
+Expired switches are claimed with `SELECT ... FOR UPDATE SKIP LOCKED` and a lease, so any
+number of sweepers in any number of processes never fire one switch twice at once, and a
+sweeper that dies mid-way is retried by another once the lease runs out.
+
+A firing cancels market by market (one engine transaction each, the engine's lock order);
+the claim itself is a separate, short transaction so no transaction holds two markets.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from exchange.exceptions import InvalidInput
+from exchange.models import CancelAllAfter
+from exchange.services.orders import user_cancel_everywhere
+
+logger = logging.getLogger(__name__)
+
+MAX_TIMEOUT_MS = 3_600_000  # one hour
+LEASE = dt.timedelta(seconds=30)  # a claimed switch is retried after this if its sweeper died
+
+
+def deadman_arm(*, user_id: str, timeout_ms: int, now: dt.datetime | None = None) -> CancelAllAfter | None:
+    """Arm or re-arm the caller's switch; 0 disarms it (returns None)."""
+    if not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) or not 0 <= timeout_ms <= MAX_TIMEOUT_MS:
+        raise InvalidInput(f"timeout_ms must be an integer from 0 to {MAX_TIMEOUT_MS}", field="timeout_ms")
+    if timeout_ms == 0:
+        CancelAllAfter.objects.filter(user_id=user_id).delete()
+        return None
+    now = now or timezone.now()
+    switch = CancelAllAfter(user_id=user_id, timeout_ms=timeout_ms, deadline=now + dt.timedelta(milliseconds=timeout_ms))
+    # One statement (INSERT ... ON CONFLICT DO UPDATE): two first calls never collide.
+    CancelAllAfter.objects.bulk_create(
+        [switch], update_conflicts=True, unique_fields=["user_id"], update_fields=["timeout_ms", "deadline"]
+    )
+    deadman_sweeper_ensure()
+    return switch
+
+
+def _claim(*, now: dt.datetime, user_id: str | None = None, batch: int = 100) -> list[CancelAllAfter]:
+    """Take expired switches for this sweeper: lock them (skipping ones another sweeper
+    holds) and push their deadline out by a lease, in one short transaction."""
+    with transaction.atomic():
+        rows = CancelAllAfter.objects.select_for_update(skip_locked=True).filter(deadline__lte=now)
+        if user_id is not None:
+            rows = rows.filter(user_id=user_id)
+        claimed = list(rows.order_by("deadline")[:batch])
+        if claimed:
+            lease_until = now + LEASE
+            CancelAllAfter.objects.filter(pk__in=[s.pk for s in claimed]).update(deadline=lease_until)
+            for switch in claimed:
+                switch.deadline = lease_until
+        return claimed
+
+
+def _fire(switch: CancelAllAfter) -> int:
+    cancelled = user_cancel_everywhere(user_id=switch.user_id)
+    # Disarmed once fired, unless the user re-armed it meanwhile (then its deadline moved).
+    CancelAllAfter.objects.filter(pk=switch.pk, deadline=switch.deadline).delete()
+    logger.info("dead man's switch of user %s fired: %d orders cancelled", switch.user_id, cancelled)
+    return cancelled
+
+
+def deadman_sweep(*, now: dt.datetime | None = None) -> int:
+    """Fire every switch whose deadline has passed; returns the number of orders cancelled."""
+    now = now or timezone.now()
+    cancelled = 0
+    while True:
+        claimed = _claim(now=now)
+        for switch in claimed:
+            cancelled += _fire(switch)
+        if len(claimed) < 100:
+            return cancelled
+
+
+def deadman_fire_if_expired(*, user_id: str, now: dt.datetime | None = None) -> int:
+    """The caller's own switch, checked before its request is served (one indexed query)."""
+    now = now or timezone.now()
+    if not CancelAllAfter.objects.filter(user_id=user_id, deadline__lte=now).exists():
+        return 0
+    return sum(_fire(switch) for switch in _claim(now=now, user_id=user_id))
+
+
+def deadman_armed_exists() -> bool:
+    return CancelAllAfter.objects.exists()
+
+
+# --- the background sweeper: one daemon thread per process ------------------------------
+class _Sweeper:
+    """Ticks `deadman_sweep` every EXCHANGE_DEADMAN_TICK_MS.
+
+    `persistent=False` (started lazily by an arm): the thread ends, closing its database
+    connection, once no switch is armed anywhere; the next arm starts it again.
+    `persistent=True` (gunicorn workers, the command): it runs until `stop()`."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._persistent = False
+        self._stop = threading.Event()
+        self._armed = threading.Event()  # an arm happened since the last "nothing armed"
+
+    def ensure(self, *, persistent: bool = False) -> None:
+        with self._lock:
+            self._armed.set()
+            self._persistent = self._persistent or persistent
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="exchange-deadman-sweeper", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._persistent = False
+            self._stop.set()
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        tick = settings.EXCHANGE_DEADMAN_TICK_MS / 1000
+        try:
+            while not self._stop.is_set():
+                try:
+                    deadman_sweep()
+                    if not self._persistent and not deadman_armed_exists():
+                        with self._lock:
+                            if not self._armed.is_set() and not self._persistent:
+                                self._thread = None
+                                return
+                            self._armed.clear()
+                except Exception:  # a persistent sweeper survives a lost connection or a failed cancel
+                    logger.exception("dead man's switch sweep failed")
+                    connection.close()
+                    with self._lock:
+                        if not self._persistent:  # a lazy one ends; the next arm starts it again
+                            self._thread = None
+                            return
+                self._stop.wait(tick)
+        finally:
+            connection.close()
+
+
+_sweeper = _Sweeper()
+
+
+def deadman_sweeper_ensure(*, persistent: bool = False) -> None:
+    """Start this process's sweeper thread if it is not running (cheap when it is)."""
+    if settings.EXCHANGE_DEADMAN_SWEEPER or persistent:
+        _sweeper.ensure(persistent=persistent)
+
+
+def deadman_sweeper_stop() -> None:
+    """Stop this process's sweeper thread and close its database connection."""
+    _sweeper.stop()
+
+
+def deadman_sweep_forever(*, tick_ms: int, stop: threading.Event | None = None) -> None:
+    """The standalone loop of `manage.py exchange_sweeper` (runs in the calling thread)."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        close_old_connections()
+        try:
+            deadman_sweep()
+        except Exception:
+            logger.exception("dead man's switch sweep failed")
+            connection.close()
+        stop.wait(tick_ms / 1000)
