@@ -74,10 +74,17 @@ STATIC_ROOT = BASE_DIR / ".data" / "static"
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # One error body for every API: {"error": CODE, "detail": text} (SPEC §3.6).
+    "EXCEPTION_HANDLER": "exchange.apis.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "amm reference platform and AMM monitoring API",
     "VERSION": "1.0.0",
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "exchange.enums.OrderStatus",
+        "MarketStatusEnum": "exchange.enums.MarketStatus",
+        "SideEnum": "exchange.enums.Side",
+    },
 }
 
 RQ_QUEUES = {

@@ -1,6 +1,19 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The platform REST API (SPEC §3.6) and its OpenAPI 3 schema.
+    path(
+        "api/v1/schema/",
+        SpectacularAPIView.as_view(urlconf="exchange.apis.schema_urls", authentication_classes=[],
+                                   permission_classes=[]),
+        name="api-v1-schema",
+    ),
+    path("api/v1/", include("exchange.apis.urls")),
 ]
+
+# JSON errors under /api/, Django's pages elsewhere.
+handler404 = "exchange.apis.errors.not_found"
+handler500 = "exchange.apis.errors.server_error"

@@ -1,0 +1,174 @@
+"""What every platform API view shares: auth, a bounded strict JSON parser, strict fields.
+
+Strict because the contract is integer cents: a JSON integer is the only integer (no
+`true`, no `"5"`, no `5.0`), a string is the only string, and unknown fields are refused."""
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from rest_framework import serializers
+from rest_framework.exceptions import ParseError
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from exchange.apis.auth import IsPlatformUser, PlatformTokenAuthentication
+from exchange.services.deadman import deadman_fire_if_expired
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON with a size limit (EXCHANGE_MAX_BODY_BYTES); anything unreadable is a 400."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.EXCHANGE_MAX_BODY_BYTES
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and str(declared).isdigit() and int(declared) > limit:
+            raise ParseError(f"request body exceeds {limit} bytes", code="BODY_TOO_LARGE")
+        raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise ParseError(f"request body exceeds {limit} bytes", code="BODY_TOO_LARGE")
+        try:
+            return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise ParseError(f"malformed JSON: {exc}", code="MALFORMED_JSON") from None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class FirstRendererNegotiation(BaseContentNegotiation):
+    """The API speaks JSON whatever the Accept header says."""
+
+    def select_parser(self, request, parsers):
+        for parser in parsers:
+            if request.content_type.split(";")[0].strip().lower() == parser.media_type:
+                return parser
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+# Base of every platform API class: `Token` auth, JSON in and out. Before serving an
+# authenticated request, the caller's own dead man's switch fires if its deadline has
+# passed (SPEC §3.6 cancel-all-after), so a late request never runs ahead of the cancel
+# it was too late to prevent. (Comments, not docstrings: the schema shows docstrings.)
+class PlatformApi(APIView):
+
+    authentication_classes = [PlatformTokenAuthentication]
+    permission_classes = [IsPlatformUser]
+    parser_classes = [BoundedJSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = FirstRendererNegotiation
+    throttle_classes: list = []
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        deadman_fire_if_expired(user_id=self.user_id)
+
+    @property
+    def user_id(self) -> str:
+        return str(self.request.user.id)
+
+
+# --- strict input fields --------------------------------------------------------------
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer (never a boolean, string or float); out of range -> `range_code`."""
+
+    def __init__(self, *, range_code: str | None = None, **kwargs):
+        self.range_code = range_code
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return data
+
+    def run_validators(self, value):
+        try:
+            super().run_validators(value)
+        except serializers.ValidationError as exc:
+            if self.range_code is None:
+                raise
+            messages = exc.detail if isinstance(exc.detail, list) else [exc.detail]
+            raise serializers.ValidationError([str(m) for m in messages], code=self.range_code) from None
+
+
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+# An input serializer that refuses fields it does not declare (400 UNKNOWN_FIELD; the
+# schema says `additionalProperties: false`). Nested serializers get an OpenAPI component
+# name from their owner (`OrderPlaceApi.InputSerializer` -> `OrderPlaceInput`).
+class StrictSerializer(serializers.Serializer):
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _name_component(cls)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - {name for name, f in self.fields.items() if not f.read_only})
+            if unknown:
+                raise serializers.ValidationError(
+                    {unknown[0]: [serializers.ErrorDetail("unknown field", code="UNKNOWN_FIELD")]}
+                )
+        return super().to_internal_value(data)
+
+
+# An output shape (component named like StrictSerializer's).
+class ResponseSerializer(serializers.Serializer):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _name_component(cls)
+
+
+def _name_component(cls) -> None:
+    if "Meta" in cls.__dict__:
+        return
+    name = cls.__qualname__.replace("Api.", "").replace(".", "").removesuffix("Serializer")
+    cls.Meta = type("Meta", (), {"ref_name": name})
+
+
+
+def query_params(serializer_class, request) -> dict:
+    """Validated query parameters (unknown ones are ignored, as usual for a query string)."""
+    known = serializer_class().fields.keys()
+    serializer = serializer_class(data={k: v for k, v in request.query_params.items() if k in known})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """OpenAPI: a StrictSerializer's object refuses unknown properties, as the API does."""
+
+    target_class = StrictSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        return schema
