@@ -7,7 +7,7 @@ It fires without any further request from the user: `deadman_sweep` is run
   - by a daemon thread in each serving process (`deadman_sweeper_ensure`: started when a
     switch is armed in that process, or for good by gunicorn's `post_worker_init`),
   - by `manage.py exchange_sweeper` (a standalone loop),
-  - for the caller itself, before each of its API requests (`deadman_fire_if_expired`).
+  - for the caller itself, before each of its write requests (`deadman_fire_if_expired`).
 Expired switches are claimed with `SELECT ... FOR UPDATE SKIP LOCKED` and a lease, so any
 number of sweepers in any number of processes never fire one switch twice at once, and a
 sweeper that dies mid-way is retried by another once the lease runs out.
@@ -89,7 +89,7 @@ def deadman_sweep(*, now: dt.datetime | None = None) -> int:
 
 
 def deadman_fire_if_expired(*, user_id: str, now: dt.datetime | None = None) -> int:
-    """The caller's own switch, checked before its request is served (one indexed query)."""
+    """The caller's own switch, checked before its write is served (one indexed query)."""
     now = now or timezone.now()
     if not CancelAllAfter.objects.filter(user_id=user_id, deadline__lte=now).exists():
         return 0
