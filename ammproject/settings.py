@@ -118,3 +118,18 @@ EXCHANGE_DEADMAN_TICK_MS = env_int("EXCHANGE_DEADMAN_TICK_MS", 200)
 AMM_PLATFORM_BASE_URL = env_str("AMM_PLATFORM_BASE_URL", "http://127.0.0.1:8000")
 AMM_PLATFORM_API_KEY = env_str("AMM_PLATFORM_API_KEY", "")
 AMM_ORACLE_ADAPTERS = env_list("AMM_ORACLE_ADAPTERS", [])
+# Connector (amm/connector): timeouts, retries with exponential backoff, Retry-After cap.
+AMM_PLATFORM_TIMEOUT_MS = env_int("AMM_PLATFORM_TIMEOUT_MS", 5000)
+AMM_PLATFORM_CONNECT_TIMEOUT_MS = env_int("AMM_PLATFORM_CONNECT_TIMEOUT_MS", 2000)
+AMM_PLATFORM_MAX_ATTEMPTS = env_int("AMM_PLATFORM_MAX_ATTEMPTS", 4)
+AMM_PLATFORM_BACKOFF_BASE_MS = env_int("AMM_PLATFORM_BACKOFF_BASE_MS", 50)
+AMM_PLATFORM_BACKOFF_MAX_MS = env_int("AMM_PLATFORM_BACKOFF_MAX_MS", 2000)
+AMM_PLATFORM_MAX_RETRY_AFTER_S = env_int("AMM_PLATFORM_MAX_RETRY_AFTER_S", 30)
+# Bookkeeping: fill-feed page size, order journal stream cap and flush batch.
+AMM_FILL_POLL_LIMIT = env_int("AMM_FILL_POLL_LIMIT", 500)
+AMM_JOURNAL_MAXLEN = env_int("AMM_JOURNAL_MAXLEN", 1_000_000)
+AMM_JOURNAL_FLUSH_BATCH = env_int("AMM_JOURNAL_FLUSH_BATCH", 1000)
+# Audit reports: the one read-only exception to "through the API only" is the ledger
+# cross-check (seed §8.3), a raw SQL read of the platform's ledger_entries on this DB alias.
+AMM_AUDIT_LEDGER_SQL = env_bool("AMM_AUDIT_LEDGER_SQL", True)
+AMM_AUDIT_DATABASE = env_str("AMM_AUDIT_DATABASE", "default")
