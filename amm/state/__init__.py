@@ -1,0 +1,72 @@
+"""The AMM's Redis working memory (SPEC §4): the only package that knows `amm:*` keys.
+
+Layer 3 of SPEC §1: rebuilt from the platform on start, reconciled every 5 minutes.
+
+Design notes
+- One round trip per quote cycle: `quote_cycle_read` (MULTI/EXEC of six reads).
+- Atomic multi-key updates are Lua scripts (amm/state/lua.py), registered once per client:
+  a fill (inventory + orders + processed set + state counters + journal), a placement, a
+  cancel/replace, a mint/burn, a rebuild.
+- Cash: the platform keeps cash per account; the seed keys `cash_cents` per market. Here
+  `cash_cents` mirrors the account's AVAILABLE balance in every kept market's hash (each
+  cash delta is applied to all of them), so reconciliation compares it with
+  `GET /account/balance`.available_balance exactly as seed §7.3 does.
+- Extension keys (not in the seed): `amm:market:{m}` (platform metadata the fee math and
+  the strategy need), `amm:markets` (kept markets), `amm:untracked_fills:{m}` (fills seen
+  before their order was tracked), `amm:cursor:trades` (fill-feed cursor), `amm:journal`
+  (order event stream flushed to the AMMOrder table). See amm/state/keys.py.
+"""
+from amm.state.keys import (  # noqa: F401
+    INVENTORY_FIELDS,
+    JOURNAL,
+    MARKETS,
+    ORDER_FIELDS,
+    STATE_FIELDS,
+    TRADE_CURSOR,
+    config_key,
+    inventory_key,
+    market_key,
+    market_keys,
+    oracle_key,
+    orders_key,
+    processed_key,
+    state_key,
+    untracked_key,
+)
+from amm.state.store import (  # noqa: F401
+    FillLeg,
+    InventoryView,
+    OrderEntry,
+    QuoteCycleRead,
+    cash_view,
+    config_get,
+    config_version,
+    config_write,
+    fill_apply,
+    inventory_get,
+    journal_ack,
+    journal_length,
+    journal_read,
+    market_forget,
+    market_memory_usage,
+    market_meta_get,
+    market_meta_write,
+    market_rebuild,
+    markets_kept,
+    now_ms,
+    oracle_get,
+    oracle_write,
+    order_track,
+    orders_get,
+    orders_untrack,
+    privileged_apply,
+    processed_contains,
+    quote_cycle_read,
+    state_get,
+    state_increment,
+    state_update,
+    trade_cursor_advance,
+    trade_cursor_get,
+    untracked_fills_get,
+    untracked_fills_prune,
+)

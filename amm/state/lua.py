@@ -1,0 +1,335 @@
+"""Lua scripts for multi-key updates that must agree (SPEC §4): each runs atomically in Redis.
+
+Registered once per Redis client (redis-py `Script`: EVALSHA, reloaded on NOSCRIPT).
+
+Cash is per account on the platform while the seed keys `cash_cents` per market: every
+script that moves cash adds the same delta to `cash_cents` of every market in `amm:markets`
+(`cash_all`), so each market's hash mirrors the account's available balance. Scripts touch
+those other markets' keys by name (a single Redis, not a cluster).
+
+Freezing mirrors the platform (SPEC §3.2): a tracked BUY holds `remaining × (price +
+ceil(price × max(maker, taker) bps / 10000))` cents out of `cash_cents`; a tracked SELL
+holds `remaining` shares out of `{side}_available`. Fills, cancels and replaces release
+what the Redis copy of the order holds; a fill of an order that is not tracked (filled at
+once, or tracked later) moves the full amounts and is remembered in
+`amm:untracked_fills:{m}` so that tracking it later holds only what is still unfilled.
+The sums come out equal to the platform's in every interleaving of REST answers and the
+fill feed.
+
+Integers: Lua numbers are doubles; money stays exact below 2^53 cents. Values are written
+with `%d` so large integers never turn into `1e+15`.
+"""
+from __future__ import annotations
+
+import redis
+
+from amm.state import keys as K
+
+PRELUDE = f"""
+local INV_PREFIX = '{K.INVENTORY_PREFIX}'
+local ORD_PREFIX = '{K.ORDERS_PREFIX}'
+local MKT_PREFIX = '{K.MARKET_PREFIX}'
+local function int(v)
+  if v == false or v == nil then return 0 end
+  return tonumber(v) or 0
+end
+local function s(x) return string.format('%d', x) end
+local function fee_per_share(market_key, price)
+  local m = redis.call('HMGET', market_key, 'maker_fee_bps', 'taker_fee_bps')
+  local bps = math.max(int(m[1]), int(m[2]))
+  return math.floor((price * bps + 9999) / 10000)
+end
+local function cash_all(markets_key, delta, now)
+  if delta == 0 then return end
+  for _, m in ipairs(redis.call('SMEMBERS', markets_key)) do
+    local k = INV_PREFIX .. m
+    if redis.call('EXISTS', k) == 1 then
+      redis.call('HINCRBY', k, 'cash_cents', s(delta))
+      redis.call('HSET', k, 'updated_at_ms', now)
+    end
+  end
+end
+-- cost released by selling n of vol shares: cost * n // vol without overflowing 2^53
+local function release(cost, n, vol)
+  if vol <= 0 or n >= vol then return cost end
+  local q = math.floor(cost / vol)
+  local r = cost - q * vol
+  return q * n + math.floor(r * n / vol)
+end
+local function held_cash(market_key, o)
+  if o.direction ~= 'BUY' then return 0 end
+  return o.remaining * (o.price + fee_per_share(market_key, o.price))
+end
+-- give back what a tracked order holds (cancel, replace, passive cancel)
+local function release_order(inv_key, market_key, markets_key, o, now)
+  if o.direction == 'BUY' then
+    cash_all(markets_key, held_cash(market_key, o), now)
+  elseif redis.call('EXISTS', inv_key) == 1 then
+    redis.call('HINCRBY', inv_key, string.lower(o.side) .. '_available', s(o.remaining))
+    redis.call('HSET', inv_key, 'updated_at_ms', now)
+  end
+end
+local function journal(key, maxlen, fields)
+  redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', unpack(fields))
+end
+"""
+
+# KEYS: orders, inventory, market, markets, journal, untracked
+# ARGV: order_id, side, direction, price, qty, book_type, created_ms, now_ms, track(1/0),
+#       client_order_id, platform status, market_id, journal maxlen
+# Returns the remaining quantity now tracked (0: not tracked / already tracked).
+TRACK = PRELUDE + """
+local oid, side, dir = ARGV[1], ARGV[2], ARGV[3]
+local price, qty = tonumber(ARGV[4]), tonumber(ARGV[5])
+local now, track = ARGV[8], ARGV[9] == '1'
+if track and redis.call('HEXISTS', KEYS[1], oid) == 1 then return 0 end
+local early = int(redis.call('HGET', KEYS[6], oid))
+redis.call('HDEL', KEYS[6], oid)
+local remaining = 0
+if track and qty - early > 0 then
+  remaining = qty - early
+  local o = {side=side, direction=dir, price=price, qty=qty, remaining=remaining,
+             book_type=ARGV[6], created_ms=tonumber(ARGV[7])}
+  redis.call('HSET', KEYS[1], oid, cjson.encode(o))
+  if dir == 'BUY' then
+    cash_all(KEYS[4], -held_cash(KEYS[3], o), now)
+  elseif redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('HINCRBY', KEYS[2], string.lower(side) .. '_available', s(-remaining))
+    redis.call('HSET', KEYS[2], 'updated_at_ms', now)
+  end
+end
+journal(KEYS[5], ARGV[13], {'event', 'PLACED', 'order_id', oid, 'market_id', ARGV[12],
+  'client_order_id', ARGV[10], 'side', side, 'direction', dir, 'book_type', ARGV[6],
+  'price', ARGV[4], 'qty', ARGV[5], 'status', ARGV[11], 'created_ms', ARGV[7], 'ts', now})
+return remaining
+"""
+
+# KEYS: orders, inventory, market, markets, journal
+# ARGV: now_ms, event (CANCELLED / REPLACED), market_id, journal maxlen, order ids... ('*' = all)
+# Returns how many tracked orders were released.
+UNTRACK = PRELUDE + """
+local now = ARGV[1]
+local ids = {}
+if ARGV[5] == '*' then
+  ids = redis.call('HKEYS', KEYS[1])
+else
+  for i = 5, #ARGV do ids[#ids + 1] = ARGV[i] end
+end
+local n = 0
+for _, oid in ipairs(ids) do
+  local raw = redis.call('HGET', KEYS[1], oid)
+  if raw then
+    local o = cjson.decode(raw)
+    release_order(KEYS[2], KEYS[3], KEYS[4], o, now)
+    redis.call('HDEL', KEYS[1], oid)
+    journal(KEYS[5], ARGV[4], {'event', ARGV[2], 'order_id', oid, 'market_id', ARGV[3],
+      'remaining', s(o.remaining), 'ts', now})
+    n = n + 1
+  end
+end
+return n
+"""
+
+# KEYS: processed, inventory, orders, market, markets, state, journal, untracked, trade cursor
+# ARGV: trade_id, now_ms, processed ttl, market_id, journal maxlen, untracked ttl, n legs,
+#       then per leg: order_id, side, direction, own price, qty, fee, book_type
+# Legs come in the platform's order (ask, then bid) so a self-trade releases cost as it does.
+# The cursor is moved forward to the trade id in the same step, so "cursor = c" always means
+# every trade <= c is applied (the feed applies pages in ascending order).
+# Returns 1 when applied, 0 when the trade was already processed.
+FILL = PRELUDE + """
+local trade_id, now = ARGV[1], ARGV[2]
+if redis.call('SISMEMBER', KEYS[1], trade_id) == 1 then return 0 end
+local inv = KEYS[2]
+local kept = redis.call('SISMEMBER', KEYS[5], ARGV[4]) == 1 and redis.call('EXISTS', inv) == 1
+local cash_delta, pnl = 0, 0
+local nlegs = tonumber(ARGV[7])
+for i = 0, nlegs - 1 do
+  local b = 8 + i * 7
+  local oid, side, dir = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+  local own, qty, fee = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
+  local lo = string.lower(side)
+  local vol_f, cost_f, avail_f = lo .. '_volume', lo .. '_cost_sum_cents', lo .. '_available'
+  local raw = redis.call('HGET', KEYS[3], oid)
+  local remaining = ''
+  local untracked = qty
+  if raw then
+    local o = cjson.decode(raw)
+    local take = math.min(qty, o.remaining)
+    if o.direction == 'BUY' then
+      cash_delta = cash_delta + take * (o.price + fee_per_share(KEYS[4], o.price))
+    end
+    untracked = qty - take
+    o.remaining = o.remaining - take
+    remaining = s(o.remaining)
+    if o.remaining <= 0 then
+      redis.call('HDEL', KEYS[3], oid)
+    else
+      redis.call('HSET', KEYS[3], oid, cjson.encode(o))
+    end
+  end
+  if untracked > 0 then
+    redis.call('HINCRBY', KEYS[8], oid, s(untracked))
+    redis.call('EXPIRE', KEYS[8], ARGV[6])
+  end
+  if dir == 'BUY' then
+    if kept then
+      redis.call('HINCRBY', inv, vol_f, s(qty))
+      redis.call('HINCRBY', inv, avail_f, s(qty))
+      redis.call('HINCRBY', inv, cost_f, s(own * qty))
+    end
+    cash_delta = cash_delta - own * qty - fee
+    pnl = pnl - fee
+  else
+    if kept then
+      local vol, cost = int(redis.call('HGET', inv, vol_f)), int(redis.call('HGET', inv, cost_f))
+      local released = release(cost, qty, vol)
+      redis.call('HSET', inv, cost_f, s(cost - released), vol_f, s(vol - qty))
+      if untracked > 0 then redis.call('HINCRBY', inv, avail_f, s(-untracked)) end
+      pnl = pnl + own * qty - released - fee
+    else
+      pnl = pnl + own * qty - fee
+    end
+    cash_delta = cash_delta + own * qty - fee
+  end
+  journal(KEYS[7], ARGV[5], {'event', 'FILL', 'order_id', oid, 'market_id', ARGV[4], 'trade_id', trade_id,
+    'side', side, 'direction', dir, 'book_type', ARGV[b + 6], 'price', ARGV[b + 3], 'qty', ARGV[b + 4],
+    'fee', ARGV[b + 5], 'remaining', remaining, 'ts', now})
+end
+cash_all(KEYS[5], cash_delta, now)
+redis.call('SADD', KEYS[1], trade_id)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if tonumber(trade_id) > int(redis.call('GET', KEYS[9])) then redis.call('SET', KEYS[9], trade_id) end
+if kept then
+  redis.call('HSET', inv, 'updated_at_ms', now)
+  redis.call('HINCRBY', KEYS[6], 'total_fills_today', 1)
+  redis.call('HINCRBY', KEYS[6], 'daily_pnl_cents', s(pnl))
+end
+return 1
+"""
+
+# KEYS: processed, inventory, markets
+# ARGV: member ('mint:<request_id>'), kind (MINT/BURN), quantity, now_ms, processed ttl
+# Returns 1 when applied, 0 for a repeated answer.
+PRIVILEGED = PRELUDE + """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+local q, now, inv = tonumber(ARGV[3]), ARGV[4], KEYS[2]
+local kept = redis.call('EXISTS', inv) == 1
+if ARGV[2] == 'MINT' then
+  if kept then
+    for _, lo in ipairs({'yes', 'no'}) do
+      redis.call('HINCRBY', inv, lo .. '_volume', s(q))
+      redis.call('HINCRBY', inv, lo .. '_available', s(q))
+      redis.call('HINCRBY', inv, lo .. '_cost_sum_cents', s(50 * q))
+    end
+  end
+  cash_all(KEYS[3], -100 * q, now)
+else
+  if kept then
+    for _, lo in ipairs({'yes', 'no'}) do
+      local vol, cost = int(redis.call('HGET', inv, lo .. '_volume')), int(redis.call('HGET', inv, lo .. '_cost_sum_cents'))
+      local released = release(cost, q, vol)
+      redis.call('HSET', inv, lo .. '_volume', s(vol - q), lo .. '_cost_sum_cents', s(cost - released))
+      redis.call('HINCRBY', inv, lo .. '_available', s(-q))
+    end
+  end
+  cash_all(KEYS[3], 100 * q, now)
+end
+if kept then redis.call('HSET', inv, 'updated_at_ms', now) end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+# Sum of cash held by tracked BUY orders over every kept market, and this market's cash.
+# KEYS: markets, inventory ; returns {cash_cents or -1 when absent, held cash}
+CASH_VIEW = PRELUDE + """
+local held = 0
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  for _, raw in ipairs(redis.call('HVALS', ORD_PREFIX .. m)) do
+    held = held + held_cash(MKT_PREFIX .. m, cjson.decode(raw))
+  end
+end
+local cash = redis.call('HGET', KEYS[2], 'cash_cents')
+if not cash then cash = '-1' end
+return {cash, s(held)}
+"""
+
+# Rebuild one market from a platform snapshot (startup sync, reconciliation repair).
+# KEYS: inventory, orders, state, market, markets, untracked, trade cursor
+# ARGV: market_id, now_ms, yes_volume, yes_cost, yes_pending, no_volume, no_cost, no_pending,
+#       cash mode ('available' | 'total'), cash value, market meta JSON, state JSON (set),
+#       state defaults JSON (set when absent), expected cursor, n orders, then
+#       (order_id, order JSON) pairs.
+# The snapshot reflects exactly the trades <= expected cursor; if the fill feed has applied
+# a newer trade since (the cursor moved), nothing is written and {'moved', cursor} returns.
+# Cash 'available': the account's available balance read in a quiet window (exact).
+# Cash 'total': available + frozen read while the account was busy; available is then
+# derived as total minus what tracked BUY orders hold, which no placement race can skew.
+# Returns {'ok', cash_cents written}.
+REBUILD = PRELUDE + """
+local now = ARGV[2]
+local cursor = int(redis.call('GET', KEYS[7]))
+if cursor ~= tonumber(ARGV[14]) then return {'moved', s(cursor)} end
+redis.call('DEL', KEYS[2], KEYS[6])
+local n = tonumber(ARGV[15])
+for i = 0, n - 1 do
+  redis.call('HSET', KEYS[2], ARGV[16 + 2 * i], ARGV[17 + 2 * i])
+end
+redis.call('SADD', KEYS[5], ARGV[1])
+redis.call('DEL', KEYS[4])
+local meta = cjson.decode(ARGV[11])
+for k, v in pairs(meta) do redis.call('HSET', KEYS[4], k, tostring(v)) end
+local yv, yc, yp = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local nv, nc, np = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+redis.call('HSET', KEYS[1], 'yes_volume', s(yv), 'no_volume', s(nv), 'yes_available', s(yv - yp),
+  'no_available', s(nv - np), 'yes_cost_sum_cents', s(yc), 'no_cost_sum_cents', s(nc), 'updated_at_ms', now)
+local cash = tonumber(ARGV[10])
+if ARGV[9] == 'total' then
+  for _, m in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+    for _, raw in ipairs(redis.call('HVALS', ORD_PREFIX .. m)) do
+      cash = cash - held_cash(MKT_PREFIX .. m, cjson.decode(raw))
+    end
+  end
+end
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+  local k = INV_PREFIX .. m
+  if redis.call('EXISTS', k) == 1 then redis.call('HSET', k, 'cash_cents', s(cash), 'updated_at_ms', now) end
+end
+for k, v in pairs(cjson.decode(ARGV[12])) do redis.call('HSET', KEYS[3], k, tostring(v)) end
+for k, v in pairs(cjson.decode(ARGV[13])) do redis.call('HSETNX', KEYS[3], k, tostring(v)) end
+return {'ok', s(cash)}
+"""
+
+# KEYS: cursor ; ARGV: candidate. Moves the cursor forward only; returns the cursor.
+CURSOR_ADVANCE = """
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local new = tonumber(ARGV[1])
+if new > cur then
+  redis.call('SET', KEYS[1], string.format('%d', new))
+  return string.format('%d', new)
+end
+return string.format('%d', cur)
+"""
+
+SOURCES = {
+    "track": TRACK,
+    "untrack": UNTRACK,
+    "fill": FILL,
+    "privileged": PRIVILEGED,
+    "cash_view": CASH_VIEW,
+    "rebuild": REBUILD,
+    "cursor_advance": CURSOR_ADVANCE,
+}
+
+
+_REGISTERED: dict[int, tuple[redis.Redis, dict]] = {}
+
+
+def script(client: redis.Redis, name: str):
+    """The registered Script `name` for this client (registered once per client)."""
+    entry = _REGISTERED.get(id(client))
+    if entry is None or entry[0] is not client:
+        entry = (client, {n: client.register_script(source) for n, source in SOURCES.items()})
+        _REGISTERED[id(client)] = entry
+    return entry[1][name]

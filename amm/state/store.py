@@ -1,0 +1,486 @@
+"""The AMM's Redis working state (SPEC §4): every read and write of an `amm:*` key.
+
+Hot path: `quote_cycle_read` (one round trip), `fill_apply`, `order_track`,
+`orders_untrack`, `privileged_apply` (one atomic Lua script each). Everything else is
+setup, monitoring or recovery.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import redis
+from django.conf import settings
+
+from amm.state import keys as K
+from amm.state.lua import script
+
+
+def _conn(conn: redis.Redis | None) -> redis.Redis:
+    if conn is not None:
+        return conn
+    from ammproject.redis import get_redis
+
+    return get_redis()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _journal_maxlen() -> int:
+    return int(getattr(settings, "AMM_JOURNAL_MAXLEN", 1_000_000))
+
+
+def _int(value: Any, default: int = 0) -> int:
+    if value is None or value == "":
+        return default
+    return int(float(value)) if isinstance(value, str) and ("." in value or "e" in value) else int(value)
+
+
+# --- value types ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class OrderEntry:
+    """One value of `amm:orders:{m}`: JSON {side, direction, price, qty, remaining, book_type, created_ms}."""
+
+    order_id: str
+    side: str
+    direction: str
+    price: int  # own-side price in cents
+    qty: int
+    remaining: int
+    book_type: str
+    created_ms: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"side": self.side, "direction": self.direction, "price": self.price, "qty": self.qty,
+             "remaining": self.remaining, "book_type": self.book_type, "created_ms": self.created_ms},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, order_id: str, raw: str | Mapping[str, Any]) -> "OrderEntry":
+        data = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+        return cls(
+            order_id=order_id,
+            side=str(data["side"]),
+            direction=str(data["direction"]),
+            price=int(data["price"]),
+            qty=int(data["qty"]),
+            remaining=int(data["remaining"]),
+            book_type=str(data["book_type"]),
+            created_ms=int(data.get("created_ms") or 0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryView:
+    """`amm:inventory:{m}` as ints; `exists` is False when the market was never synced."""
+
+    yes_volume: int = 0
+    no_volume: int = 0
+    yes_available: int = 0
+    no_available: int = 0
+    yes_cost_sum_cents: int = 0
+    no_cost_sum_cents: int = 0
+    cash_cents: int = 0
+    updated_at_ms: int = 0
+    exists: bool = False
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[str, str]) -> "InventoryView":
+        if not raw:
+            return cls()
+        return cls(**{name: _int(raw.get(name)) for name in K.INVENTORY_FIELDS}, exists=True)
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in K.INVENTORY_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class FillLeg:
+    """The AMM's side of one trade, as the fill script applies it (seed §4.1)."""
+
+    order_id: str
+    side: str  # YES / NO (own side)
+    direction: str  # BUY / SELL
+    own_price: int  # own-side price of the fill (YES-view price, or 100 − it for NO)
+    quantity: int
+    fee: int  # the fee this leg paid (maker_fee when its order was the maker, else taker_fee)
+    book_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteCycleRead:
+    """Everything one quote cycle reads from Redis, from one MULTI/EXEC round trip."""
+
+    market_id: str
+    inventory: InventoryView
+    orders: dict[str, OrderEntry]
+    state: dict[str, Any]
+    config_version: int | None
+    oracle: dict[str, Any] | None
+    market: dict[str, Any] | None = None
+    read_at_ms: int = field(default_factory=now_ms)
+
+
+def _typed(raw: Mapping[str, str], types: Mapping[str, type]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        kind = types.get(name)
+        if kind is None or value is None or value == "":
+            out[name] = value
+        elif kind is int:
+            out[name] = _int(value)
+        elif kind is float:
+            out[name] = float(value)
+        else:
+            out[name] = value
+    return out
+
+
+def _orders(raw: Mapping[str, str]) -> dict[str, OrderEntry]:
+    return {oid: OrderEntry.from_json(oid, value) for oid, value in raw.items()}
+
+
+# --- the quote cycle's read ----------------------------------------------------------------
+def quote_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> QuoteCycleRead:
+    """Inventory, live orders, strategy state, config version, oracle and market metadata,
+    read atomically in one round trip (SPEC §4: "one pipeline")."""
+    pipe = _conn(conn).pipeline(transaction=True)
+    pipe.hgetall(K.inventory_key(market_id))
+    pipe.hgetall(K.orders_key(market_id))
+    pipe.hgetall(K.state_key(market_id))
+    pipe.hget(K.config_key(market_id), K.CONFIG_VERSION_FIELD)
+    pipe.hgetall(K.oracle_key(market_id))
+    pipe.hgetall(K.market_key(market_id))
+    inventory, orders, state, version, oracle, market = pipe.execute()
+    return QuoteCycleRead(
+        market_id=market_id,
+        inventory=InventoryView.from_hash(inventory),
+        orders=_orders(orders),
+        state=_typed(state, K.STATE_FIELDS),
+        config_version=_int(version) if version is not None else None,
+        oracle=_typed(oracle, K.ORACLE_FIELDS) if oracle else None,
+        market=_typed(market, K.MARKET_FIELDS) if market else None,
+    )
+
+
+# --- plain reads -------------------------------------------------------------------------------
+def inventory_get(market_id: str, *, conn: redis.Redis | None = None) -> InventoryView:
+    return InventoryView.from_hash(_conn(conn).hgetall(K.inventory_key(market_id)))
+
+
+def orders_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, OrderEntry]:
+    return _orders(_conn(conn).hgetall(K.orders_key(market_id)))
+
+
+def state_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, Any]:
+    return _typed(_conn(conn).hgetall(K.state_key(market_id)), K.STATE_FIELDS)
+
+
+def market_meta_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, Any] | None:
+    raw = _conn(conn).hgetall(K.market_key(market_id))
+    return _typed(raw, K.MARKET_FIELDS) if raw else None
+
+
+def markets_kept(*, conn: redis.Redis | None = None) -> set[str]:
+    """Markets whose inventory this AMM keeps in Redis (`amm:markets`)."""
+    return set(_conn(conn).smembers(K.MARKETS))
+
+
+def processed_contains(market_id: str, member: str | int, *, conn: redis.Redis | None = None) -> bool:
+    return bool(_conn(conn).sismember(K.processed_key(market_id), str(member)))
+
+
+def untracked_fills_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, int]:
+    return {oid: int(v) for oid, v in _conn(conn).hgetall(K.untracked_key(market_id)).items()}
+
+
+def untracked_fills_prune(market_id: str, *, keep: Iterable[str], conn: redis.Redis | None = None) -> int:
+    """Forget untracked fills of orders that can no longer be tracked (not open on the platform)."""
+    client = _conn(conn)
+    keep = set(keep)
+    stale = [oid for oid in client.hkeys(K.untracked_key(market_id)) if oid not in keep]
+    return client.hdel(K.untracked_key(market_id), *stale) if stale else 0
+
+
+def cash_view(market_id: str, *, conn: redis.Redis | None = None) -> tuple[int | None, int]:
+    """(this market's cash_cents or None, cash held by tracked BUY orders of every kept market)."""
+    cash, held = script(_conn(conn), "cash_view")(keys=[K.MARKETS, K.inventory_key(market_id)])
+    cash = int(cash)
+    return (None if cash == -1 else cash), int(held)
+
+
+# --- strategy state, oracle, config ---------------------------------------------------------------
+def _text(name: str, value: Any, types: Mapping[str, type]) -> str:
+    kind = types[name]
+    value = getattr(value, "value", value)
+    if kind is int:
+        if isinstance(value, bool) or int(value) != value:
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+        return str(int(value))
+    if kind is float:
+        return repr(float(value))
+    return str(value)
+
+
+def state_update(market_id: str, *, conn: redis.Redis | None = None, **fields: Any) -> None:
+    """HSET the given `amm:state:{m}` fields; names and types are those of seed §4.3 only."""
+    unknown = set(fields) - set(K.STATE_FIELDS)
+    if unknown:
+        raise ValueError(f"not fields of amm:state: {sorted(unknown)}")
+    if fields:
+        _conn(conn).hset(K.state_key(market_id), mapping={n: _text(n, v, K.STATE_FIELDS) for n, v in fields.items()})
+
+
+def state_increment(market_id: str, *, conn: redis.Redis | None = None, **deltas: int) -> None:
+    """HINCRBY integer state counters (daily_pnl_cents, total_fills_today)."""
+    bad = [n for n in deltas if K.STATE_FIELDS.get(n) is not int]
+    if bad:
+        raise ValueError(f"not integer fields of amm:state: {bad}")
+    pipe = _conn(conn).pipeline(transaction=True)
+    for name, delta in deltas.items():
+        pipe.hincrby(K.state_key(market_id), name, int(delta))
+    pipe.execute()
+
+
+def oracle_write(
+    market_id: str, *, price_cents: float, ts_ms: int, source: str, conn: redis.Redis | None = None
+) -> None:
+    """The latest external probability (SPEC §4 extension `amm:oracle:{m}`), YES-view cents."""
+    if not 0 <= float(price_cents) <= 100:
+        raise ValueError(f"oracle price_cents must be within [0, 100], got {price_cents}")
+    _conn(conn).hset(
+        K.oracle_key(market_id),
+        mapping={"price_cents": repr(float(price_cents)), "ts_ms": str(int(ts_ms)), "source": str(source)},
+    )
+
+
+def oracle_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, Any] | None:
+    raw = _conn(conn).hgetall(K.oracle_key(market_id))
+    return _typed(raw, K.ORACLE_FIELDS) if raw else None
+
+
+def config_write(
+    market_id: str, mapping: Mapping[str, str], *, version: int, conn: redis.Redis | None = None
+) -> None:
+    """Replace `amm:config:{m}` with `mapping` plus `version`, atomically."""
+    pipe = _conn(conn).pipeline(transaction=True)
+    pipe.delete(K.config_key(market_id))
+    pipe.hset(K.config_key(market_id), mapping={**mapping, K.CONFIG_VERSION_FIELD: str(int(version))})
+    pipe.execute()
+
+
+def config_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, str]:
+    return _conn(conn).hgetall(K.config_key(market_id))
+
+
+def config_version(market_id: str, *, conn: redis.Redis | None = None) -> int | None:
+    value = _conn(conn).hget(K.config_key(market_id), K.CONFIG_VERSION_FIELD)
+    return None if value is None else int(value)
+
+
+# --- orders: REST answers -----------------------------------------------------------------------
+def order_track(
+    market_id: str,
+    *,
+    order_id: str,
+    side: str,
+    direction: str,
+    price: int,
+    qty: int,
+    book_type: str,
+    created_ms: int,
+    client_order_id: str = "",
+    status: str = "OPEN",
+    track: bool = True,
+    now: int | None = None,
+    conn: redis.Redis | None = None,
+) -> int:
+    """Record a placement: when `track` (the order rests), HSET it into `amm:orders` and hold
+    its cash or shares; always journal it. Returns the remaining quantity tracked (0 when it
+    was already tracked or is fully filled already). Idempotent."""
+    now = now_ms() if now is None else now
+    return int(
+        script(_conn(conn), "track")(
+            keys=[K.orders_key(market_id), K.inventory_key(market_id), K.market_key(market_id), K.MARKETS,
+                  K.JOURNAL, K.untracked_key(market_id)],
+            args=[order_id, side, direction, int(price), int(qty), book_type, int(created_ms), int(now),
+                  "1" if track else "0", client_order_id, status, market_id, _journal_maxlen()],
+        )
+    )
+
+
+def orders_untrack(
+    market_id: str,
+    order_ids: Iterable[str] | None,
+    *,
+    event: str = "CANCELLED",
+    now: int | None = None,
+    conn: redis.Redis | None = None,
+) -> int:
+    """Stop tracking orders (cancel, replace, passive cancel; None = all, as after cancel-all):
+    HDEL them and release what they held. Returns how many were tracked. Idempotent."""
+    ids = ["*"] if order_ids is None else [str(i) for i in order_ids]
+    if not ids:
+        return 0
+    now = now_ms() if now is None else now
+    return int(
+        script(_conn(conn), "untrack")(
+            keys=[K.orders_key(market_id), K.inventory_key(market_id), K.market_key(market_id), K.MARKETS,
+                  K.JOURNAL],
+            args=[int(now), event, market_id, _journal_maxlen(), *ids],
+        )
+    )
+
+
+# --- fills, mint/burn -------------------------------------------------------------------------------
+def fill_apply(
+    market_id: str,
+    *,
+    trade_id: int | str,
+    legs: list[FillLeg],
+    now: int | None = None,
+    conn: redis.Redis | None = None,
+) -> bool:
+    """Apply one trade's AMM legs to inventory, cash and orders, exactly once (the trade id
+    is checked against and added to `amm:processed:{m}` inside the same script)."""
+    now = now_ms() if now is None else now
+    args: list[Any] = [str(trade_id), int(now), K.PROCESSED_TTL_S, market_id, _journal_maxlen(),
+                       K.UNTRACKED_TTL_S, len(legs)]
+    for leg in legs:
+        args += [leg.order_id, leg.side, leg.direction, int(leg.own_price), int(leg.quantity), int(leg.fee),
+                 leg.book_type]
+    applied = script(_conn(conn), "fill")(
+        keys=[K.processed_key(market_id), K.inventory_key(market_id), K.orders_key(market_id),
+              K.market_key(market_id), K.MARKETS, K.state_key(market_id), K.JOURNAL, K.untracked_key(market_id),
+              K.TRADE_CURSOR],
+        args=args,
+    )
+    return bool(applied)
+
+
+def privileged_apply(
+    market_id: str,
+    *,
+    kind: str,
+    request_id: str,
+    quantity: int,
+    now: int | None = None,
+    conn: redis.Redis | None = None,
+) -> bool:
+    """Apply a successful mint/burn answer (the one inventory change outside the fill feed,
+    seed §1), exactly once per request_id."""
+    kind = kind.upper()
+    if kind not in ("MINT", "BURN"):
+        raise ValueError("kind must be MINT or BURN")
+    now = now_ms() if now is None else now
+    applied = script(_conn(conn), "privileged")(
+        keys=[K.processed_key(market_id), K.inventory_key(market_id), K.MARKETS],
+        args=[f"{kind.lower()}:{request_id}", kind, int(quantity), int(now), K.PROCESSED_TTL_S],
+    )
+    return bool(applied)
+
+
+# --- rebuild -------------------------------------------------------------------------------------------
+def market_rebuild(
+    market_id: str,
+    *,
+    yes_volume: int,
+    yes_cost_sum: int,
+    yes_pending_sell: int,
+    no_volume: int,
+    no_cost_sum: int,
+    no_pending_sell: int,
+    cash_mode: str,
+    cash_value: int,
+    market_meta: Mapping[str, Any],
+    orders: Iterable[OrderEntry],
+    state: Mapping[str, Any] | None = None,
+    state_defaults: Mapping[str, Any] | None = None,
+    expected_cursor: int,
+    now: int | None = None,
+    conn: redis.Redis | None = None,
+) -> int | None:
+    """Overwrite one market's inventory, orders and metadata from a platform snapshot that
+    reflects exactly the trades <= `expected_cursor`, and register it in `amm:markets`;
+    cash_cents of every kept market is set (see lua.REBUILD). Returns the cash_cents
+    written, or None when the fill feed moved past `expected_cursor` (take a new snapshot)."""
+    if cash_mode not in ("available", "total"):
+        raise ValueError("cash_mode must be 'available' or 'total'")
+    now = now_ms() if now is None else now
+    unknown = (set(state or {}) | set(state_defaults or {})) - set(K.STATE_FIELDS)
+    if unknown:
+        raise ValueError(f"not fields of amm:state: {sorted(unknown)}")
+    meta = {k: _text(k, v, K.MARKET_FIELDS) for k, v in market_meta.items() if v is not None}
+    meta["updated_at_ms"] = str(int(now))
+    pairs: list[str] = []
+    entries = list(orders)
+    for entry in entries:
+        pairs += [entry.order_id, entry.to_json()]
+    outcome, cash = script(_conn(conn), "rebuild")(
+        keys=[K.inventory_key(market_id), K.orders_key(market_id), K.state_key(market_id), K.market_key(market_id),
+              K.MARKETS, K.untracked_key(market_id), K.TRADE_CURSOR],
+        args=[market_id, int(now), int(yes_volume), int(yes_cost_sum), int(yes_pending_sell), int(no_volume),
+              int(no_cost_sum), int(no_pending_sell), cash_mode, int(cash_value), json.dumps(meta),
+              json.dumps({k: _text(k, v, K.STATE_FIELDS) for k, v in (state or {}).items()}),
+              json.dumps({k: _text(k, v, K.STATE_FIELDS) for k, v in (state_defaults or {}).items()}),
+              int(expected_cursor), len(entries), *pairs],
+    )
+    return int(cash) if outcome == "ok" else None
+
+
+def market_meta_write(market_id: str, meta: Mapping[str, Any], *, conn: redis.Redis | None = None) -> None:
+    """Refresh the market metadata hash (e.g. after a status change seen by the runtime)."""
+    mapping = {k: _text(k, v, K.MARKET_FIELDS) for k, v in meta.items() if v is not None}
+    if mapping:
+        _conn(conn).hset(K.market_key(market_id), mapping=mapping)
+
+
+def market_forget(market_id: str, *, conn: redis.Redis | None = None) -> None:
+    """Stop keeping a market: drop it from `amm:markets` and delete its working keys."""
+    client = _conn(conn)
+    pipe = client.pipeline(transaction=True)
+    pipe.srem(K.MARKETS, market_id)
+    pipe.delete(*K.market_keys(market_id))
+    pipe.execute()
+
+
+def market_memory_usage(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, int]:
+    """MEMORY USAGE of each existing key of one market (bytes)."""
+    client = _conn(conn)
+    out = {}
+    for key in K.market_keys(market_id):
+        usage = client.memory_usage(key, samples=0)
+        if usage is not None:
+            out[key] = int(usage)
+    return out
+
+
+# --- fill-feed cursor, journal -----------------------------------------------------------------------------
+def trade_cursor_get(*, conn: redis.Redis | None = None) -> int:
+    value = _conn(conn).get(K.TRADE_CURSOR)
+    return int(value) if value else 0
+
+
+def trade_cursor_advance(value: int, *, conn: redis.Redis | None = None) -> int:
+    """Move the fill-feed cursor forward (never back); returns the cursor."""
+    return int(script(_conn(conn), "cursor_advance")(keys=[K.TRADE_CURSOR], args=[int(value)]))
+
+
+def journal_read(count: int, *, conn: redis.Redis | None = None) -> list[tuple[str, dict[str, str]]]:
+    """The oldest `count` order-journal events (stream id, fields)."""
+    return [(eid, fields) for eid, fields in _conn(conn).xrange(K.JOURNAL, count=count)]
+
+
+def journal_ack(event_ids: Iterable[str], *, conn: redis.Redis | None = None) -> int:
+    ids = list(event_ids)
+    return int(_conn(conn).xdel(K.JOURNAL, *ids)) if ids else 0
+
+
+def journal_length(*, conn: redis.Redis | None = None) -> int:
+    return int(_conn(conn).xlen(K.JOURNAL))

@@ -1,0 +1,209 @@
+"""amm/state against real Redis: exact keys and fields, one-round-trip reads, atomic fills."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+
+from amm import state
+from amm.state import FillLeg
+from amm.state import keys as K
+from tests.amm.conftest import seed_market
+
+M = "MKT-T"
+
+
+def track(market_id=M, oid="o1", side="YES", direction="BUY", price=40, qty=10, book_type="NATIVE_BUY", **kw):
+    return state.order_track(market_id, order_id=oid, side=side, direction=direction, price=price, qty=qty,
+                             book_type=book_type, created_ms=1_000, client_order_id=f"c-{oid}", **kw)
+
+
+def test_keys_fields_and_types_are_the_seeds(market_in_redis, redis_conn):
+    track()
+    state.fill_apply(M, trade_id=7, legs=[FillLeg("o1", "YES", "BUY", 40, 4, 2, "NATIVE_BUY")])
+    state.oracle_write(M, price_cents=61.5, ts_ms=123, source="test")
+    state.state_update(M, fair_price_cents=55, sigma_cents=3.2, inventory_skew=0.18, last_requote_ms=5,
+                       lvr_cooldown_until=0)
+    assert redis_conn.type(f"amm:inventory:{M}") == "hash"
+    assert set(redis_conn.hkeys(f"amm:inventory:{M}")) == set(K.INVENTORY_FIELDS)
+    assert redis_conn.type(f"amm:orders:{M}") == "hash"
+    value = json.loads(redis_conn.hget(f"amm:orders:{M}", "o1"))
+    assert set(value) == set(K.ORDER_FIELDS)
+    assert value == {"side": "YES", "direction": "BUY", "price": 40, "qty": 10, "remaining": 6,
+                     "book_type": "NATIVE_BUY", "created_ms": 1000}
+    assert set(redis_conn.hkeys(f"amm:state:{M}")) == set(K.STATE_FIELDS)
+    assert redis_conn.type(f"amm:processed:{M}") == "set"
+    assert redis_conn.smembers(f"amm:processed:{M}") == {"7"}
+    assert 24 * 3600 - 5 <= redis_conn.ttl(f"amm:processed:{M}") <= 24 * 3600
+    assert redis_conn.hgetall(f"amm:oracle:{M}") == {"price_cents": "61.5", "ts_ms": "123", "source": "test"}
+    for field in K.INVENTORY_FIELDS:  # integers, as the seed types them
+        int(redis_conn.hget(f"amm:inventory:{M}", field))
+
+
+def test_quote_cycle_read_is_one_round_trip(market_in_redis, redis_conn, monkeypatch):
+    track()
+    state.oracle_write(M, price_cents=50, ts_ms=1, source="x")
+    state.config_write(M, {"gamma_short": "2.5"}, version=3)
+    sends = []
+    original = redis.connection.Connection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sends.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
+    read = state.quote_cycle_read(M)
+    assert len(sends) == 1
+    assert read.inventory.exists and read.inventory.cash_cents == 100_000 - 10 * 41
+    assert list(read.orders) == ["o1"] and read.orders["o1"].remaining == 10
+    assert read.config_version == 3
+    assert read.oracle == {"price_cents": 50.0, "ts_ms": 1, "source": "x"}
+    assert read.state["phase"] == "EXPLORATION" and read.market["taker_fee_bps"] == 100
+
+
+def test_buy_fill_moves_volume_cost_cash_fee_and_remaining(market_in_redis):
+    # BUY YES 10 @ 40 holds 10 × (40 + ceil(40 × 100 / 10000) = 1) = 410 cents, as the platform freezes.
+    assert track() == 10
+    assert state.inventory_get(M).cash_cents == 100_000 - 410
+    assert state.fill_apply(M, trade_id=1, legs=[FillLeg("o1", "YES", "BUY", 39, 4, 2, "NATIVE_BUY")])
+    inv = state.inventory_get(M)
+    # unfreeze 4 × 41, pay 4 × 39 and a 2-cent fee
+    assert inv.cash_cents == 100_000 - 410 + 164 - 156 - 2
+    assert (inv.yes_volume, inv.yes_available, inv.yes_cost_sum_cents) == (4, 4, 156)
+    assert state.orders_get(M)["o1"].remaining == 6
+    assert state.state_get(M)["total_fills_today"] == 1 and state.state_get(M)["daily_pnl_cents"] == -2
+
+
+def test_a_fill_is_applied_exactly_once(market_in_redis):
+    track()
+    leg = FillLeg("o1", "YES", "BUY", 40, 4, 0, "NATIVE_BUY")
+    assert state.fill_apply(M, trade_id=11, legs=[leg]) is True
+    before = (state.inventory_get(M), state.orders_get(M), state.state_get(M))
+    assert state.fill_apply(M, trade_id=11, legs=[leg]) is False
+    assert (state.inventory_get(M), state.orders_get(M), state.state_get(M)) == before
+    assert state.processed_contains(M, 11)
+
+
+def test_sell_releases_cost_pro_rata_and_full_fill_removes_the_order(redis_conn):
+    seed_market(M, cash=0, yes=10, yes_cost=455)
+    track(oid="s1", side="YES", direction="SELL", price=60, qty=4, book_type="NATIVE_SELL")
+    assert state.inventory_get(M).yes_available == 6  # 4 shares held by the open sell
+    state.fill_apply(M, trade_id=1, legs=[FillLeg("s1", "YES", "SELL", 60, 3, 0, "NATIVE_SELL")])
+    inv = state.inventory_get(M)
+    assert (inv.yes_volume, inv.yes_available, inv.yes_cost_sum_cents, inv.cash_cents) == (7, 6, 455 - 136, 180)
+    state.fill_apply(M, trade_id=2, legs=[FillLeg("s1", "YES", "SELL", 60, 1, 0, "NATIVE_SELL")])
+    assert "s1" not in state.orders_get(M)
+    inv = state.inventory_get(M)
+    assert (inv.yes_volume, inv.yes_available, inv.yes_cost_sum_cents) == (6, 6, 319 - 319 * 1 // 7)
+    assert state.state_get(M)["daily_pnl_cents"] == (180 - 136) + (60 - 319 // 7)
+
+
+def test_fill_before_tracking_then_track_then_cancel_agrees_with_the_platform(market_in_redis):
+    # The feed brings a fill of o9 before the placement answer was recorded.
+    state.fill_apply(M, trade_id=3, legs=[FillLeg("o9", "YES", "BUY", 40, 3, 1, "NATIVE_BUY")])
+    assert state.untracked_fills_get(M) == {"o9": 3}
+    assert track(oid="o9", qty=10) == 7  # only the unfilled 7 are held
+    assert state.untracked_fills_get(M) == {}
+    assert state.inventory_get(M).cash_cents == 100_000 - 3 * 40 - 1 - 7 * 41
+    assert state.orders_untrack(M, ["o9"]) == 1
+    # platform: freeze 410, fill unfreezes 123 and pays 121, cancel unfreezes 287 -> −121
+    assert state.inventory_get(M).cash_cents == 100_000 - 121
+    assert state.orders_untrack(M, ["o9"]) == 0  # idempotent
+
+
+def test_untracked_sell_fill_then_track_keeps_available_right(redis_conn):
+    seed_market(M, cash=0, yes=10, yes_cost=500)
+    state.fill_apply(M, trade_id=4, legs=[FillLeg("s9", "YES", "SELL", 55, 2, 0, "NATIVE_SELL")])
+    assert (state.inventory_get(M).yes_volume, state.inventory_get(M).yes_available) == (8, 8)
+    track(oid="s9", side="YES", direction="SELL", price=55, qty=5, book_type="NATIVE_SELL")
+    # platform: pending 5 then 2 filled -> volume 8, pending 3, available 5
+    assert state.inventory_get(M).yes_available == 5
+    assert state.orders_get(M)["s9"].remaining == 3
+
+
+def test_self_trade_applies_both_legs_sell_first(redis_conn):
+    seed_market(M, cash=10_000, yes=10, yes_cost=400, maker_bps=0, taker_bps=0)
+    track(oid="ask", side="YES", direction="SELL", price=60, qty=5, book_type="NATIVE_SELL")
+    track(oid="bid", side="YES", direction="BUY", price=60, qty=5, book_type="NATIVE_BUY")
+    legs = [FillLeg("ask", "YES", "SELL", 60, 5, 0, "NATIVE_SELL"), FillLeg("bid", "YES", "BUY", 60, 5, 0, "NATIVE_BUY")]
+    assert state.fill_apply(M, trade_id=9, legs=legs)
+    inv = state.inventory_get(M)
+    # sell 5 of 10 releases 200, then buy 5 at 60 adds 300
+    assert (inv.yes_volume, inv.yes_available, inv.yes_cost_sum_cents, inv.cash_cents) == (10, 10, 500, 10_000)
+    assert state.orders_get(M) == {}
+
+
+def test_cash_is_mirrored_into_every_kept_market(redis_conn):
+    seed_market("A", cash=50_000)
+    seed_market("B", cash=50_000)
+    state.order_track("A", order_id="x", side="NO", direction="BUY", price=30, qty=10, book_type="SYNTHETIC_SELL",
+                      created_ms=1)
+    assert state.inventory_get("A").cash_cents == state.inventory_get("B").cash_cents == 50_000 - 300
+    state.fill_apply("A", trade_id=1, legs=[FillLeg("x", "NO", "BUY", 30, 10, 0, "SYNTHETIC_SELL")])
+    assert state.inventory_get("B").cash_cents == 50_000 - 300
+    assert state.inventory_get("A").no_volume == 10 and state.inventory_get("B").no_volume == 0
+    assert state.cash_view("A") == (50_000 - 300, 0)
+
+
+def test_mint_and_burn_answers_apply_once(market_in_redis):
+    assert state.privileged_apply(M, kind="MINT", request_id="r1", quantity=10)
+    assert not state.privileged_apply(M, kind="MINT", request_id="r1", quantity=10)
+    inv = state.inventory_get(M)
+    assert (inv.yes_volume, inv.no_volume, inv.yes_cost_sum_cents, inv.no_cost_sum_cents) == (10, 10, 500, 500)
+    assert inv.cash_cents == 100_000 - 1000
+    assert state.privileged_apply(M, kind="BURN", request_id="r2", quantity=4)
+    inv = state.inventory_get(M)
+    assert (inv.yes_volume, inv.no_available, inv.yes_cost_sum_cents, inv.cash_cents) == (6, 6, 300, 100_000 - 600)
+
+
+def test_cancel_all_releases_every_tracked_order(market_in_redis):
+    track(oid="a")
+    track(oid="b", side="NO", direction="SELL", price=50, qty=0 + 1, book_type="SYNTHETIC_BUY")
+    assert state.orders_untrack(M, None) == 2
+    assert state.orders_get(M) == {} and state.inventory_get(M).cash_cents == 100_000
+
+
+def test_rebuild_refuses_a_snapshot_older_than_the_feed(market_in_redis):
+    state.fill_apply(M, trade_id=42, legs=[])
+    assert state.trade_cursor_get() == 42
+    with pytest.raises(ValueError):
+        state.market_rebuild(M, yes_volume=0, yes_cost_sum=0, yes_pending_sell=0, no_volume=0, no_cost_sum=0,
+                             no_pending_sell=0, cash_mode="bogus", cash_value=0, market_meta={}, orders=[],
+                             expected_cursor=42)
+    assert seed_market(M, cash=1, cursor=41) is None  # the feed applied trade 42 since
+    assert state.inventory_get(M).cash_cents == 100_000
+    assert seed_market(M, cash=1, cursor=42) == 1
+
+
+def test_rebuild_total_mode_subtracts_cash_held_by_tracked_orders(market_in_redis):
+    track(oid="b1", price=40, qty=10)  # holds 410 in MKT-T
+    cash = state.market_rebuild(
+        "OTHER", yes_volume=0, yes_cost_sum=0, yes_pending_sell=0, no_volume=0, no_cost_sum=0, no_pending_sell=0,
+        cash_mode="total", cash_value=200_000, market_meta={"status": "ACTIVE"}, orders=[],
+        expected_cursor=state.trade_cursor_get())
+    assert cash == 200_000 - 410
+    assert state.inventory_get(M).cash_cents == state.inventory_get("OTHER").cash_cents == 200_000 - 410
+
+
+def test_cursor_only_moves_forward(redis_conn):
+    assert state.trade_cursor_get() == 0
+    assert state.trade_cursor_advance(10) == 10
+    assert state.trade_cursor_advance(3) == 10
+    assert state.trade_cursor_get() == 10
+
+
+def test_state_update_accepts_only_seed_fields_and_types(market_in_redis):
+    with pytest.raises(ValueError):
+        state.state_update(M, not_a_field=1)
+    with pytest.raises(ValueError):
+        state.state_update(M, fair_price_cents=50.5)
+    state.state_update(M, fair_price_cents=51, sigma_cents=2)
+    assert state.state_get(M)["sigma_cents"] == 2.0
+
+
+def test_order_events_are_journaled(market_in_redis):
+    track()
+    state.fill_apply(M, trade_id=1, legs=[FillLeg("o1", "YES", "BUY", 40, 10, 0, "NATIVE_BUY")])
+    kinds = [(f["event"], f.get("remaining")) for _, f in state.journal_read(10)]
+    assert kinds == [("PLACED", None), ("FILL", "0")]
