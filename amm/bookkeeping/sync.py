@@ -1,0 +1,143 @@
+"""Startup sync and rebuild (seed §7.2 steps 1–2): platform truth -> Redis.
+
+A snapshot is consistent with the fill feed: drain the feed (cursor c), read balance,
+position, open orders and market, then check that no trade after c exists. The rebuild
+script writes the snapshot only if the cursor is still c (no newer fill was applied in
+between), so a fill is never counted twice — once in the snapshot and once by the feed —
+nor lost. Cash is written in 'total' mode (available + frozen, minus what the AMM's
+tracked BUY orders hold), which no concurrent placement in another market can skew.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from amm import state
+from amm.bookkeeping.fills import FillFeed
+from amm.connector import Balance, Market, Order, PlatformClient, Position
+from amm.state import OrderEntry
+
+log = logging.getLogger(__name__)
+
+
+class SyncError(RuntimeError):
+    """The platform kept trading while we tried to take a consistent snapshot."""
+
+
+@dataclass(frozen=True)
+class PlatformSnapshot:
+    market: Market
+    position: Position
+    balance: Balance  # read last
+    orders: list[Order]  # the AMM's open orders in the market
+    cursor: int  # the snapshot reflects exactly the AMM trades with id <= cursor
+    trades_quiet: bool  # no AMM trade after `cursor` existed when the snapshot was checked
+    account_quiet: bool  # ... and the account version did not move while reading
+    started_ms: int
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    market_id: str
+    snapshot: PlatformSnapshot
+    cash_cents: int
+    attempts: int
+
+
+def market_meta(market: Market) -> dict[str, Any]:
+    """The `amm:market:{m}` fields of a platform market."""
+    return {
+        "status": market.status,
+        "min_price_cents": market.min_price_cents,
+        "max_price_cents": market.max_price_cents,
+        "maker_fee_bps": market.maker_fee_bps,
+        "taker_fee_bps": market.taker_fee_bps,
+        "trading_end_ms": market.trading_end_ms,
+        "resolution_ms": market.resolution_ms,
+        "reserve_balance": market.reserve_balance,
+        "total_yes_shares": market.total_yes_shares,
+        "total_no_shares": market.total_no_shares,
+        "outcome": market.outcome,
+    }
+
+
+def order_entry(order: Order, *, default_created_ms: int = 0) -> OrderEntry:
+    """An `amm:orders` value from a platform order (remaining = what is still open)."""
+    return OrderEntry(
+        order_id=order.id, side=order.side, direction=order.direction, price=order.price_cents,
+        qty=order.quantity, remaining=order.remaining_quantity, book_type=order.book_type,
+        created_ms=order.created_ms or default_created_ms,
+    )
+
+
+def platform_snapshot(*, market_id: str, connector: PlatformClient, feed: FillFeed, attempts: int = 3) -> PlatformSnapshot:
+    """Read the platform's truth for one market in a window without AMM trades (retrying)."""
+    snapshot = None
+    for _ in range(max(1, attempts)):
+        started = int(time.time() * 1000)
+        cursor = feed.poll().cursor
+        balance0 = connector.balance_get()
+        position = connector.position_get(market_id)
+        orders = connector.orders_open(market_id)
+        market = connector.market_get(market_id)
+        newer = connector.trades_list(since=cursor, limit=1).results
+        balance = connector.balance_get()
+        trades_quiet = not newer
+        snapshot = PlatformSnapshot(
+            market=market, position=position, balance=balance, orders=orders, cursor=cursor,
+            trades_quiet=trades_quiet, account_quiet=trades_quiet and balance.version == balance0.version,
+            started_ms=started,
+        )
+        if trades_quiet:
+            return snapshot
+        log.info("snapshot of %s: AMM traded while reading (after trade %d); retrying", market_id, cursor)
+    assert snapshot is not None
+    return snapshot
+
+
+def market_sync(
+    *,
+    market_id: str,
+    connector: PlatformClient,
+    feed: FillFeed | None = None,
+    state_fields: Mapping[str, Any] | None = None,
+    state_defaults: Mapping[str, Any] | None = None,
+    attempts: int = 5,
+    now: int | None = None,
+) -> SyncResult:
+    """Load the platform's balance, position, open orders and market metadata into Redis
+    (`amm:inventory`, `amm:orders`, `amm:market`, `amm:state` fields given), registering
+    the market in `amm:markets`. Raises SyncError if no quiet window was found."""
+    feed = feed or FillFeed(connector=connector)
+    for attempt in range(1, max(1, attempts) + 1):
+        snap = platform_snapshot(market_id=market_id, connector=connector, feed=feed, attempts=1)
+        if not snap.trades_quiet:
+            continue
+        now_ms = now if now is not None else int(time.time() * 1000)
+        pos = snap.position
+        cash = state.market_rebuild(
+            market_id,
+            yes_volume=pos.yes_volume, yes_cost_sum=pos.yes_cost_sum, yes_pending_sell=pos.yes_pending_sell,
+            no_volume=pos.no_volume, no_cost_sum=pos.no_cost_sum, no_pending_sell=pos.no_pending_sell,
+            cash_mode="total", cash_value=snap.balance.total_cents,
+            market_meta=market_meta(snap.market),
+            orders=[order_entry(o, default_created_ms=now_ms) for o in snap.orders],
+            state={**_skew(pos), **(state_fields or {})},
+            state_defaults=state_defaults,
+            expected_cursor=snap.cursor,
+            now=now_ms,
+        )
+        if cash is None:
+            log.info("sync of %s: the fill feed moved during the rebuild; retrying", market_id)
+            continue
+        log.info("synced %s from the platform: YES %d NO %d cash %d, %d open orders, cursor %d",
+                 market_id, pos.yes_volume, pos.no_volume, cash, len(snap.orders), snap.cursor)
+        return SyncResult(market_id=market_id, snapshot=snap, cash_cents=cash, attempts=attempt)
+    raise SyncError(f"could not take a quiet snapshot of {market_id} in {attempts} attempts")
+
+
+def _skew(position: Position) -> dict[str, float]:
+    total = position.yes_volume + position.no_volume
+    return {"inventory_skew": (position.yes_volume - position.no_volume) / total if total else 0.0}
