@@ -1,0 +1,78 @@
+"""AMM selectors (reads) for the runtime, the admin, the monitoring API and the commands."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from django.db.models import QuerySet
+
+from amm import state
+from amm.models import (
+    Alert,
+    AMMInstance,
+    AMMOrder,
+    DefenseLevelChange,
+    LifecycleChange,
+    MarketConfig,
+    PhaseTransition,
+    ReconciliationRun,
+)
+from amm.strategy.config import StrategyConfig
+
+
+def instance_get(*, market_id: str) -> AMMInstance:
+    return AMMInstance.objects.get(market_id=market_id)
+
+
+def instances_list(*, lifecycle_state: str | None = None) -> QuerySet[AMMInstance]:
+    qs = AMMInstance.objects.all().order_by("market_id")
+    return qs.filter(lifecycle_state=lifecycle_state) if lifecycle_state else qs
+
+
+def config_get(*, market_id: str) -> StrategyConfig:
+    """The durable config of a market as the strategy's StrategyConfig."""
+    return MarketConfig.objects.get(instance__market_id=market_id).as_strategy_config()
+
+
+def phase_history(*, market_id: str) -> QuerySet[PhaseTransition]:
+    return PhaseTransition.objects.filter(market_id=market_id)
+
+
+def defense_history(*, market_id: str) -> QuerySet[DefenseLevelChange]:
+    return DefenseLevelChange.objects.filter(market_id=market_id)
+
+
+def lifecycle_history(*, market_id: str) -> QuerySet[LifecycleChange]:
+    return LifecycleChange.objects.filter(market_id=market_id)
+
+
+def alerts_open(*, market_id: str | None = None) -> QuerySet[Alert]:
+    qs = Alert.objects.filter(acknowledged=False)
+    return qs.filter(market_id=market_id) if market_id else qs
+
+
+def reconciliation_runs(*, market_id: str | None = None) -> QuerySet[ReconciliationRun]:
+    qs = ReconciliationRun.objects.all()
+    return qs.filter(market_id=market_id) if market_id else qs
+
+
+def order_history(*, market_id: str | None = None, state_in: list[str] | None = None) -> QuerySet[AMMOrder]:
+    """The AMM's orders as flushed from the journal (audit; lags the journal by one flush)."""
+    qs = AMMOrder.objects.all()
+    if market_id:
+        qs = qs.filter(market_id=market_id)
+    if state_in:
+        qs = qs.filter(state__in=state_in)
+    return qs
+
+
+def market_live_view(*, market_id: str) -> dict:
+    """Redis working state of one market (for the admin / monitoring): one round trip."""
+    read = state.quote_cycle_read(market_id)
+    return {
+        "inventory": read.inventory.as_dict() if read.inventory.exists else None,
+        "orders": [asdict(order) for order in read.orders.values()],
+        "state": read.state,
+        "config_version": read.config_version,
+        "oracle": read.oracle,
+        "market": read.market,
+    }

@@ -1,0 +1,128 @@
+"""Reconciliation every 5 minutes (seed §7.3, SPEC §8): Redis vs the platform, recorded.
+
+Tolerances (amm.constants): 2 shares, 200 cents cash, 500 cents cost. All zero -> OK; within
+tolerance -> warning log, verdict WARNING; beyond, or live AMM orders Redis does not track
+("forgotten"), or no inventory at all -> alert INVENTORY_DRIFT_CRITICAL (and ORDERS_FORGOTTEN),
+rebuild from the platform (market_sync), verdict CRITICAL. Tracked orders the platform no
+longer has open (passive cancels, fills the feed has not brought yet) are released first.
+
+Cash: `cash` is the seed's |available_balance − cash_cents|; `cash_total` compares
+available + frozen with cash_cents + what tracked BUY orders hold, which a concurrent
+placement cannot skew. The verdict uses `cash` when the account was quiet while the
+snapshot was taken, else `cash_total`.
+
+Run it in the market's own lane (not concurrently with that market's quote cycle); orders
+younger than RECENT_ORDER_MS are still left alone, in case an answer is in flight.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+
+from amm import state
+from amm.bookkeeping import FillFeed, SyncError
+from amm.bookkeeping.sync import PlatformSnapshot, platform_snapshot
+from amm.connector import ConnectorError, PlatformClient
+from amm.constants import RECON_CASH_TOLERANCE_CENTS, RECON_COST_TOLERANCE_CENTS, RECON_VOLUME_TOLERANCE
+from amm.models import AlertSeverity, AlertType, ReconciliationRun, ReconciliationVerdict
+from amm.services.alerts import alert_raise
+from amm.services.sync import market_startup_sync
+
+log = logging.getLogger(__name__)
+
+RECENT_ORDER_MS = 5_000
+VOLUME_FIELDS = ("yes_volume", "no_volume", "yes_available", "no_available")
+COST_FIELDS = ("yes_cost_sum", "no_cost_sum")
+
+
+def _diffs(snap: PlatformSnapshot, market_id: str) -> dict[str, int]:
+    inv = state.inventory_get(market_id)
+    cash, held = state.cash_view(market_id)
+    pos, bal = snap.position, snap.balance
+    cash = cash or 0
+    return {
+        "yes_volume": abs(pos.yes_volume - inv.yes_volume),
+        "no_volume": abs(pos.no_volume - inv.no_volume),
+        "yes_available": abs(pos.yes_available - inv.yes_available),
+        "no_available": abs(pos.no_available - inv.no_available),
+        "yes_cost_sum": abs(pos.yes_cost_sum - inv.yes_cost_sum_cents),
+        "no_cost_sum": abs(pos.no_cost_sum - inv.no_cost_sum_cents),
+        "cash": abs(bal.available_balance - cash),
+        "cash_total": abs(bal.total_cents - (cash + held)),
+    }
+
+
+def reconcile_market(
+    *, market_id: str, connector: PlatformClient, feed: FillFeed | None = None, attempts: int = 3,
+    grace_ms: int = RECENT_ORDER_MS,
+) -> ReconciliationRun:
+    """Compare one market's Redis state with the platform, repair if needed, record the run.
+    Orders younger than `grace_ms` are not judged (their REST answer may be in flight)."""
+    started_at = timezone.now()
+    feed = feed or FillFeed(connector=connector)
+    try:
+        snap = platform_snapshot(market_id=market_id, connector=connector, feed=feed, attempts=attempts)
+    except ConnectorError as exc:
+        log.error("reconciliation of %s could not read the platform: %s", market_id, exc)
+        return ReconciliationRun.objects.create(
+            market_id=market_id, started_at=started_at, finished_at=timezone.now(), diffs={},
+            verdict=ReconciliationVerdict.WARNING, rebuilt=False, detail=f"platform unavailable: {exc}")
+
+    existed = state.inventory_get(market_id).exists
+    state.market_meta_write(market_id, {"status": snap.market.status, "reserve_balance": snap.market.reserve_balance,
+                                        "total_yes_shares": snap.market.total_yes_shares,
+                                        "total_no_shares": snap.market.total_no_shares})
+    recent = snap.started_ms - grace_ms
+    tracked = state.orders_get(market_id)
+    open_orders = {o.id: o for o in snap.orders}
+    stale = [oid for oid, o in tracked.items() if oid not in open_orders and o.created_ms < recent]
+    if stale:
+        state.orders_untrack(market_id, stale, event="CANCELLED")
+        log.warning("reconciliation %s: released %d orders no longer open on the platform: %s",
+                    market_id, len(stale), stale)
+    forgotten = [oid for oid, o in open_orders.items() if oid not in tracked and (o.created_ms or 0) < recent]
+    mismatched = {oid: [tracked[oid].remaining, o.remaining_quantity] for oid, o in open_orders.items()
+                  if oid in tracked and tracked[oid].remaining != o.remaining_quantity}
+    state.untracked_fills_prune(market_id, keep=open_orders)
+
+    diffs = _diffs(snap, market_id)
+    cash_judged = diffs["cash"] if snap.account_quiet else diffs["cash_total"]
+    beyond = [name for name in VOLUME_FIELDS if diffs[name] > RECON_VOLUME_TOLERANCE]
+    beyond += [name for name in COST_FIELDS if diffs[name] > RECON_COST_TOLERANCE_CENTS]
+    if cash_judged > RECON_CASH_TOLERANCE_CENTS:
+        beyond.append("cash" if snap.account_quiet else "cash_total")
+    record = {
+        **diffs, "beyond_tolerance": beyond, "orders_stale": stale, "orders_forgotten": forgotten,
+        "orders_remaining_mismatch": mismatched, "trades_quiet": snap.trades_quiet,
+        "account_quiet": snap.account_quiet, "cursor": snap.cursor, "inventory_existed": existed,
+    }
+    critical = bool(beyond or forgotten or not existed)
+    rebuilt, detail = False, ""
+    if critical:
+        verdict = ReconciliationVerdict.CRITICAL
+        if existed:
+            alert_raise(type=AlertType.INVENTORY_DRIFT_CRITICAL, severity=AlertSeverity.CRITICAL,
+                        market_id=market_id, payload={"diffs": diffs, "beyond_tolerance": beyond,
+                                                      "orders_forgotten": forgotten})
+        if forgotten:
+            alert_raise(type=AlertType.ORDERS_FORGOTTEN, severity=AlertSeverity.CRITICAL, market_id=market_id,
+                        payload={"order_ids": forgotten})
+        try:
+            result = market_startup_sync(market_id=market_id, connector=connector, feed=feed)
+            rebuilt = True
+            detail = f"rebuilt from the platform (cursor {result.snapshot.cursor})"
+        except (SyncError, ConnectorError) as exc:
+            detail = f"rebuild failed: {exc}"
+            log.error("reconciliation %s: %s", market_id, detail)
+    elif any(diffs[name] for name in (*VOLUME_FIELDS, *COST_FIELDS)) or cash_judged or mismatched or stale:
+        verdict = ReconciliationVerdict.WARNING
+        log.warning("Minor inventory drift detected in %s: %s", market_id, record)
+    else:
+        verdict = ReconciliationVerdict.OK
+    run = ReconciliationRun.objects.create(
+        market_id=market_id, started_at=started_at, finished_at=timezone.now(), diffs=record, verdict=verdict,
+        rebuilt=rebuilt, detail=detail,
+    )
+    log.info("reconciliation %s: %s%s", market_id, verdict, " (rebuilt)" if rebuilt else "")
+    return run

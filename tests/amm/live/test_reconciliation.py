@@ -1,0 +1,107 @@
+"""Reconciliation (seed §7.3): OK when equal, a warning within tolerance, an alert and a
+rebuild beyond it, forgotten and stale orders handled; every run recorded."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from amm import state
+from amm.bookkeeping import FillFeed, place_result_record, privileged_record
+from amm.bookkeeping.sync import market_sync
+from amm.models import Alert, ReconciliationRun
+from amm.services import reconcile_market
+from exchange.services import order_cancel
+from tests.amm.live.conftest import order
+from tests.amm.live.helpers import assert_redis_is_platform, platform_truth, redis_view
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def synced(platform):
+    """A market the AMM holds inventory and live orders in, Redis in sync."""
+    m = platform.market_id
+    c = platform.connector()
+    feed = FillFeed(connector=c)
+    market_sync(market_id=m, connector=c, feed=feed)
+    privileged_record(m, c.amm_mint(market_id=m, quantity=60, request_id="mint"), kind="MINT")
+    place_result_record(m, c.order_place(market_id=m, order=order("YES", "SELL", 60, 10)))
+    place_result_record(m, c.order_place(market_id=m, order=order("YES", "BUY", 40, 10)))
+    platform.trader_order("YES", "BUY", 60, 3, tif="IOC")
+    feed.poll()
+    assert_redis_is_platform(m)
+    yield m, c, feed
+    c.close()
+
+
+def test_equal_state_is_ok(synced):
+    m, c, feed = synced
+    run = reconcile_market(market_id=m, connector=c, feed=feed)
+    assert (run.verdict, run.rebuilt) == ("OK", False)
+    assert run.diffs["yes_volume"] == 0 and run.diffs["cash"] == 0 and run.diffs["orders_forgotten"] == []
+    assert Alert.objects.count() == 0 and ReconciliationRun.objects.count() == 1
+
+
+def test_drift_within_tolerance_only_warns(synced, redis_conn, caplog):
+    m, c, feed = synced
+    redis_conn.hincrby(f"amm:inventory:{m}", "yes_volume", 2)  # 2 shares: at the tolerance
+    redis_conn.hincrby(f"amm:inventory:{m}", "cash_cents", -150)  # 150 cents < 200
+    redis_conn.hincrby(f"amm:inventory:{m}", "no_cost_sum_cents", 500)  # 500 cents: at the tolerance
+    drifted = redis_view(m)
+    with caplog.at_level(logging.WARNING, logger="amm.services.reconciliation"):
+        run = reconcile_market(market_id=m, connector=c, feed=feed)
+    assert (run.verdict, run.rebuilt) == ("WARNING", False)
+    assert (run.diffs["yes_volume"], run.diffs["cash"], run.diffs["no_cost_sum"]) == (2, 150, 500)
+    assert run.diffs["beyond_tolerance"] == []
+    assert "Minor inventory drift" in caplog.text
+    assert Alert.objects.count() == 0
+    assert redis_view(m) == drifted  # warned, not corrected (seed §7.3)
+
+
+@pytest.mark.parametrize("field, delta, name", [
+    ("yes_volume", 3, "yes_volume"), ("no_available", -5, "no_available"),
+    ("yes_cost_sum_cents", 501, "yes_cost_sum"), ("cash_cents", -201, "cash"),
+])
+def test_drift_beyond_tolerance_is_alerted_and_repaired(synced, redis_conn, field, delta, name):
+    m, c, feed = synced
+    redis_conn.hincrby(f"amm:inventory:{m}", field, delta)
+    run = reconcile_market(market_id=m, connector=c, feed=feed)
+    assert (run.verdict, run.rebuilt) == ("CRITICAL", True)
+    assert name in run.diffs["beyond_tolerance"] and run.diffs[name] == abs(delta)
+    alert = Alert.objects.get(type="INVENTORY_DRIFT_CRITICAL")
+    assert alert.severity == "CRITICAL" and alert.market_id == m and alert.payload["diffs"][name] == abs(delta)
+    assert_redis_is_platform(m)
+    assert reconcile_market(market_id=m, connector=c, feed=feed).verdict == "OK"
+    assert list(ReconciliationRun.objects.order_by("id").values_list("verdict", flat=True)) == ["CRITICAL", "OK"]
+
+
+def test_an_order_the_amm_forgot_is_critical_and_adopted(synced):
+    m, c, feed = synced
+    forgotten = c.order_place(market_id=m, order=order("NO", "BUY", 30, 5)).order  # answer never recorded
+    run = reconcile_market(market_id=m, connector=c, feed=feed, grace_ms=0)
+    assert (run.verdict, run.rebuilt) == ("CRITICAL", True)
+    assert run.diffs["orders_forgotten"] == [forgotten.id]
+    assert Alert.objects.filter(type="ORDERS_FORGOTTEN").exists()
+    assert forgotten.id in state.orders_get(m)
+    assert_redis_is_platform(m)
+
+
+def test_a_passive_cancel_is_noticed_and_released(synced):
+    m, c, feed = synced
+    (bid_id,) = [oid for oid, o in state.orders_get(m).items() if o.direction == "BUY"]
+    from amm.constants import AMM_USER_ID
+
+    order_cancel(user_id=AMM_USER_ID, order_id=bid_id)  # the platform cancels it, the AMM is not told
+    assert redis_view(m)["cash_cents"] != platform_truth(m)["cash_cents"]
+    run = reconcile_market(market_id=m, connector=c, feed=feed, grace_ms=0)
+    assert run.diffs["orders_stale"] == [bid_id] and run.verdict == "WARNING" and not run.rebuilt
+    assert_redis_is_platform(m)
+
+
+def test_a_market_never_synced_is_built(platform):
+    with platform.connector() as c:
+        run = reconcile_market(market_id=platform.market_id, connector=c)
+    assert (run.verdict, run.rebuilt) == ("CRITICAL", True) and not run.diffs["inventory_existed"]
+    assert Alert.objects.count() == 0
+    assert_redis_is_platform(platform.market_id)

@@ -1,0 +1,70 @@
+"""Startup sync (seed §7.2 steps 1–2): Redis equals the platform's truth afterwards."""
+from __future__ import annotations
+
+import pytest
+
+from amm import state
+from amm.bookkeeping import FillFeed, place_result_record, privileged_record
+from amm.bookkeeping.sync import market_sync
+from amm.models import AMMInstance
+from amm.services import instance_enable, instance_kill, instance_running, instance_start, market_startup_sync
+from exchange.models import Trade
+from tests.amm.live.conftest import order
+from tests.amm.live.helpers import assert_redis_is_platform, platform_truth
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_startup_sync_equals_the_platform(platform):
+    m = platform.market_id
+    with platform.connector() as c:  # the AMM trades; Redis knows nothing of it
+        c.amm_mint(market_id=m, quantity=100, request_id="m1")
+        c.order_place(market_id=m, order=order("YES", "SELL", 60, 10))
+        c.order_place(market_id=m, order=order("NO", "BUY", 45, 5))  # SYNTHETIC_SELL: holds cash
+        c.order_place(market_id=m, order=order("NO", "SELL", 30, 7))  # SYNTHETIC_BUY: holds NO shares
+        platform.trader_order("YES", "BUY", 60, 4, tif="IOC")  # partly fills the YES sell
+        instance_enable(market_id=m, budget_cents=400_000)
+        instance_start(market_id=m, actor="ops")
+        result = market_startup_sync(market_id=m, connector=c)
+    assert result.snapshot.trades_quiet
+    assert_redis_is_platform(m)
+    assert state.inventory_get(m).yes_available == 100 - 4 - 6  # pending sells are not available
+    assert state.trade_cursor_get() == max(Trade.objects.values_list("id", flat=True))
+    meta = state.market_meta_get(m)
+    assert (meta["status"], meta["maker_fee_bps"], meta["taker_fee_bps"]) == ("ACTIVE", 20, 50)
+    assert state.markets_kept() == {m}
+    st = state.state_get(m)
+    assert (st["phase"], st["defense_level"], st["kill_switch"], st["fair_price_cents"]) == (
+        "EXPLORATION", "NORMAL", "OFF", 50)
+    assert state.config_version(m) == 1
+    instance_running(market_id=m)
+    assert AMMInstance.objects.get(market_id=m).lifecycle_state == "RUNNING"
+
+
+def test_resync_keeps_counters_and_takes_the_durable_kill_switch(platform):
+    m = platform.market_id
+    instance_enable(market_id=m)
+    with platform.connector() as c:
+        market_startup_sync(market_id=m, connector=c)
+        state.state_update(m, total_fills_today=7)
+        instance_start(market_id=m, actor="ops")
+        instance_running(market_id=m)
+        instance_kill(market_id=m, actor="ops", reason="drill")
+        state.state_update(m, kill_switch="OFF")  # a stale Redis
+        market_startup_sync(market_id=m, connector=c)
+    assert state.state_get(m)["kill_switch"] == "ON" and state.state_get(m)["total_fills_today"] == 7
+
+
+def test_sync_of_a_second_market_keeps_one_account_cash_everywhere(platform):
+    first, second = platform.market_id, platform.new_market(taker_fee_bps=100)
+    with platform.connector() as c:
+        feed = FillFeed(connector=c)
+        market_sync(market_id=first, connector=c, feed=feed)
+        place_result_record(first, c.order_place(market_id=first, order=order("YES", "BUY", 30, 20)))
+        assert privileged_record(second, c.amm_mint(market_id=second, quantity=10, request_id="m2"), kind="MINT")
+        market_sync(market_id=second, connector=c, feed=feed)  # cash: total − what tracked orders hold
+        place_result_record(second, c.order_place(market_id=second, order=order("NO", "BUY", 50, 4)))
+    assert state.markets_kept() == {first, second}
+    assert_redis_is_platform(first)
+    assert_redis_is_platform(second)
+    assert state.inventory_get(first).cash_cents == platform_truth(second)["cash_cents"]
