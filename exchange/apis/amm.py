@@ -112,7 +112,7 @@ class CanMintBurn(IsPlatformUser):
         return super().has_permission(request, view) and str(request.user.id) in settings.EXCHANGE_MINT_BURN_USERS
 
 
-class _PrivilegedApi(PlatformApi):
+class AmmPrivilegedApi(PlatformApi):
     """Mint or burn pairs (the services enforce the same rule as CanMintBurn)."""
 
     permission_classes = [CanMintBurn]
@@ -132,35 +132,35 @@ class _PrivilegedApi(PlatformApi):
     service = None
 
     def handle_privileged(self, request):
-        serializer = _PrivilegedApi.InputSerializer(data=request.data)
+        serializer = AmmPrivilegedApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = type(self).service(user_id=self.user_id, **serializer.validated_data)
-        return Response(_PrivilegedApi.OutputSerializer(result).data,
+        return Response(AmmPrivilegedApi.OutputSerializer(result).data,
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
-_PRIVILEGED_RESPONSES = {201: _PrivilegedApi.OutputSerializer, 200: _PrivilegedApi.OutputSerializer,
+PRIVILEGED_RESPONSES = {201: AmmPrivilegedApi.OutputSerializer, 200: AmmPrivilegedApi.OutputSerializer,
                          **errors(403, 404, 409, 422)}
 
 
-class AmmMintApi(_PrivilegedApi):
+class AmmMintApi(AmmPrivilegedApi):
     """Privileged mint of YES+NO pairs."""
 
     service = staticmethod(amm_mint)
 
-    @extend_schema(operation_id="amm_mint", request=_PrivilegedApi.InputSerializer, responses=_PRIVILEGED_RESPONSES,
+    @extend_schema(operation_id="amm_mint", request=AmmPrivilegedApi.InputSerializer, responses=PRIVILEGED_RESPONSES,
                    description="Privileged: mint `quantity` YES+NO pairs for 100 cents each (cost split 50/50). "
                    "Idempotent on request_id (201 first, 200 on a repeat).")
     def post(self, request):
         return self.handle_privileged(request)
 
 
-class AmmBurnApi(_PrivilegedApi):
+class AmmBurnApi(AmmPrivilegedApi):
     """Privileged burn of YES+NO pairs."""
 
     service = staticmethod(amm_burn)
 
-    @extend_schema(operation_id="amm_burn", request=_PrivilegedApi.InputSerializer, responses=_PRIVILEGED_RESPONSES,
+    @extend_schema(operation_id="amm_burn", request=AmmPrivilegedApi.InputSerializer, responses=PRIVILEGED_RESPONSES,
                    description="Privileged: burn `quantity` YES+NO pairs back into 100 cents each. "
                    "Idempotent on request_id (201 first, 200 on a repeat).")
     def post(self, request):

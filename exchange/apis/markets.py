@@ -1,7 +1,7 @@
 """Market metadata and the YES-view order book (SPEC §3.6); readable by any platform user."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 

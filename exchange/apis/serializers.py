@@ -4,7 +4,13 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from exchange.apis.base import ResponseSerializer, StrictChoiceField, StrictCharField, StrictIntegerField, StrictSerializer
+from exchange.apis.base import (
+    ResponseSerializer,
+    StrictCharField,
+    StrictChoiceField,
+    StrictIntegerField,
+    StrictSerializer,
+)
 from exchange.enums import BookType, Direction, MarketStatus, OrderStatus, Outcome, Side, TimeInForce, TradeScenario
 from exchange.services.orders import MAX_CLIENT_ORDER_ID, MAX_QUANTITY
 

@@ -43,7 +43,8 @@ def deadman_arm(*, user_id: str, timeout_ms: int, now: dt.datetime | None = None
         CancelAllAfter.objects.filter(user_id=user_id).delete()
         return None
     now = now or timezone.now()
-    switch = CancelAllAfter(user_id=user_id, timeout_ms=timeout_ms, deadline=now + dt.timedelta(milliseconds=timeout_ms))
+    deadline = now + dt.timedelta(milliseconds=timeout_ms)
+    switch = CancelAllAfter(user_id=user_id, timeout_ms=timeout_ms, deadline=deadline)
     # One statement (INSERT ... ON CONFLICT DO UPDATE): two first calls never collide.
     CancelAllAfter.objects.bulk_create(
         [switch], update_conflicts=True, unique_fields=["user_id"], update_fields=["timeout_ms", "deadline"]

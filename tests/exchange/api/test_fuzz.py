@@ -7,11 +7,11 @@ the fuzzed calls reach the engine; half the generated market ids are swapped for
 market so orders, replaces and mints actually trade. Every invariant of SPEC §3.5 must
 hold afterwards."""
 import random
+from collections import Counter
 
 import httpx
 import pytest
 import schemathesis
-from collections import Counter
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error

@@ -128,7 +128,8 @@ def test_another_users_orders_and_trades_are_invisible(alice, bob, market):
     for response in (bob.http.get(f"/orders/{mine['id']}"), bob.http.delete(f"/orders/{mine['id']}")):
         assert assert_error(response, 404, "ORDER_NOT_FOUND")["detail"] == f"order {mine['id']} not found"
     ghost = uuid.uuid4()
-    assert assert_error(bob.http.get(f"/orders/{ghost}"), 404, "ORDER_NOT_FOUND")["detail"] == f"order {ghost} not found"
+    missing = assert_error(bob.http.get(f"/orders/{ghost}"), 404, "ORDER_NOT_FOUND")
+    assert missing["detail"] == f"order {ghost} not found"
     assert_error(bob.http.get("/orders/not-a-uuid"), 404, "ORDER_NOT_FOUND")
     assert mine["id"] not in {o["id"] for o in bob.http.get("/orders").json()["results"]}
     assert Order.objects.get(pk=mine["id"]).status == "PARTIALLY_FILLED"
