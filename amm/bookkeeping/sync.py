@@ -132,10 +132,18 @@ def market_sync(
         if cash is None:
             log.info("sync of %s: the fill feed moved during the rebuild; retrying", market_id)
             continue
+        state.journal_append(_placed_event(o, market_id, now_ms) for o in snap.orders)  # audit of adopted orders
         log.info("synced %s from the platform: YES %d NO %d cash %d, %d open orders, cursor %d",
                  market_id, pos.yes_volume, pos.no_volume, cash, len(snap.orders), snap.cursor)
         return SyncResult(market_id=market_id, snapshot=snap, cash_cents=cash, attempts=attempt)
     raise SyncError(f"could not take a quiet snapshot of {market_id} in {attempts} attempts")
+
+
+def _placed_event(order: Order, market_id: str, now_ms: int) -> dict[str, Any]:
+    return {"event": "PLACED", "order_id": order.id, "market_id": market_id, "client_order_id": order.client_order_id,
+            "side": order.side, "direction": order.direction, "book_type": order.book_type,
+            "price": order.price_cents, "qty": order.quantity, "status": order.status,
+            "created_ms": order.created_ms or now_ms, "ts": now_ms}
 
 
 def _skew(position: Position) -> dict[str, float]:

@@ -45,6 +45,7 @@ from amm.state.store import (  # noqa: F401
     fill_apply,
     inventory_get,
     journal_ack,
+    journal_append,
     journal_length,
     journal_read,
     market_forget,

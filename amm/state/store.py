@@ -477,6 +477,19 @@ def journal_read(count: int, *, conn: redis.Redis | None = None) -> list[tuple[s
     return [(eid, fields) for eid, fields in _conn(conn).xrange(K.JOURNAL, count=count)]
 
 
+def journal_append(events: Iterable[Mapping[str, Any]], *, conn: redis.Redis | None = None) -> int:
+    """Append order events outside a script (e.g. the orders a rebuild adopted), in one round trip."""
+    pipe = _conn(conn).pipeline(transaction=False)
+    n = 0
+    for event in events:
+        pipe.xadd(K.JOURNAL, {k: str(v) for k, v in event.items() if v is not None},
+                  maxlen=_journal_maxlen(), approximate=True)
+        n += 1
+    if n:
+        pipe.execute()
+    return n
+
+
 def journal_ack(event_ids: Iterable[str], *, conn: redis.Redis | None = None) -> int:
     ids = list(event_ids)
     return int(_conn(conn).xdel(K.JOURNAL, *ids)) if ids else 0

@@ -6,8 +6,15 @@ import pytest
 from amm import state
 from amm.bookkeeping import FillFeed, place_result_record, privileged_record
 from amm.bookkeeping.sync import market_sync
-from amm.models import AMMInstance
-from amm.services import instance_enable, instance_kill, instance_running, instance_start, market_startup_sync
+from amm.models import AMMInstance, AMMOrder
+from amm.services import (
+    instance_enable,
+    instance_kill,
+    instance_running,
+    instance_start,
+    market_startup_sync,
+    order_journal_flush,
+)
 from exchange.models import Trade
 from tests.amm.live.conftest import order
 from tests.amm.live.helpers import assert_redis_is_platform, platform_truth
@@ -21,14 +28,15 @@ def test_startup_sync_equals_the_platform(platform):
         c.amm_mint(market_id=m, quantity=100, request_id="m1")
         c.order_place(market_id=m, order=order("YES", "SELL", 60, 10))
         c.order_place(market_id=m, order=order("NO", "BUY", 45, 5))  # SYNTHETIC_SELL: holds cash
-        c.order_place(market_id=m, order=order("NO", "SELL", 30, 7))  # SYNTHETIC_BUY: holds NO shares
-        platform.trader_order("YES", "BUY", 60, 4, tif="IOC")  # partly fills the YES sell
+        c.order_place(market_id=m, order=order("NO", "SELL", 50, 7))  # SYNTHETIC_BUY (bid 50): holds NO shares
+        platform.trader_order("YES", "BUY", 60, 4, tif="IOC")  # MINT at 55 with the AMM's NO bid
         instance_enable(market_id=m, budget_cents=400_000)
         instance_start(market_id=m, actor="ops")
         result = market_startup_sync(market_id=m, connector=c)
     assert result.snapshot.trades_quiet
     assert_redis_is_platform(m)
-    assert state.inventory_get(m).yes_available == 100 - 4 - 6  # pending sells are not available
+    inv = state.inventory_get(m)
+    assert (inv.yes_available, inv.no_volume, inv.no_available) == (100 - 10, 104, 104 - 7)  # sells hold shares
     assert state.trade_cursor_get() == max(Trade.objects.values_list("id", flat=True))
     meta = state.market_meta_get(m)
     assert (meta["status"], meta["maker_fee_bps"], meta["taker_fee_bps"]) == ("ACTIVE", 20, 50)
@@ -37,6 +45,11 @@ def test_startup_sync_equals_the_platform(platform):
     assert (st["phase"], st["defense_level"], st["kill_switch"], st["fair_price_cents"]) == (
         "EXPLORATION", "NORMAL", "OFF", 50)
     assert state.config_version(m) == 1
+    order_journal_flush()  # the adopted orders reach the audit history
+    history = {o.client_order_id: (o.state, o.quantity, o.filled_quantity, o.remaining)
+               for o in AMMOrder.objects.filter(market_id=m)}
+    assert sorted(history.values()) == [("ACTIVE", 7, 0, 7), ("ACTIVE", 10, 0, 10), ("PARTIALLY_ACTIVE", 5, 4, 1)]
+    assert all(coid.startswith("amm_t_") for coid in history)
     instance_running(market_id=m)
     assert AMMInstance.objects.get(market_id=m).lifecycle_state == "RUNNING"
 

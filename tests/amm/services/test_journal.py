@@ -76,3 +76,16 @@ def test_the_hot_path_writes_no_row(redis_conn, django_assert_num_queries):
         fill(1, "a", 3)
         state.orders_untrack(M, ["a"])
     assert AMMOrder.objects.count() == 0
+
+
+def test_order_history_transitions_are_guarded():
+    from django_fsm import TransitionNotAllowed
+
+    row = AMMOrder(order_id="x", market_id=M, side="YES", direction="BUY", book_type="NATIVE_BUY", price_cents=40,
+                   quantity=5)
+    row.partially_fill()
+    row.fill()
+    for illegal in (row.cancel, row.replace, row.partially_fill, row.fill):
+        with pytest.raises(TransitionNotAllowed):
+            illegal()
+    assert row.state == "FILLED" and row.remaining == 0
