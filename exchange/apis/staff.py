@@ -25,6 +25,11 @@ from exchange.services.accounts import MAX_AMOUNT_CENTS
 class _StaffApi(PlatformApi):
     permission_classes = [IsPlatformStaff]
 
+    @property
+    def actor(self) -> str:
+        """Who did it, for the ledger reference / market event (both 64 characters at most)."""
+        return f"api:{self.request.user.username}"[:64]
+
 
 class _CashInputSerializer(StrictSerializer):
     username = StrictCharField(min_length=1, max_length=64)
@@ -46,7 +51,7 @@ class StaffDepositApi(_StaffApi):
         data = serializer.validated_data
         user = user_by_name(data["username"])
         account = account_deposit(user_id=str(user.id), amount_cents=data["amount_cents"],
-                                  reference=data["reference"] or f"api:{request.user.username}")
+                                  reference=data["reference"] or self.actor)
         return Response(BalanceSerializer(account).data)
 
 
@@ -64,7 +69,7 @@ class StaffWithdrawApi(_StaffApi):
         data = serializer.validated_data
         user = user_by_name(data["username"])
         account = account_withdraw(user_id=str(user.id), amount_cents=data["amount_cents"],
-                                   reference=data["reference"] or f"api:{request.user.username}")
+                                   reference=data["reference"] or self.actor)
         return Response(BalanceSerializer(account).data)
 
 
@@ -103,6 +108,6 @@ class StaffMarketStatusApi(_StaffApi):
     def post(self, request, market_id: str):
         serializer = StaffMarketStatusApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        market = market_set_status(market_id=market_id, actor=f"api:{request.user.username}",
+        market = market_set_status(market_id=market_id, actor=self.actor,
                                    **serializer.validated_data)
         return Response(MarketSerializer(market).data)

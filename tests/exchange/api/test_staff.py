@@ -53,3 +53,10 @@ def test_staff_market_create_and_lifecycle(staff, alice):
     assert resolved.json()["outcome"] == "YES"
     assert_error(staff.http.post("/staff/markets/NOPE/status", json={"status": "HALTED"}), 404, "MARKET_NOT_FOUND")
     assert MarketEvent.objects.filter(market_id="MKT-NEW", actor="api:ops_staff").count() == 2
+
+
+def test_staff_with_the_longest_username_is_recorded(make_actor, alice, market):
+    long_staff = make_actor("s" * 64, deposit=0, staff=True)
+    assert long_staff.http.post("/staff/deposits", json={"username": "alice", "amount_cents": 1}).status_code == 200
+    assert long_staff.http.post(f"/staff/markets/{market}/status", json={"status": "HALTED"}).status_code == 200
+    assert MarketEvent.objects.get(market_id=market).actor == ("api:" + "s" * 64)[:64]
