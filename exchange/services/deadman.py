@@ -105,8 +105,8 @@ def deadman_armed_exists() -> bool:
 class _Sweeper:
     """Ticks `deadman_sweep` every EXCHANGE_DEADMAN_TICK_MS.
 
-    `persistent=False` (started lazily by an arm): the thread ends, closing its database
-    connection, once no switch is armed anywhere; the next arm starts it again.
+    `persistent=False` (started lazily by an arm): the thread holds no database connection
+    between ticks and ends once no switch is armed anywhere; the next arm starts it again.
     `persistent=True` (gunicorn workers, the command): it runs until `stop()`."""
 
     def __init__(self):
@@ -153,6 +153,8 @@ class _Sweeper:
                         if not self._persistent:  # a lazy one ends; the next arm starts it again
                             self._thread = None
                             return
+                if not self._persistent:
+                    connection.close()  # hold no connection between ticks (a test database can be dropped)
                 self._stop.wait(tick)
         finally:
             connection.close()
