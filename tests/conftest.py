@@ -11,9 +11,13 @@ import pytest
 
 
 def _worker_redis_db() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
-    index = int(worker.removeprefix("gw")) if worker.removeprefix("gw").lstrip("-").isdigit() else -1
-    return 14 - index if index >= 0 else 15
+    """15 for a run without workers, 14, 13, ... for xdist workers; TEST_REDIS_DB_BASE moves
+    the range so that two test runs on one Redis never share a database (the test database
+    names follow DATABASE_URL's database name the same way)."""
+    base = int(os.environ.get("TEST_REDIS_DB_BASE", "15"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = worker.removeprefix("gw")
+    return base - 1 - int(index) if index.isdigit() else base
 
 
 def pytest_configure(config):
