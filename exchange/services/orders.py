@@ -1,15 +1,15 @@
 """Order services: place, cancel, cancel-all, atomic replace (SPEC §3.2, §3.6)."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 
-from exchange.enums import FEE_USER_ID, OPEN_STATUSES, Direction, Side, TimeInForce
+from exchange.enums import OPEN_STATUSES, Direction, Side, TimeInForce
 from exchange.exceptions import ExchangeError, InvalidInput, NotFound, WrongState
 from exchange.models import Order, Trade
-from exchange.services.clearing import Clearing, NewOrder, classify, crosses
+from exchange.services.clearing import Clearing, NewOrder, classify, crosses, orders_by_id
 
 MAX_QUANTITY = 10_000_000
 MAX_CLIENT_ORDER_ID = 128
@@ -85,10 +85,7 @@ def order_place(*, user_id: str, market_id: str, new: NewOrder) -> PlaceResult:
             clearing = Clearing(market_id)
             clearing.require_active()
             clearing.check_price(new.price_cents)
-            counterparties = clearing.crossing_users([new])
-            fee = {FEE_USER_ID} if counterparties else set()
-            clearing.lock_accounts({user_id} | counterparties | fee)
-            clearing.load_positions({user_id} | counterparties)
+            clearing.lock_accounts([user_id], crossing=[new])
             order = clearing.place(user_id, new)
             clearing.flush()
             return PlaceResult(order=order, trades=list(clearing.trades), created=True)
@@ -105,22 +102,28 @@ def order_place(*, user_id: str, market_id: str, new: NewOrder) -> PlaceResult:
         return repeat
 
 
-def _load_own_order(user_id: str, order_id, *, field_name: str = "order_id") -> Order:
+def _order_uuid(order_id) -> uuid.UUID | None:
+    """The order id as a UUID; None when malformed (as unknown as a missing one)."""
+    if isinstance(order_id, uuid.UUID):
+        return order_id
     try:
-        order = Order.objects.get(pk=order_id)
-    except (Order.DoesNotExist, ValueError, TypeError, DjangoValidationError):
-        order = None  # a malformed id is as unknown as a missing one
-    if order is None or order.user_id != user_id:
-        # Someone else's order answers exactly like a missing one: nothing leaks.
-        raise NotFound(f"order {order_id} not found", code="ORDER_NOT_FOUND", field=field_name)
-    return order
+        return uuid.UUID(str(order_id))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _not_found(order_id, field_name: str = "order_id") -> NotFound:
+    # Someone else's order answers exactly like a missing one: nothing leaks.
+    return NotFound(f"order {order_id} not found", code="ORDER_NOT_FOUND", field=field_name)
 
 
 def order_cancel(*, user_id: str, order_id) -> Order:
-    order = _load_own_order(user_id, order_id)
+    oid = _order_uuid(order_id)
+    if oid is None:
+        raise _not_found(order_id)
     with transaction.atomic():
-        clearing = Clearing(order.market_id)
-        order = Order.objects.get(pk=order.pk)  # re-read under the market lock
+        clearing = Clearing.for_own_order(user_id, oid)
+        (order,) = orders_by_id([oid])  # read under the market lock
         clearing.lock_accounts([user_id])
         clearing.cancel(order)
         clearing.flush()
@@ -179,12 +182,19 @@ def orders_replace(*, user_id: str, market_id: str, replacements: list[Replaceme
     with transaction.atomic():
         clearing = Clearing(market_id)
         clearing.require_active()
+        news = [(i, item.new) for i, item in enumerate(replacements) if item.new is not None]
+        old_ids = [(i, _order_uuid(item.old_order_id)) for i, item in enumerate(replacements)
+                   if item.old_order_id is not None]
+        # One read under the market lock: the old orders, and any order already using a new client_order_id.
+        rows = orders_by_id([oid for _, oid in old_ids if oid is not None], or_user=user_id,
+                            or_client_order_ids=[n.client_order_id for _, n in news])
+        by_id = {o.id: o for o in rows}
         olds = []
-        for index, item in enumerate(replacements):
-            if item.old_order_id is None:
-                continue
+        for index, oid in old_ids:
             try:
-                old = _load_own_order(user_id, item.old_order_id)
+                old = by_id.get(oid)
+                if old is None or old.user_id != user_id:
+                    raise _not_found(replacements[index].old_order_id)
                 if old.market_id != market_id:
                     raise NotFound(f"order {old.id} is not in market {market_id}", code="ORDER_NOT_FOUND")
                 if old.status not in OPEN_STATUSES:
@@ -192,22 +202,13 @@ def orders_replace(*, user_id: str, market_id: str, replacements: list[Replaceme
             except ExchangeError as exc:
                 raise exc.with_prefix(f"replacements[{index}].old_order_id") from None
             olds.append(old)
-        news = [(i, item.new) for i, item in enumerate(replacements) if item.new is not None]
-        if news:
-            used = set(
-                Order.objects.filter(user_id=user_id, client_order_id__in=[n.client_order_id for _, n in news])
-                .values_list("client_order_id", flat=True)
-            )
-            for index, new in news:
-                if new.client_order_id in used:
-                    raise WrongState(
-                        f"replacements[{index}]: client_order_id {new.client_order_id!r} was already used",
-                        code="DUPLICATE_CLIENT_ORDER_ID", field=f"replacements[{index}].new.client_order_id")
-        counterparties = clearing.crossing_users([n for _, n in news]) if news else set()
-        internal = _cross_each_other([n for _, n in news])
-        fee = {FEE_USER_ID} if counterparties or internal else set()
-        clearing.lock_accounts({user_id} | counterparties | fee)
-        clearing.load_positions({user_id} | counterparties)
+        used = {o.client_order_id for o in rows if o.user_id == user_id}
+        for index, new in news:
+            if new.client_order_id in used:
+                raise WrongState(
+                    f"replacements[{index}]: client_order_id {new.client_order_id!r} was already used",
+                    code="DUPLICATE_CLIENT_ORDER_ID", field=f"replacements[{index}].new.client_order_id")
+        clearing.lock_accounts([user_id], crossing=[n for _, n in news], fee=_cross_each_other([n for _, n in news]))
         result = ReplaceResult()
         for old in olds:
             result.cancelled.append(clearing.cancel(old))
