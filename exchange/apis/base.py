@@ -61,7 +61,6 @@ class FirstRendererNegotiation(BaseContentNegotiation):
 # prevent; reads skip that query (the sweeper fires within a tick). (Comments, not
 # docstrings: the schema shows docstrings.)
 class PlatformApi(APIView):
-
     authentication_classes = [PlatformTokenAuthentication]
     permission_classes = [IsPlatformUser]
     parser_classes = [BoundedJSONParser]
