@@ -40,9 +40,11 @@ from typing import Any, Callable
 from urllib.parse import quote, urlparse
 
 import psutil
+import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 AMM_USER_ID = "00000000-0000-4000-a000-000000000001"
+RUN_AMM = ROOT / "amm" / "management" / "commands" / "run_amm.py"
 
 
 # --- waiting ---------------------------------------------------------------------------------
@@ -615,6 +617,41 @@ class AmmProcess(_Subprocess):
         return None
 
 
+class RedisServer(_Subprocess):
+    """A throwaway redis-server on a spare port (no persistence): `restart()` is a real Redis
+    restart that loses every key, as after a crash without a dump."""
+
+    name = "redis"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, *, timeout: float = 10.0) -> "RedisServer":
+        import redis
+
+        self._spawn(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "no", "--daemonize", "no"], dict(os.environ))
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        wait_until(lambda: client.ping(), timeout=timeout, message=f"redis-server on port {self.port}")
+        client.close()
+        return self
+
+    def kill9(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=5)
+
+    def restart(self, *, down_s: float = 0.5) -> None:
+        """kill -9, stay down `down_s`, start empty on the same port."""
+        self.kill9()
+        time.sleep(down_s)
+        self.start()
+
+
 # --- a taker ---------------------------------------------------------------------------------------
 class Taker(threading.Thread):
     """Crosses the AMM's quotes with small IOC orders on random markets, over the platform API
@@ -801,11 +838,13 @@ def assert_recovered(markets: list[str], *, platform_url: str, api_key: str, tim
 
 
 def assert_stopped_clean(amm: AmmProcess, markets: list[str], *, timeout: float = 20.0) -> None:
-    """SIGTERM: run_amm cancels the AMM's orders and exits 0; nothing left on the book."""
+    """SIGTERM: run_amm cancels the AMM's orders and exits 0; nothing left on the book and
+    nothing left tracked in Redis."""
     code = amm.stop(timeout=timeout)
     assert code == 0, f"run_amm exit code {code}:\n{amm.tail()}"
     for market_id in markets:
         assert platform_open_orders(market_id) == {}, market_id
+        assert redis_orders(market_id) == {}, market_id
     assert_invariants(markets)
 
 
@@ -858,7 +897,7 @@ FAST_CONFIG = {
 
 def make_world(*, markets: int = 1, budget_cents: int = 200_000, amm_deposit: int = 1_000_000,
                config: dict[str, Any] | None = None, proxy_seed: int = 0, with_proxy: bool = True,
-               platform_workers: int = 3) -> World:
+               platform_workers: int = 3, platform_redis_url: str | None = None) -> World:
     """Users, money, markets with the AMM enabled (short timeouts), the platform served by
     gunicorn and a (healthy) fault proxy in front of it. Call `World.cleanup()` at the end."""
     from exchange.models import User
@@ -878,7 +917,7 @@ def make_world(*, markets: int = 1, budget_cents: int = 200_000, amm_deposit: in
         instance_enable(market_id=market_id, budget_cents=budget_cents, actor="test")
         config_update(market_id=market_id, actor="test", **{**FAST_CONFIG, **(config or {})})
         market_ids.append(market_id)
-    platform = PlatformServer(workers=platform_workers)
+    platform = PlatformServer(workers=platform_workers, redis_url=platform_redis_url)
     world = World(platform=platform, amm_key=amm_key, taker_key=taker_key, taker_id=str(taker.id),
                   markets=market_ids)
     try:
@@ -889,3 +928,25 @@ def make_world(*, markets: int = 1, budget_cents: int = 200_000, amm_deposit: in
         world.cleanup()
         raise
     return world
+
+
+@pytest.fixture
+def world_factory(transactional_db, redis_conn):
+    """make(**make_world kwargs) -> World; every process it started is gone at teardown
+    (before the test database is flushed)."""
+    made: list[World] = []
+
+    def make(**kwargs: Any) -> World:
+        world = make_world(**kwargs)
+        made.append(world)
+        return world
+
+    yield make
+    for world in made:
+        world.cleanup()
+
+
+@pytest.fixture
+def world(world_factory) -> World:
+    return world_factory(markets=1)
+

@@ -15,7 +15,16 @@ import httpx
 import psutil
 import pytest
 
-from tests.amm.runtime.harness import Faults, FaultProxy, PlatformServer, process_tree, signal_processes, wait_until
+from tests.amm.runtime.harness import (  # noqa: F401 - fixtures
+    FaultProxy,
+    Faults,
+    PlatformServer,
+    process_tree,
+    signal_processes,
+    wait_until,
+    world,
+    world_factory,
+)
 
 
 class _Upstream(ThreadingHTTPServer):
@@ -271,3 +280,46 @@ def test_platform_server_serves_the_test_database_through_the_proxy():
         server.stop()
         server.cleanup()
     assert not server.alive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recovery_checks_pass_when_consistent_and_catch_orphans_and_double_counts(world, redis_conn):
+    """The end-of-scenario checks against a live platform (gunicorn, through the proxy): the
+    bookkeeping layer makes Redis equal to the platform, then each kind of damage is caught."""
+    from amm import state
+    from amm.bookkeeping import FillFeed, place_result_record
+    from amm.connector import OrderRequest, PlatformClient
+    from amm.services import market_startup_sync
+    from exchange.services import NewOrder, order_cancel, order_place
+    from tests.amm.runtime.harness import (
+        AMM_USER_ID, assert_invariants, assert_recovered, quoting, wait_consistent)
+
+    m = world.markets[0]
+    with PlatformClient(base_url=world.proxy.url, api_key=world.amm_key) as connector:
+        feed = FillFeed(connector=connector)
+        market_startup_sync(market_id=m, connector=connector, feed=feed)
+        for side in ("YES", "NO"):
+            place_result_record(m, connector.order_place(
+                market_id=m, order=OrderRequest(f"amm_h_{side}", side, "BUY", 40, 10, "GTC")))
+        assert quoting(m)
+        taker = world.taker()
+        assert taker.take(m, "NO", 3)  # crosses the AMM's YES bid
+        taker.stop()
+        assert not quoting(m, min_orders=3)
+        feed.poll()
+    assert_recovered(world.markets, platform_url=world.platform.url, api_key=world.amm_key, timeout=5)
+    assert world.proxy.count("ok") > 0
+
+    orphan = order_place(user_id=AMM_USER_ID, market_id=m, new=NewOrder("amm_h_orphan", "YES", "BUY", 30, 1, "GTC"))
+    with pytest.raises(AssertionError, match="orphans"):
+        wait_consistent(world.markets, timeout=1)
+    order_cancel(user_id=AMM_USER_ID, order_id=str(orphan.order.id))
+    wait_consistent(world.markets, timeout=2)
+
+    redis_conn.hincrby(state.inventory_key(m), "yes_volume", 3)  # a fill counted twice
+    with pytest.raises(AssertionError, match="inventory"):
+        wait_consistent(world.markets, timeout=1)
+    redis_conn.hincrby(state.inventory_key(m), "yes_volume", -3)
+    redis_conn.hset(state.inventory_key(m), "no_available", -1)
+    with pytest.raises(AssertionError):
+        assert_invariants(world.markets)  # A2 in the AMM's view
