@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from exchange.enums import OPEN_STATUSES, Direction, Side, TimeInForce
 from exchange.exceptions import ExchangeError, InvalidInput, NotFound, WrongState
 from exchange.models import Order, Trade
-from exchange.services.clearing import Clearing, NewOrder, classify, crosses, orders_by_id
+from exchange.services.clearing import Clearing, NewOrder, OrderLookup, classify, crosses
 
 MAX_QUANTITY = 10_000_000
 MAX_CLIENT_ORDER_ID = 128
@@ -82,10 +82,9 @@ def order_place(*, user_id: str, market_id: str, new: NewOrder) -> PlaceResult:
         # rejects it at insert; the whole attempt then rolls back and the earlier order is
         # returned (or the request refused, when its content differs).
         with transaction.atomic():
-            clearing = Clearing(market_id)
+            clearing = Clearing(market_id, users=[user_id], crossing=[new])
             clearing.require_active()
             clearing.check_price(new.price_cents)
-            clearing.lock_accounts([user_id], crossing=[new])
             order = clearing.place(user_id, new)
             clearing.flush()
             return PlaceResult(order=order, trades=list(clearing.trades), created=True)
@@ -122,9 +121,8 @@ def order_cancel(*, user_id: str, order_id) -> Order:
     if oid is None:
         raise _not_found(order_id)
     with transaction.atomic():
-        clearing = Clearing.for_own_order(user_id, oid)
-        (order,) = orders_by_id([oid])  # read under the market lock
-        clearing.lock_accounts([user_id])
+        clearing = Clearing(own_order=(user_id, oid), users=[user_id], orders=OrderLookup([oid]))
+        (order,) = clearing.read_orders  # read under the market lock
         clearing.cancel(order)
         clearing.flush()
         return order
@@ -132,8 +130,7 @@ def order_cancel(*, user_id: str, order_id) -> Order:
 
 def order_cancel_all(*, user_id: str, market_id: str) -> list[Order]:
     with transaction.atomic():
-        clearing = Clearing(market_id)
-        clearing.lock_accounts([user_id])
+        clearing = Clearing(market_id, users=[user_id])
         cancelled = [clearing.cancel(order) for order in clearing.open_orders(user_id=user_id)]
         clearing.flush()
         return cancelled
@@ -179,15 +176,17 @@ def orders_replace(*, user_id: str, market_id: str, replacements: list[Replaceme
                 raise InvalidInput(f"{prefix}: old_order_id repeated within the request", field=f"{prefix}.old_order_id")
             seen_old.add(str(item.old_order_id))
 
+    news = [(i, item.new) for i, item in enumerate(replacements) if item.new is not None]
+    old_ids = [(i, _order_uuid(item.old_order_id)) for i, item in enumerate(replacements)
+               if item.old_order_id is not None]
     with transaction.atomic():
-        clearing = Clearing(market_id)
+        # Read with the locks: the old orders, and any order already using a new client_order_id.
+        lookup = OrderLookup([oid for _, oid in old_ids if oid is not None], user_id,
+                             [n.client_order_id for _, n in news])
+        clearing = Clearing(market_id, users=[user_id], crossing=[n for _, n in news],
+                            fee=_cross_each_other([n for _, n in news]), orders=lookup)
         clearing.require_active()
-        news = [(i, item.new) for i, item in enumerate(replacements) if item.new is not None]
-        old_ids = [(i, _order_uuid(item.old_order_id)) for i, item in enumerate(replacements)
-                   if item.old_order_id is not None]
-        # One read under the market lock: the old orders, and any order already using a new client_order_id.
-        rows = orders_by_id([oid for _, oid in old_ids if oid is not None], or_user=user_id,
-                            or_client_order_ids=[n.client_order_id for _, n in news])
+        rows = clearing.read_orders
         by_id = {o.id: o for o in rows}
         olds = []
         for index, oid in old_ids:
@@ -208,7 +207,6 @@ def orders_replace(*, user_id: str, market_id: str, replacements: list[Replaceme
                 raise WrongState(
                     f"replacements[{index}]: client_order_id {new.client_order_id!r} was already used",
                     code="DUPLICATE_CLIENT_ORDER_ID", field=f"replacements[{index}].new.client_order_id")
-        clearing.lock_accounts([user_id], crossing=[n for _, n in news], fee=_cross_each_other([n for _, n in news]))
         result = ReplaceResult()
         for old in olds:
             result.cancelled.append(clearing.cancel(old))
