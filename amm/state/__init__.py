@@ -15,6 +15,10 @@ Design notes
   the strategy need), `amm:markets` (kept markets), `amm:untracked_fills:{m}` (fills seen
   before their order was tracked), `amm:cursor:trades` (fill-feed cursor), `amm:journal`
   (order event stream flushed to the AMMOrder table). See amm/state/keys.py.
+- Runtime extensions (amm/runtime): leases, the kept StrategyState, per-market runtime flags
+  (resync, rate-limit pause), fills for the next cycle, job markers, the dead man's switch
+  as last armed, the run heartbeat, the daily-reset day. `runtime_cycle_read` is the
+  runtime's one-round-trip read (the seed keys plus these); `cycle_commit` its one write.
 """
 from amm.state.keys import (  # noqa: F401
     INVENTORY_FIELDS,
@@ -34,6 +38,7 @@ from amm.state.keys import (  # noqa: F401
     untracked_key,
 )
 from amm.state.store import (  # noqa: F401
+    CycleRead,
     FillLeg,
     InventoryView,
     OrderEntry,
@@ -42,7 +47,24 @@ from amm.state.store import (  # noqa: F401
     config_get,
     config_version,
     config_write,
+    cycle_commit,
+    daily_reset_apply,
+    daily_reset_day,
+    deadman_get,
+    deadman_record,
     fill_apply,
+    fills_push,
+    job_done,
+    job_finish,
+    job_marker,
+    job_renew,
+    job_request,
+    job_started,
+    lease_acquire,
+    lease_holder,
+    lease_release,
+    lease_renew,
+    lease_steal,
     inventory_get,
     journal_ack,
     journal_append,
@@ -53,6 +75,8 @@ from amm.state.store import (  # noqa: F401
     market_meta_get,
     market_meta_write,
     market_rebuild,
+    market_status_many,
+    market_status_write_many,
     markets_kept,
     now_ms,
     oracle_get,
@@ -63,9 +87,18 @@ from amm.state.store import (  # noqa: F401
     privileged_apply,
     processed_contains,
     quote_cycle_read,
+    resync_request,
+    run_get,
+    run_markets_get,
+    run_markets_set,
+    run_update,
+    runtime_cycle_read,
+    runtime_get,
+    runtime_update,
     state_get,
     state_increment,
     state_update,
+    strategy_get,
     trade_cursor_advance,
     trade_cursor_get,
     untracked_fills_get,

@@ -126,3 +126,74 @@ def market_keys(market_id: str) -> list[str]:
         market_key(market_id),
         untracked_key(market_id),
     ]
+
+
+# --- runtime extensions (amm/runtime, issue 6) ------------------------------------------------
+# | key | type | what |
+# |---|---|---|
+# | `amm:lease:{resource}` | string, PX TTL | lease token: `market:{m}` (one market's cycles never overlap), `feed`, `scheduler` |
+# | `amm:strategy:{m}` | string | StrategyState JSON kept between quote cycles |
+# | `amm:runtime:{m}` | hash | RUNTIME_FIELDS: resync flags, rate-limit pause, pending mint, last cycle |
+# | `amm:fills:{m}` | list, capped | fills applied by the feed and not yet seen by a quote cycle (JSON) |
+# | `amm:job:{job_key}` | string, PX TTL | a job of this key is queued or running (no second one is queued) |
+# | `amm:rerun:{job_key}` | string | run the job again: a request that came while it was queued or running |
+# | `amm:deadman` | hash | DEADMAN_FIELDS: the platform's cancel-all-after as last armed by this AMM |
+# | `amm:run` | hash | RUN_FIELDS: the scheduler's heartbeat and the last cycle completed anywhere |
+# | `amm:run:markets` | set | markets the running scheduler drives (the feed watches their status) |
+# | `amm:daily_reset` | string | local date (settings.TIME_ZONE) of the last daily counter reset |
+LEASE_PREFIX = f"{PREFIX}:lease:"
+STRATEGY_PREFIX = f"{PREFIX}:strategy:"
+RUNTIME_PREFIX = f"{PREFIX}:runtime:"
+FILLS_PREFIX = f"{PREFIX}:fills:"
+JOB_PREFIX = f"{PREFIX}:job:"
+RERUN_PREFIX = f"{PREFIX}:rerun:"
+DEADMAN = f"{PREFIX}:deadman"
+RUN = f"{PREFIX}:run"
+RUN_MARKETS = f"{PREFIX}:run:markets"
+DAILY_RESET = f"{PREFIX}:daily_reset"
+
+RUNTIME_FIELDS = {  # field -> Python type
+    "resync": str,  # non-empty: resync the market's orders from the platform before quoting (the reason)
+    "resync_full": str,  # non-empty: rebuild the whole market (market_startup_sync) before quoting
+    "resync_until_ms": int,  # resync before every cycle until then (an unknown outcome may still land)
+    "retry_after_ms": int,  # rate-limited: send nothing before then
+    "pending_mint": str,  # "request_id:quantity" of a mint whose outcome is unknown (retried with the same id)
+    "emergency_cause": str,  # why the market is in EMERGENCY: SUSPENDED (resumes by itself), HALTED, KILL_SWITCH
+    "last_cycle_ms": int,
+    "last_reason": str,
+    "last_outcome": str,
+    "cycles": int,
+    "summary": str,  # JSON of the last Decision.summary()
+}
+DEADMAN_FIELDS = {"armed_until_ms": int, "timeout_ms": int, "armed_at_ms": int}
+RUN_FIELDS = {"scheduler_ms": int, "last_cycle_ms": int, "started_ms": int, "pid": int}
+FILLS_KEEP = 200
+
+
+def lease_key(resource: str) -> str:
+    return f"{LEASE_PREFIX}{resource}"
+
+
+def strategy_key(market_id: str) -> str:
+    return f"{STRATEGY_PREFIX}{market_id}"
+
+
+def runtime_key(market_id: str) -> str:
+    return f"{RUNTIME_PREFIX}{market_id}"
+
+
+def fills_key(market_id: str) -> str:
+    return f"{FILLS_PREFIX}{market_id}"
+
+
+def job_key(name: str) -> str:
+    return f"{JOB_PREFIX}{name}"
+
+
+def rerun_key(name: str) -> str:
+    return f"{RERUN_PREFIX}{name}"
+
+
+def runtime_market_keys(market_id: str) -> list[str]:
+    """The runtime's own keys of one market (not in market_keys: a re-sync keeps them)."""
+    return [strategy_key(market_id), runtime_key(market_id), fills_key(market_id)]

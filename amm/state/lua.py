@@ -312,7 +312,51 @@ end
 return string.format('%d', cur)
 """
 
+# Leases (amm/runtime/lease.py): renew or release only while the token is still ours.
+# KEYS: lease ; ARGV: token, ttl ms. Returns 1 when renewed, 0 when the lease is not ours.
+LEASE_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+# KEYS: lease ; ARGV: token. Returns 1 when released, 0 when it was not ours.
+LEASE_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+# Job markers (amm/runtime/queue.py): at most one queued-or-running job per key.
+# KEYS: marker, rerun ; ARGV: marker value, ttl ms, reason.
+# Returns 1 when the marker was taken (enqueue the job), 0 when a job is queued or running
+# (it is asked to run again). Atomic against JOB_FINISH, so no request is ever lost.
+JOB_REQUEST = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+redis.call('SET', KEYS[2], ARGV[3])
+return 0
+"""
+# KEYS: marker, rerun ; ARGV: ttl ms. The job's end: a pending rerun request is taken and
+# the marker kept (returned: run again), else the marker is deleted (returns false).
+JOB_FINISH = """
+local again = redis.call('GET', KEYS[2])
+if again then
+  redis.call('DEL', KEYS[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  return again
+end
+redis.call('DEL', KEYS[1])
+return false
+"""
+
 SOURCES = {
+    "job_request": JOB_REQUEST,
+    "job_finish": JOB_FINISH,
+    "lease_renew": LEASE_RENEW,
+    "lease_release": LEASE_RELEASE,
     "track": TRACK,
     "untrack": UNTRACK,
     "fill": FILL,

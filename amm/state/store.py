@@ -147,17 +147,17 @@ def _orders(raw: Mapping[str, str]) -> dict[str, OrderEntry]:
 
 
 # --- the quote cycle's read ----------------------------------------------------------------
-def quote_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> QuoteCycleRead:
-    """Inventory, live orders, strategy state, config version, oracle and market metadata,
-    read atomically in one round trip (SPEC §4: "one pipeline")."""
-    pipe = _conn(conn).pipeline(transaction=True)
+def _quote_cycle_queue(pipe, market_id: str) -> None:
     pipe.hgetall(K.inventory_key(market_id))
     pipe.hgetall(K.orders_key(market_id))
     pipe.hgetall(K.state_key(market_id))
     pipe.hget(K.config_key(market_id), K.CONFIG_VERSION_FIELD)
     pipe.hgetall(K.oracle_key(market_id))
     pipe.hgetall(K.market_key(market_id))
-    inventory, orders, state, version, oracle, market = pipe.execute()
+
+
+def _quote_cycle_parse(market_id: str, results: list) -> QuoteCycleRead:
+    inventory, orders, state, version, oracle, market = results
     return QuoteCycleRead(
         market_id=market_id,
         inventory=InventoryView.from_hash(inventory),
@@ -167,6 +167,14 @@ def quote_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> Quot
         oracle=_typed(oracle, K.ORACLE_FIELDS) if oracle else None,
         market=_typed(market, K.MARKET_FIELDS) if market else None,
     )
+
+
+def quote_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> QuoteCycleRead:
+    """Inventory, live orders, strategy state, config version, oracle and market metadata,
+    read atomically in one round trip (SPEC §4: "one pipeline")."""
+    pipe = _conn(conn).pipeline(transaction=True)
+    _quote_cycle_queue(pipe, market_id)
+    return _quote_cycle_parse(market_id, pipe.execute())
 
 
 # --- plain reads -------------------------------------------------------------------------------
@@ -497,3 +505,236 @@ def journal_ack(event_ids: Iterable[str], *, conn: redis.Redis | None = None) ->
 
 def journal_length(*, conn: redis.Redis | None = None) -> int:
     return int(_conn(conn).xlen(K.JOURNAL))
+
+
+# --- runtime extensions (amm/runtime, issue 6; keys in amm/state/keys.py) -------------------------------
+@dataclass(frozen=True, slots=True)
+class CycleRead:
+    """Everything a runtime quote cycle reads from Redis, in one MULTI/EXEC round trip: the
+    seed keys (`quote`), the kept StrategyState, the market's runtime flags, the fills the
+    feed applied since the last cycle (taken: the read removes them), and the dead man's switch."""
+
+    quote: QuoteCycleRead
+    strategy: dict[str, Any] | None
+    runtime: dict[str, Any]
+    fills: list[dict[str, Any]]
+    deadman: dict[str, Any]
+
+
+def runtime_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> CycleRead:
+    pipe = _conn(conn).pipeline(transaction=True)
+    _quote_cycle_queue(pipe, market_id)
+    pipe.get(K.strategy_key(market_id))
+    pipe.hgetall(K.runtime_key(market_id))
+    pipe.lrange(K.fills_key(market_id), 0, -1)
+    pipe.delete(K.fills_key(market_id))
+    pipe.hgetall(K.DEADMAN)
+    results = pipe.execute()
+    strategy, runtime, fills, _, deadman = results[6:]
+    return CycleRead(
+        quote=_quote_cycle_parse(market_id, results[:6]),
+        strategy=json.loads(strategy) if strategy else None,
+        runtime=_typed(runtime, K.RUNTIME_FIELDS),
+        fills=[json.loads(f) for f in fills],
+        deadman=_typed(deadman, K.DEADMAN_FIELDS),
+    )
+
+
+def _runtime_mapping(fields: Mapping[str, Any]) -> dict[str, str]:
+    unknown = set(fields) - set(K.RUNTIME_FIELDS)
+    if unknown:
+        raise ValueError(f"not fields of amm:runtime: {sorted(unknown)}")
+    return {n: ("" if v is None else _text(n, v, K.RUNTIME_FIELDS)) for n, v in fields.items()}
+
+
+def cycle_commit(
+    market_id: str,
+    *,
+    state_fields: Mapping[str, Any] | None = None,
+    strategy: Mapping[str, Any] | None = None,
+    runtime: Mapping[str, Any] | None = None,
+    now: int | None = None,
+    conn: redis.Redis | None = None,
+) -> None:
+    """The end of a quote cycle in one round trip: `amm:state` fields, the StrategyState
+    blob, runtime fields (cycles counted) and the run's last-cycle heartbeat."""
+    now = now_ms() if now is None else now
+    unknown = set(state_fields or {}) - set(K.STATE_FIELDS)
+    if unknown:
+        raise ValueError(f"not fields of amm:state: {sorted(unknown)}")
+    pipe = _conn(conn).pipeline(transaction=True)
+    if state_fields:
+        pipe.hset(K.state_key(market_id), mapping={n: v if isinstance(v, str) else _text(n, v, K.STATE_FIELDS)
+                                                   for n, v in state_fields.items()})
+    if strategy is not None:
+        pipe.set(K.strategy_key(market_id), json.dumps(strategy, separators=(",", ":")))
+    fields = {"last_cycle_ms": now, **(runtime or {})}
+    pipe.hset(K.runtime_key(market_id), mapping=_runtime_mapping(fields))
+    pipe.hincrby(K.runtime_key(market_id), "cycles", 1)
+    pipe.hset(K.RUN, "last_cycle_ms", str(int(now)))
+    pipe.execute()
+
+
+def runtime_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, Any]:
+    return _typed(_conn(conn).hgetall(K.runtime_key(market_id)), K.RUNTIME_FIELDS)
+
+
+def runtime_update(market_id: str, *, conn: redis.Redis | None = None, **fields: Any) -> None:
+    """HSET `amm:runtime:{m}` fields (None or "" clears a flag)."""
+    if fields:
+        _conn(conn).hset(K.runtime_key(market_id), mapping=_runtime_mapping(fields))
+
+
+def resync_request(market_ids: Iterable[str], *, reason: str, full: bool = False,
+                   conn: redis.Redis | None = None) -> None:
+    """Ask the next quote cycle of each market to re-sync from the platform before quoting."""
+    pipe = _conn(conn).pipeline(transaction=False)
+    for market_id in market_ids:
+        pipe.hset(K.runtime_key(market_id), "resync_full" if full else "resync", reason or "resync")
+    pipe.execute()
+
+
+def strategy_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, Any] | None:
+    raw = _conn(conn).get(K.strategy_key(market_id))
+    return json.loads(raw) if raw else None
+
+
+def fills_push(market_id: str, fills: Iterable[Mapping[str, Any]], *, conn: redis.Redis | None = None) -> int:
+    """Queue fills for the market's next quote cycle (the strategy's L3 and phase volume)."""
+    items = [json.dumps(dict(f), separators=(",", ":")) for f in fills]
+    if not items:
+        return 0
+    pipe = _conn(conn).pipeline(transaction=True)
+    pipe.rpush(K.fills_key(market_id), *items)
+    pipe.ltrim(K.fills_key(market_id), -K.FILLS_KEEP, -1)
+    pipe.execute()
+    return len(items)
+
+
+# leases: `resource` is "market:{m}", "feed" or "scheduler"
+def lease_acquire(resource: str, token: str, *, ttl_ms: int, conn: redis.Redis | None = None) -> bool:
+    return bool(_conn(conn).set(K.lease_key(resource), token, nx=True, px=int(ttl_ms)))
+
+
+def lease_steal(resource: str, token: str, *, ttl_ms: int, conn: redis.Redis | None = None) -> str | None:
+    """Take the lease whoever holds it (the old holder's renew and release then fail);
+    returns the previous holder's token."""
+    return _conn(conn).set(K.lease_key(resource), token, px=int(ttl_ms), get=True)
+
+
+def lease_renew(resource: str, token: str, *, ttl_ms: int, conn: redis.Redis | None = None) -> bool:
+    return bool(script(_conn(conn), "lease_renew")(keys=[K.lease_key(resource)], args=[token, int(ttl_ms)]))
+
+
+def lease_release(resource: str, token: str, *, conn: redis.Redis | None = None) -> bool:
+    return bool(script(_conn(conn), "lease_release")(keys=[K.lease_key(resource)], args=[token]))
+
+
+def lease_holder(resource: str, *, conn: redis.Redis | None = None) -> str | None:
+    return _conn(conn).get(K.lease_key(resource))
+
+
+# job markers: at most one queued-or-running job per key
+def job_request(name: str, value: str, *, reason: str, ttl_ms: int, conn: redis.Redis | None = None) -> bool:
+    """True: the marker is ours, enqueue the job. False: one is queued or running; it will
+    run once more (`job_finish`)."""
+    return bool(script(_conn(conn), "job_request")(keys=[K.job_key(name), K.rerun_key(name)],
+                                                   args=[value, int(ttl_ms), reason or "rerun"]))
+
+
+def job_finish(name: str, *, ttl_ms: int, conn: redis.Redis | None = None) -> str | None:
+    """End of a job run: the reason of a rerun requested meanwhile (run again, the marker is
+    kept), or None (the marker is released)."""
+    return script(_conn(conn), "job_finish")(keys=[K.job_key(name), K.rerun_key(name)], args=[int(ttl_ms)])
+
+
+def job_started(name: str, *, conn: redis.Redis | None = None) -> None:
+    """A job run starts: requests made while it waited are served by this run."""
+    _conn(conn).delete(K.rerun_key(name))
+
+
+def job_renew(name: str, *, ttl_ms: int, conn: redis.Redis | None = None) -> None:
+    _conn(conn).pexpire(K.job_key(name), int(ttl_ms))
+
+
+def job_marker(name: str, *, conn: redis.Redis | None = None) -> str | None:
+    return _conn(conn).get(K.job_key(name))
+
+
+def job_done(name: str, *, conn: redis.Redis | None = None) -> None:
+    _conn(conn).delete(K.job_key(name))
+
+
+# the dead man's switch as this AMM armed it, and the run's heartbeat
+def deadman_get(*, conn: redis.Redis | None = None) -> dict[str, Any]:
+    return _typed(_conn(conn).hgetall(K.DEADMAN), K.DEADMAN_FIELDS)
+
+
+def deadman_record(*, armed_at_ms: int, timeout_ms: int, conn: redis.Redis | None = None) -> None:
+    """After a successful arm sent at `armed_at_ms`: the platform cancels everything at
+    `armed_at_ms + timeout_ms` at the earliest (its own clock starts later); 0 = disarmed."""
+    if timeout_ms <= 0:
+        _conn(conn).delete(K.DEADMAN)
+        return
+    _conn(conn).hset(K.DEADMAN, mapping={"armed_at_ms": str(int(armed_at_ms)), "timeout_ms": str(int(timeout_ms)),
+                                         "armed_until_ms": str(int(armed_at_ms + timeout_ms))})
+
+
+def run_get(*, conn: redis.Redis | None = None) -> dict[str, Any]:
+    return _typed(_conn(conn).hgetall(K.RUN), K.RUN_FIELDS)
+
+
+def run_update(*, conn: redis.Redis | None = None, **fields: int) -> None:
+    if fields:
+        _conn(conn).hset(K.RUN, mapping={n: _text(n, v, K.RUN_FIELDS) for n, v in fields.items()})
+
+
+def run_markets_set(market_ids: Iterable[str], *, conn: redis.Redis | None = None) -> None:
+    ids = list(market_ids)
+    pipe = _conn(conn).pipeline(transaction=True)
+    pipe.delete(K.RUN_MARKETS)
+    if ids:
+        pipe.sadd(K.RUN_MARKETS, *ids)
+    pipe.execute()
+
+
+def run_markets_get(*, conn: redis.Redis | None = None) -> set[str]:
+    return set(_conn(conn).smembers(K.RUN_MARKETS))
+
+
+def daily_reset_apply(day: str, market_ids: Iterable[str], *, conn: redis.Redis | None = None) -> bool:
+    """Zero `daily_pnl_cents` and `total_fills_today` of the markets, once per local `day`
+    (YYYY-MM-DD): False when that day was already reset. The first day ever is only recorded."""
+    client = _conn(conn)
+    previous = client.set(K.DAILY_RESET, day, get=True)
+    if previous is None or previous >= day:
+        if previous is not None and previous > day:
+            client.set(K.DAILY_RESET, previous)
+        return False
+    pipe = client.pipeline(transaction=True)
+    for market_id in market_ids:
+        pipe.hset(K.state_key(market_id), mapping={"daily_pnl_cents": "0", "total_fills_today": "0"})
+    pipe.execute()
+    return True
+
+
+def daily_reset_day(*, conn: redis.Redis | None = None) -> str | None:
+    return _conn(conn).get(K.DAILY_RESET)
+
+
+def market_status_write_many(metas: Mapping[str, Mapping[str, Any]], *, conn: redis.Redis | None = None) -> None:
+    """Refresh the metadata of many markets in one round trip (the feed's status watch)."""
+    pipe = _conn(conn).pipeline(transaction=False)
+    for market_id, meta in metas.items():
+        mapping = {k: _text(k, v, K.MARKET_FIELDS) for k, v in meta.items() if v is not None}
+        if mapping:
+            pipe.hset(K.market_key(market_id), mapping=mapping)
+    pipe.execute()
+
+
+def market_status_many(market_ids: Iterable[str], *, conn: redis.Redis | None = None) -> dict[str, str | None]:
+    ids = list(market_ids)
+    pipe = _conn(conn).pipeline(transaction=False)
+    for market_id in ids:
+        pipe.hget(K.market_key(market_id), "status")
+    return dict(zip(ids, pipe.execute()))
