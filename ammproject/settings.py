@@ -133,3 +133,23 @@ AMM_JOURNAL_FLUSH_BATCH = env_int("AMM_JOURNAL_FLUSH_BATCH", 1000)
 # cross-check (seed §8.3), a raw SQL read of the platform's ledger_entries on this DB alias.
 AMM_AUDIT_LEDGER_SQL = env_bool("AMM_AUDIT_LEDGER_SQL", True)
 AMM_AUDIT_DATABASE = env_str("AMM_AUDIT_DATABASE", "default")
+# Runtime (amm/runtime, SPEC §7): leases, scheduling, the fill poller, the dead man's switch.
+AMM_LEASE_TTL_MS = env_int("AMM_LEASE_TTL_MS", 3000)  # a dead worker's market is taken over within this
+AMM_CYCLE_LEASE_WAIT_MS = env_int("AMM_CYCLE_LEASE_WAIT_MS", 100)  # a cycle waits this long for its market
+AMM_SCHEDULER_TICK_MS = env_int("AMM_SCHEDULER_TICK_MS", 20)
+AMM_FILL_POLL_INTERVAL_MS = env_int("AMM_FILL_POLL_INTERVAL_MS", 10)  # trade feed poll period in the feed job
+AMM_FEED_WINDOW_MS = env_int("AMM_FEED_WINDOW_MS", 1000)  # one feed job polls this long, then is re-enqueued
+AMM_STATUS_POLL_MS = env_int("AMM_STATUS_POLL_MS", 200)  # market statuses read (GET /markets) by the feed job
+AMM_MARKET_STATUS_MAX_AGE_MS = env_int("AMM_MARKET_STATUS_MAX_AGE_MS", 1000)  # older: the cycle GETs the market
+AMM_ORDERBOOK_DEPTH = env_int("AMM_ORDERBOOK_DEPTH", 10)
+AMM_RECONCILE_INTERVAL_S = env_int("AMM_RECONCILE_INTERVAL_S", 300)
+AMM_CONFIG_RELOAD_INTERVAL_S = env_int("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
+AMM_JOURNAL_FLUSH_INTERVAL_MS = env_int("AMM_JOURNAL_FLUSH_INTERVAL_MS", 2000)
+AMM_UNKNOWN_GRACE_MS = env_int("AMM_UNKNOWN_GRACE_MS", 3000)  # re-sync every cycle this long after an unknown outcome
+AMM_DEADMAN_REQUIRED = env_bool("AMM_DEADMAN_REQUIRED", True)  # send orders only while the switch is armed
+AMM_DEADMAN_MARGIN_MS = env_int("AMM_DEADMAN_MARGIN_MS", 300)
+AMM_WORKERS = env_int("AMM_WORKERS", 2)  # run_amm --workers default
+AMM_WORKER_CLASS = env_str("AMM_WORKER_CLASS", "amm.runtime.worker.AmmWorker")
+AMM_STATUS_PRINT_S = env_int("AMM_STATUS_PRINT_S", 5)
+AMM_SHUTDOWN_TIMEOUT_S = env_int("AMM_SHUTDOWN_TIMEOUT_S", 10)
+AMM_PLATFORM_KEEPALIVE = env_bool("AMM_PLATFORM_KEEPALIVE", True)  # False: Connection: close on every call

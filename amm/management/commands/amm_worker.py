@@ -1,0 +1,25 @@
+"""`python manage.py amm_worker [--burst]`: one more RQ worker on the "amm" queue, for this
+machine or another sharing the Redis and the database (amm.runtime.worker.AmmWorker:
+SimpleWorker, no fork per job). Equivalent: `rqworker amm --worker-class amm.runtime.worker.AmmWorker`."""
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run one AMM RQ worker (queue 'amm')."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--burst", action="store_true", help="work until the queue is empty, then exit")
+        parser.add_argument("--name", default=None)
+        parser.add_argument("--parent-pid", type=int, default=None,
+                            help="stop when this process (run_amm) is gone")
+        parser.add_argument("--logging-level", default="WARNING", help="RQ's own log level")
+
+    def handle(self, *args, **options):
+        from amm.runtime.worker import make_worker, watch_parent
+
+        if options["parent_pid"]:
+            watch_parent(options["parent_pid"])
+        worker = make_worker(name=options["name"])
+        worker.work(burst=options["burst"], logging_level=options["logging_level"])

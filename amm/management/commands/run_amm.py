@@ -1,0 +1,187 @@
+"""`python manage.py run_amm [--market ID ...] [--workers N]` (SPEC §3.7, §7).
+
+Starts the AMM for the enabled markets (or those named): each instance STOPPED -> STARTING
+-> RUNNING through the startup sync (a failed sync -> STOPPED with an alert; a market left
+RUNNING/EMERGENCY/WINDING_DOWN by a run that died is adopted), arms the platform's dead
+man's switch, starts N RQ worker subprocesses (`manage.py amm_worker`, respawned when one
+dies) and runs the scheduler in this process, printing one status line per market every
+few seconds. On SIGINT/SIGTERM: stop scheduling, let the workers finish their jobs,
+cancel the AMM's orders in every market, disarm the dead man's switch, exit 0.
+
+More workers on other machines join with `python manage.py amm_worker` against the same
+Redis and database (or `rqworker amm --worker-class amm.runtime.worker.AmmWorker`).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+log = logging.getLogger("amm.run")
+
+MANAGE = Path(settings.BASE_DIR) / "manage.py"
+
+
+class WorkerPool:
+    """N `manage.py amm_worker --parent-pid <us>` children; dead ones are replaced."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.procs: list[subprocess.Popen] = []
+        self.spawned = 0
+
+    def _spawn(self) -> subprocess.Popen:
+        self.spawned += 1
+        args = [sys.executable, str(MANAGE), "amm_worker", "--parent-pid", str(os.getpid()),
+                "--name", f"amm-{os.getpid()}-{self.spawned}"]
+        return subprocess.Popen(args, stdin=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        self.procs = [self._spawn() for _ in range(self.count)]
+
+    def supervise(self) -> list[int]:
+        """Replace workers that exited; returns the pids replaced."""
+        replaced = []
+        for i, proc in enumerate(self.procs):
+            if proc.poll() is not None:
+                log.warning("worker pid %d exited with %s: starting another", proc.pid, proc.returncode)
+                replaced.append(proc.pid)
+                self.procs[i] = self._spawn()
+        return replaced
+
+    def stop(self, timeout_s: float) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)  # RQ warm shutdown: the current job finishes
+        deadline = time.monotonic() + timeout_s
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("worker pid %d did not stop in time: killed", proc.pid)
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+class Command(BaseCommand):
+    help = "Run the AMM: start the markets, the scheduler and N RQ workers; Ctrl-C stops it cleanly."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--market", action="append", dest="markets", default=[], metavar="ID",
+                            help="a market to run (repeatable; default: every enabled market)")
+        parser.add_argument("--workers", type=int, default=getattr(settings, "AMM_WORKERS", 2),
+                            help="RQ worker subprocesses to start (one of them mostly runs the fill poller)")
+        parser.add_argument("--status-every", type=float, default=getattr(settings, "AMM_STATUS_PRINT_S", 5),
+                            help="seconds between status prints (0: never)")
+
+    def handle(self, *args, **options):
+        from amm import state
+        from amm.models import AMMInstance
+        from amm.runtime import deadman
+        from amm.runtime.context import context
+        from amm.runtime.lease import lease_ttl_ms
+        from amm.runtime.scheduler import Scheduler
+        from amm.runtime.startup import market_shutdown, market_start
+        from amm.runtime.status import status_lines
+
+        for handler in logging.getLogger().handlers:  # logs to stdout, one stream for an operator or a harness
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stderr, sys.__stderr__):
+                handler.setStream(sys.stdout)
+        stop = threading.Event()
+
+        def on_signal(signum, frame):
+            if not stop.is_set():
+                log.warning("%s received: stopping", signal.Signals(signum).name)
+            stop.set()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+
+        markets = list(dict.fromkeys(options["markets"]))
+        known = set(AMMInstance.objects.values_list("market_id", flat=True))
+        missing = [m for m in markets if m not in known]
+        if missing:
+            raise CommandError(f"no AMM instance for {', '.join(missing)} (run amm_enable first)")
+        markets = markets or sorted(known)
+        if not markets:
+            raise CommandError("no enabled market (run amm_enable MARKET_ID first)")
+        workers = max(1, int(options["workers"]))
+
+        scheduler = Scheduler(markets)
+        log.info("run_amm pid %d: %d markets, %d workers, platform %s", os.getpid(), len(markets), workers,
+                 settings.AMM_PLATFORM_BASE_URL)
+        if not scheduler.acquire(wait_ms=lease_ttl_ms() + 2000):
+            raise CommandError("another run_amm is scheduling (its lease is held); stop it first")
+        ctx = context()
+        pool = WorkerPool(workers)
+        thread = None
+        try:
+            state.run_update(started_ms=state.now_ms(), pid=os.getpid())
+            for market_id in markets:
+                if stop.is_set():
+                    break
+                lifecycle = market_start(market_id, ctx=ctx)
+                log.info("%s: %s", market_id, lifecycle)
+            if not stop.is_set():
+                scheduler.refresh(time.monotonic())
+                try:
+                    deadman.arm(ctx, timeout_ms=scheduler.deadman_timeout_ms, market_ids=list(scheduler.plans))
+                except Exception as exc:  # noqa: BLE001 - the scheduler's thread retries; cycles wait for it
+                    log.warning("dead man's switch: first arm failed: %s", exc)
+                pool.start()
+                thread = threading.Thread(target=scheduler.run, name="amm-scheduler", daemon=True)
+                thread.start()
+                log.info("quoting: workers %s", [p.pid for p in pool.procs])
+            next_status = time.monotonic() + 1.0
+            while not stop.is_set():
+                stop.wait(0.2)
+                pool.supervise()
+                if options["status_every"] and time.monotonic() >= next_status:
+                    next_status = time.monotonic() + float(options["status_every"])
+                    try:
+                        for line in status_lines(markets):
+                            self.stdout.write(line)
+                        self.stdout.flush()
+                    except Exception as exc:  # noqa: BLE001 - status is best effort
+                        log.warning("status: %s", exc)
+        finally:
+            self._shutdown(scheduler, thread, pool, markets, ctx)
+        return None
+
+    def _shutdown(self, scheduler, thread, pool, markets, ctx) -> None:
+        from amm import state
+        from amm.runtime import deadman
+        from amm.runtime.startup import market_shutdown
+        from amm.runtime.status import status_lines
+
+        log.info("stopping: scheduling stops, workers finish their jobs")
+        scheduler.stop()
+        if thread is not None:
+            thread.join(timeout=5)
+        pool.stop(timeout_s=float(getattr(settings, "AMM_SHUTDOWN_TIMEOUT_S", 10)))
+        for market_id in markets:
+            try:
+                released = market_shutdown(market_id, ctx=ctx)
+                log.info("%s: orders cancelled (%d released)", market_id, released)
+            except Exception as exc:  # noqa: BLE001 - keep going: the dead man's switch is the backstop
+                log.error("%s: cancelling at shutdown failed: %s", market_id, exc)
+        try:
+            deadman.disarm(ctx)
+        except Exception as exc:  # noqa: BLE001
+            log.error("dead man's switch: disarm failed: %s", exc)
+        try:
+            state.run_markets_set([])
+            for line in status_lines(markets):
+                self.stdout.write(line)
+        except Exception:  # noqa: BLE001
+            pass
+        scheduler.release()
+        log.info("run_amm stopped")

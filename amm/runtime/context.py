@@ -1,0 +1,125 @@
+"""What one worker thread keeps between jobs: its connector (one httpx pool), its fill feed
+(the in-process LRU of trade ids), the client-order-id generator and parsed configs.
+
+Built lazily per thread (a worker process runs one job at a time; tests run worker
+threads) and rebuilt when the platform settings change. No network at construction.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from typing import Any
+
+from django.conf import settings
+
+from amm import state
+from amm.bookkeeping import FillFeed
+from amm.connector import ClientOrderIdGenerator, PlatformClient, Trade, connector_from_settings
+from amm.strategy import StrategyConfig
+
+log = logging.getLogger(__name__)
+
+
+class RuntimeFillFeed(FillFeed):
+    """The fill feed, remembering what it applied so the runtime can requote those markets
+    at once and hand the fills to their next cycle (`amm:fills:{m}`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.applied: list[Trade] = []
+
+    def apply(self, trade: Trade, *, now: int | None = None) -> bool:
+        applied = super().apply(trade, now=now)
+        if applied:
+            self.applied.append(trade)
+        return applied
+
+    def poll(self, *, now: int | None = None, max_pages: int | None = None):
+        result = super().poll(now=now, max_pages=max_pages)
+        if self.applied:
+            self.wake()
+        return result
+
+    def wake(self) -> dict[str, int]:
+        """Push the applied fills to their markets and request a requote of each at the
+        front of the queue (reason "fill"); returns fills per market."""
+        from amm.runtime.scheduling import request_cycle
+
+        trades, self.applied = self.applied, []
+        by_market: dict[str, list[dict[str, Any]]] = {}
+        for trade in trades:
+            by_market.setdefault(trade.market_id, []).append({
+                "price_cents": trade.price_cents, "quantity": trade.quantity,
+                "ts_ms": trade.executed_ms or state.now_ms(), "trade_id": str(trade.id),
+            })
+        running = state.run_markets_get()
+        for market_id, fills in by_market.items():
+            state.fills_push(market_id, fills)
+            if market_id in running:
+                try:
+                    request_cycle(market_id, reason="fill", at_front=True)
+                except Exception:  # noqa: BLE001 - the scheduler's tick requotes anyway
+                    log.warning("could not request a requote of %s after a fill", market_id, exc_info=True)
+        return {m: len(f) for m, f in by_market.items()}
+
+
+class RuntimeContext:
+    def __init__(self, connector: PlatformClient | None = None) -> None:
+        if connector is None:
+            kwargs: dict[str, Any] = {}
+            if not getattr(settings, "AMM_PLATFORM_KEEPALIVE", True):
+                kwargs["headers"] = {"Connection": "close"}
+            connector = connector_from_settings(**kwargs)
+        self.connector = connector
+        self.feed = RuntimeFillFeed(connector=connector)
+        self.ids = ClientOrderIdGenerator(start=secrets.randbelow(1_000_000))
+        self.configs: dict[str, tuple[int, StrategyConfig]] = {}
+        self.key = _settings_key()
+
+    def config(self, market_id: str, version: int | None) -> StrategyConfig:
+        """The market's StrategyConfig at `version` (parsed once per version; republished
+        from the database when Redis lost it)."""
+        cached = self.configs.get(market_id)
+        if cached is not None and version is not None and cached[0] == version:
+            return cached[1]
+        from amm.services import config_reload
+
+        loaded = config_reload(market_id=market_id, known_version=None)
+        if loaded is None:
+            if cached is not None:
+                return cached[1]
+            return StrategyConfig()
+        self.configs[market_id] = loaded
+        return loaded[1]
+
+    def close(self) -> None:
+        try:
+            self.connector.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+_local = threading.local()
+
+
+def _settings_key() -> tuple:
+    return (settings.AMM_PLATFORM_BASE_URL, settings.AMM_PLATFORM_API_KEY, settings.REDIS_URL,
+            getattr(settings, "AMM_PLATFORM_KEEPALIVE", True))
+
+
+def context() -> RuntimeContext:
+    """This thread's RuntimeContext."""
+    ctx: RuntimeContext | None = getattr(_local, "ctx", None)
+    if ctx is None or ctx.key != _settings_key():
+        if ctx is not None:
+            ctx.close()
+        ctx = _local.ctx = RuntimeContext()
+    return ctx
+
+
+def context_reset() -> None:
+    ctx = getattr(_local, "ctx", None)
+    if ctx is not None:
+        ctx.close()
+    _local.ctx = None

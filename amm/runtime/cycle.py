@@ -1,0 +1,337 @@
+"""One quote cycle of one market (SPEC §7, STYLE "strategy decides, executor acts"):
+
+    quote_cycle("MKT-1", reason="fill")
+
+1. Take the market's lease (cycles of a market never overlap; AMM_CYCLE_LEASE_WAIT_MS).
+2. One pipelined Redis read (`state.runtime_cycle_read`): inventory, orders, state, config
+   version, oracle, market metadata, the kept StrategyState, runtime flags, new fills, the
+   dead man's switch. The instance's lifecycle from the database (its source of truth).
+3. Redis lost the market (FLUSHDB, restart) or asked for it: full rebuild from the platform.
+4. Market status: `amm:market:{m}` as the feed job refreshes it (AMM_STATUS_POLL_MS), or a
+   GET of the market when that is older than AMM_MARKET_STATUS_MAX_AGE_MS; lifecycle
+   reactions (amm/runtime/lifecycle.py) — only RUNNING + ACTIVE + kill switch OFF quotes.
+5. Guards: rate-limit pause (Retry-After), the dead man's switch armed, re-sync of the
+   orders from the platform when flagged (unknown outcome, freeze, resume) — before quoting.
+6. GET the order book, `decide(...)`, then in the strategy's documented order: record the
+   phase transition; engage the kill switch (defense) or record a new defense level; send
+   the replacements through the atomic replace (nothing when there are none); mint; write
+   `amm:state` (state_fields + last_requote_ms), the StrategyState and runtime fields.
+
+A cycle that would change nothing sends nothing: one GET of the book, no order call.
+Before every order call the lease is checked: a holder that lost it (frozen past its TTL)
+is fenced out and sends nothing.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.conf import settings
+from django_fsm import TransitionNotAllowed
+
+from amm import state
+from amm.bookkeeping import SyncError
+from amm.connector import (
+    ConnectorError,
+    DuplicateRequest,
+    InsufficientFunds,
+    MarketNotActive,
+    NotFound,
+    OrderNotOpen,
+    PlatformUnavailable,
+    RateLimited,
+    UnknownOutcome,
+)
+from amm.enums import AMMLifecycleState as L
+from amm.enums import AMMPhase, KillSwitchState
+from amm.runtime import executor, lifecycle
+from amm.runtime.context import RuntimeContext, context
+from amm.runtime.keeper import keeper
+from amm.runtime.lease import Lease, market_lease
+from amm.strategy import (
+    Decision,
+    Fill,
+    Inventory,
+    LiveOrder,
+    LocalOrderBook,
+    MarketInfo,
+    OracleReading,
+    StrategyState,
+    decide,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    """What one cycle did. `outcome`: quoted (a replace was sent), unchanged (nothing to
+    send), busy (another holder had the lease), emergency, kill_switch, winding_down,
+    stopped, idle, rate_limited, not_armed, unknown, fenced, unavailable, conflict, error..."""
+
+    market_id: str
+    reason: str
+    outcome: str
+    lifecycle: str = ""
+    sent: int = 0  # replace entries sent
+    placed: int = 0
+    cancelled: int = 0
+    duration_ms: float = 0.0
+    detail: str = ""
+
+
+def _setting(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = None,
+                wait_ms: int | None = None, ctx: RuntimeContext | None = None) -> CycleResult:
+    """Run one cycle of `market_id` under its lease (module docstring)."""
+    started = time.perf_counter()
+    lease = market_lease(market_id)
+    if not lease.acquire(wait_ms=_setting("AMM_CYCLE_LEASE_WAIT_MS", 100) if wait_ms is None else wait_ms):
+        return CycleResult(market_id, reason, "busy")
+    handle = keeper.add(lease.renew)
+    try:
+        result = Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx or context()).run()
+    finally:
+        keeper.remove(handle)
+        lease.release()
+    if result.outcome not in ("quoted", "unchanged"):  # those committed it with their state
+        state.run_update(last_cycle_ms=state.now_ms())
+    result = replace(result, duration_ms=round((time.perf_counter() - started) * 1000, 2))
+    level = logging.INFO if result.sent or result.outcome not in ("unchanged", "idle") else logging.DEBUG
+    log.log(level, "cycle %s (%s): %s%s in %.1f ms%s", market_id, reason, result.outcome,
+            f", {result.sent} replacements" if result.sent else "", result.duration_ms,
+            f" — {result.detail}" if result.detail else "")
+    return result
+
+
+class Cycle:
+    """The state of one running cycle; lifecycle.py reads and updates it."""
+
+    def __init__(self, market_id: str, *, reason: str, now_ms: int | None, lease: Lease,
+                 ctx: RuntimeContext) -> None:
+        self.market_id = market_id
+        self.reason = reason
+        self.fixed_now = now_ms
+        self.now = now_ms if now_ms is not None else state.now_ms()
+        self.lease = lease
+        self.ctx = ctx
+        self.read: state.CycleRead | None = None
+        self.runtime: dict[str, Any] = {}
+        self.lifecycle = ""
+        self.market_status = ""
+        self.kill_switch_on = False
+        self.instance = None
+        self.fills: list[dict[str, Any]] = []
+        self.sent = self.placed = self.cancelled = 0
+
+    def result(self, outcome: str, detail: str = "") -> CycleResult:
+        return CycleResult(self.market_id, self.reason, outcome, lifecycle=self.lifecycle, sent=self.sent,
+                           placed=self.placed, cancelled=self.cancelled, detail=detail)
+
+    def tick(self) -> None:
+        if self.fixed_now is None:
+            self.now = state.now_ms()
+
+    # --- reads -------------------------------------------------------------------------------
+    def load(self) -> None:
+        self.read = state.runtime_cycle_read(self.market_id)
+        self.fills += self.read.fills
+        self.runtime = self.read.runtime
+        kill = (self.read.quote.state or {}).get("kill_switch")
+        self.kill_switch_on = lifecycle.is_kill_on(self.instance.kill_switch, kill)
+
+    def load_instance(self) -> bool:
+        from amm.models import AMMInstance
+
+        self.instance = AMMInstance.objects.filter(market_id=self.market_id).only(
+            "lifecycle_state", "phase", "defense_level", "kill_switch", "phase_changed_at_ms").first()
+        if self.instance is None:
+            return False
+        self.lifecycle = self.instance.lifecycle_state
+        return True
+
+    def refresh_status(self, *, force: bool = False) -> None:
+        meta = self.read.quote.market or {}
+        age = self.now - int(meta.get("updated_at_ms") or 0)
+        if force or not meta.get("status") or age > _setting("AMM_MARKET_STATUS_MAX_AGE_MS", 1000):
+            meta = executor.market_refresh(self.ctx, self.market_id, now=self.now)
+        self.market_status = str(meta.get("status") or "")
+
+    # --- the cycle ---------------------------------------------------------------------------
+    def run(self) -> CycleResult:
+        try:
+            return self._run()
+        except UnknownOutcome as exc:
+            return self.result("unknown", str(exc))
+        except RateLimited as exc:
+            state.runtime_update(self.market_id, retry_after_ms=self.now + int(exc.retry_after_s * 1000))
+            return self.result("rate_limited", str(exc))
+        except PlatformUnavailable as exc:
+            return self.result("unavailable", str(exc))
+        except ConnectorError as exc:
+            log.error("cycle %s: platform refused: %s", self.market_id, exc)
+            return self.result("error", str(exc))
+
+    def _run(self) -> CycleResult:
+        if not self.load_instance():
+            return self.result("no_instance")
+        self.load()
+        if self.lifecycle in (L.STOPPED.value, L.STARTING.value):
+            return self.result("idle")
+        if not self.read.quote.inventory.exists or self.read.quote.market is None or self.runtime.get("resync_full"):
+            try:
+                executor.full_sync(self.ctx, self.market_id)
+            except SyncError as exc:
+                return self.result("sync_failed", str(exc))
+            self.load()
+        for attempt in range(3):
+            self.refresh_status(force=attempt > 0)
+            outcome = lifecycle.step(self)
+            if outcome is not None:
+                return self.result(outcome)
+            try:
+                return self.quote()
+            except (OrderNotOpen, NotFound) as exc:
+                # An order the decision replaced is gone (filled, passively cancelled): re-sync, decide again.
+                log.info("cycle %s: %s; re-syncing orders", self.market_id, exc)
+                executor.orders_resync(self.ctx, self.market_id, now=self.now)
+            except MarketNotActive as exc:
+                log.info("cycle %s: %s; reading the market status", self.market_id, exc)
+            except DuplicateRequest as exc:
+                log.warning("cycle %s: %s; new client order ids", self.market_id, exc)
+            self.tick()
+            self.load()
+        return self.result("conflict")
+
+    def quote(self) -> CycleResult:
+        m, now, rt = self.market_id, self.now, self.runtime
+        if int(rt.get("retry_after_ms") or 0) > now:
+            return self.result("rate_limited")
+        if not self.deadman_armed():
+            if not rt.get("resync"):
+                state.runtime_update(m, resync="the dead man's switch was not armed")
+            return self.result("not_armed")
+        if rt.get("resync") or int(rt.get("resync_until_ms") or 0) > now:
+            executor.orders_resync(self.ctx, m, now=now)
+            if rt.get("resync"):
+                state.runtime_update(m, resync="")
+                self.runtime = {**rt, "resync": ""}
+        if rt.get("pending_mint"):
+            request_id, _, qty = str(rt["pending_mint"]).rpartition(":")
+            executor.mint(self.ctx, m, quantity=int(qty), request_id=request_id, now=now)
+        quote = state.quote_cycle_read(m)  # after a re-sync or mint; cheap, one round trip
+        config = self.ctx.config(m, quote.config_version)
+        book = self.book(config)
+        decision = self.decide(quote, config, book)
+        return self.execute(decision)
+
+    def deadman_armed(self) -> bool:
+        if not getattr(settings, "AMM_DEADMAN_REQUIRED", True):
+            return True
+        deadman = state.deadman_get() if self.read is None else self.read.deadman
+        until = int(deadman.get("armed_until_ms") or 0)
+        return until - state.now_ms() > _setting("AMM_DEADMAN_MARGIN_MS", 300)
+
+    def book(self, config) -> LocalOrderBook:
+        depth = max(_setting("AMM_ORDERBOOK_DEPTH", 10), config.order_levels + 3)
+        snapshot = self.ctx.connector.orderbook_get(self.market_id, depth=min(depth, 50))
+        book = LocalOrderBook(self.market_id)
+        book.apply_snapshot({"bids": snapshot.bids, "asks": snapshot.asks, "sequence_id": snapshot.sequence_id})
+        return book
+
+    def decide(self, quote: state.QuoteCycleRead, config, book: LocalOrderBook) -> Decision:
+        m, now = self.market_id, self.now
+        meta = quote.market or {}
+        market = MarketInfo(
+            market_id=m, min_price_cents=int(meta.get("min_price_cents") or 1),
+            max_price_cents=int(meta.get("max_price_cents") or 99), maker_fee_bps=int(meta.get("maker_fee_bps") or 0),
+            taker_fee_bps=int(meta.get("taker_fee_bps") or 0),
+            trading_end_ms=int(meta["trading_end_ms"]) if meta.get("trading_end_ms") not in (None, "") else None,
+            resolution_ms=int(meta["resolution_ms"]) if meta.get("resolution_ms") not in (None, "") else None,
+            status=self.market_status or str(meta.get("status") or "ACTIVE"),
+        )
+        saved = self.read.strategy
+        if saved and saved.get("market_id") == m:
+            strategy_state = StrategyState.from_dict(saved)
+        else:
+            strategy_state = StrategyState(market_id=m, phase=AMMPhase(self.instance.phase),
+                                           phase_entered_ms=self.instance.phase_changed_at_ms or now)
+        oracle = quote.oracle
+        reading = (OracleReading(price_cents=float(oracle["price_cents"]), ts_ms=int(oracle["ts_ms"]),
+                                 source=str(oracle.get("source") or ""))
+                   if oracle and oracle.get("price_cents") not in (None, "") and oracle.get("ts_ms") else None)
+        fills = tuple(Fill(price_cents=int(f["price_cents"]), quantity=int(f["quantity"]), ts_ms=int(f["ts_ms"]),
+                           trade_id=str(f.get("trade_id", ""))) for f in self.fills)
+        live = tuple(LiveOrder(o.order_id, o.side, o.direction, o.price, o.remaining) for o in quote.orders.values())
+        st = quote.state or {}
+        return decide(
+            state=strategy_state, market=market, inventory=Inventory.from_mapping(quote.inventory.as_dict()),
+            config=config, now_ms=now, book=book, live_orders=live, oracle=reading, fills=fills,
+            daily_pnl_cents=int(st.get("daily_pnl_cents") or 0),
+            kill_switch=KillSwitchState.ON if self.kill_switch_on else KillSwitchState.OFF,
+        )
+
+    def execute(self, decision: Decision) -> CycleResult:
+        from amm.services import defense_level_set, phase_transition
+
+        m, now = self.market_id, self.now
+        # 1. phase transition (recorded; a refusal such as the rollback cooldown is logged)
+        if decision.phase_transition is not None:
+            t = decision.phase_transition
+            try:
+                phase_transition(market_id=m, to_phase=t.to_phase, reason=t.reason, timestamp_ms=t.timestamp_ms)
+            except (TransitionNotAllowed, ValueError) as exc:
+                log.warning("%s: phase transition not recorded: %s", m, exc)
+        # 2. kill switch from the defense stack, or a new defense level
+        if decision.engage_kill_switch:
+            from amm.runtime.killswitch import engage_in_cycle
+
+            engage_in_cycle(self, reason=decision.defense.reason or "defense KILL_SWITCH")
+            self.commit(decision, requoted=False)
+            return self.result("kill_switch", decision.defense.reason or "")
+        level = decision.defense.level.value
+        if level != self.instance.defense_level:
+            try:
+                defense_level_set(market_id=m, level=level, reason=decision.defense.reason or level, timestamp_ms=now)
+            except TransitionNotAllowed as exc:
+                log.warning("%s: defense level not recorded: %s", m, exc)
+        # 3. replacements
+        outcome = "unchanged"
+        if decision.replacements:
+            if not self.lease.check():
+                return self.result("fenced", "lost the market's lease before sending")
+            if not self.deadman_armed():
+                return self.result("not_armed")
+            self.sent = len(decision.replacements)
+            result = executor.replace(self.ctx, m, decision.replacements, now=now)
+            self.placed, self.cancelled = len(result.placed), len(result.all_cancelled_ids)
+            outcome = "quoted"
+        # 4. mint
+        if decision.mint_pairs > 0 and self.lease.check():
+            request_id = self.ctx.ids.request_id(market_id=m, kind="mint", timestamp_ms=now)
+            try:
+                executor.mint(self.ctx, m, quantity=decision.mint_pairs, request_id=request_id, now=now)
+            except UnknownOutcome:
+                log.warning("%s: mint %s outcome unknown; retried next cycle", m, request_id)
+            except ConnectorError as exc:
+                log.warning("%s: mint of %d pairs refused: %s", m, decision.mint_pairs, exc)
+        # 5. publish
+        self.commit(decision, requoted=True)
+        return self.result(outcome)
+
+    def commit(self, decision: Decision, *, requoted: bool) -> None:
+        fields = decision.state_fields()
+        if requoted:
+            fields["last_requote_ms"] = state.now_ms() if self.fixed_now is None else self.now
+        state.cycle_commit(
+            self.market_id, state_fields=fields, strategy=decision.state.to_dict(),
+            runtime={"last_reason": self.reason, "last_outcome": "quoted" if self.sent else "unchanged",
+                     "summary": json.dumps(decision.summary(), separators=(",", ":"))},
+            now=self.now,
+        )

@@ -1,0 +1,125 @@
+"""The executor: platform calls a quote cycle makes, each followed by its bookkeeping
+(STYLE: the strategy decides, the executor acts). Every function runs under the market's
+lease; what the platform answered goes to Redis through amm.bookkeeping.
+
+A timeout or 5xx on an order call is an unknown outcome (SPEC §7): the market is marked
+for re-sync and its next cycles ask the platform for its open orders before quoting, for
+AMM_UNKNOWN_GRACE_MS, so a call that lands late is adopted, never left unknown.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+from django.conf import settings
+
+from amm import state
+from amm.bookkeeping import cancel_all_record, cancel_record, orders_placed_record, privileged_record, replace_result_record
+from amm.connector import ConnectorError, OrderRequest, ReplaceResult, UnknownOutcome
+from amm.connector import Replacement as ConnectorReplacement
+from amm.runtime.context import RuntimeContext
+from amm.strategy import Replacement
+
+log = logging.getLogger(__name__)
+
+
+def unknown_grace_ms() -> int:
+    return int(getattr(settings, "AMM_UNKNOWN_GRACE_MS", 3000))
+
+
+def mark_unknown(market_id: str, *, now: int, what: str) -> None:
+    """An order call's outcome is unknown: re-sync before quoting for the grace period."""
+    log.warning("%s: outcome of %s unknown; re-syncing orders before quoting", market_id, what)
+    state.runtime_update(market_id, resync=f"unknown outcome: {what}", resync_until_ms=now + unknown_grace_ms())
+
+
+def cancel_all(ctx: RuntimeContext, market_id: str, *, now: int | None = None) -> int:
+    """Cancel every AMM order of the market (also ones Redis does not track) and release
+    them in Redis. Returns how many tracked orders were released."""
+    try:
+        cancelled = ctx.connector.orders_cancel_all(market_id)
+    except UnknownOutcome:
+        mark_unknown(market_id, now=now or state.now_ms(), what="cancel-all")
+        raise
+    released = cancel_all_record(market_id, cancelled or None, now=now)
+    if cancelled:
+        log.info("%s: cancelled %d orders", market_id, len(cancelled))
+    return released
+
+
+def orders_resync(ctx: RuntimeContext, market_id: str, *, now: int | None = None) -> tuple[int, int]:
+    """Make `amm:orders` equal to the platform's open AMM orders (SPEC §4 "restart ->
+    rebuilt from GET /orders?status=OPEN,PARTIALLY_FILLED"): drain the fill feed, release
+    tracked orders that are no longer open (filled or passively cancelled; the feed books
+    the fills), adopt open ones Redis does not know. Returns (released, adopted)."""
+    ctx.feed.poll(now=now)
+    open_orders = ctx.connector.orders_open(market_id)
+    tracked = state.orders_get(market_id)
+    open_ids = {o.id for o in open_orders}
+    gone = [oid for oid in tracked if oid not in open_ids]
+    released = cancel_record(market_id, gone, now=now) if gone else 0
+    new = [o for o in open_orders if o.id not in tracked]
+    adopted = orders_placed_record(market_id, new, now=now) if new else 0
+    if released or adopted:
+        log.warning("%s: re-sync released %d orders no longer open and adopted %d unknown ones",
+                    market_id, released, adopted)
+    return released, adopted
+
+
+def full_sync(ctx: RuntimeContext, market_id: str) -> None:
+    """Rebuild the market's Redis state from the platform (Redis lost it, or it drifted)."""
+    from amm.services import market_startup_sync
+
+    market_startup_sync(market_id=market_id, connector=ctx.connector, feed=ctx.feed)
+    state.runtime_update(market_id, resync="", resync_full="")
+
+
+def replace(ctx: RuntimeContext, market_id: str, replacements: Iterable[Replacement], *, now: int) -> ReplaceResult:
+    """Send the strategy's replacements through the atomic replace and record the answer."""
+    items = []
+    for item in replacements:
+        new = None
+        if item.new is not None:
+            quote = item.new
+            coid = ctx.ids.next(market_id=market_id, side=quote.side, direction=quote.direction, timestamp_ms=now)
+            new = OrderRequest(client_order_id=coid, side=quote.side.value, direction=quote.direction.value,
+                               price_cents=quote.price_cents, quantity=quote.quantity)
+        items.append(ConnectorReplacement(old_order_id=item.old_order_id, new=new))
+    try:
+        result = ctx.connector.orders_replace(market_id=market_id, replacements=items)
+    except UnknownOutcome:
+        mark_unknown(market_id, now=now, what=f"replace of {len(items)}")
+        raise
+    replace_result_record(market_id, result, now=now)
+    return result
+
+
+def mint(ctx: RuntimeContext, market_id: str, *, quantity: int, request_id: str, now: int) -> bool:
+    """Privileged mint, idempotent on request_id; an unknown outcome is retried by the next
+    cycle with the same id (`pending_mint`)."""
+    state.runtime_update(market_id, pending_mint=f"{request_id}:{quantity}")
+    try:
+        result = ctx.connector.amm_mint(market_id=market_id, quantity=quantity, request_id=request_id)
+    except UnknownOutcome:
+        raise  # kept pending: the next cycle asks again with the same request_id
+    except ConnectorError:
+        state.runtime_update(market_id, pending_mint="")  # refused: nothing happened
+        raise
+    applied = privileged_record(market_id, result, kind="MINT", now=now)
+    state.runtime_update(market_id, pending_mint="")
+    return applied
+
+
+def burn(ctx: RuntimeContext, market_id: str, *, quantity: int, request_id: str, now: int) -> bool:
+    result = ctx.connector.amm_burn(market_id=market_id, quantity=quantity, request_id=request_id)
+    return privileged_record(market_id, result, kind="BURN", now=now)
+
+
+def market_refresh(ctx: RuntimeContext, market_id: str, *, now: int) -> dict:
+    """GET the market and write its metadata (status first) to `amm:market:{m}`."""
+    from amm.bookkeeping.sync import market_meta
+
+    market = ctx.connector.market_get(market_id)
+    meta = {**market_meta(market), "updated_at_ms": now}
+    state.market_meta_write(market_id, meta)
+    return meta

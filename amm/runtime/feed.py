@@ -1,0 +1,95 @@
+"""The feed job: polls the platform's trade feed every AMM_FILL_POLL_INTERVAL_MS for
+AMM_FEED_WINDOW_MS, applying AMM fills exactly once (amm.bookkeeping.FillFeed) and
+requesting a cycle of each market that got one at the front of the queue (reason "fill");
+every AMM_STATUS_POLL_MS it reads every market's status (one GET /markets) into
+`amm:market:{m}` and requests a cycle of each market whose status changed (reason
+"status"). One feed job runs at a time (lease "feed"); the scheduler enqueues the next as
+soon as this one ends, and a dead one's lease expires within a few seconds.
+
+How a fill becomes a requote: the platform writes the trade -> the next poll (≤ one poll
+interval later) applies it to Redis and pushes it to `amm:fills:{m}` -> the market's cycle
+job is enqueued at the front (or, if one is queued/running, asked to run once more) -> a
+worker runs the cycle: it reads the fill with its one Redis read, decides, replaces.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+
+from amm import state
+from amm.bookkeeping.sync import market_meta
+from amm.connector import ConnectorError
+from amm.runtime.context import RuntimeContext, context
+from amm.runtime.keeper import keeper
+from amm.runtime.lease import Lease, lease_ttl_ms
+
+log = logging.getLogger(__name__)
+
+
+def _ms(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def status_watch(ctx: RuntimeContext) -> list[str]:
+    """Refresh the status of the markets the scheduler drives; request a cycle of each one
+    whose status changed. Returns those markets."""
+    from amm.runtime.scheduling import request_cycle
+
+    markets = state.run_markets_get()
+    if not markets:
+        return []
+    now = state.now_ms()
+    known = state.market_status_many(markets)
+    metas, changed = {}, []
+    for market in ctx.connector.markets_list():
+        if market.id not in markets:
+            continue
+        metas[market.id] = {**market_meta(market), "updated_at_ms": now}
+        if known.get(market.id) not in (None, market.status):
+            changed.append(market.id)
+    state.market_status_write_many(metas)
+    for market_id in changed:
+        log.warning("market %s is now %s", market_id, metas[market_id]["status"])
+        request_cycle(market_id, reason="status", at_front=True)
+    return changed
+
+
+def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None) -> dict[str, int]:
+    """One feed window (module docstring). Returns counters."""
+    ctx = ctx or context()
+    window_ms = _ms("AMM_FEED_WINDOW_MS", 1000) if window_ms is None else window_ms
+    poll_s = _ms("AMM_FILL_POLL_INTERVAL_MS", 10) / 1000
+    status_s = _ms("AMM_STATUS_POLL_MS", 200) / 1000
+    lease = Lease("feed", ttl_ms=lease_ttl_ms())
+    if not lease.acquire():
+        return {"busy": 1}
+    handle = keeper.add(lease.renew)
+    counters = {"polls": 0, "fills": 0, "status_changes": 0, "errors": 0}
+    try:
+        start = time.monotonic()
+        next_status = start
+        while lease.held:
+            now = time.monotonic()
+            if now >= next_status:
+                next_status = now + status_s
+                try:
+                    counters["status_changes"] += len(status_watch(ctx))
+                except ConnectorError as exc:
+                    counters["errors"] += 1
+                    log.warning("market status watch: %s", exc)
+            try:
+                counters["fills"] += ctx.feed.poll().applied
+            except ConnectorError as exc:
+                counters["errors"] += 1
+                log.warning("fill feed: %s", exc)
+            counters["polls"] += 1
+            elapsed = time.monotonic() - start
+            if elapsed * 1000 >= window_ms:
+                break
+            time.sleep(max(0.0, min(poll_s, next_status - time.monotonic())) if poll_s > 0 else 0)
+    finally:
+        keeper.remove(handle)
+        lease.release()
+    return counters

@@ -1,0 +1,140 @@
+"""The kill switch (SPEC §5, §3.7 amm_kill / amm_resume).
+
+`kill()` — an operator's, for some markets or all: for each market take its lease (waiting
+up to one quote cycle, then taking it over: a stuck holder is fenced out), set the kill
+switch ON with who and why (`instance_kill`: defense KILL_SWITCH, RUNNING -> EMERGENCY,
+alert), cancel every AMM order of the market on the platform (cancel-all: also orders
+Redis does not track) and release them in Redis. Quoting stops at once: every later cycle
+sees `kill_switch=ON` and only keeps the book empty.
+
+`engage_in_cycle()` — the defense stack's (decision.engage_kill_switch), inside a cycle
+that already holds the lease.
+
+`resume()` — the only way back: the operator's confirmed reset through the FSM
+(`instance_resume`, refused where illegal); the next cycle re-syncs before quoting.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+from django.conf import settings
+from django_fsm import TransitionNotAllowed
+
+from amm import state
+from amm.connector import ConnectorError
+from amm.runtime import executor
+from amm.runtime.context import RuntimeContext, context
+from amm.runtime.lease import market_lease
+
+if TYPE_CHECKING:
+    from amm.runtime.cycle import Cycle
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KillResult:
+    market_id: str
+    engaged: bool  # False: it was already ON (orders cancelled again all the same)
+    cancelled: int
+    lease: str  # acquired | taken over
+    error: str = ""
+
+
+def _wait_ms(market_id: str) -> int:
+    """One quote cycle: the market's requote interval, within [lease TTL / 3, lease TTL]."""
+    ttl = int(getattr(settings, "AMM_LEASE_TTL_MS", 3000))
+    try:
+        interval = int(state.config_get(market_id).get("requote_interval_ms") or 1000)
+    except Exception:  # noqa: BLE001
+        interval = 1000
+    return max(ttl // 3, min(interval, ttl))
+
+
+def kill(*, market_ids: Iterable[str] | None, reason: str, actor: str,
+         ctx: RuntimeContext | None = None) -> list[KillResult]:
+    """Engage the kill switch of `market_ids` (None: every AMM instance)."""
+    from amm.models import AMMInstance
+    from amm.services import instance_kill
+
+    if not reason:
+        raise ValueError("a kill switch needs a reason")
+    ids = list(market_ids) if market_ids is not None else list(
+        AMMInstance.objects.order_by("market_id").values_list("market_id", flat=True))
+    ctx = ctx or context()
+    results = []
+    for market_id in ids:
+        lease = market_lease(market_id)
+        how = "acquired" if lease.acquire(wait_ms=_wait_ms(market_id)) else "taken over"
+        if how != "acquired":
+            lease.steal()
+        try:
+            engaged = True
+            try:
+                instance_kill(market_id=market_id, actor=actor, reason=reason)
+            except TransitionNotAllowed:
+                engaged = False  # already ON: still make sure the book is empty
+            state.runtime_update(market_id, emergency_cause="KILL_SWITCH")
+            error = ""
+            cancelled = 0
+            try:
+                cancelled = executor.cancel_all(ctx, market_id)
+            except ConnectorError as exc:
+                error = f"cancel-all failed ({exc}); the next cycle cancels again"
+                log.error("kill switch %s: %s", market_id, error)
+            results.append(KillResult(market_id, engaged, cancelled, how, error))
+            log.warning("KILL SWITCH %s by %s: %s (%s, %d orders cancelled)", market_id, actor, reason,
+                        "engaged" if engaged else "already on", cancelled)
+        finally:
+            lease.release()
+        try:
+            from amm.runtime.scheduling import request_cycle
+
+            request_cycle(market_id, reason="kill", at_front=True)
+        except Exception:  # noqa: BLE001 - no queue: nothing is quoting either
+            pass
+    return results
+
+
+def engage_in_cycle(cycle: "Cycle", *, reason: str) -> None:
+    """The defense stack reached KILL_SWITCH: switch ON, EMERGENCY, alert, cancel all."""
+    from amm.services import instance_kill
+
+    try:
+        instance_kill(market_id=cycle.market_id, actor="defense", reason=reason, now_ms=cycle.now)
+    except TransitionNotAllowed as exc:
+        log.warning("%s: %s", cycle.market_id, exc)
+    state.runtime_update(cycle.market_id, emergency_cause="KILL_SWITCH")
+    cycle.lifecycle = "EMERGENCY"
+    cycle.kill_switch_on = True
+    executor.cancel_all(cycle.ctx, cycle.market_id, now=cycle.now)
+
+
+def resume(*, market_id: str, reason: str, actor: str, check_market: bool = True,
+           ctx: RuntimeContext | None = None):
+    """The operator's reset (EMERGENCY -> RUNNING, kill switch OFF); TransitionNotAllowed
+    where illegal. With `check_market`, refused (ValueError) while the market is not ACTIVE."""
+    from amm.services import instance_resume
+
+    if not reason:
+        raise ValueError("a resume needs a reason")
+    if check_market:
+        ctx = ctx or context()
+        try:
+            status = ctx.connector.market_get(market_id).status
+        except ConnectorError as exc:
+            log.warning("resume %s: could not read the market (%s); resuming anyway", market_id, exc)
+        else:
+            if status != "ACTIVE":
+                raise ValueError(f"market {market_id} is {status}: resume once it is ACTIVE")
+    instance = instance_resume(market_id=market_id, actor=actor, reason=reason)
+    state.runtime_update(market_id, emergency_cause="", resync=f"resumed by {actor}")
+    try:
+        from amm.runtime.scheduling import request_cycle
+
+        request_cycle(market_id, reason="resume", at_front=True)
+    except Exception:  # noqa: BLE001
+        pass
+    return instance

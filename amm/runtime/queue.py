@@ -1,0 +1,129 @@
+"""Enqueueing on RQ (django_rq queue "amm") with at most one queued-or-running job per key.
+
+Each job has a deterministic key (`quote:{market}`, `feed`, `reconcile:{market}`, ...) and a
+Redis marker `amm:job:{key}` (PX TTL) set when it is enqueued and deleted when it ends, so a
+market never has two queued cycles; a
+request that finds the marker sets `amm:rerun:{key}` instead, and the job runs once more
+before it ends (a fill that lands during a cycle gets its own cycle). A fill's request
+moves an already-queued cycle to the front of the queue. A marker whose worker died
+expires after its TTL and the scheduler enqueues the job again.
+
+The RQ job id is the key plus a short random suffix (`amm-quote-MKT-1-3f2a9c1e`; RQ allows
+letters, digits, `_` and `-`): RQ deletes a finished job's hash (result_ttl=0) *after* the
+function returns, so re-using one id would let that delete hit the next run's job, queued
+a moment after the marker was released. The marker, not the id, is what deduplicates.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from functools import lru_cache
+from typing import Any, Callable
+
+from django.conf import settings
+
+from amm import state
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "amm"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+# KEYS: queue list ; ARGV: job id. Move a job that is still waiting to the front.
+_PROMOTE = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+  redis.call('LPUSH', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+def job_id(key: str) -> str:
+    """RQ job id of a job key ("quote:MKT-1" -> "amm-quote-MKT-1")."""
+    return "amm-" + _UNSAFE.sub("_", key.replace(":", "-"))
+
+
+@lru_cache(maxsize=4)
+def _queue(url: str):
+    import django_rq
+
+    return django_rq.get_queue(QUEUE_NAME)
+
+
+def get_queue():
+    """The "amm" queue (one connection pool per process and Redis URL)."""
+    return _queue(settings.RQ_QUEUES[QUEUE_NAME]["URL"])
+
+
+def enqueue_unique(
+    key: str,
+    func: Callable[..., Any],
+    *args: Any,
+    marker_ttl_ms: int,
+    at_front: bool = False,
+    reason: str = "",
+    timeout_s: int = 120,
+    queued_ttl_s: int = 60,
+) -> bool:
+    """Enqueue `func(*args)` as job `key` unless one is queued or running; then ask it to
+    run again (and, `at_front`, move it forward if it still waits). True when enqueued."""
+    jid = f"{job_id(key)}-{secrets.token_hex(4)}"
+    if not state.job_request(key, jid, reason=reason, ttl_ms=marker_ttl_ms):
+        if at_front:
+            queued = state.job_marker(key)
+            if queued:
+                promote(queued)
+        return False
+    try:
+        get_queue().enqueue_call(
+            func, args=args, job_id=jid, at_front=at_front, result_ttl=0, failure_ttl=300,
+            ttl=queued_ttl_s, timeout=timeout_s, description=f"{key} ({reason})" if reason else key,
+        )
+    except Exception:
+        state.job_done(key)
+        raise
+    return True
+
+
+def promote(jid: str) -> bool:
+    queue = get_queue()
+    return bool(queue.connection.eval(_PROMOTE, 1, queue.key, jid))
+
+
+def queued_count() -> int:
+    return get_queue().count
+
+
+def run_unique(key: str, fn: Callable[[str | None], Any], *, marker_ttl_ms: int, max_runs: int = 10,
+               rerun: bool = True) -> Any:
+    """The body of a unique job: run `fn(rerun_reason)`, again while reruns were requested
+    meanwhile (at most `max_runs`; never when not `rerun`), keeping the marker alive;
+    release it at the end."""
+    from amm.runtime.keeper import keeper
+
+    state.job_started(key)
+    handle = keeper.add(lambda: state.job_renew(key, ttl_ms=marker_ttl_ms))
+    try:
+        reason: str | None = None
+        result = None
+        if not rerun:
+            result = fn(None)
+            state.job_done(key)
+            return result
+        for _ in range(max_runs):
+            result = fn(reason)
+            reason = state.job_finish(key, ttl_ms=marker_ttl_ms)
+            if reason is None:
+                return result
+        state.job_done(key)  # the scheduler's next tick serves what is left
+        return result
+    except BaseException:
+        try:
+            state.job_done(key)
+        except Exception:  # noqa: BLE001 - Redis down: the marker expires by itself
+            pass
+        raise
+    finally:
+        keeper.remove(handle)

@@ -1,0 +1,44 @@
+"""Slow periodic work in a market's lane: reconciliation (SPEC §8) and config reload (§4)."""
+from __future__ import annotations
+
+import logging
+
+from amm.runtime.context import context
+from amm.runtime.keeper import keeper
+from amm.runtime.lease import market_lease
+
+log = logging.getLogger(__name__)
+
+
+def reconcile_in_lane(market_id: str, *, wait_ms: int = 2000):
+    """Reconcile one market while holding its lease (never concurrently with its cycle);
+    None when the lease could not be had (the next period tries again)."""
+    from amm.services import reconcile_market
+
+    ctx = context()
+    lease = market_lease(market_id)
+    if not lease.acquire(wait_ms=wait_ms):
+        log.info("reconciliation of %s skipped: the market is busy", market_id)
+        return None
+    handle = keeper.add(lease.renew)
+    try:
+        return reconcile_market(market_id=market_id, connector=ctx.connector, feed=ctx.feed)
+    finally:
+        keeper.remove(handle)
+        lease.release()
+
+
+def config_reload_noticed(market_id: str) -> int | None:
+    """Re-read `amm:config:{m}` (republished from the database if Redis lost it); returns the
+    new version when this worker had an older one. Cycles also check the version each time."""
+    from amm.services import config_reload
+
+    ctx = context()
+    cached = ctx.configs.get(market_id)
+    loaded = config_reload(market_id=market_id, known_version=cached[0] if cached else None)
+    if loaded is None:
+        return None
+    ctx.configs[market_id] = loaded
+    if cached is not None:
+        log.info("config of %s: version %d noticed (was %d)", market_id, loaded[0], cached[0])
+    return loaded[0]

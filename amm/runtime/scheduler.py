@@ -1,0 +1,213 @@
+"""The scheduler loop that `run_amm` runs (SPEC §7): it only enqueues; RQ workers do the work.
+
+Every AMM_SCHEDULER_TICK_MS:
+- each driven market (lifecycle RUNNING, EMERGENCY or WINDING_DOWN) gets a quote cycle
+  every `requote_interval_ms` (a unique job: never two queued per market; a worker that
+  died mid-cycle loses the market's lease and marker within AMM_LEASE_TTL_MS, after which
+  the next tick enqueues it again for any other worker);
+- the feed job (fills -> immediate requotes, market statuses) is kept alive: enqueued at
+  the front whenever none is queued or running;
+- reconciliation per market every AMM_RECONCILE_INTERVAL_S (5 min), config reload every
+  AMM_CONFIG_RELOAD_INTERVAL_S (30 s), order journal flush every AMM_JOURNAL_FLUSH_INTERVAL_MS,
+  and the daily reset when the local date (settings.TIME_ZONE) changes.
+
+A separate thread re-arms the platform's dead man's switch every timeout/3 while markets
+are driven, and stops re-arming when no cycle completed for a whole timeout (workers dead
+or stuck: let the platform cancel). A loop that finds itself stalled longer than the
+timeout (frozen process) marks every market for re-sync before anything is quoted again.
+
+Only one scheduler runs at a time (lease "scheduler"); a second run_amm waits for it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from amm import state
+from amm.connector import ConnectorError
+from amm.enums import AMMLifecycleState as L
+from amm.runtime import deadman
+from amm.runtime.context import context
+from amm.runtime.daily import local_day
+from amm.runtime.keeper import keeper
+from amm.runtime.lease import Lease, lease_ttl_ms
+from amm.runtime.scheduling import (
+    request_config_reload,
+    request_cycle,
+    request_daily_reset,
+    request_feed,
+    request_journal_flush,
+    request_reconcile,
+)
+
+log = logging.getLogger(__name__)
+
+DRIVEN = (L.RUNNING.value, L.EMERGENCY.value, L.WINDING_DOWN.value)
+
+
+def _ms(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+@dataclass
+class Plan:
+    lifecycle: str
+    interval_s: float
+    due: float = 0.0
+    reconcile_due: float = 0.0
+    config_due: float = 0.0
+
+
+class Scheduler:
+    def __init__(self, market_ids: list[str] | None = None, *, arm_deadman: bool = True) -> None:
+        self.market_ids = list(market_ids) if market_ids else None
+        self.arm_deadman = arm_deadman
+        self.stop_event = threading.Event()
+        self.lease = Lease("scheduler")
+        self.plans: dict[str, Plan] = {}
+        self.tick_s = _ms("AMM_SCHEDULER_TICK_MS", 20) / 1000
+        self._refresh_due = self._feed_due = self._journal_due = self._daily_due = 0.0
+        self._last_tick = 0.0
+        self._day = ""
+        self._deadman_thread: threading.Thread | None = None
+        self._started_ms = state.now_ms()
+        self.deadman_timeout_ms = deadman.DEFAULT_TIMEOUT_MS
+        self.active = False
+
+    # --- ownership -----------------------------------------------------------------------------
+    def acquire(self, *, wait_ms: int) -> bool:
+        """Become the scheduler (waiting for a dead run's lease to expire)."""
+        if not self.lease.acquire(wait_ms=wait_ms, poll_ms=100):
+            return False
+        self._keeper = keeper.add(self.lease.renew)
+        self.active = True
+        return True
+
+    def release(self) -> None:
+        keeper.remove(getattr(self, "_keeper", 0))
+        try:
+            self.lease.release()
+        except Exception:  # noqa: BLE001
+            pass
+
+    # --- markets -------------------------------------------------------------------------------
+    def refresh(self, now: float) -> None:
+        """Re-read which markets are driven (the database) and their intervals (Redis config)."""
+        from amm.models import AMMInstance
+
+        close_old_connections()
+        rows = AMMInstance.objects.all()
+        if self.market_ids is not None:
+            rows = rows.filter(market_id__in=self.market_ids)
+        driven = {m: lc for m, lc in rows.values_list("market_id", "lifecycle_state") if lc in DRIVEN}
+        for market_id in list(self.plans):
+            if market_id not in driven:
+                del self.plans[market_id]
+        recon_s = _ms("AMM_RECONCILE_INTERVAL_S", 300)
+        config_s = _ms("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
+        for i, (market_id, lifecycle) in enumerate(sorted(driven.items())):
+            raw = state.config_get(market_id).get("requote_interval_ms")
+            interval_s = max(0.05, int(float(raw)) / 1000) if raw else 1.0
+            plan = self.plans.get(market_id)
+            if plan is None:  # spread the slow jobs over their period
+                spread = (i + 1) / (len(driven) + 1)
+                self.plans[market_id] = Plan(lifecycle, interval_s, due=now, reconcile_due=now + recon_s * (0.5 + spread / 2),
+                                             config_due=now + config_s * spread)
+            else:
+                plan.lifecycle, plan.interval_s = lifecycle, interval_s
+        state.run_markets_set(self.plans)
+        if self.plans:
+            self.deadman_timeout_ms = deadman.timeout_for(self.plans)
+
+    # --- one pass --------------------------------------------------------------------------------
+    def tick(self, now: float | None = None) -> dict[str, int]:
+        """One scheduling pass; returns what it enqueued (for tests and the status line)."""
+        now = time.monotonic() if now is None else now
+        counts = {"cycles": 0, "feed": 0, "reconcile": 0, "config": 0, "journal": 0, "daily": 0}
+        if self._last_tick and (now - self._last_tick) * 1000 > self.deadman_timeout_ms and self.plans:
+            log.warning("scheduler loop stalled %.1f s (frozen?): every market re-syncs before quoting",
+                        now - self._last_tick)
+            state.resync_request(self.plans, reason="scheduler stalled")
+        self._last_tick = now
+        if now >= self._refresh_due:
+            self._refresh_due = now + 1.0
+            self.refresh(now)
+        for market_id, plan in self.plans.items():
+            if now >= plan.due:
+                plan.due = now + plan.interval_s
+                counts["cycles"] += request_cycle(market_id, reason="tick")
+            if now >= plan.reconcile_due:
+                plan.reconcile_due = now + _ms("AMM_RECONCILE_INTERVAL_S", 300)
+                counts["reconcile"] += request_reconcile(market_id)
+            if now >= plan.config_due:
+                plan.config_due = now + _ms("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
+                counts["config"] += request_config_reload(market_id)
+        if self.plans and now >= self._feed_due:
+            self._feed_due = now + 0.05
+            counts["feed"] += request_feed()
+        if now >= self._journal_due:
+            self._journal_due = now + _ms("AMM_JOURNAL_FLUSH_INTERVAL_MS", 2000) / 1000
+            counts["journal"] += request_journal_flush()
+        if now >= self._daily_due:
+            self._daily_due = now + 1.0
+            day = local_day()
+            if day != self._day:
+                seen = state.daily_reset_day()
+                if seen is None or seen < day:
+                    counts["daily"] += request_daily_reset(day)
+                else:
+                    self._day = day
+        state.run_update(scheduler_ms=state.now_ms())
+        return counts
+
+    # --- the loop ----------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Tick until `stop_event`; survives Redis and database errors (logged, retried)."""
+        if self.arm_deadman:
+            self._deadman_thread = threading.Thread(target=self._deadman_loop, name="amm-deadman", daemon=True)
+            self._deadman_thread.start()
+        while not self.stop_event.is_set():
+            try:
+                if not self.lease.check() and not self.lease.acquire():
+                    self.active = False
+                    self.stop_event.wait(0.5)
+                    continue
+                self.active = True
+                self.tick()
+            except Exception:  # noqa: BLE001 - Redis restarting, database hiccup: keep going
+                log.exception("scheduler tick failed")
+                self.stop_event.wait(0.5)
+                continue
+            self.stop_event.wait(self.tick_s)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self._deadman_thread is not None:
+            self._deadman_thread.join(timeout=5)
+
+    def _deadman_loop(self) -> None:
+        ctx = context()
+        while not self.stop_event.is_set():
+            timeout = self.deadman_timeout_ms
+            try:
+                if self.plans and self.active and self._workers_alive(timeout):
+                    deadman.arm(ctx, timeout_ms=timeout, market_ids=list(self.plans))
+            except ConnectorError as exc:
+                log.warning("dead man's switch: arm failed: %s", exc)
+            except Exception:  # noqa: BLE001
+                log.exception("dead man's switch: arm failed")
+            self.stop_event.wait(timeout / 3000)
+
+    def _workers_alive(self, timeout_ms: int) -> bool:
+        """Some cycle completed within the timeout (or the run is younger than that)."""
+        last = int(state.run_get().get("last_cycle_ms") or 0)
+        now = state.now_ms()
+        alive = now - max(last, self._started_ms) < timeout_ms
+        if not alive:
+            log.error("no quote cycle completed for %d ms: not re-arming the dead man's switch", now - last)
+        return alive

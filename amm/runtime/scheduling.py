@@ -1,0 +1,58 @@
+"""Requests for jobs (what the scheduler, the feed and operators call): each a unique job
+on the "amm" queue (amm/runtime/queue.py), executed by amm/jobs.py."""
+from __future__ import annotations
+
+from django.conf import settings
+
+from amm.runtime.lease import lease_ttl_ms
+from amm.runtime.queue import enqueue_unique
+
+
+def quote_key(market_id: str) -> str:
+    return f"quote:{market_id}"
+
+
+def request_cycle(market_id: str, *, reason: str = "tick", at_front: bool = False) -> bool:
+    """Enqueue the market's quote cycle unless one is queued or running (that one then runs
+    once more). Fills, status changes and operator actions go to the front of the queue."""
+    from amm import jobs
+
+    return enqueue_unique(quote_key(market_id), jobs.quote, market_id, reason, marker_ttl_ms=lease_ttl_ms(),
+                          at_front=at_front, reason=reason, timeout_s=60, queued_ttl_s=30)
+
+
+def request_feed() -> bool:
+    """The fill poller / market-status watcher (one alive at a time)."""
+    from amm import jobs
+
+    window = int(getattr(settings, "AMM_FEED_WINDOW_MS", 1000))
+    return enqueue_unique("feed", jobs.feed, marker_ttl_ms=window + lease_ttl_ms(), at_front=True,
+                          reason="feed", timeout_s=60, queued_ttl_s=30)
+
+
+def request_reconcile(market_id: str) -> bool:
+    from amm import jobs
+
+    return enqueue_unique(f"reconcile:{market_id}", jobs.reconcile, market_id, marker_ttl_ms=120_000,
+                          reason="reconcile", timeout_s=120, queued_ttl_s=300)
+
+
+def request_config_reload(market_id: str) -> bool:
+    from amm import jobs
+
+    return enqueue_unique(f"config:{market_id}", jobs.config_reload, market_id, marker_ttl_ms=30_000,
+                          reason="config", timeout_s=30, queued_ttl_s=60)
+
+
+def request_journal_flush() -> bool:
+    from amm import jobs
+
+    return enqueue_unique("journal", jobs.journal_flush, marker_ttl_ms=60_000, reason="journal", timeout_s=60,
+                          queued_ttl_s=60)
+
+
+def request_daily_reset(day: str) -> bool:
+    from amm import jobs
+
+    return enqueue_unique(f"daily:{day}", jobs.daily_reset, day, marker_ttl_ms=60_000, reason="daily reset",
+                          timeout_s=60, queued_ttl_s=3600)

@@ -1,0 +1,79 @@
+"""Starting markets (run_amm): STOPPED -> STARTING -> RUNNING through the startup sync
+(SPEC §5, seed §7.2); a failed sync -> STOPPED with a SYNC_FAILED alert. A market left
+RUNNING / EMERGENCY / WINDING_DOWN by a run that died is adopted as it is: Redis is
+rebuilt from the platform and its cycles go on (the kill switch and EMERGENCY persist)."""
+from __future__ import annotations
+
+import logging
+
+from amm import state
+from amm.bookkeeping import SyncError
+from amm.connector import ConnectorError
+from amm.enums import AMMLifecycleState as L
+from amm.runtime.context import RuntimeContext, context
+from amm.runtime.lease import market_lease, lease_ttl_ms
+
+log = logging.getLogger(__name__)
+
+
+def market_start(market_id: str, *, actor: str = "run_amm", ctx: RuntimeContext | None = None) -> str:
+    """Start (or adopt) one market; returns its lifecycle state afterwards."""
+    from amm.models import AlertSeverity, AlertType, AMMInstance
+    from amm.services import alert_raise, instance_running, instance_start, instance_start_failed, market_startup_sync
+
+    ctx = ctx or context()
+    lease = market_lease(market_id)
+    if not lease.acquire(wait_ms=lease_ttl_ms()):
+        lease.steal()
+    try:
+        instance = AMMInstance.objects.get(market_id=market_id)
+        lifecycle = instance.lifecycle_state
+        if lifecycle == L.STOPPED.value:
+            instance_start(market_id=market_id, actor=actor, reason="run_amm")
+            lifecycle = L.STARTING.value
+        try:
+            market_startup_sync(market_id=market_id, connector=ctx.connector, feed=ctx.feed)
+            state.runtime_update(market_id, resync="", resync_full="", retry_after_ms=0, pending_mint="")
+        except (SyncError, ConnectorError) as exc:
+            if lifecycle != L.STARTING.value:
+                log.error("%s (%s): re-sync failed (%s); its cycles retry", market_id, lifecycle, exc)
+                state.resync_request([market_id], reason="startup sync failed", full=True)
+                return lifecycle
+            instance_start_failed(market_id=market_id, actor=actor, reason=f"startup sync failed: {exc}"[:255])
+            alert_raise(type=AlertType.SYNC_FAILED, severity=AlertSeverity.CRITICAL, market_id=market_id,
+                        payload={"error": str(exc)})
+            return L.STOPPED.value
+        if lifecycle == L.STARTING.value:
+            instance_running(market_id=market_id, actor=actor, reason="startup sync done")
+            return L.RUNNING.value
+        log.info("%s: adopted in %s from an earlier run, Redis rebuilt from the platform", market_id, lifecycle)
+        return lifecycle
+    finally:
+        lease.release()
+
+
+def market_shutdown(market_id: str, *, actor: str = "run_amm", ctx: RuntimeContext | None = None) -> int:
+    """run_amm stops: cancel every AMM order of the market (under its lease, taken over
+    after one TTL) and release them in Redis; a RUNNING market becomes STOPPED (EMERGENCY
+    and WINDING_DOWN stay for the next run). Returns the orders released."""
+    from django_fsm import TransitionNotAllowed
+
+    from amm.models import AMMInstance
+    from amm.runtime import executor
+    from amm.services import instance_stop
+
+    ctx = ctx or context()
+    lease = market_lease(market_id)
+    if not lease.acquire(wait_ms=lease_ttl_ms()):
+        lease.steal()
+    try:
+        released = executor.cancel_all(ctx, market_id)
+        instance = AMMInstance.objects.filter(market_id=market_id).first()
+        if instance is not None and instance.lifecycle_state == L.RUNNING.value:
+            try:
+                instance_stop(market_id=market_id, actor=actor, reason="run_amm stopped")
+            except TransitionNotAllowed:
+                pass
+        return released
+    finally:
+        lease.release()

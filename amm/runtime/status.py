@@ -1,0 +1,53 @@
+"""One readable line per market (SPEC §3.7 amm_status, run_amm's live status): lifecycle,
+phase, defense, kill switch, fair price, the AMM's best quotes, inventory, PnL, last
+requote age. Reads Redis and the database only."""
+from __future__ import annotations
+
+from amm import state
+from amm.strategy.types import yes_view_price
+from amm.enums import Side
+
+
+def _best(orders) -> tuple[str, str]:
+    bids, asks = [], []
+    for o in orders.values():
+        price = yes_view_price(Side(o.side), o.price)
+        (bids if o.book_type in ("NATIVE_BUY", "SYNTHETIC_BUY") else asks).append((price, o.remaining))
+    bid = max(bids, default=None)
+    ask = min(asks, default=None)
+    fmt = lambda level: f"{level[0]}x{level[1]}" if level else "-"  # noqa: E731
+    return fmt(bid), fmt(ask)
+
+
+def status_line(market_id: str, *, instance=None, now_ms: int | None = None) -> str:
+    from amm.models import AMMInstance
+
+    now_ms = now_ms if now_ms is not None else state.now_ms()
+    instance = instance or AMMInstance.objects.filter(market_id=market_id).first()
+    read = state.quote_cycle_read(market_id)
+    st = read.state or {}
+    inv = read.inventory
+    bid, ask = _best(read.orders)
+    last = int(st.get("last_requote_ms") or 0)
+    age = f"{(now_ms - last) / 1000:.1f}s ago" if last else "never"
+    lifecycle = instance.lifecycle_state if instance else "NO-INSTANCE"
+    phase = st.get("phase") or (instance.phase if instance else "-")
+    defense = st.get("defense_level") or (instance.defense_level if instance else "-")
+    kill = instance.kill_switch if instance else (st.get("kill_switch") or "-")
+    market_status = (read.market or {}).get("status") or "?"
+    return (f"{market_id:<20} {lifecycle:<12} {phase:<13} {defense:<11} kill={kill:<3} mkt={market_status:<9} "
+            f"fair={st.get('fair_price_cents', '-')!s:>3} bid={bid:<8} ask={ask:<8} orders={len(read.orders):<2} "
+            f"YES={inv.yes_volume} NO={inv.no_volume} cash={inv.cash_cents} "
+            f"pnl={st.get('daily_pnl_cents', 0)} fills={st.get('total_fills_today', 0)} requote {age}")
+
+
+def status_lines(market_ids: list[str] | None = None) -> list[str]:
+    from amm.models import AMMInstance
+
+    rows = AMMInstance.objects.order_by("market_id")
+    if market_ids:
+        rows = rows.filter(market_id__in=market_ids)
+    instances = {i.market_id: i for i in rows}
+    ids = market_ids or sorted(instances)
+    now = state.now_ms()
+    return [status_line(m, instance=instances.get(m), now_ms=now) for m in ids]

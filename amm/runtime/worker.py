@@ -1,0 +1,73 @@
+"""The RQ worker class of the AMM: `SimpleWorker` (no fork), chosen for latency.
+
+A forking `rq.Worker` forks a work horse per job: with Django, httpx and redis-py loaded the
+fork plus the child's exit cost milliseconds per job, and the child starts with no warm
+connections — every cycle would open a new HTTP connection pool, Redis connection and
+database connection, and lose the in-process caches (parsed config, the fill LRU). Quote
+cycles are short (tens of ms) and frequent, so that overhead sits directly on the
+tick-to-quote path. Measured on this 2-core machine with a no-op job (bench in
+tests/amm/runtime/test_worker_class.py, `-s` prints it): see the figures in the test's
+docstring — the forking worker costs several times the per-job time of SimpleWorker.
+
+What SimpleWorker gives up is isolation: a job that leaks or crashes takes the worker with
+it. Here a crash is contained by design: run_amm respawns dead workers, the market's lease
+and job marker expire within a few seconds, and the next tick re-enqueues the cycle.
+
+In a thread (tests run workers as threads) signal handlers cannot be installed and the
+SIGALRM death penalty is unavailable: the worker then uses RQ's timer-based penalty.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+
+from rq.timeouts import TimerDeathPenalty
+from rq.worker import SimpleWorker
+
+log = logging.getLogger(__name__)
+
+
+class AmmWorker(SimpleWorker):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if threading.current_thread() is not threading.main_thread():
+            self.death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            super()._install_signal_handlers()
+
+
+def worker_class():
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    return import_string(getattr(settings, "AMM_WORKER_CLASS", "amm.runtime.worker.AmmWorker"))
+
+
+def make_worker(*, name: str | None = None, worker_cls=None):
+    """A worker on the "amm" queue (django_rq's connection)."""
+    from amm.runtime.queue import get_queue
+
+    queue = get_queue()
+    cls = worker_cls or worker_class()
+    return cls([queue], connection=queue.connection, name=name)
+
+
+def watch_parent(parent_pid: int, interval_s: float = 0.5) -> threading.Thread:
+    """A worker started by run_amm stops (warm: finishes its job) when run_amm is gone."""
+
+    def run() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent_pid:
+                log.warning("run_amm (pid %d) is gone: stopping this worker after its job", parent_pid)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    thread = threading.Thread(target=run, name="amm-parent-watch", daemon=True)
+    thread.start()
+    return thread

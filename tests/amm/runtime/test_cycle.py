@@ -1,0 +1,55 @@
+"""quote_cycle against the platform over HTTP (issue 6): quoting both sides, a cycle that
+would change nothing sends nothing, a fill is requoted, an unknown outcome is re-synced."""
+from __future__ import annotations
+
+import pytest
+
+from amm import state
+from amm.runtime.context import context
+from amm.runtime.cycle import quote_cycle
+from tests.amm.runtime.support import _stop_deadman_sweeper, rt  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _count_requests(ctx):
+    seen: list[str] = []
+    ctx.connector._http.event_hooks["request"].append(lambda request: seen.append(f"{request.method} {request.url.path}"))
+    return seen
+
+
+def test_first_cycle_quotes_both_sides_and_a_quiet_cycle_sends_nothing(rt):
+    rt.start()
+    result = quote_cycle(rt.market_id, reason="start")
+    assert result.outcome == "quoted" and result.placed >= 2, result
+    assert rt.quoting()
+    book = rt.book()
+    assert book["bids"] and book["asks"]
+    assert int(state.state_get(rt.market_id)["last_requote_ms"]) > 0
+
+    # The first cycle also minted pairs from idle cash: the next ones re-back the ladder with
+    # shares. Once the quotes are what the strategy wants, a cycle sends nothing.
+    outcomes = [quote_cycle(rt.market_id).outcome for _ in range(6)]
+    assert "unchanged" in outcomes, outcomes
+    seen = _count_requests(context())
+    before = rt.open_orders()
+    again = quote_cycle(rt.market_id, reason="tick")
+    assert again.outcome == "unchanged" and again.sent == 0, again
+    assert rt.open_orders() == before
+    assert not [r for r in seen if not r.startswith("GET ")], seen  # reads only: no order call
+    assert len(seen) <= 2, seen
+
+
+def test_a_fill_is_requoted_by_the_next_cycle(rt):
+    rt.start()
+    quote_cycle(rt.market_id)
+    before = rt.open_orders()
+    trades = rt.take("YES", 5)
+    assert trades
+    context().feed.poll()
+    result = quote_cycle(rt.market_id, reason="fill")
+    assert result.outcome == "quoted", result
+    assert rt.quoting() and rt.open_orders() != before
+    pos = rt.position()
+    inv = state.inventory_get(rt.market_id)
+    assert (inv.yes_volume, inv.no_volume) == (pos.yes_volume, pos.no_volume)
