@@ -98,6 +98,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # One INFO line per HTTP request would drown the operator's status lines.
+    "loggers": {name: {"level": env_str("HTTP_LOG_LEVEL", "WARNING")} for name in ("httpx", "httpcore")},
 }
 
 # --- exchange (the reference platform) -------------------------------------------------
@@ -140,7 +142,7 @@ AMM_SCHEDULER_TICK_MS = env_int("AMM_SCHEDULER_TICK_MS", 20)
 AMM_FILL_POLL_INTERVAL_MS = env_int("AMM_FILL_POLL_INTERVAL_MS", 10)  # trade feed poll period in the feed job
 AMM_FEED_WINDOW_MS = env_int("AMM_FEED_WINDOW_MS", 1000)  # one feed job polls this long, then is re-enqueued
 AMM_STATUS_POLL_MS = env_int("AMM_STATUS_POLL_MS", 200)  # market statuses read (GET /markets) by the feed job
-AMM_MARKET_STATUS_MAX_AGE_MS = env_int("AMM_MARKET_STATUS_MAX_AGE_MS", 1000)  # older: the cycle GETs the market
+AMM_MARKET_STATUS_MAX_AGE_MS = env_int("AMM_MARKET_STATUS_MAX_AGE_MS", 500)  # older: the cycle GETs the market
 AMM_ORDERBOOK_DEPTH = env_int("AMM_ORDERBOOK_DEPTH", 10)
 AMM_RECONCILE_INTERVAL_S = env_int("AMM_RECONCILE_INTERVAL_S", 300)
 AMM_CONFIG_RELOAD_INTERVAL_S = env_int("AMM_CONFIG_RELOAD_INTERVAL_S", 30)

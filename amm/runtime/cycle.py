@@ -159,7 +159,7 @@ class Cycle:
     def refresh_status(self, *, force: bool = False) -> None:
         meta = self.read.quote.market or {}
         age = self.now - int(meta.get("updated_at_ms") or 0)
-        if force or not meta.get("status") or age > _setting("AMM_MARKET_STATUS_MAX_AGE_MS", 1000):
+        if force or not meta.get("status") or age > _setting("AMM_MARKET_STATUS_MAX_AGE_MS", 500):
             meta = executor.market_refresh(self.ctx, self.market_id, now=self.now)
         self.market_status = str(meta.get("status") or "")
 

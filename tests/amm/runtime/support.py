@@ -17,6 +17,8 @@ import pytest
 from amm import state
 from amm.constants import AMM_USER_ID
 
+FILL_CYCLES: dict[str, int] = {}  # market -> cycles run with reason "fill" (counted by the rt fixture)
+
 RUNTIME_CONFIG = {
     "requote_interval_ms": 300,
     "dead_man_timeout_ms": 3000,
@@ -129,10 +131,17 @@ class Runtime:
         assert response.status_code in (200, 201), response.text
         return response.json().get("trades", [])
 
-    def set_status(self, status: str, outcome: str | None = None, *, market_id: str | None = None) -> None:
+    def set_status(self, status: str, outcome: str | None = None, *, market_id: str | None = None,
+                   watch: bool = True) -> None:
+        """Move the market on the platform; with `watch`, the feed's status watch sees it (as it
+        would within AMM_STATUS_POLL_MS) and requests the market's cycle."""
+        from amm.runtime.context import context
+        from amm.runtime.feed import status_watch
         from exchange.services import market_set_status
 
         market_set_status(market_id=market_id or self.market_id, status=status, outcome=outcome, actor="test")
+        if watch:
+            status_watch(context())
 
     def open_orders(self, market_id: str | None = None) -> dict[str, int]:
         from exchange.models import Order
@@ -235,8 +244,21 @@ def rt(live_server, redis_conn, settings):
     settings.AMM_RECONCILE_INTERVAL_S = 3600
     settings.AMM_FEED_WINDOW_MS = 500
     context_reset()
+    from amm.runtime import cycle as cycle_module
+
+    original = cycle_module.quote_cycle
+
+    def counting(market_id, *, reason="tick", **kwargs):
+        if reason == "fill":
+            FILL_CYCLES[market_id] = FILL_CYCLES.get(market_id, 0) + 1
+        return original(market_id, reason=reason, **kwargs)
+
+    cycle_module.quote_cycle = counting
     runtime = Runtime(url=live_server.url, amm_key=amm_key, market_id=market_id, trader_id=str(trader.id),
                       trader_key=trader_key)
-    yield runtime
-    runtime.stop()
-    context_reset()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+        cycle_module.quote_cycle = original
+        context_reset()

@@ -1,0 +1,93 @@
+"""Fills counted once across duplicates and restarts, the daily reset, config hot reload,
+and a market taken over after its worker died (issue 6), with real workers and Redis."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from amm import state
+from amm.runtime.context import context, context_reset
+from amm.runtime.cycle import quote_cycle
+from amm.runtime.lease import market_lease
+from amm.services import config_update
+from tests.amm.runtime.support import _stop_deadman_sweeper, rt, wait_until  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _inventory_matches(rt) -> bool:
+    pos = rt.position()
+    inv = state.inventory_get(rt.market_id)
+    return pos is not None and (inv.yes_volume, inv.no_volume, inv.yes_cost_sum_cents, inv.no_cost_sum_cents) == (
+        pos.yes_volume, pos.no_volume, pos.yes_cost_sum, pos.no_cost_sum)
+
+
+def test_a_fill_delivered_twice_or_after_a_restart_is_counted_once(rt, redis_conn):
+    rt.start()
+    quote_cycle(rt.market_id)
+    for side in ("YES", "NO"):
+        assert rt.take(side, 3)
+    context().feed.poll()
+    assert _inventory_matches(rt)
+    fills = int(state.state_get(rt.market_id)["total_fills_today"])
+    assert fills >= 2
+
+    redis_conn.set(state.TRADE_CURSOR, 0)  # the feed delivers every fill again
+    assert context().feed.poll().applied == 0
+    context_reset()  # a restarted worker: no in-process memory of trade ids
+    assert context().feed.poll().applied == 0
+    assert _inventory_matches(rt)
+    assert int(state.state_get(rt.market_id)["total_fills_today"]) == fills
+
+    # Restart: run_amm's startup sync of a RUNNING market rebuilds Redis from the platform.
+    from amm.runtime.startup import market_start
+
+    assert rt.take("YES", 2)
+    context_reset()
+    assert market_start(rt.market_id) == "RUNNING"
+    assert context().feed.poll().applied == 0
+    assert _inventory_matches(rt)
+
+
+def test_daily_reset_runs_once_at_local_midnight(rt):
+    import datetime as dt
+
+    from amm.runtime import daily
+
+    rt.start()
+    m = rt.market_id
+    today = daily.local_day()
+    yesterday = (dt.date.fromisoformat(today) - dt.timedelta(days=1)).isoformat()
+    assert daily.daily_reset(yesterday) is False  # the first day this Redis sees is only recorded
+    state.state_update(m, daily_pnl_cents=-1234, total_fills_today=7)
+    rt.run(workers=1)  # the scheduler notices the local date moved on and enqueues the reset
+    wait_until(lambda: state.state_get(m)["daily_pnl_cents"] == 0 and state.state_get(m)["total_fills_today"] == 0,
+               timeout=8, message="counters reset by the daily job")
+    assert state.daily_reset_day() == today
+    state.state_update(m, total_fills_today=3)
+    assert daily.daily_reset(today) is False  # once per day
+    assert state.state_get(m)["total_fills_today"] == 3
+
+
+def test_config_hot_reload_is_noticed_by_the_running_loop(rt):
+    m = rt.market_id
+    rt.start()
+    rt.run(workers=2)
+    wait_until(rt.quoting, timeout=15, message="quoting")
+    config_update(market_id=m, actor="test", order_size=7, order_levels=1)
+    wait_until(lambda: rt.quoting() and set(rt.open_orders().values()) <= {7} and len(rt.open_orders()) == 2,
+               timeout=10, message="quotes resized to the new config")
+
+
+def test_a_market_whose_worker_died_is_taken_over_after_the_lease_expires(rt, settings):
+    settings.AMM_LEASE_TTL_MS = 600
+    rt.start()
+    dead = market_lease(rt.market_id, ttl_ms=600)
+    assert dead.acquire()  # a worker that took the market and died: nobody renews its lease
+    assert quote_cycle(rt.market_id, wait_ms=0).outcome == "busy"
+    started = time.monotonic()
+    rt.run(workers=1)
+    wait_until(rt.quoting, timeout=10, message="another worker quoting the market")
+    assert time.monotonic() - started < 5
+    assert dead.renew() is False  # fenced out
