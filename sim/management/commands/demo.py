@@ -1,61 +1,121 @@
-"""The main job: migrate, seed a demo market and users, serve the platform in production form."""
+"""The main job: the platform, simulated traders and the AMM, together, on one machine.
+
+1. migrate; seed a demo market, funded traders, and fund the AMM's platform account;
+2. enable the AMM on the market (`amm_enable`);
+3. serve the platform in production form (gunicorn);
+4. run the AMM (`run_amm`) against it over HTTP, and the simulated traders (`sim_traders`);
+5. on Ctrl-C (or after --duration): stop the AMM first (it cancels its orders), then the
+   traders, then the platform, and print the invariant check.
+"""
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import httpx
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from exchange.invariants import invariants_check
 from exchange.models import Market
-from exchange.services import account_deposit, api_key_issue, market_create, user_get_or_create
+from exchange.services import account_deposit, api_key_issue, market_create, system_users_ensure, user_get_or_create
 
 DEMO_MARKET = "MKT-BTC-100K-2026"
-DEMO_TRADERS = ("alice", "bob")
-AMM_USER_ID = settings.AMM_USER_ID
+AMM_FUNDING_CENTS = 1_000_000
 
 
 class Command(BaseCommand):
-    help = "Set up and run the demo: platform (gunicorn) with a seeded market and funded users."
+    help = "Run the demo: platform (gunicorn) + simulated traders + the AMM, on the embedded default."
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default="127.0.0.1:8000")
-        parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+        parser.add_argument("--amm-workers", type=int, default=1)
+        parser.add_argument("--traders", type=int, default=4)
+        parser.add_argument("--rate", type=float, default=4.0, help="trader actions per second")
+        parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
         parser.add_argument("--no-serve", action="store_true", help="seed and exit")
 
-    def handle(self, *args, bind, workers, no_serve, **options):
-        self.stdout.write("== migrating")
+    def handle(self, *args, bind, workers, amm_workers, traders, rate, duration, no_serve, **options):
+        say = self.stdout.write
+        say("== migrating")
         call_command("migrate", interactive=False, verbosity=0)
-        self.stdout.write(f"== database: {settings.DATABASES['default']['HOST'] or 'local'} / redis: {settings.REDIS_URL}")
+        system_users_ensure()
+        say(f"== database {settings.DATABASES['default']['NAME']} / redis {settings.REDIS_URL}")
         if not Market.objects.filter(pk=DEMO_MARKET).exists():
-            market_create(market_id=DEMO_MARKET, title="Will BTC close above $100k in 2026?", maker_fee_bps=0,
-                          taker_fee_bps=20)
-            self.stdout.write(f"== created market {DEMO_MARKET}")
-        keys = {}
-        for name in DEMO_TRADERS:
-            user, created = user_get_or_create(username=name)
-            if created:
-                account_deposit(user_id=str(user.id), amount_cents=1_000_000, reference="demo")
-            keys[name] = api_key_issue(user=user)
+            market_create(market_id=DEMO_MARKET, title="Will BTC close above $100k in 2026?", taker_fee_bps=20)
+            account_deposit(user_id=settings.AMM_USER_ID, amount_cents=AMM_FUNDING_CENTS, reference="demo")
+            say(f"== created market {DEMO_MARKET}; funded the AMM with {AMM_FUNDING_CENTS} cents")
         amm_user, _ = user_get_or_create(username="amm_market_maker")
-        keys["amm_market_maker"] = api_key_issue(user=amm_user)
-        for name, key in keys.items():
-            self.stdout.write(f"   API key {name:<17} {key}")
+        amm_key = api_key_issue(user=amm_user)
+        call_command("amm_enable", DEMO_MARKET, "--budget", str(AMM_FUNDING_CENTS // 2), stdout=io.StringIO())
         if no_serve:
+            say("== seeded; not serving (--no-serve)")
             return
+
         base = f"http://{bind}"
-        self.stdout.write(f"== serving the platform on {base} (gunicorn, {workers} workers); Ctrl-C stops")
-        self.stdout.write(f"   try: curl -H 'Authorization: Token {keys['alice']}' {base}/api/v1/account/balance")
-        env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "REDIS_URL": settings.REDIS_URL}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "ammproject.wsgi", "--bind", bind, "--workers", str(workers)],
-            env=env, cwd=settings.BASE_DIR,
-        )
+        logs = Path(settings.BASE_DIR) / ".data" / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "REDIS_URL": settings.REDIS_URL,
+               "AMM_PLATFORM_BASE_URL": base, "AMM_PLATFORM_API_KEY": amm_key, "PYTHONUNBUFFERED": "1"}
+        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+        procs: list[tuple[str, subprocess.Popen]] = []
+
+        def start(name: str, argv: list[str], to_log: bool) -> subprocess.Popen:
+            out = open(logs / f"{name}.log", "w") if to_log else None
+            proc = subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR, stdout=out, stderr=subprocess.STDOUT
+                                    if to_log else None, start_new_session=True)
+            procs.append((name, proc))
+            return proc
+
+        say(f"== platform on {base} (gunicorn, {workers} workers; log {logs / 'platform.log'})")
+        start("platform", [sys.executable, "-m", "gunicorn", "ammproject.wsgi", "--bind", bind,
+                           "--workers", str(workers)], to_log=True)
+        self._wait_for(base)
+        say(f"== AMM: run_amm --market {DEMO_MARKET} --workers {amm_workers} (its status lines follow)")
+        start("amm", manage + ["run_amm", "--market", DEMO_MARKET, "--workers", str(amm_workers)], to_log=False)
+        time.sleep(2)
+        say(f"== {traders} simulated traders at {rate}/s (log {logs / 'traders.log'}); Ctrl-C stops everything")
+        start("traders", manage + ["sim_traders", DEMO_MARKET, "--base-url", base, "--traders", str(traders),
+                                   "--rate", str(rate)], to_log=True)
         try:
-            server.wait()
+            deadline = None if duration is None else time.monotonic() + duration
+            while deadline is None or time.monotonic() < deadline:
+                for name, proc in procs:
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"{name} exited with {proc.returncode}; see {logs}")
+                time.sleep(0.5)
         except KeyboardInterrupt:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+            pass
+        finally:
+            self._stop(procs, say)
+        violations = invariants_check()
+        say("== invariants: " + ("all hold" if not violations else "; ".join(violations)))
+
+    def _wait_for(self, base: str, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base}/api/v1/schema/", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the platform did not answer on {base}")
+
+    def _stop(self, procs, say) -> None:
+        # The AMM first: it cancels its orders while the platform is still there to answer.
+        for name in ("amm", "traders", "platform"):
+            for proc_name, proc in procs:
+                if proc_name == name and proc.poll() is None:
+                    say(f"== stopping {name}")
+                    proc.send_signal(signal.SIGTERM)
+                    try:
+                        proc.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
