@@ -58,3 +58,8 @@ def daily_reset(day: str) -> None:
     from amm.runtime.daily import daily_reset as reset
 
     run_unique(f"daily:{day}", lambda _: reset(day), marker_ttl_ms=60_000, rerun=False)
+
+
+def ping() -> str:
+    """A no-op: checks that workers take jobs (and measures the per-job cost of a worker class)."""
+    return "pong"
