@@ -7,7 +7,9 @@ counterparties and reads the positions), then `place`, `cancel`, `settle`... mut
 memory, and `flush` writes everything in bulk.
 
 Lock order, always: market -> accounts (sorted by user_id, one statement) -> positions of
-that market. No operation locks two markets, so two operations can never deadlock.
+that market. No operation locks two markets, so two operations can never deadlock. The fee
+account is not among the accounts: trades credit it at flush, after taking the trade-feed
+lock (see `_fee_credit`).
 
 Freezing: a BUY freezes `remaining × (price + fee_per_share)` where fee_per_share is the
 worst-case fee of one share (max of maker and taker bps, rounded up); a fill unfreezes its
@@ -158,7 +160,7 @@ class OrderLookup:
 
 class Clearing:
     def __init__(self, market_id: str | None = None, *, own_order: tuple[str, uuid.UUID] | None = None,
-                 users: Iterable[str] | None = None, crossing: Iterable[NewOrder] = (), fee: bool = False,
+                 users: Iterable[str] | None = None, crossing: Iterable[NewOrder] = (),
                  orders: OrderLookup | None = None):
         """Lock the market row: by id, or the market of `own_order` (user_id, order_id), which
         answers ORDER_NOT_FOUND unless the order is that user's.
@@ -176,6 +178,7 @@ class Clearing:
         self._new_order_ids: set[uuid.UUID] = set()
         self.trades: list[Trade] = []
         self._ledger: list[tuple] = []  # (user_id, entry_type, amount, balance_after, ref_type, ref_id | _Ref)
+        self._fees: list[tuple[int, _Ref]] = []  # (amount, trade) owed to the fee account, credited at flush
         self._dirty_accounts: set[str] = set()
         self._market_dirty = False
         self.db_crossing_users: set[str] | None = None  # set by lock_accounts(crossing=...)
@@ -188,7 +191,7 @@ class Clearing:
             reach = _Reach.of(crossing)
             if orders is not None:
                 statements.append(_orders_sql(orders))
-            statements.append(_lock_accounts_sql(market_id, users, reach, fee, own_order))
+            statements.append(_lock_accounts_sql(market_id, users, reach, own_order))
             if reach.max_bid is not None:
                 statements.append(_resting_page_sql(market_id, BookSide.ASK, reach.max_bid))
             if reach.min_ask is not None:
@@ -212,13 +215,11 @@ class Clearing:
                     self._book[side] = _BookSide(reach=price, rows=page, complete=len(page) < BOOK_PAGE)
 
     # --- locking -------------------------------------------------------------------
-    def lock_accounts(self, user_ids: Iterable[str], *, crossing: Iterable[NewOrder] = (),
-                      fee: bool = False) -> set[str]:
+    def lock_accounts(self, user_ids: Iterable[str], *, crossing: Iterable[NewOrder] = ()) -> set[str]:
         """Lock every account this operation may touch, in one sorted statement, and read these
-        users' positions in this market with it. The accounts are `user_ids`, the owners of
+        users' positions in this market with it. The accounts are `user_ids` and the owners of
         resting orders that any of the `crossing` orders could trade with (returned: the
-        counterparties, a superset), and the fee account when anything may trade (`fee`, or
-        counterparties exist).
+        counterparties, a superset).
 
         Counterparties are looked for within reach in price, and in book order only as deep
         as the new orders' total quantity: matching reaches another user's order only once
@@ -230,7 +231,7 @@ class Clearing:
         the market lock is held, so it sees every order committed before; positions need no
         row lock, only operations holding this market's lock write them."""
         reach = _Reach.of(crossing)
-        (rows,) = _select_together([_lock_accounts_sql(self.market.id, user_ids, reach, fee)])
+        (rows,) = _select_together([_lock_accounts_sql(self.market.id, user_ids, reach)])
         return self._take_accounts(rows, set(user_ids), reach)
 
     def _take_accounts(self, rows: list[tuple], wanted: set[str], reach: _Reach) -> set[str]:
@@ -538,7 +539,7 @@ class Clearing:
             self._cash(order.user_id, entry_type, -notional, R.TRADE, ref)
             if fee:
                 self._cash(order.user_id, E.FEE, -fee, R.TRADE, ref)
-                self._cash(FEE_USER_ID, E.FEE, fee, R.TRADE, ref)
+                self._credit_fee(fee, ref)
             if order.original_side == Side.YES:
                 position.yes_volume += quantity
                 position.yes_cost_sum += notional
@@ -551,9 +552,15 @@ class Clearing:
         self._cash(order.user_id, entry_type, notional, R.TRADE, ref)
         if fee:
             self._cash(order.user_id, E.FEE, -fee, R.TRADE, ref)
-            self._cash(FEE_USER_ID, E.FEE, fee, R.TRADE, ref)
+            self._credit_fee(fee, ref)
         position.realized_pnl += notional - released
         return fee, notional - released - fee
+
+    def _credit_fee(self, amount: int, ref: _Ref) -> None:
+        if FEE_USER_ID in self.accounts:  # the fee account itself trades: it is locked like any party
+            self._cash(FEE_USER_ID, E.FEE, amount, R.TRADE, ref)
+        else:
+            self._fees.append((amount, ref))  # credited at flush (`_fee_credit`)
 
     def _reduce(self, position: Position, side: str, quantity: int, *, pending: bool) -> int:
         """Remove shares at weighted-average cost (seed §4.1); returns the cost released."""
@@ -690,6 +697,7 @@ class Clearing:
             self._positions_update(),
             self._accounts_update(),
             self._ledger_insert(),
+            *self._fee_credit(),
             self._market_update(),
         ])
 
@@ -698,10 +706,8 @@ class Clearing:
         SPEC §3.6), so the trade-feed lock is taken right before the ids are drawn and held to
         commit; everything is computed by then, so the section it serializes is short."""
         with _cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TRADE_FEED_LOCK_KEY])
-            sql, params = _insert_sql("trades", _TRADE_INSERT_COLUMNS,
-                                      [[getattr(t, c) for c in _TRADE_INSERT_COLUMNS] for t in self.trades])
-            cursor.execute(sql + " RETURNING id", params)
+            cursor.execute(_INSERT_TRADES_SQL, [TRADE_FEED_LOCK_KEY, _as_json(
+                _TRADE_INSERT_COLUMNS, [[getattr(t, c) for c in _TRADE_INSERT_COLUMNS] for t in self.trades])])
             for trade, (trade_id,) in zip(self.trades, cursor.fetchall(), strict=True):
                 trade.id = trade_id
 
@@ -740,6 +746,30 @@ class Clearing:
             [user_id, self.market.id, entry_type, amount, balance_after, ref_type,
              str(ref_id.trade.id) if isinstance(ref_id, _Ref) else ref_id, self.now]
             for user_id, entry_type, amount, balance_after, ref_type, ref_id in self._ledger])
+
+    def _fee_credit(self) -> list[tuple]:
+        """The fees of this operation's trades, credited to the fee account (with its ledger
+        lines) only here. Every trade pays fees: locking that one row with the other accounts
+        held it for a whole operation and serialized trading in all markets. Here the trades
+        are inserted already, so the trade-feed lock is held: it serializes this tail anyway,
+        no one waits for the row, and whoever holds the row waits for nothing but its commit."""
+        if not self._fees:
+            return []
+        amounts = [amount for amount, _ in self._fees]
+        total = sum(amounts)
+        rows = [[FEE_USER_ID, self.market.id, E.FEE, amount, after, R.TRADE, str(ref.trade.id), self.now]
+                for (amount, ref), after in zip(self._fees, itertools.accumulate(amounts))]
+        credit = ("UPDATE accounts SET available_balance = available_balance + %s, version = version + 1 "
+                  "WHERE user_id = %s RETURNING available_balance - %s AS balance_before", [total, FEE_USER_ID, total],
+                  "fee_account")
+        # balance_after arrives as the running total of this operation's fees; the balance it
+        # starts from is the row's (NULL, so refused by NOT NULL, if the fee account is missing).
+        columns = ", ".join(_LEDGER_COLUMNS)
+        values = ", ".join("(SELECT balance_before FROM fee_account) + v.balance_after" if c == "balance_after"
+                           else f"v.{c}" for c in _LEDGER_COLUMNS)
+        lines = (f"INSERT INTO ledger_entries ({columns}) SELECT {values} FROM {_JSON_ROWS.format(table='ledger_entries')}",
+                 [_as_json(_LEDGER_COLUMNS, rows), len(rows)])
+        return [credit, lines]
 
     def _market_update(self):
         if not self._market_dirty:
@@ -854,8 +884,7 @@ def _orders_sql(lookup: OrderLookup):
 # the given users; the counterparties, i.e. owners of open orders on the other side within
 # reach of the new orders' prices, in book order only as deep as the new orders' total
 # quantity may go (`ahead`: other users' remaining quantity before an order; the given users'
-# own orders are skipped, cancelled or theirs anyway, so they do not count); and the fee
-# account when anything may trade.
+# own orders are skipped, cancelled or theirs anyway, so they do not count).
 _LOCK_ACCOUNTS_SQL = f"""
 WITH book AS (
     SELECT user_id, book_side, COALESCE(SUM(CASE WHEN user_id = ANY(%s::varchar[]) THEN 0
@@ -871,7 +900,6 @@ WITH book AS (
     SELECT user_id, bool_or(is_crossing) AS is_crossing FROM (
         SELECT unnest(%s::varchar[]), false
         UNION ALL SELECT user_id, true FROM crossing
-        UNION ALL SELECT %s, false WHERE %s OR EXISTS (SELECT 1 FROM crossing)
     ) AS u (user_id, is_crossing) GROUP BY user_id
 )
 SELECT w.is_crossing, {", ".join("a." + c for c in _ACCOUNT_COLUMNS)}, {", ".join("p." + c for c in _POSITION_COLUMNS)}
@@ -882,13 +910,13 @@ FOR UPDATE OF a
 """
 
 
-def _lock_accounts_sql(market_id: str | None, user_ids: Iterable[str], reach: _Reach, fee: bool,
+def _lock_accounts_sql(market_id: str | None, user_ids: Iterable[str], reach: _Reach,
                        own_order: tuple[str, uuid.UUID] | None = None):
     market_sql, market_params = ("%s", [market_id]) if own_order is None else _market_of_order(own_order[1], own_order[0])
     users = sorted(user_ids)
     return (_LOCK_ACCOUNTS_SQL.format(market=market_sql),
             [users, *market_params, reach.max_bid, reach.min_ask, reach.bid_quantity, reach.ask_quantity,
-             users, FEE_USER_ID, fee, *market_params])
+             users, *market_params])
 
 
 def _accounts_and_positions(rows) -> Iterator[tuple[bool, Account, Position | None]]:
@@ -929,13 +957,6 @@ def _open_orders(market_id: str, user_id: str | None) -> list[Order]:
     return [Order.from_db("default", None, row) for row in rows]
 
 
-def _insert_sql(table: str, columns: list[str], rows: list) -> tuple[str, list]:
-    """`INSERT … VALUES (…), (…)`: many rows, one statement."""
-    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    sql = f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES {", ".join([row_sql] * len(rows))}'
-    return sql, [value for row in rows for value in row]
-
-
 # Many rows travel as ONE json parameter, expanded by json_populate_recordset into the
 # table's own row type: quoting one parameter per value (client-side binding) cost more than
 # running the statement, and the statement text stays the same (psycopg caches its parsing).
@@ -947,6 +968,17 @@ _JSON_ROWS = "(SELECT * FROM json_populate_recordset(NULL::{table}, %s) LIMIT %s
 
 def _as_json(columns: list[str], rows: list[list]) -> str:
     return json.dumps([dict(zip(columns, row)) for row in rows], default=str)  # default: uuid, datetime
+
+
+# The trade-feed lock is taken inside the INSERT, in one round trip: ids are drawn for the
+# rows the join yields, and it yields none before the lock is granted. Rows go in (and ids
+# come back) in list order.
+_INSERT_TRADES_SQL = (
+    f'INSERT INTO "trades" ({", ".join(_TRADE_INSERT_COLUMNS)}) '
+    f'SELECT {", ".join("v." + c for c in _TRADE_INSERT_COLUMNS)} '
+    "FROM (SELECT pg_advisory_xact_lock(%s)) AS feed_lock, json_populate_recordset(NULL::trades, %s) AS v "
+    "RETURNING id"
+)
 
 
 def _insert_rows(table: str, columns: list[str], rows: list[list]):
@@ -968,13 +1000,15 @@ def _update_rows(table: str, columns: list[str], rows: list[list]):
             f"WHERE t.{key} = v.{key}", [_as_json(columns, rows), len(rows)])
 
 
-def _write_together(statements: list[tuple[str, list] | None]) -> None:
-    """Run independent INSERT/UPDATE statements as one (data-modifying CTEs): one round trip
-    and one parse for all. Each touches rows no other one touches, as the CTEs require."""
+def _write_together(statements: list[tuple | None]) -> None:
+    """Run INSERT/UPDATE statements as one (data-modifying CTEs): one round trip and one parse
+    for all. Each touches rows no other one touches, as the CTEs require; they see each other
+    only through RETURNING, by the name given as a statement's third element."""
     statements = [s for s in statements if s]
     if not statements:
         return
-    *first, (last_sql, last_params) = statements
-    sql = "".join(f"{'WITH' if i == 0 else ','} w{i} AS ({part}) " for i, (part, _) in enumerate(first)) + last_sql
+    *first, last = statements
+    sql = "".join(f"{'WITH' if i == 0 else ','} {part[2] if len(part) > 2 else f'w{i}'} AS ({part[0]}) "
+                  for i, part in enumerate(first)) + last[0]
     with _cursor() as cursor:
-        cursor.execute(sql, [value for _, params in statements for value in params])
+        cursor.execute(sql, [value for part in statements for value in part[1]])

@@ -10,7 +10,7 @@ import datetime as dt
 from django.db import transaction
 from django_fsm import can_proceed
 
-from exchange.enums import FEE_USER_ID, MarketStatus, Outcome
+from exchange.enums import MarketStatus, Outcome
 from exchange.exceptions import InvalidInput, WrongState
 from exchange.models import Market, MarketEvent, Order, Position
 from exchange.services.clearing import Clearing
@@ -64,7 +64,7 @@ def market_set_status(*, market_id: str, status: str, outcome: str | None = None
             Order.objects.filter(market=market, status__in=["OPEN", "PARTIALLY_FILLED"]).values_list("user_id", flat=True)
         )
         touched = with_orders | (holders if status in (MarketStatus.SETTLED, MarketStatus.VOIDED) else set())
-        clearing.lock_accounts(touched | ({FEE_USER_ID} if touched else set()))
+        clearing.lock_accounts(touched)
         clearing.load_positions(touched)
         if status in CANCELS_ORDERS:
             for order in clearing.open_orders():

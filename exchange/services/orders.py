@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from exchange.enums import OPEN_STATUSES, Direction, Side, TimeInForce
 from exchange.exceptions import ExchangeError, InvalidInput, NotFound, WrongState
 from exchange.models import Order, Trade
-from exchange.services.clearing import Clearing, NewOrder, OrderLookup, classify, crosses
+from exchange.services.clearing import Clearing, NewOrder, OrderLookup
 
 MAX_QUANTITY = 10_000_000
 MAX_CLIENT_ORDER_ID = 128
@@ -183,8 +183,7 @@ def orders_replace(*, user_id: str, market_id: str, replacements: list[Replaceme
         # Read with the locks: the old orders, and any order already using a new client_order_id.
         lookup = OrderLookup([oid for _, oid in old_ids if oid is not None], user_id,
                              [n.client_order_id for _, n in news])
-        clearing = Clearing(market_id, users=[user_id], crossing=[n for _, n in news],
-                            fee=_cross_each_other([n for _, n in news]), orders=lookup)
+        clearing = Clearing(market_id, users=[user_id], crossing=[n for _, n in news], orders=lookup)
         clearing.require_active()
         rows = clearing.read_orders
         by_id = {o.id: o for o in rows}
@@ -219,10 +218,3 @@ def orders_replace(*, user_id: str, market_id: str, replacements: list[Replaceme
         result.trades = list(clearing.trades)
         return result
 
-
-def _cross_each_other(news: list[NewOrder]) -> bool:
-    bids = [classify(n.side, n.direction, n.price_cents)[2] for n in news
-            if classify(n.side, n.direction, n.price_cents)[1] == "BID"]
-    asks = [classify(n.side, n.direction, n.price_cents)[2] for n in news
-            if classify(n.side, n.direction, n.price_cents)[1] == "ASK"]
-    return bool(bids and asks and crosses(max(bids), min(asks)))
