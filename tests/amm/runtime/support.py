@@ -262,3 +262,20 @@ def rt(live_server, redis_conn, settings):
         runtime.stop()
         cycle_module.quote_cycle = original
         context_reset()
+
+
+def subprocess_database_url() -> str:
+    """DATABASE_URL of the database this test process uses (pytest-django's test database)."""
+    from urllib.parse import quote
+
+    from django.conf import settings
+
+    cfg = settings.DATABASES["default"]
+    user = quote(cfg.get("USER") or "postgres", safe="")
+    password = cfg.get("PASSWORD") or ""
+    auth = f"{user}:{quote(password, safe='')}" if password else user
+    host, port = cfg.get("HOST") or "127.0.0.1", cfg.get("PORT") or ""
+    if host.startswith("/"):
+        return f"postgresql://{auth}@/{quote(cfg['NAME'], safe='')}?host={quote(host, safe='')}" + (
+            f"&port={port}" if port else "")
+    return f"postgresql://{auth}@{host}{':' + str(port) if port else ''}/{quote(cfg['NAME'], safe='')}"
