@@ -159,7 +159,7 @@ class Cycle:
     def refresh_status(self, *, force: bool = False) -> None:
         meta = self.read.quote.market or {}
         age = self.now - int(meta.get("updated_at_ms") or 0)
-        if force or not meta.get("status") or age > _setting("AMM_MARKET_STATUS_MAX_AGE_MS", 500):
+        if force or not meta.get("status") or age > _setting("AMM_MARKET_STATUS_MAX_AGE_MS", 1000):
             meta = executor.market_refresh(self.ctx, self.market_id, now=self.now)
         self.market_status = str(meta.get("status") or "")
 
@@ -217,15 +217,19 @@ class Cycle:
             if not rt.get("resync"):
                 state.runtime_update(m, resync="the dead man's switch was not armed")
             return self.result("not_armed")
+        quote = self.read.quote
         if rt.get("resync") or int(rt.get("resync_until_ms") or 0) > now:
             executor.orders_resync(self.ctx, m, now=now)
             if rt.get("resync"):
                 state.runtime_update(m, resync="")
                 self.runtime = {**rt, "resync": ""}
+            quote = None
         if rt.get("pending_mint"):
             request_id, _, qty = str(rt["pending_mint"]).rpartition(":")
             executor.mint(self.ctx, m, quantity=int(qty), request_id=request_id, now=now)
-        quote = state.quote_cycle_read(m)  # after a re-sync or mint; cheap, one round trip
+            quote = None
+        if quote is None:  # Redis changed under this cycle (re-sync, mint): read it again
+            quote = state.quote_cycle_read(m)
         config = self.ctx.config(m, quote.config_version)
         book = self.book(config)
         decision = self.decide(quote, config, book)

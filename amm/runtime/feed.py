@@ -60,8 +60,8 @@ def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None
     """One feed window (module docstring). Returns counters."""
     ctx = ctx or context()
     window_ms = _ms("AMM_FEED_WINDOW_MS", 1000) if window_ms is None else window_ms
-    poll_s = _ms("AMM_FILL_POLL_INTERVAL_MS", 10) / 1000
-    status_s = _ms("AMM_STATUS_POLL_MS", 200) / 1000
+    poll_s = _ms("AMM_FILL_POLL_INTERVAL_MS", 20) / 1000
+    status_s = _ms("AMM_STATUS_POLL_MS", 300) / 1000
     lease = Lease("feed", ttl_ms=lease_ttl_ms())
     if not lease.acquire():
         return {"busy": 1}
