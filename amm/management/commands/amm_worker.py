@@ -3,6 +3,8 @@ machine or another sharing the Redis and the database (amm.runtime.worker.AmmWor
 SimpleWorker, no fork per job). Equivalent: `rqworker amm --worker-class amm.runtime.worker.AmmWorker`."""
 from __future__ import annotations
 
+import logging
+
 from django.core.management.base import BaseCommand
 
 
@@ -19,6 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from amm.runtime.worker import make_worker, watch_parent
 
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP call drowns the status
         if options["parent_pid"]:
             watch_parent(options["parent_pid"])
         worker = make_worker(name=options["name"])

@@ -95,6 +95,7 @@ class Command(BaseCommand):
         for handler in logging.getLogger().handlers:  # logs to stdout, one stream for an operator or a harness
             if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stderr, sys.__stderr__):
                 handler.setStream(sys.stdout)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP call drowns the status
         stop = threading.Event()
 
         def on_signal(signum, frame):
