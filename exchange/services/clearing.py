@@ -1,9 +1,10 @@
 """The clearing engine: one unit of work per market operation (SPEC §3.2).
 
-Read this module top to bottom to follow an order: `Clearing(market_id)` locks the market
-row (which serializes everything that touches that market's book and positions), callers
-lock the accounts they need in ONE sorted statement (`lock_accounts`, which also finds the
-counterparties and reads the positions), then `place`, `cancel`, `settle`... mutate rows in
+Read this module top to bottom to follow an order: `Clearing(market_id, users=...,
+crossing=...)` locks the market row (which serializes everything that touches that market's
+book and positions) and, in the same round trip, the accounts the operation may touch in ONE
+sorted statement: the callers' and the counterparties', read with their positions
+(`lock_accounts` does this step alone). Then `place`, `cancel`, `settle`... mutate rows in
 memory, and `flush` writes everything in bulk.
 
 Lock order, always: market -> accounts (sorted by user_id, one statement) -> positions of
@@ -933,7 +934,7 @@ def _positions(market_id: str, user_ids: set[str]) -> list[Position]:
     return [Position.from_db("default", None, row) for row in rows]
 
 
-BOOK_PAGE = 200
+BOOK_PAGE = 50  # rows per read of the book; a taker usually needs the first few
 
 
 def _resting_page_sql(market_id: str, side: str, reach: int, offset: int = 0):

@@ -155,3 +155,16 @@ def test_a_trade_in_another_market_does_not_wait_for_one_still_matching():
     assert b_trade.id < a_trade.id
     assert account(FEE_USER_ID).available_balance >= a_trade.maker_fee + b_trade.maker_fee
     assert invariants_check() == []
+
+
+def test_a_sweep_reads_the_book_page_after_page(db):
+    from exchange.services.clearing import BOOK_PAGE
+
+    market = new_market()
+    makers = [new_user() for _ in range(3)]
+    resting = [place(makers[i % 3], market, "NO", "BUY", 40 + i % 7, 1).order for i in range(BOOK_PAGE + 5)]
+    result = place(new_user(), market, "YES", "BUY", 60, BOOK_PAGE + 5)
+    expected = sorted(resting, key=lambda o: (o.yes_price, o.priority))  # best (lowest) ask first, then time
+    assert [t.maker_order_id for t in result.trades] == [o.id for o in expected]
+    assert result.order.status == "FILLED"
+    assert invariants_check() == []
