@@ -717,7 +717,7 @@ class Clearing:
             [getattr(o, c) for c in _ORDER_COLUMNS] for oid, o in self.orders.items() if oid in self._new_order_ids])
 
     def _orders_update(self):
-        return _update_rows("orders", ["id", "status", "filled_quantity", "frozen_amount", "updated_at"], [
+        return _update_rows("orders", "uuid", ["id", "status", "filled_quantity", "frozen_amount", "updated_at"], [
             [o.id, o.status, o.filled_quantity, o.frozen_amount, self.now]
             for oid, o in self.orders.items() if oid not in self._new_order_ids])
 
@@ -732,14 +732,14 @@ class Clearing:
             [p.user_id, self.market.id, *_position_values(p)] for p in self._changed_positions(new=True)])
 
     def _positions_update(self):
-        return _update_rows("positions", ["id", *_POSITION_VALUES], [
+        return _update_rows("positions", "bigint", ["id", *_POSITION_VALUES], [
             [p.pk, *_position_values(p)] for p in self._changed_positions(new=False)])
 
     def _accounts_update(self):
         dirty = [self.accounts[uid] for uid in sorted(self._dirty_accounts)]
         for account in dirty:
             account.version += 1
-        return _update_rows("accounts", ["user_id", "available_balance", "frozen_balance", "version"], [
+        return _update_rows("accounts", "varchar", ["user_id", "available_balance", "frozen_balance", "version"], [
             [a.user_id, a.available_balance, a.frozen_balance, a.version] for a in dirty])
 
     def _ledger_insert(self):
@@ -991,14 +991,17 @@ def _insert_rows(table: str, columns: list[str], rows: list[list]):
             [_as_json(columns, rows), len(rows)])
 
 
-def _update_rows(table: str, columns: list[str], rows: list[list]):
-    """UPDATE of many rows at once, matched on the first column; None when there is nothing."""
+def _update_rows(table: str, key_type: str, columns: list[str], rows: list[list]):
+    """UPDATE of many rows at once, matched on the first column (of SQL type `key_type`);
+    None when there is nothing. The keys also come as an array, so that the rows are found
+    by index even in a plan made for any number of them (a prepared statement's)."""
     if not rows:
         return None
     key, *values = columns
     assignments = ", ".join(f"{name} = v.{name}" for name in values)
     return (f"UPDATE {table} AS t SET {assignments} FROM {_JSON_ROWS.format(table=table)} "
-            f"WHERE t.{key} = v.{key}", [_as_json(columns, rows), len(rows)])
+            f"WHERE t.{key} = v.{key} AND t.{key} = ANY(%s::{key_type}[])",
+            [_as_json(columns, rows), len(rows), [row[0] for row in rows]])
 
 
 def _write_together(statements: list[tuple | None]) -> None:
