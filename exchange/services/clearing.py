@@ -812,6 +812,10 @@ class _PreparedCursor(psycopg.Cursor):
     def execute(self, query, params=None, *, prepare=True, binary=None):
         return super().execute(query, params, prepare=prepare, binary=binary)
 
+    def _send_query_prepared(self, name, pgq, *, binary=None):
+        self._query = pgq  # what Django's query log reads (psycopg sets it for unprepared statements only)
+        super()._send_query_prepared(name, pgq, binary=binary)
+
 
 def _cursor():
     """A cursor for the engine's statements on the ORM's connection: same transaction, and the
