@@ -168,3 +168,22 @@ def test_a_sweep_reads_the_book_page_after_page(db):
     assert [t.maker_order_id for t in result.trades] == [o.id for o in expected]
     assert result.order.status == "FILLED"
     assert invariants_check() == []
+
+
+def test_the_engine_runs_unprepared_too(db, amm, settings):
+    """EXCHANGE_PREPARED_STATEMENTS = False (behind a pooler that cannot keep prepared
+    statements): the same statements, bound client-side like the ORM's."""
+    settings.EXCHANGE_PREPARED_STATEMENTS = False
+    market = new_market(maker_fee_bps=100, taker_fee_bps=200)
+    amm_mint(user_id=amm, market_id=market, quantity=20, request_id=uuid.uuid4().hex)
+    old = place(amm, market, "YES", "SELL", 55, 5).order  # ask at 55
+    taken = place(new_user(), market, "YES", "BUY", 58, 2)
+    assert [t.maker_order_id for t in taken.trades] == [old.id]
+    resting = place(new_user(), market, "YES", "BUY", 54, 3).order  # bid at 54
+    result = orders_replace(user_id=amm, market_id=market, replacements=[
+        Replacement(str(old.id), NewOrder(uuid.uuid4().hex, "YES", "SELL", 54, 4))])
+    assert [(t.maker_order_id, t.quantity) for t in result.trades] == [(resting.id, 3)]
+    from exchange.services import order_cancel
+
+    assert order_cancel(user_id=amm, order_id=result.placed[0].id).status == "CANCELLED"
+    assert invariants_check() == []
