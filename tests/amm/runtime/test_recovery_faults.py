@@ -130,8 +130,8 @@ def test_restart_of_the_amm_redis_server_while_quoting(world_factory, settings, 
     redis_server = RedisServer().start()
     platform_redis = settings.REDIS_URL
     settings.REDIS_URL = redis_server.url  # this test process reads the AMM's state there too
-    for queue in settings.RQ_QUEUES.values():
-        queue["URL"] = redis_server.url
+    # A new dict (not edited in place), so that the settings fixture puts the old one back.
+    settings.RQ_QUEUES = {name: {**queue, "URL": redis_server.url} for name, queue in settings.RQ_QUEUES.items()}
     try:
         world = world_factory(markets=1, platform_redis_url=platform_redis)
         m = world.markets[0]
