@@ -53,3 +53,28 @@ def test_a_fill_is_requoted_by_the_next_cycle(rt):
     pos = rt.position()
     inv = state.inventory_get(rt.market_id)
     assert (inv.yes_volume, inv.no_volume) == (pos.yes_volume, pos.no_volume)
+
+
+def test_a_mint_whose_answer_was_lost_is_retried_then_the_inventory_rebuilt_from_the_platform(rt):
+    """The mint landed on the platform but its answer never came back; fills were applied in
+    the meantime. Retrying with the same request_id places nothing new, and because weighted-
+    average cost depends on the order of events, the next cycle rebuilds the inventory from
+    the platform instead of trusting deltas applied in another order."""
+    rt.start()
+    quote_cycle(rt.market_id)
+    ctx = context()
+    ctx.connector.amm_mint(market_id=rt.market_id, quantity=7, request_id="lost-mint-1")  # answer "lost"
+    assert rt.take("YES", 3)
+    ctx.feed.poll()
+    state.runtime_update(rt.market_id, pending_mint="lost-mint-1:7")
+
+    quote_cycle(rt.market_id)
+    runtime = state.runtime_get(rt.market_id)
+    assert not runtime.get("pending_mint") and runtime.get("resync_full"), runtime
+
+    quote_cycle(rt.market_id)
+    assert not state.runtime_get(rt.market_id).get("resync_full")
+    ctx.feed.poll()
+    pos, inv = rt.position(), state.inventory_get(rt.market_id)
+    assert (inv.yes_volume, inv.no_volume, inv.yes_cost_sum_cents, inv.no_cost_sum_cents) == (
+        pos.yes_volume, pos.no_volume, pos.yes_cost_sum, pos.no_cost_sum)
