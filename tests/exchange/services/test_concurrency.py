@@ -77,8 +77,8 @@ def test_a_later_trade_never_commits_before_an_earlier_id():
     """Transaction A is held open right after inserting its trade (id N); B then trades in
     another market (id N+1). If B could commit first, a reader polling `id > since` would
     see N+1, move its cursor past N, and never see N: the feed would have a gap. B waits
-    until A commits: every trading transaction locks the fee account, and the engine also
-    takes the trade-feed advisory lock before inserting trades."""
+    until A commits because the engine takes the trade-feed advisory lock before drawing
+    trade ids (remove it and this test fails)."""
     m1, m2 = new_market(), new_market()
     a_maker, a_taker, b_maker, b_taker = (new_user() for _ in range(4))
     order_place(user_id=a_maker, market_id=m1, new=NewOrder("am", "YES", "BUY", 50, 1))
