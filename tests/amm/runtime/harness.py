@@ -68,6 +68,10 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float 
         time.sleep(interval)
 
 
+# The recovery tests' marks: committed data (subprocesses read it), one worker for them all.
+RECOVERY_MARKS = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("amm_recovery")]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -709,23 +713,16 @@ class Taker(threading.Thread):
 # --- platform and AMM views ---------------------------------------------------------------------------
 def platform_open_orders(market_id: str) -> dict[str, int]:
     """The AMM's open orders on the platform: id -> remaining quantity."""
-    from exchange.models import Order
+    from tests.amm.live.helpers import platform_open_orders as truth  # models load after Django
 
-    return {str(o.id): o.quantity - o.filled_quantity for o in Order.objects.filter(
-        user_id=AMM_USER_ID, market_id=market_id, status__in=["OPEN", "PARTIALLY_FILLED"])}
+    return truth(market_id)
 
 
 def platform_truth(market_id: str) -> dict[str, int]:
-    from exchange.models import Account, Position
+    """The AMM's position and cash on the platform, in amm:inventory's field names."""
+    from tests.amm.live.helpers import platform_truth as truth
 
-    pos = Position.objects.filter(user_id=AMM_USER_ID, market_id=market_id).first() or Position()
-    account = Account.objects.get(user_id=AMM_USER_ID)
-    return {
-        "yes_volume": pos.yes_volume, "no_volume": pos.no_volume,
-        "yes_available": pos.yes_volume - pos.yes_pending_sell, "no_available": pos.no_volume - pos.no_pending_sell,
-        "yes_cost_sum_cents": pos.yes_cost_sum, "no_cost_sum_cents": pos.no_cost_sum,
-        "cash_cents": account.available_balance,
-    }
+    return truth(market_id)
 
 
 def redis_orders(market_id: str) -> dict[str, int]:

@@ -6,16 +6,16 @@ set up with exchange services: tests are not the plugin."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
 
 from amm import state
 from amm.constants import AMM_USER_ID
+from tests.amm.runtime.harness import wait_until  # noqa: F401 - one implementation, re-exported for the tests
 
 FILL_CYCLES: dict[str, int] = {}  # market -> cycles run with reason "fill" (counted by the rt fixture)
 
@@ -26,22 +26,6 @@ RUNTIME_CONFIG = {
     "order_size": 10,
     "exploration_size_factor": 1.0,
 }
-
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05, message: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            last = predicate()
-        except Exception as exc:  # noqa: BLE001 - not readable yet counts as not met
-            last = exc
-        else:
-            if last:
-                return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {message or predicate}: last {last!r}")
-        time.sleep(interval)
 
 
 class WorkerThreads:

@@ -13,7 +13,7 @@ import pytest
 
 from amm import state
 from tests.amm.runtime.harness import (  # noqa: F401 - fixtures
-    RUN_AMM,
+    RECOVERY_MARKS,
     Faults,
     RedisServer,
     _drift,
@@ -29,11 +29,7 @@ from tests.amm.runtime.harness import (  # noqa: F401 - fixtures
     world_factory,
 )
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("amm_recovery"),
-    pytest.mark.skipif(not RUN_AMM.exists(), reason="manage.py run_amm not there yet"),
-]
+pytestmark = RECOVERY_MARKS
 
 START_TIMEOUT = 45
 # 20 % of the AMM's calls fail, every kind of failure equally often; a held call outlives the

@@ -13,8 +13,8 @@ import pytest
 
 from exchange.models import CancelAllAfter
 from tests.amm.runtime.harness import (  # noqa: F401 - fixtures
+    RECOVERY_MARKS,
     AMM_USER_ID,
-    RUN_AMM,
     _drift,
     amm_trade_count,
     assert_stopped_clean,
@@ -27,11 +27,7 @@ from tests.amm.runtime.harness import (  # noqa: F401 - fixtures
     world_factory,
 )
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("amm_recovery"),
-    pytest.mark.skipif(not RUN_AMM.exists(), reason="manage.py run_amm not there yet"),
-]
+pytestmark = RECOVERY_MARKS
 
 # An order-changing call of the AMM (placement, atomic replace, cancel), not cancel-all-after.
 ORDER_CALL = r"^POST /api/v1/amm/orders/replace|^POST /api/v1/orders(\?|$)|^DELETE /api/v1/orders/[^/?]+$"
