@@ -227,10 +227,6 @@ class Cycle:
         if rt.get("pending_mint"):
             request_id, _, qty = str(rt["pending_mint"]).rpartition(":")
             executor.mint(self.ctx, m, quantity=int(qty), request_id=request_id, now=now)
-            # Its first answer was lost, so fills may have been applied around it in another
-            # order than the platform's; weighted-average cost depends on that order. The next
-            # cycle rebuilds the inventory from the platform's truth.
-            state.runtime_update(m, resync_full="a mint whose first answer was lost")
             quote = None
         if quote is None:  # Redis changed under this cycle (re-sync, mint): read it again
             quote = state.quote_cycle_read(m)

@@ -106,13 +106,21 @@ def mint(ctx: RuntimeContext, market_id: str, *, quantity: int, request_id: str,
         state.runtime_update(market_id, pending_mint="")  # refused: nothing happened
         raise
     applied = privileged_record(market_id, result, kind="MINT", now=now)
-    state.runtime_update(market_id, pending_mint="")
+    state.runtime_update(market_id, pending_mint="", resync_full=COST_ORDER_RESYNC)
     return applied
 
 
 def burn(ctx: RuntimeContext, market_id: str, *, quantity: int, request_id: str, now: int) -> bool:
     result = ctx.connector.amm_burn(market_id=market_id, quantity=quantity, request_id=request_id)
-    return privileged_record(market_id, result, kind="BURN", now=now)
+    applied = privileged_record(market_id, result, kind="BURN", now=now)
+    state.runtime_update(market_id, resync_full=COST_ORDER_RESYNC)
+    return applied
+
+
+# A mint/burn answer is applied when it arrives, but fills the platform cleared before it may
+# still be on their way through the feed; weighted-average cost depends on the order of those
+# events, so the next cycle rebuilds the market from the platform instead of trusting deltas.
+COST_ORDER_RESYNC = "cost basis after a mint or burn"
 
 
 def market_refresh(ctx: RuntimeContext, market_id: str, *, now: int) -> dict:

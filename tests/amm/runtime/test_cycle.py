@@ -59,7 +59,7 @@ def test_a_mint_whose_answer_was_lost_is_retried_then_the_inventory_rebuilt_from
     """The mint landed on the platform but its answer never came back; fills were applied in
     the meantime. Retrying with the same request_id places nothing new, and because weighted-
     average cost depends on the order of events, the next cycle rebuilds the inventory from
-    the platform instead of trusting deltas applied in another order."""
+    the platform instead of trusting deltas applied in another order (after every mint/burn)."""
     rt.start()
     quote_cycle(rt.market_id)
     ctx = context()
