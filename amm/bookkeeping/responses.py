@@ -77,10 +77,14 @@ def cancel_all_record(market_id: str, cancelled: Iterable[Order] | None = None, 
     return state.orders_untrack(market_id, ids, event="CANCELLED", now=_now(now))
 
 
-def privileged_record(market_id: str, result: PrivilegedResult, *, kind: str, now: int | None = None) -> bool:
-    """Apply a mint/burn answer to inventory and cash, once per request_id (seed §1)."""
-    applied = state.privileged_apply(market_id, kind=kind, request_id=result.request_id,
-                                     quantity=result.quantity, now=_now(now))
-    log.info("%s %s x%d (%s): %s", kind, market_id, result.quantity, result.request_id,
-             "applied" if applied else "already applied")
-    return applied
+def privileged_record(market_id: str, result: PrivilegedResult, *, kind: str, now: int | None = None) -> str:
+    """Apply a mint/burn answer to inventory and cash, once per request_id (seed §1), with
+    the answer's position making the cost sums exact when Redis has seen the same fills.
+    Returns "repeat", "applied", "exact" or "diverged" (state.privileged_apply)."""
+    pos = result.position
+    position = None if pos is None else {"yes_volume": pos.yes_volume, "yes_cost_sum": pos.yes_cost_sum,
+                                         "no_volume": pos.no_volume, "no_cost_sum": pos.no_cost_sum}
+    outcome = state.privileged_apply(market_id, kind=kind, request_id=result.request_id, quantity=result.quantity,
+                                     position=position, now=_now(now))
+    log.info("%s %s x%d (%s): %s", kind, market_id, result.quantity, result.request_id, outcome)
+    return outcome

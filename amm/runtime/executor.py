@@ -105,22 +105,24 @@ def mint(ctx: RuntimeContext, market_id: str, *, quantity: int, request_id: str,
     except ConnectorError:
         state.runtime_update(market_id, pending_mint="")  # refused: nothing happened
         raise
-    applied = privileged_record(market_id, result, kind="MINT", now=now)
-    state.runtime_update(market_id, pending_mint="", resync_full=COST_ORDER_RESYNC)
-    return applied
+    outcome = privileged_record(market_id, result, kind="MINT", now=now)
+    state.runtime_update(market_id, pending_mint="", **_rebuild_if_diverged(outcome))
+    return outcome != "repeat"
 
 
 def burn(ctx: RuntimeContext, market_id: str, *, quantity: int, request_id: str, now: int) -> bool:
     result = ctx.connector.amm_burn(market_id=market_id, quantity=quantity, request_id=request_id)
-    applied = privileged_record(market_id, result, kind="BURN", now=now)
-    state.runtime_update(market_id, resync_full=COST_ORDER_RESYNC)
-    return applied
+    outcome = privileged_record(market_id, result, kind="BURN", now=now)
+    if outcome == "diverged":
+        state.runtime_update(market_id, **_rebuild_if_diverged(outcome))
+    return outcome != "repeat"
 
 
-# A mint/burn answer is applied when it arrives, but fills the platform cleared before it may
-# still be on their way through the feed; weighted-average cost depends on the order of those
-# events, so the next cycle rebuilds the market from the platform instead of trusting deltas.
-COST_ORDER_RESYNC = "cost basis after a mint or burn"
+def _rebuild_if_diverged(outcome: str) -> dict[str, str]:
+    """Weighted-average cost depends on the order of events: when the mint/burn answer's
+    position shows fills still in flight, the next cycle rebuilds the market from the
+    platform instead of trusting deltas applied in another order."""
+    return {"resync_full": "cost basis after a mint or burn with fills in flight"} if outcome == "diverged" else {}
 
 
 def market_refresh(ctx: RuntimeContext, market_id: str, *, now: int) -> dict:

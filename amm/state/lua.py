@@ -209,8 +209,15 @@ return 1
 """
 
 # KEYS: processed, inventory, markets
-# ARGV: member ('mint:<request_id>'), kind (MINT/BURN), quantity, now_ms, processed ttl
-# Returns 1 when applied, 0 for a repeated answer.
+# ARGV: member ('mint:<request_id>'), kind (MINT/BURN), quantity, now_ms, processed ttl, then
+#       optionally the answer's position: yes_volume, yes_cost_sum, no_volume, no_cost_sum.
+# Weighted-average cost depends on the order of events, and fills the platform cleared just
+# before (or after) the mint may reach Redis in the other order. The answer's position is the
+# platform's truth at that moment: when Redis, with the delta applied, holds the same volumes
+# (it has seen the same fills), the answer's cost sums are adopted and Redis is exact.
+# Returns 0 for a repeated answer, 1 when applied (no position given), 3 when applied and
+# exact, 2 when applied but the volumes differ (fills still in flight one way or the other):
+# the caller then rebuilds the market from the platform.
 PRIVILEGED = PRELUDE + """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
 local q, now, inv = tonumber(ARGV[3]), ARGV[4], KEYS[2]
@@ -235,10 +242,20 @@ else
   end
   cash_all(KEYS[3], 100 * q, now)
 end
+local outcome = 1
+if kept and ARGV[6] then
+  local v = redis.call('HMGET', inv, 'yes_volume', 'no_volume')
+  if int(v[1]) == tonumber(ARGV[6]) and int(v[2]) == tonumber(ARGV[8]) then
+    redis.call('HSET', inv, 'yes_cost_sum_cents', ARGV[7], 'no_cost_sum_cents', ARGV[9])
+    outcome = 3
+  else
+    outcome = 2
+  end
+end
 if kept then redis.call('HSET', inv, 'updated_at_ms', now) end
 redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
-return 1
+return outcome
 """
 
 # Sum of cash held by tracked BUY orders over every kept market, and this market's cash.

@@ -378,20 +378,25 @@ def privileged_apply(
     kind: str,
     request_id: str,
     quantity: int,
+    position: Mapping[str, int] | None = None,
     now: int | None = None,
     conn: redis.Redis | None = None,
-) -> bool:
+) -> str:
     """Apply a successful mint/burn answer (the one inventory change outside the fill feed,
-    seed §1), exactly once per request_id."""
+    seed §1), exactly once per request_id. With the answer's `position` (yes_volume,
+    yes_cost_sum, no_volume, no_cost_sum) the cost sums are made exact (lua.PRIVILEGED).
+    Returns "repeat" (already applied), "applied" (no position given), "exact", or
+    "diverged" (applied; fills were in flight, so the cost sums may be off until rebuilt)."""
     kind = kind.upper()
     if kind not in ("MINT", "BURN"):
         raise ValueError("kind must be MINT or BURN")
     now = now_ms() if now is None else now
-    applied = script(_conn(conn), "privileged")(
-        keys=[K.processed_key(market_id), K.inventory_key(market_id), K.MARKETS],
-        args=[f"{kind.lower()}:{request_id}", kind, int(quantity), int(now), K.PROCESSED_TTL_S],
-    )
-    return bool(applied)
+    args = [f"{kind.lower()}:{request_id}", kind, int(quantity), int(now), K.PROCESSED_TTL_S]
+    if position is not None:
+        args += [int(position[f]) for f in ("yes_volume", "yes_cost_sum", "no_volume", "no_cost_sum")]
+    outcome = script(_conn(conn), "privileged")(keys=[K.processed_key(market_id), K.inventory_key(market_id), K.MARKETS],
+                                               args=args)
+    return {0: "repeat", 1: "applied", 2: "diverged", 3: "exact"}[int(outcome)]
 
 
 # --- rebuild -------------------------------------------------------------------------------------------

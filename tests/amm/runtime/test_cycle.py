@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from amm import state
+from amm.runtime import executor
 from amm.runtime.context import context
 from amm.runtime.cycle import quote_cycle
 from tests.amm.runtime.support import _stop_deadman_sweeper, rt  # noqa: F401 - fixtures
@@ -55,11 +56,11 @@ def test_a_fill_is_requoted_by_the_next_cycle(rt):
     assert (inv.yes_volume, inv.no_volume) == (pos.yes_volume, pos.no_volume)
 
 
-def test_a_mint_whose_answer_was_lost_is_retried_then_the_inventory_rebuilt_from_the_platform(rt):
+def test_a_mint_whose_answer_was_lost_is_retried_and_the_cost_basis_is_the_platforms(rt):
     """The mint landed on the platform but its answer never came back; fills were applied in
-    the meantime. Retrying with the same request_id places nothing new, and because weighted-
-    average cost depends on the order of events, the next cycle rebuilds the inventory from
-    the platform instead of trusting deltas applied in another order (after every mint/burn)."""
+    the meantime. Retrying with the same request_id mints nothing new, and because weighted-
+    average cost depends on the order of events, the answer's position (Redis has seen the
+    same fills) sets the cost sums: Redis equals the platform without a rebuild."""
     rt.start()
     quote_cycle(rt.market_id)
     ctx = context()
@@ -70,7 +71,22 @@ def test_a_mint_whose_answer_was_lost_is_retried_then_the_inventory_rebuilt_from
 
     quote_cycle(rt.market_id)
     runtime = state.runtime_get(rt.market_id)
-    assert not runtime.get("pending_mint") and runtime.get("resync_full"), runtime
+    assert not runtime.get("pending_mint") and not runtime.get("resync_full"), runtime
+    ctx.feed.poll()
+    pos, inv = rt.position(), state.inventory_get(rt.market_id)
+    assert (inv.yes_volume, inv.no_volume, inv.yes_cost_sum_cents, inv.no_cost_sum_cents) == (
+        pos.yes_volume, pos.no_volume, pos.yes_cost_sum, pos.no_cost_sum)
+
+
+def test_a_mint_answer_ahead_of_the_fill_feed_rebuilds_the_market(rt):
+    """A fill the platform cleared before the mint has not reached Redis yet: the answer's
+    volumes differ, so the next cycle rebuilds the market from the platform."""
+    rt.start()
+    quote_cycle(rt.market_id)
+    ctx = context()
+    assert rt.take("YES", 3)  # not polled: still in flight
+    executor.mint(ctx, rt.market_id, quantity=5, request_id="ahead-1", now=state.now_ms())
+    assert state.runtime_get(rt.market_id).get("resync_full")
 
     quote_cycle(rt.market_id)
     assert not state.runtime_get(rt.market_id).get("resync_full")

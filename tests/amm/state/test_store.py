@@ -147,14 +147,31 @@ def test_cash_is_mirrored_into_every_kept_market(redis_conn):
 
 
 def test_mint_and_burn_answers_apply_once(market_in_redis):
-    assert state.privileged_apply(M, kind="MINT", request_id="r1", quantity=10)
-    assert not state.privileged_apply(M, kind="MINT", request_id="r1", quantity=10)
+    assert state.privileged_apply(M, kind="MINT", request_id="r1", quantity=10) == "applied"
+    assert state.privileged_apply(M, kind="MINT", request_id="r1", quantity=10) == "repeat"
     inv = state.inventory_get(M)
     assert (inv.yes_volume, inv.no_volume, inv.yes_cost_sum_cents, inv.no_cost_sum_cents) == (10, 10, 500, 500)
     assert inv.cash_cents == 100_000 - 1000
-    assert state.privileged_apply(M, kind="BURN", request_id="r2", quantity=4)
+    assert state.privileged_apply(M, kind="BURN", request_id="r2", quantity=4) == "applied"
     inv = state.inventory_get(M)
     assert (inv.yes_volume, inv.no_available, inv.yes_cost_sum_cents, inv.cash_cents) == (6, 6, 300, 100_000 - 600)
+
+
+def test_a_mint_answer_whose_volumes_agree_makes_the_cost_sums_exact(market_in_redis):
+    """The platform sold 4 of 10 YES (cost 60 each) before the mint, Redis saw the sale after
+    it: the delta alone would release cost at the post-mint average. The answer's position
+    (same volumes) replaces the order-dependent cost sums."""
+    state.privileged_apply(M, kind="MINT", request_id="r0", quantity=10)
+    position = {"yes_volume": 16, "yes_cost_sum": 850, "no_volume": 20, "no_cost_sum": 1000}
+    assert state.privileged_apply(M, kind="MINT", request_id="r1", quantity=10, position=position) == "diverged"
+    inv = state.inventory_get(M)
+    assert (inv.yes_volume, inv.yes_cost_sum_cents) == (20, 1000)  # delta applied, cost sums untouched
+    # Redis now sees the sale; a later answer with agreeing volumes is adopted.
+    state.fill_apply(M, trade_id=9, legs=[FillLeg("gone", "YES", "SELL", 60, 4, 0, "NATIVE_SELL")])
+    position = {"yes_volume": 21, "yes_cost_sum": 905, "no_volume": 25, "no_cost_sum": 1250}
+    assert state.privileged_apply(M, kind="MINT", request_id="r2", quantity=5, position=position) == "exact"
+    inv = state.inventory_get(M)
+    assert (inv.yes_volume, inv.yes_cost_sum_cents, inv.no_volume, inv.no_cost_sum_cents) == (21, 905, 25, 1250)
 
 
 def test_cancel_all_releases_every_tracked_order(market_in_redis):
