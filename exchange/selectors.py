@@ -1,66 +1,78 @@
 """Platform reads (HackSoft selectors): what the REST API shows a user (SPEC §3.6).
 
 Every selector that reads a user's data takes the caller's `user_id` and filters by it, so
-another user's rows are indistinguishable from missing ones.
+another user's rows are indistinguishable from missing ones. The reads a trading client
+repeats many times a second (balance, market, position, trades, order book) are single
+prepared SQL statements (exchange.sql): one round trip and one snapshot each.
 """
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connection, transaction
-from django.db.models import F, Q, Sum
 
-from exchange.enums import OPEN_STATUSES, BookSide, OrderStatus
+from exchange.enums import OPEN_STATUSES, OrderStatus
 from exchange.exceptions import InvalidInput, NotFound
 from exchange.models import Account, Market, Order, Position, Trade
+from exchange.sql import columns, rows_as, select_together
 
 TRADES_PAGE_MAX = 1000
 ORDERS_PAGE_MAX = 5000
 ORDERBOOK_DEPTH_MAX = 100
 
+_ACCOUNT = ", ".join(columns(Account))
+_MARKET = ", ".join(columns(Market))
+_MARKET_M = ", ".join(f"m.{c}" for c in columns(Market))
+_POSITION_P = ", ".join(f"p.{c}" for c in columns(Position))
+_TRADE = ", ".join(columns(Trade))
+_OPEN = "(" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"
 
-@contextmanager
-def _snapshot():
-    """One consistent view of the database for several queries (REPEATABLE READ)."""
-    if connection.in_atomic_block:
-        # Inside a caller's transaction: its isolation level is already fixed.
-        yield
-        return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        yield
+
+def _one(sql: str, params: list) -> tuple | None:
+    (rows,) = select_together([(sql, params)])
+    return rows[0] if rows else None
+
+
+def _market_missing(market_id: str) -> NotFound:
+    return NotFound(f"market {market_id!r} does not exist", code="MARKET_NOT_FOUND", field="market_id")
 
 
 def account_balance_get(*, user_id: str) -> Account:
-    account = Account.objects.filter(user_id=user_id).first()
-    if account is None:
+    row = _one(f"SELECT {_ACCOUNT} FROM accounts WHERE user_id = %s", [user_id])
+    if row is None:
         raise NotFound(f"no account for user {user_id}", code="ACCOUNT_NOT_FOUND")
-    return account
+    return Account.from_db("default", None, row)
 
 
 def market_get(*, market_id: str) -> Market:
-    market = Market.objects.filter(pk=market_id).first()
-    if market is None:
-        raise NotFound(f"market {market_id!r} does not exist", code="MARKET_NOT_FOUND", field="market_id")
-    return market
+    row = _one(f"SELECT {_MARKET} FROM markets WHERE id = %s", [market_id])
+    if row is None:
+        raise _market_missing(market_id)
+    return Market.from_db("default", None, row)
 
 
 def market_list(*, status: str | None = None) -> list[Market]:
-    rows = Market.objects.all().order_by("id")
     if status:
-        rows = rows.filter(status=status)
-    return list(rows)
+        (rows,) = select_together([(f"SELECT {_MARKET} FROM markets WHERE status = %s ORDER BY id", [status])])
+    else:
+        (rows,) = select_together([(f"SELECT {_MARKET} FROM markets ORDER BY id", [])])
+    return rows_as(Market, rows)
 
 
 def position_get(*, user_id: str, market_id: str) -> Position:
     """The caller's position in a market; an unsaved all-zero row when it holds none."""
-    market = market_get(market_id=market_id)
-    position = Position.objects.filter(user_id=user_id, market=market).first()
-    return position or Position(user_id=user_id, market=market)
+    row = _one(f"SELECT {_MARKET_M}, {_POSITION_P} FROM markets m "
+               "LEFT JOIN positions p ON p.market_id = m.id AND p.user_id = %s WHERE m.id = %s", [user_id, market_id])
+    if row is None:
+        raise _market_missing(market_id)
+    n = len(columns(Market))
+    market = Market.from_db("default", None, row[:n])
+    if row[n] is None:
+        return Position(user_id=user_id, market=market)
+    position = Position.from_db("default", None, row[n:])
+    position.market = market
+    return position
 
 
 def order_get(*, user_id: str, order_id) -> Order:
@@ -108,10 +120,14 @@ def trade_list(*, user_id: str, since: int = 0, limit: int = 500, market_id: str
     Gap-free because the engine inserts trades under a transaction-level advisory lock
     (services.clearing.TRADE_FEED_LOCK_KEY), so a trade id never becomes visible after a
     larger one; paging by `id > since ORDER BY id` then sees every trade exactly once."""
-    rows = Trade.objects.filter(Q(buy_user_id=user_id) | Q(sell_user_id=user_id), id__gt=since)
+    limit = max(1, min(limit, TRADES_PAGE_MAX))
+    sql = f"SELECT {_TRADE} FROM trades WHERE (buy_user_id = %s OR sell_user_id = %s) AND id > %s"
+    params: list = [user_id, user_id, since]
     if market_id:
-        rows = rows.filter(market_id=market_id)
-    trades = list(rows.order_by("id")[: max(1, min(limit, TRADES_PAGE_MAX))])
+        sql += " AND market_id = %s"
+        params.append(market_id)
+    (rows,) = select_together([(sql + " ORDER BY id LIMIT %s", [*params, limit])])
+    trades = rows_as(Trade, rows)
     return TradePage(trades=trades, next_since=trades[-1].id if trades else since)
 
 
@@ -123,21 +139,26 @@ class OrderBook:
     asks: list[list[int]]
 
 
+# One statement, so one snapshot: the levels are exactly the book at that sequence_id.
+_ORDERBOOK_SQL = f"""
+SELECT 'M', 0, sequence_id FROM markets WHERE id = %(market)s
+UNION ALL (SELECT 'B', yes_price, SUM(quantity - filled_quantity) FROM orders
+           WHERE market_id = %(market)s AND status IN {_OPEN} AND book_side = 'BID'
+           GROUP BY yes_price ORDER BY yes_price DESC LIMIT %(depth)s)
+UNION ALL (SELECT 'A', yes_price, SUM(quantity - filled_quantity) FROM orders
+           WHERE market_id = %(market)s AND status IN {_OPEN} AND book_side = 'ASK'
+           GROUP BY yes_price ORDER BY yes_price LIMIT %(depth)s)
+"""
+
+
 def orderbook_get(*, market_id: str, depth: int = 20) -> OrderBook:
-    """YES-view levels (remaining quantity summed per price) and the book's sequence_id,
-    read from one snapshot so the levels are exactly the book at that sequence_id."""
+    """YES-view levels (remaining quantity summed per price; bids descending, asks ascending)
+    and the book's sequence_id."""
     depth = max(1, min(depth, ORDERBOOK_DEPTH_MAX))
-    with _snapshot():
-        market = market_get(market_id=market_id)
-        book = Order.objects.filter(market=market, status__in=OPEN_STATUSES)
-        levels = {}
-        for side, ordering in ((BookSide.BID, "-yes_price"), (BookSide.ASK, "yes_price")):
-            rows = (
-                book.filter(book_side=side)
-                .values("yes_price")
-                .annotate(quantity=Sum(F("quantity") - F("filled_quantity")))
-                .order_by(ordering)[:depth]
-            )
-            levels[side] = [[row["yes_price"], row["quantity"]] for row in rows]
-        return OrderBook(market_id=market.id, sequence_id=market.sequence_id,
-                         bids=levels[BookSide.BID], asks=levels[BookSide.ASK])
+    (rows,) = select_together([(_ORDERBOOK_SQL, {"market": market_id, "depth": depth})])
+    sequence = [int(value) for kind, _, value in rows if kind == "M"]
+    if not sequence:
+        raise _market_missing(market_id)
+    bids = sorted(([int(p), int(q)] for kind, p, q in rows if kind == "B"), reverse=True)
+    asks = sorted([int(p), int(q)] for kind, p, q in rows if kind == "A")
+    return OrderBook(market_id=market_id, sequence_id=sequence[0], bids=bids, asks=asks)

@@ -30,10 +30,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-import psycopg
 from django.conf import settings
 from django.db import connection
-from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.utils import timezone
 
 from exchange.enums import (
@@ -54,6 +52,9 @@ from exchange.enums import (
 )
 from exchange.exceptions import Insufficient, InvalidInput, NotFound, WrongState
 from exchange.models import Account, Market, Order, Position, Trade
+from exchange.sql import columns as _columns
+from exchange.sql import cursor as _cursor
+from exchange.sql import select_together as _select_together
 
 # Held from the first trade insert to commit, so trade ids become visible in id order and
 # `GET /trades?since=` never skips a trade committed late with a smaller id (SPEC §3.6).
@@ -786,11 +787,6 @@ class Clearing:
 # Small statements the engine runs on the ORM's connection (same transaction). Column lists
 # come from the models, so a row maps onto `Model.from_db` in field order.
 
-def _columns(model) -> list[str]:
-    return [field.column for field in model._meta.concrete_fields]
-
-
-_TIMESTAMPTZ_OID = psycopg.adapters.types["timestamptz"].oid
 _OPEN = "(" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"
 _MARKET_COLUMNS = _columns(Market)
 _ORDER_COLUMNS = _columns(Order)
@@ -802,57 +798,6 @@ _ZERO_POSITION = (0,) * len(_POSITION_VALUES)
 _TRADE_INSERT_COLUMNS = [c for c in _columns(Trade) if c != "id"]
 _LEDGER_COLUMNS = ["user_id", "market_id", "entry_type", "amount", "balance_after", "reference_type",
                    "reference_id", "created_at"]
-
-
-class _PreparedCursor(psycopg.Cursor):
-    """Server-side binding, and each statement prepared once per connection: the engine runs
-    a handful of statements over and over, and parsing and planning them cost the server more
-    than running them (bench/engine.py: server CPU per call 2.3 -> 1.3 ms)."""
-
-    def execute(self, query, params=None, *, prepare=True, binary=None):
-        return super().execute(query, params, prepare=prepare, binary=binary)
-
-    def _send_query_prepared(self, name, pgq, *, binary=None):
-        self._query = pgq  # what Django's query log reads (psycopg sets it for unprepared statements only)
-        super()._send_query_prepared(name, pgq, binary=binary)
-
-
-def _cursor():
-    """A cursor for the engine's statements on the ORM's connection: same transaction, and the
-    connection's execute wrappers see them. EXCHANGE_PREPARED_STATEMENTS = False (behind a
-    pooler that cannot keep prepared statements) runs them unprepared, as the ORM does."""
-    if not getattr(settings, "EXCHANGE_PREPARED_STATEMENTS", True):
-        return connection.cursor()
-    connection.ensure_connection()
-    pg = connection.connection
-    if pg.prepare_threshold is None:  # Django's default disables preparing altogether;
-        pg.prepare_threshold = 2**31  # this lets an explicit prepare=True through, and nothing else
-    cursor = _PreparedCursor(pg)
-    if connection.timezone != pg.adapters.get_loader(_TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT).timezone:
-        register_tzloader(connection.timezone, cursor)  # as Django's own cursors do
-    return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
-
-
-def _select_together(statements: list[tuple[str, list | dict]]) -> list[list[tuple]]:
-    """The rows of each statement. Several are sent at once and answered at once (psycopg
-    pipeline mode): one round trip, while the server still runs them one after the other,
-    each with its own snapshot (READ COMMITTED)."""
-    if len(statements) == 1:
-        with _cursor() as cursor:
-            cursor.execute(*statements[0])
-            return [cursor.fetchall()]
-    cursors = []
-    connection.ensure_connection()
-    try:
-        with connection.wrap_database_errors, connection.connection.pipeline():
-            for sql, params in statements:
-                cursor = _cursor()
-                cursors.append(cursor)
-                cursor.execute(sql, params)
-        return [cursor.fetchall() for cursor in cursors]
-    finally:
-        for cursor in cursors:
-            cursor.close()
 
 
 def _position_values(position: Position) -> tuple:
