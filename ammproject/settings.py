@@ -144,6 +144,7 @@ AMM_FEED_WINDOW_MS = env_int("AMM_FEED_WINDOW_MS", 1000)  # one feed job polls t
 AMM_STATUS_POLL_MS = env_int("AMM_STATUS_POLL_MS", 300)  # market statuses read (GET /markets) by the feed job
 AMM_MARKET_STATUS_MAX_AGE_MS = env_int("AMM_MARKET_STATUS_MAX_AGE_MS", 1000)  # older: the cycle GETs the market
 AMM_ORDERBOOK_DEPTH = env_int("AMM_ORDERBOOK_DEPTH", 10)
+AMM_BOOK_REUSE_MAX_MS = env_int("AMM_BOOK_REUSE_MAX_MS", 10_000)  # a tick re-reads the book at least this often
 AMM_RECONCILE_INTERVAL_S = env_int("AMM_RECONCILE_INTERVAL_S", 300)
 AMM_CONFIG_RELOAD_INTERVAL_S = env_int("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
 AMM_JOURNAL_FLUSH_INTERVAL_MS = env_int("AMM_JOURNAL_FLUSH_INTERVAL_MS", 2000)

@@ -60,6 +60,7 @@ def market_meta(market: Market) -> dict[str, Any]:
         "total_yes_shares": market.total_yes_shares,
         "total_no_shares": market.total_no_shares,
         "outcome": market.outcome,
+        "book_sequence_id": market.sequence_id,
     }
 
 

@@ -115,6 +115,7 @@ class Market:
     total_yes_shares: int = 0
     total_no_shares: int = 0
     outcome: str | None = None
+    sequence_id: int | None = None  # the order book's sequence_id, when the platform reports it
 
     @property
     def trading_end_ms(self) -> int | None:
@@ -144,6 +145,7 @@ class Market:
             total_yes_shares=_int(raw, "total_yes_shares", 0),
             total_no_shares=_int(raw, "total_no_shares", 0),
             outcome=raw.get("outcome"),
+            sequence_id=_int(raw, "sequence_id", 0) if raw.get("sequence_id") is not None else None,
         )
 
 

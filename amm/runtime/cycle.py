@@ -12,17 +12,20 @@
    reactions (amm/runtime/lifecycle.py) — only RUNNING + ACTIVE + kill switch OFF quotes.
 5. Guards: rate-limit pause (Retry-After), the dead man's switch armed, re-sync of the
    orders from the platform when flagged (unknown outcome, freeze, resume) — before quoting.
-6. GET the order book, `decide(...)`, then in the strategy's documented order: record the
-   phase transition; engage the kill switch (defense) or record a new defense level; send
-   the replacements through the atomic replace (nothing when there are none); mint; write
-   `amm:state` (state_fields + last_requote_ms), the StrategyState and runtime fields.
+6. The order book (a tick keeps the one it last read while the platform reports no change
+   to it, `Cycle.reusable_book`; anything else GETs it), `decide(...)`, then in the
+   strategy's documented order: record the phase transition; engage the kill switch
+   (defense) or record a new defense level; send the replacements through the atomic
+   replace (nothing when there are none); mint; write `amm:state` (state_fields +
+   last_requote_ms), the StrategyState, runtime fields and the book read.
 
-A cycle that would change nothing sends nothing: one GET of the book, no order call.
+A cycle that would change nothing sends nothing: no order call, and a quiet tick no call at all.
 Before every order call the lease is checked: a holder that lost it (frozen past its TTL)
 is fenced out and sends nothing.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -128,6 +131,7 @@ class Cycle:
         self.kill_switch_on = False
         self.instance = None
         self.fills: list[dict[str, Any]] = []
+        self.fetched_book: dict[str, Any] | None = None
         self.sent = self.placed = self.cancelled = 0
 
     def result(self, outcome: str, detail: str = "") -> CycleResult:
@@ -231,7 +235,7 @@ class Cycle:
         if quote is None:  # Redis changed under this cycle (re-sync, mint): read it again
             quote = state.quote_cycle_read(m)
         config = self.ctx.config(m, quote.config_version)
-        book = self.book(config)
+        book = self.book(quote, config)
         decision = self.decide(quote, config, book)
         return self.execute(decision)
 
@@ -242,12 +246,36 @@ class Cycle:
         until = int(deadman.get("armed_until_ms") or 0)
         return until - state.now_ms() > _setting("AMM_DEADMAN_MARGIN_MS", 300)
 
-    def book(self, config) -> LocalOrderBook:
-        depth = max(_setting("AMM_ORDERBOOK_DEPTH", 10), config.order_levels + 3)
-        snapshot = self.ctx.connector.orderbook_get(self.market_id, depth=min(depth, 50))
+    def book(self, quote: state.QuoteCycleRead, config) -> LocalOrderBook:
+        """The market's order book: the one a cycle last read when nothing says it changed
+        (`reusable_book`), else a GET. Every change of the platform's book bumps its
+        sequence_id, which the feed's status watch reports for every market."""
+        snapshot = self.reusable_book(quote)
+        if snapshot is None:
+            depth = max(_setting("AMM_ORDERBOOK_DEPTH", 10), config.order_levels + 3)
+            got = self.ctx.connector.orderbook_get(self.market_id, depth=min(depth, 50))
+            snapshot = {"sequence_id": got.sequence_id, "bids": got.bids, "asks": got.asks,
+                        "fetched_ms": state.now_ms(), "own": own_orders_key(quote.orders)}
+            self.fetched_book = snapshot
         book = LocalOrderBook(self.market_id)
-        book.apply_snapshot({"bids": snapshot.bids, "asks": snapshot.asks, "sequence_id": snapshot.sequence_id})
+        book.apply_snapshot({"bids": snapshot["bids"], "asks": snapshot["asks"], "sequence_id": snapshot["sequence_id"]})
         return book
+
+    def reusable_book(self, quote: state.QuoteCycleRead) -> dict[str, Any] | None:
+        """The kept book, for a periodic tick only, when it is as new as the platform's latest
+        reported sequence_id (reported within AMM_MARKET_STATUS_MAX_AGE_MS), was read with the
+        same own orders live (the strategy takes them out of the book), and is younger than
+        AMM_BOOK_REUSE_MAX_MS. Fills, status changes and operator actions always read afresh."""
+        kept, meta = self.read.book if self.read else None, quote.market or {}
+        if self.reason != "tick" or not kept or meta.get("book_sequence_id") in (None, ""):
+            return None
+        if self.now - int(meta.get("updated_at_ms") or 0) > _setting("AMM_MARKET_STATUS_MAX_AGE_MS", 1000):
+            return None
+        if int(kept.get("sequence_id", -1)) < int(meta["book_sequence_id"]):
+            return None
+        if self.now - int(kept.get("fetched_ms") or 0) > _setting("AMM_BOOK_REUSE_MAX_MS", 10_000):
+            return None
+        return kept if kept.get("own") == own_orders_key(quote.orders) else None
 
     def decide(self, quote: state.QuoteCycleRead, config, book: LocalOrderBook) -> Decision:
         m, now = self.market_id, self.now
@@ -337,5 +365,12 @@ class Cycle:
             self.market_id, state_fields=fields, strategy=decision.state.to_dict(),
             runtime={"last_reason": self.reason, "last_outcome": "quoted" if self.sent else "unchanged",
                      "summary": json.dumps(decision.summary(), separators=(",", ":"))},
+            book=self.fetched_book if not self.sent else None,  # a replace changed the book it read
             now=self.now,
         )
+
+
+def own_orders_key(orders: dict[str, state.OrderEntry]) -> str:
+    """A digest of the AMM's live orders (ids and remaining quantities)."""
+    text = ",".join(f"{oid}:{orders[oid].remaining}" for oid in sorted(orders))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

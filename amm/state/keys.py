@@ -74,6 +74,7 @@ MARKET_FIELDS = {
     "total_yes_shares": int,
     "total_no_shares": int,
     "outcome": str,
+    "book_sequence_id": int,  # the order book's sequence_id as the platform last reported it
     "updated_at_ms": int,
 }
 CONFIG_VERSION_FIELD = "version"
@@ -141,6 +142,7 @@ def market_keys(market_id: str) -> list[str]:
 # | `amm:run` | hash | RUN_FIELDS: the scheduler's heartbeat and the last cycle completed anywhere |
 # | `amm:run:markets` | set | markets the running scheduler drives (the feed watches their status) |
 # | `amm:daily_reset` | string | local date (settings.TIME_ZONE) of the last daily counter reset |
+# | `amm:book:{m}` | string | the order book a cycle last read (JSON: sequence_id, bids, asks, fetched_ms, own) |
 LEASE_PREFIX = f"{PREFIX}:lease:"
 STRATEGY_PREFIX = f"{PREFIX}:strategy:"
 RUNTIME_PREFIX = f"{PREFIX}:runtime:"
@@ -151,6 +153,7 @@ DEADMAN = f"{PREFIX}:deadman"
 RUN = f"{PREFIX}:run"
 RUN_MARKETS = f"{PREFIX}:run:markets"
 DAILY_RESET = f"{PREFIX}:daily_reset"
+BOOK_PREFIX = f"{PREFIX}:book:"
 
 RUNTIME_FIELDS = {  # field -> Python type
     "resync": str,  # non-empty: resync the market's orders from the platform before quoting (the reason)
@@ -194,6 +197,10 @@ def rerun_key(name: str) -> str:
     return f"{RERUN_PREFIX}{name}"
 
 
+def book_key(market_id: str) -> str:
+    return f"{BOOK_PREFIX}{market_id}"
+
+
 def runtime_market_keys(market_id: str) -> list[str]:
     """The runtime's own keys of one market (not in market_keys: a re-sync keeps them)."""
-    return [strategy_key(market_id), runtime_key(market_id), fills_key(market_id)]
+    return [strategy_key(market_id), runtime_key(market_id), fills_key(market_id), book_key(market_id)]

@@ -524,6 +524,7 @@ class CycleRead:
     runtime: dict[str, Any]
     fills: list[dict[str, Any]]
     deadman: dict[str, Any]
+    book: dict[str, Any] | None = None  # the book a cycle last read (`amm:book:{m}`)
 
 
 def runtime_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> CycleRead:
@@ -534,14 +535,16 @@ def runtime_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> Cy
     pipe.lrange(K.fills_key(market_id), 0, -1)
     pipe.delete(K.fills_key(market_id))
     pipe.hgetall(K.DEADMAN)
+    pipe.get(K.book_key(market_id))
     results = pipe.execute()
-    strategy, runtime, fills, _, deadman = results[6:]
+    strategy, runtime, fills, _, deadman, book = results[6:]
     return CycleRead(
         quote=_quote_cycle_parse(market_id, results[:6]),
         strategy=json.loads(strategy) if strategy else None,
         runtime=_typed(runtime, K.RUNTIME_FIELDS),
         fills=[json.loads(f) for f in fills],
         deadman=_typed(deadman, K.DEADMAN_FIELDS),
+        book=json.loads(book) if book else None,
     )
 
 
@@ -558,11 +561,13 @@ def cycle_commit(
     state_fields: Mapping[str, Any] | None = None,
     strategy: Mapping[str, Any] | None = None,
     runtime: Mapping[str, Any] | None = None,
+    book: Mapping[str, Any] | None = None,
     now: int | None = None,
     conn: redis.Redis | None = None,
 ) -> None:
     """The end of a quote cycle in one round trip: `amm:state` fields, the StrategyState
-    blob, runtime fields (cycles counted) and the run's last-cycle heartbeat."""
+    blob, runtime fields (cycles counted), the book it read (when it read one) and the
+    run's last-cycle heartbeat."""
     now = now_ms() if now is None else now
     unknown = set(state_fields or {}) - set(K.STATE_FIELDS)
     if unknown:
@@ -573,6 +578,8 @@ def cycle_commit(
                                                    for n, v in state_fields.items()})
     if strategy is not None:
         pipe.set(K.strategy_key(market_id), json.dumps(strategy, separators=(",", ":")))
+    if book is not None:
+        pipe.set(K.book_key(market_id), json.dumps(book, separators=(",", ":")))
     fields = {"last_cycle_ms": now, **(runtime or {})}
     pipe.hset(K.runtime_key(market_id), mapping=_runtime_mapping(fields))
     pipe.hincrby(K.runtime_key(market_id), "cycles", 1)

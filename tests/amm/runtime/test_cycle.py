@@ -2,6 +2,8 @@
 would change nothing sends nothing, a fill is requoted, an unknown outcome is re-synced."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from amm import state
@@ -94,3 +96,60 @@ def test_a_mint_answer_ahead_of_the_fill_feed_rebuilds_the_market(rt):
     pos, inv = rt.position(), state.inventory_get(rt.market_id)
     assert (inv.yes_volume, inv.no_volume, inv.yes_cost_sum_cents, inv.no_cost_sum_cents) == (
         pos.yes_volume, pos.no_volume, pos.yes_cost_sum, pos.no_cost_sum)
+
+
+def _book_reads(seen: list[str]) -> int:
+    return sum(1 for r in seen if r.startswith("GET /api/v1/orderbook/"))
+
+
+def _place_resting(rt, side: str, price: int) -> None:
+    import httpx
+
+    with httpx.Client(base_url=f"{rt.url}/api/v1", headers={"Authorization": f"Token {rt.trader_key}"}) as http:
+        assert http.post("/orders", json={"market_id": rt.market_id, "client_order_id": uuid.uuid4().hex, "side": side,
+                                          "direction": "BUY", "price_cents": price, "quantity": 3}).status_code == 201
+
+
+def test_a_tick_reuses_the_book_until_the_platform_reports_a_change(rt):
+    """A periodic tick reads the book again only when the platform's reported sequence_id
+    moved past the kept one; a fill cycle always reads it."""
+    rt.start()
+    for _ in range(6):
+        if quote_cycle(rt.market_id).outcome == "unchanged":
+            break
+    ctx = context()
+    seen = _count_requests(ctx)
+    executor.market_refresh(ctx, rt.market_id, now=state.now_ms())  # what the feed's status watch does
+    assert quote_cycle(rt.market_id, reason="tick").outcome == "unchanged"
+    assert _book_reads(seen) == 0, seen
+
+    _place_resting(rt, "YES", 5)  # somebody else changes the book
+    assert quote_cycle(rt.market_id, reason="tick").outcome == "unchanged"
+    assert _book_reads(seen) == 0  # not reported yet: the freshest book known is kept
+    executor.market_refresh(ctx, rt.market_id, now=state.now_ms())
+    quote_cycle(rt.market_id, reason="tick")
+    assert _book_reads(seen) == 1
+    kept = state.runtime_cycle_read(rt.market_id).book
+    assert [5, 3] in kept["bids"] and kept["sequence_id"] == rt.book()["sequence_id"]
+
+    executor.market_refresh(ctx, rt.market_id, now=state.now_ms())
+    quote_cycle(rt.market_id, reason="fill")
+    assert _book_reads(seen) == 2
+
+
+def test_a_tick_reads_the_book_again_when_the_amms_own_orders_changed(rt):
+    """The strategy takes its own orders out of the book, so a book read with other own
+    orders live is never reused, even before the platform's new sequence_id is reported."""
+    rt.start()
+    for _ in range(6):
+        if quote_cycle(rt.market_id).outcome == "unchanged":
+            break
+    ctx = context()
+    seen = _count_requests(ctx)
+    executor.market_refresh(ctx, rt.market_id, now=state.now_ms())
+    assert rt.take("YES", 2)  # a fill takes part of an AMM ask
+    ctx.feed.poll()
+    read = state.runtime_cycle_read(rt.market_id)
+    assert read.book and read.book["sequence_id"] >= int(read.quote.market["book_sequence_id"])  # seq says "same"
+    quote_cycle(rt.market_id, reason="tick")
+    assert _book_reads(seen) == 1
