@@ -21,6 +21,37 @@ def quote(market_id: str, reason: str = "tick") -> None:
                marker_ttl_ms=lease_ttl_ms())
 
 
+def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
+    """Quote cycles of several markets one after the other (the scheduler's periodic ticks,
+    amm.runtime.scheduling.request_cycles). One market's error does not starve the others;
+    the first is raised at the end, so RQ records the job as failed."""
+    import logging
+
+    from amm import state
+    from amm.runtime.cycle import quote_cycle
+    from amm.runtime.keeper import keeper
+    from amm.runtime.scheduling import quote_key
+
+    close_old_connections()
+    ttl = lease_ttl_ms()
+    keys = [quote_key(m) for m in market_ids]
+    at = [0]
+    handle = keeper.add(lambda: state.job_renew_many(keys[at[0] + 1:], ttl_ms=ttl))  # the markets still waiting
+    first_error: Exception | None = None
+    try:
+        for i, market_id in enumerate(market_ids):
+            at[0] = i
+            try:
+                run_unique(keys[i], lambda again, m=market_id: quote_cycle(m, reason=again or reason), marker_ttl_ms=ttl)
+            except Exception as exc:  # noqa: BLE001 - logged, raised after the others ran
+                logging.getLogger(__name__).exception("quote cycle of %s failed", market_id)
+                first_error = first_error or exc
+    finally:
+        keeper.remove(handle)
+    if first_error is not None:
+        raise first_error
+
+
 def feed() -> None:
     """One window of the fill poller and market-status watch."""
     from django.conf import settings

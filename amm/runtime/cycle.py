@@ -132,6 +132,7 @@ class Cycle:
         self.instance = None
         self.fills: list[dict[str, Any]] = []
         self.fetched_book: dict[str, Any] | None = None
+        self.replaced_ms = 0
         self.sent = self.placed = self.cancelled = 0
 
     def result(self, outcome: str, detail: str = "") -> CycleResult:
@@ -342,6 +343,7 @@ class Cycle:
                 return self.result("not_armed")
             self.sent = len(decision.replacements)
             result = executor.replace(self.ctx, m, decision.replacements, now=now)
+            self.replaced_ms = state.now_ms()  # the new quotes are live: what last_requote_ms says
             self.placed, self.cancelled = len(result.placed), len(result.all_cancelled_ids)
             outcome = "quoted"
         # 4. mint
@@ -359,8 +361,8 @@ class Cycle:
 
     def commit(self, decision: Decision, *, requoted: bool) -> None:
         fields = decision.state_fields()
-        if requoted:
-            fields["last_requote_ms"] = state.now_ms() if self.fixed_now is None else self.now
+        if requoted:  # when the platform acknowledged the new quotes, or confirmed the old ones
+            fields["last_requote_ms"] = self.now if self.fixed_now is not None else (self.replaced_ms or state.now_ms())
         state.cycle_commit(
             self.market_id, state_fields=fields, strategy=decision.state.to_dict(),
             runtime={"last_reason": self.reason, "last_outcome": "quoted" if self.sent else "unchanged",

@@ -87,6 +87,39 @@ def enqueue_unique(
     return True
 
 
+def enqueue_unique_many(
+    keys: list[str],
+    func: Callable[..., Any],
+    make_args: Callable[[list[str]], tuple],
+    *,
+    batch_size: int,
+    marker_ttl_ms: int,
+    reason: str = "",
+    timeout_s: int = 120,
+    queued_ttl_s: int = 60,
+) -> int:
+    """Jobs `func(*make_args(batch))` for those of `keys` that have no job queued or running
+    (the others run once more), `batch_size` keys to a job; one round trip claims every
+    marker. Returns how many keys were enqueued."""
+    if not keys:
+        return 0
+    prefix = f"{job_id('batch:' + keys[0])}-{secrets.token_hex(4)}"
+    batches = state.job_request_many(keys, prefix, batch_size=batch_size, reason=reason, ttl_ms=marker_ttl_ms)
+    enqueued = 0
+    for n, batch in enumerate(batches):
+        try:
+            get_queue().enqueue_call(
+                func, args=make_args(batch), job_id=f"{prefix}-b{n}", result_ttl=0, failure_ttl=300,
+                ttl=queued_ttl_s, timeout=timeout_s, description=f"{len(batch)} x {keys[0].split(':')[0]} ({reason})",
+            )
+        except Exception:
+            for key in (k for rest in batches[n:] for k in rest):
+                state.job_done(key)
+            raise
+        enqueued += len(batch)
+    return enqueued
+
+
 def promote(jid: str) -> bool:
     queue = get_queue()
     return bool(queue.connection.eval(_PROMOTE, 1, queue.key, jid))
@@ -98,15 +131,14 @@ def queued_count() -> int:
 
 def run_unique(key: str, fn: Callable[[str | None], Any], *, marker_ttl_ms: int, max_runs: int = 10,
                rerun: bool = True) -> Any:
-    """The body of a unique job: run `fn(rerun_reason)`, again while reruns were requested
-    meanwhile (at most `max_runs`; never when not `rerun`), keeping the marker alive;
-    release it at the end."""
+    """The body of a unique job: run `fn(reason)` (the reason of a request that came while
+    it waited, else None), again while reruns were requested meanwhile (at most `max_runs`;
+    never when not `rerun`), keeping the marker alive; release it at the end."""
     from amm.runtime.keeper import keeper
 
-    state.job_started(key)
+    reason = state.job_started(key)
     handle = keeper.add(lambda: state.job_renew(key, ttl_ms=marker_ttl_ms))
     try:
-        reason: str | None = None
         result = None
         if not rerun:
             result = fn(None)

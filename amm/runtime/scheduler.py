@@ -2,9 +2,10 @@
 
 Every AMM_SCHEDULER_TICK_MS:
 - each driven market (lifecycle RUNNING, EMERGENCY or WINDING_DOWN) gets a quote cycle
-  every `requote_interval_ms` (a unique job: never two queued per market; a worker that
-  died mid-cycle loses the market's lease and marker within AMM_LEASE_TTL_MS, after which
-  the next tick enqueues it again for any other worker);
+  every `requote_interval_ms`, the markets' ticks spread over the interval; those due are
+  sent every AMM_TICK_DISPATCH_MS, AMM_TICK_BATCH markets to an RQ job (never two queued
+  cycles per market; a worker that died mid-cycle loses the market's lease and marker
+  within AMM_LEASE_TTL_MS, after which the next tick enqueues it again for any worker);
 - the feed job (fills -> immediate requotes, market statuses) is kept alive: enqueued at
   the front whenever none is queued or running;
 - reconciliation per market every AMM_RECONCILE_INTERVAL_S (5 min), config reload every
@@ -38,7 +39,7 @@ from amm.runtime.keeper import keeper
 from amm.runtime.lease import Lease, lease_ttl_ms
 from amm.runtime.scheduling import (
     request_config_reload,
-    request_cycle,
+    request_cycles,
     request_daily_reset,
     request_feed,
     request_journal_flush,
@@ -71,7 +72,8 @@ class Scheduler:
         self.lease = Lease("scheduler")
         self.plans: dict[str, Plan] = {}
         self.tick_s = _ms("AMM_SCHEDULER_TICK_MS", 20) / 1000
-        self._refresh_due = self._feed_due = self._journal_due = self._daily_due = 0.0
+        self.dispatch_s = _ms("AMM_TICK_DISPATCH_MS", 100) / 1000
+        self._refresh_due = self._feed_due = self._journal_due = self._daily_due = self._dispatch_due = 0.0
         self._last_tick = 0.0
         self._day = ""
         self._deadman_thread: threading.Thread | None = None
@@ -114,9 +116,10 @@ class Scheduler:
             raw = state.config_get(market_id).get("requote_interval_ms")
             interval_s = max(0.05, int(float(raw)) / 1000) if raw else 1.0
             plan = self.plans.get(market_id)
-            if plan is None:  # spread the slow jobs over their period
+            if plan is None:  # spread the markets' ticks and slow jobs over their periods
                 spread = (i + 1) / (len(driven) + 1)
-                self.plans[market_id] = Plan(lifecycle, interval_s, due=now, reconcile_due=now + recon_s * (0.5 + spread / 2),
+                self.plans[market_id] = Plan(lifecycle, interval_s, due=now + interval_s * spread,
+                                             reconcile_due=now + recon_s * (0.5 + spread / 2),
                                              config_due=now + config_s * spread)
             else:
                 plan.lifecycle, plan.interval_s = lifecycle, interval_s
@@ -137,10 +140,17 @@ class Scheduler:
         if now >= self._refresh_due:
             self._refresh_due = now + 1.0
             self.refresh(now)
+        if now >= self._dispatch_due:  # ticks due are sent together, a batch to a job
+            self._dispatch_due = now + self.dispatch_s
+            due = []
+            for market_id, plan in self.plans.items():
+                if now >= plan.due:
+                    plan.due += plan.interval_s  # keeps each market's phase
+                    if plan.due <= now:  # fell behind: no burst to catch up
+                        plan.due = now + plan.interval_s
+                    due.append(market_id)
+            counts["cycles"] += request_cycles(due, reason="tick")
         for market_id, plan in self.plans.items():
-            if now >= plan.due:
-                plan.due = now + plan.interval_s
-                counts["cycles"] += request_cycle(market_id, reason="tick")
             if now >= plan.reconcile_due:
                 plan.reconcile_due = now + _ms("AMM_RECONCILE_INTERVAL_S", 300)
                 counts["reconcile"] += request_reconcile(market_id)

@@ -369,8 +369,26 @@ redis.call('DEL', KEYS[1])
 return false
 """
 
+# KEYS: marker1, rerun1, marker2, rerun2, ... ; ARGV: job id prefix, ttl ms, reason, batch
+# size. JOB_REQUEST for many keys in one call: the markers taken are dealt out in order to
+# batches of `batch size`, the n-th batch's markers holding '<prefix>-b<n>' (its job id).
+# Returns the 1-based indexes of the markers taken.
+JOB_REQUEST_MANY = """
+local taken, size = {}, tonumber(ARGV[4])
+for i = 1, #KEYS, 2 do
+  local jid = ARGV[1] .. '-b' .. math.floor(#taken / size)
+  if redis.call('SET', KEYS[i], jid, 'NX', 'PX', ARGV[2]) then
+    taken[#taken + 1] = (i + 1) / 2
+  else
+    redis.call('SET', KEYS[i + 1], ARGV[3])
+  end
+end
+return taken
+"""
+
 SOURCES = {
     "job_request": JOB_REQUEST,
+    "job_request_many": JOB_REQUEST_MANY,
     "job_finish": JOB_FINISH,
     "lease_renew": LEASE_RENEW,
     "lease_release": LEASE_RELEASE,

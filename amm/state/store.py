@@ -654,15 +654,36 @@ def job_request(name: str, value: str, *, reason: str, ttl_ms: int, conn: redis.
                                                    args=[value, int(ttl_ms), reason or "rerun"]))
 
 
+def job_request_many(names: list[str], prefix: str, *, batch_size: int, reason: str, ttl_ms: int,
+                     conn: redis.Redis | None = None) -> list[list[str]]:
+    """`job_request` for many keys in one round trip; the names whose marker was taken, in
+    batches of `batch_size`, the n-th batch's markers holding the job id `{prefix}-b{n}`."""
+    if not names:
+        return []
+    keys = [k for name in names for k in (K.job_key(name), K.rerun_key(name))]
+    taken = script(_conn(conn), "job_request_many")(keys=keys, args=[prefix, int(ttl_ms), reason or "rerun",
+                                                                     int(batch_size)])
+    names_taken = [names[int(i) - 1] for i in taken]
+    return [names_taken[i:i + batch_size] for i in range(0, len(names_taken), batch_size)]
+
+
+def job_renew_many(names: Iterable[str], *, ttl_ms: int, conn: redis.Redis | None = None) -> None:
+    pipe = _conn(conn).pipeline(transaction=False)
+    for name in names:
+        pipe.pexpire(K.job_key(name), int(ttl_ms))
+    pipe.execute()
+
+
 def job_finish(name: str, *, ttl_ms: int, conn: redis.Redis | None = None) -> str | None:
     """End of a job run: the reason of a rerun requested meanwhile (run again, the marker is
     kept), or None (the marker is released)."""
     return script(_conn(conn), "job_finish")(keys=[K.job_key(name), K.rerun_key(name)], args=[int(ttl_ms)])
 
 
-def job_started(name: str, *, conn: redis.Redis | None = None) -> None:
-    """A job run starts: requests made while it waited are served by this run."""
-    _conn(conn).delete(K.rerun_key(name))
+def job_started(name: str, *, conn: redis.Redis | None = None) -> str | None:
+    """A job run starts: requests made while it waited are served by this run; returns the
+    reason of the last one (a fill that came while a periodic cycle waited makes it a fill's)."""
+    return _conn(conn).getdel(K.rerun_key(name))
 
 
 def job_renew(name: str, *, ttl_ms: int, conn: redis.Redis | None = None) -> None:

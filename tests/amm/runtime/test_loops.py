@@ -40,3 +40,36 @@ def _fill_cycles(market_id: str) -> int:
     from tests.amm.runtime.support import FILL_CYCLES
 
     return FILL_CYCLES.get(market_id, 0)
+
+
+def test_periodic_ticks_of_many_markets_go_several_to_a_job(rt, settings):
+    """The scheduler's ticks travel AMM_TICK_BATCH markets to an RQ job; a market whose cycle
+    is already queued is left to that one; a fill of a market in a queued batch moves the
+    batch to the front and makes that market's cycle a fill's; a worker runs every market of
+    a batch."""
+    from amm.runtime.queue import get_queue
+    from amm.runtime.scheduling import request_cycle, request_cycles
+    from tests.amm.runtime.support import WorkerThreads
+
+    settings.AMM_TICK_BATCH = 2
+    markets = [rt.market_id, rt.new_market(), rt.new_market()]
+    rt.start(*markets)
+    queue = get_queue()
+    queue.empty()
+    assert request_cycle(markets[0], reason="status")  # already queued on its own
+    assert request_cycles(markets, reason="tick") == 2
+    assert queue.count == 2  # the single job, and one batch of the two others
+    batch = [job for job in queue.get_jobs() if job.func_name == "amm.jobs.quote_batch"]
+    assert [job.args[0] for job in batch] == [markets[1:]]
+    assert not request_cycle(markets[2], reason="fill", at_front=True)  # its batch is queued: moved to the front
+    assert queue.job_ids[0] == batch[0].id
+
+    before = {m: state.runtime_get(m).get("cycles", 0) for m in markets}
+    pool = WorkerThreads(1).start()
+    rt.started.append(pool)
+    wait_until(lambda: all(state.runtime_get(m).get("cycles", 0) > before[m] for m in markets), timeout=15,
+               message="every market's cycle ran")
+    wait_until(lambda: queue.count == 0 and not any(state.job_marker(f"quote:{m}") for m in markets), timeout=5,
+               message="markers released")
+    assert all(rt.quoting(m) for m in markets)
+    assert _fill_cycles(markets[2]) == 1 and _fill_cycles(markets[1]) == 0  # the fill's request made it a fill's cycle
