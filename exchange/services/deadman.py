@@ -28,6 +28,7 @@ from django.utils import timezone
 from exchange.exceptions import InvalidInput
 from exchange.models import CancelAllAfter
 from exchange.services.orders import user_cancel_everywhere
+from exchange.sql import select_together
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +78,22 @@ def _fire(switch: CancelAllAfter) -> int:
     return cancelled
 
 
+def _expired_exists(now: dt.datetime, user_id: str | None = None) -> bool:
+    """Any switch past its deadline (of `user_id`)? One prepared statement, no transaction:
+    every sweeper tick and every write request asks, and the answer is nearly always no."""
+    if user_id is None:
+        (rows,) = select_together([("SELECT 1 FROM cancel_all_after WHERE deadline <= %s LIMIT 1", [now])])
+    else:
+        (rows,) = select_together([("SELECT 1 FROM cancel_all_after WHERE user_id = %s AND deadline <= %s",
+                                    [user_id, now])])
+    return bool(rows)
+
+
 def deadman_sweep(*, now: dt.datetime | None = None) -> int:
     """Fire every switch whose deadline has passed; returns the number of orders cancelled."""
     now = now or timezone.now()
+    if not _expired_exists(now):
+        return 0
     cancelled = 0
     while True:
         claimed = _claim(now=now)
@@ -92,13 +106,14 @@ def deadman_sweep(*, now: dt.datetime | None = None) -> int:
 def deadman_fire_if_expired(*, user_id: str, now: dt.datetime | None = None) -> int:
     """The caller's own switch, checked before its write is served (one indexed query)."""
     now = now or timezone.now()
-    if not CancelAllAfter.objects.filter(user_id=user_id, deadline__lte=now).exists():
+    if not _expired_exists(now, user_id):
         return 0
     return sum(_fire(switch) for switch in _claim(now=now, user_id=user_id))
 
 
 def deadman_armed_exists() -> bool:
-    return CancelAllAfter.objects.exists()
+    (rows,) = select_together([("SELECT 1 FROM cancel_all_after LIMIT 1", [])])
+    return bool(rows)
 
 
 # --- the background sweeper: one daemon thread per process ------------------------------
