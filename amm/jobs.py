@@ -23,14 +23,17 @@ def quote(market_id: str, reason: str = "tick") -> None:
 
 def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
     """Quote cycles of several markets one after the other (the scheduler's periodic ticks,
-    amm.runtime.scheduling.request_cycles). One market's error does not starve the others;
-    the first is raised at the end, so RQ records the job as failed."""
+    amm.runtime.scheduling.request_cycles). When a fill's (or an operator's) cycle waits at
+    the head of the queue, the rest of the batch goes back to the queue and this worker takes
+    that one. One market's error does not starve the others; the first is raised at the end,
+    so RQ records the job as failed."""
     import logging
 
     from amm import state
     from amm.runtime.cycle import quote_cycle
     from amm.runtime.keeper import keeper
-    from amm.runtime.scheduling import quote_key
+    from amm.runtime.queue import urgent_waiting
+    from amm.runtime.scheduling import quote_key, request_cycles
 
     close_old_connections()
     ttl = lease_ttl_ms()
@@ -41,6 +44,11 @@ def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
     try:
         for i, market_id in enumerate(market_ids):
             at[0] = i
+            if i and urgent_waiting():
+                for key in keys[i:]:
+                    state.job_done(key)
+                request_cycles(market_ids[i:], reason=reason)
+                break
             try:
                 run_unique(keys[i], lambda again, m=market_id: quote_cycle(m, reason=again or reason), marker_ttl_ms=ttl)
             except Exception as exc:  # noqa: BLE001 - logged, raised after the others ran

@@ -230,12 +230,15 @@ def runtime_cycles(conn, markets: list[str]) -> int:
 
 
 CYCLE_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO amm\.runtime\.cycle: cycle \S+ \((\w+)\): "
-                        r"(\w+)(?:, \d+ replacements)? in ([\d.]+) ms")
+                        r"(\w+)(?:, \d+ replacements)? in ([\d.]+) ms(?:, fill age (-?\d+) ms)?"
+                        r"(?:, replaced after (\d+) ms)?")
 
 
 def cycle_durations(log_text: str, window: tuple[float, float]) -> dict[str, list[float]]:
     """Wall time of the cycles run_amm logged (INFO: those that sent something) in the
-    window, by reason (fill, tick, ...)."""
+    window, by reason (fill, tick, ...); for fill cycles also `fill_age` (the fill's age when
+    its cycle began: the feed's poll and the queue) and `fill_replaced` (cycle start -> the
+    platform's acknowledgement of the replace)."""
     out: dict[str, list[float]] = {}
     for line in log_text.splitlines():
         match = CYCLE_LINE.match(line)
@@ -244,6 +247,9 @@ def cycle_durations(log_text: str, window: tuple[float, float]) -> dict[str, lis
         at = dt.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
         if window[0] <= at <= window[1] and match.group(3) == "quoted":
             out.setdefault(match.group(2), []).append(float(match.group(4)))
+            if match.group(2) == "fill" and match.group(5) is not None and match.group(6) is not None:
+                out.setdefault("fill_age", []).append(float(match.group(5)))
+                out.setdefault("fill_replaced", []).append(float(match.group(6)))
     return out
 
 
@@ -370,6 +376,7 @@ def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: s
         "to_order": new_order_latencies(fills), "sent": result["sent"], "errors": result["errors"],
         "cycles": cycles, "cycles_per_s": cycles / elapsed, "ages": ages, "requotes_seen": sampler.cycles,
         "fill_cycle_ms": durations.get("fill", []), "tick_cycle_ms": durations.get("tick", []),
+        "fill_age_ms": durations.get("fill_age", []), "fill_replaced_ms": durations.get("fill_replaced", []),
         "age_p99": pct(ages, 0.99), "age_max": max(ages) if ages else float("nan"),
         "cpu": cpu, "amm_cpu_per_cycle_ms": 1000 * cpu["amm"] / cycles if cycles else float("nan"),
         "holds": holds, "exit": code,
@@ -425,19 +432,21 @@ def marginal_cpu(results: list[dict], key: str) -> tuple[float, float] | None:
 def report(results: list[dict], args) -> None:
     print()
     print(f"{'N':>5} {'fills':>6} {'t2q p50':>8} {'t2q p99':>8} {'miss':>5} {'order p50':>9} {'order p99':>9} "
-          f"{'fill cycle':>10} {'cycles/s':>9} {'per mkt':>8} {'age p99':>8} {'AMM ms/cyc':>10} {'AMM %':>6} "
+          f"{'fill cycle':>10} {'pre-cycle':>9} {'to replace':>10} {'cycles/s':>9} {'per mkt':>8} {'age p99':>8} {'AMM ms/cyc':>10} {'AMM %':>6} "
           f"{'plat %':>7} {'pg %':>5} {'redis %':>7} {'other %':>7} {'holds':>6}")
     for r in results:
         e, cpu = r["elapsed"], r["cpu"]
         print(f"{r['n']:5d} {r['fills']:6d} {pct(r['acked'], .5):8.1f} {pct(r['acked'], .99):8.1f} {r['missed']:5d} "
               f"{pct(r['to_order'], .5):9.1f} {pct(r['to_order'], .99):9.1f} {pct(r['fill_cycle_ms'], .5):10.1f} "
+              f"{pct(r['fill_age_ms'], .5):9.1f} {pct(r['fill_replaced_ms'], .5):10.1f} "
               f"{r['cycles_per_s']:9.1f} {r['cycles_per_s'] / r['n']:8.2f} {r['age_p99']:8.0f} "
               f"{r['amm_cpu_per_cycle_ms']:10.2f} {100 * cpu['amm'] / e:6.0f} {100 * cpu['platform'] / e:7.0f} "
               f"{100 * cpu['postgres'] / e:5.0f} {100 * cpu['redis'] / e:7.0f} {100 * cpu['rest'] / e:7.0f} "
               f"{'yes' if r['holds'] else 'NO':>6}")
     print("t2q: fill executed_at -> the AMM's acknowledged requote (last_requote_ms); order: -> the first new AMM "
           "order written by the platform; fill cycle: p50 wall time of a fill-triggered cycle that sent a "
-          "replace (run_amm's log); age: now - last_requote_ms at 50 ms samples; latencies in ms; CPU in % of "
+          "replace (run_amm's log), pre-cycle: p50 age of its fill when it began (the feed's poll and the "
+          "queue), to replace: p50 from its start to the platform's acknowledgement of the replace; age: now - last_requote_ms at 50 ms samples; latencies in ms; CPU in % of "
           "one core over the window (200 % is this whole 2-core machine): AMM = run_amm and its "
           "workers, plat = gunicorn, pg = the PostgreSQL backends of the bench database, redis = the whole "
           "redis-server, other = the rest of the machine (other sessions' work included)")

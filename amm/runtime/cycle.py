@@ -84,6 +84,8 @@ class CycleResult:
     cancelled: int = 0
     duration_ms: float = 0.0
     detail: str = ""
+    fill_age_ms: int | None = None  # the oldest new fill's age when the cycle began (feed + queue)
+    replaced_after_ms: int | None = None  # cycle start -> the platform acknowledged the replace
 
 
 def _setting(name: str, default: int) -> int:
@@ -98,17 +100,21 @@ def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = No
     if not lease.acquire(wait_ms=_setting("AMM_CYCLE_LEASE_WAIT_MS", 100) if wait_ms is None else wait_ms):
         return CycleResult(market_id, reason, "busy")
     handle = keeper.add(lease.renew)
+    cycle = Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx or context())
     try:
-        result = Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx or context()).run()
+        result = cycle.run()
     finally:
         keeper.remove(handle)
         lease.release()
     if result.outcome not in ("quoted", "unchanged"):  # those committed it with their state
         state.run_update(last_cycle_ms=state.now_ms())
-    result = replace(result, duration_ms=round((time.perf_counter() - started) * 1000, 2))
+    result = replace(result, duration_ms=round((time.perf_counter() - started) * 1000, 2), **cycle.latencies())
     level = logging.INFO if result.sent or result.outcome not in ("unchanged", "idle") else logging.DEBUG
-    log.log(level, "cycle %s (%s): %s%s in %.1f ms%s", market_id, reason, result.outcome,
-            f", {result.sent} replacements" if result.sent else "", result.duration_ms,
+    timing = "".join(f", {label} {value} ms" for label, value in (("fill age", result.fill_age_ms),
+                                                                  ("replaced after", result.replaced_after_ms))
+                     if value is not None)
+    log.log(level, "cycle %s (%s): %s%s in %.1f ms%s%s", market_id, reason, result.outcome,
+            f", {result.sent} replacements" if result.sent else "", result.duration_ms, timing,
             f" — {result.detail}" if result.detail else "")
     return result
 
@@ -121,7 +127,8 @@ class Cycle:
         self.market_id = market_id
         self.reason = reason
         self.fixed_now = now_ms
-        self.now = now_ms if now_ms is not None else state.now_ms()
+        self.started_ms = state.now_ms()
+        self.now = now_ms if now_ms is not None else self.started_ms
         self.lease = lease
         self.ctx = ctx
         self.read: state.CycleRead | None = None
@@ -138,6 +145,13 @@ class Cycle:
     def result(self, outcome: str, detail: str = "") -> CycleResult:
         return CycleResult(self.market_id, self.reason, outcome, lifecycle=self.lifecycle, sent=self.sent,
                            placed=self.placed, cancelled=self.cancelled, detail=detail)
+
+    def latencies(self) -> dict[str, int | None]:
+        """Where a fill's requote spent its time: before the cycle (the feed's poll, the queue)
+        and in it until the platform acknowledged the new quotes."""
+        stamps = [int(f["ts_ms"]) for f in self.fills if f.get("ts_ms")]
+        return {"fill_age_ms": self.started_ms - min(stamps) if stamps else None,
+                "replaced_after_ms": self.replaced_ms - self.started_ms if self.replaced_ms else None}
 
     def tick(self) -> None:
         if self.fixed_now is None:

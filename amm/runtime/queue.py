@@ -125,6 +125,19 @@ def promote(jid: str) -> bool:
     return bool(queue.connection.eval(_PROMOTE, 1, queue.key, jid))
 
 
+URGENT_PREFIXES = (job_id("quote:"), job_id("feed"))  # a single market's cycle (fill, status, operator), the feed
+
+
+def urgent_waiting() -> bool:
+    """Is the job at the head of the queue a single market's cycle or the feed? (They are
+    enqueued at the front; a batch of periodic cycles gives way to them.)"""
+    queue = get_queue()
+    head = queue.connection.lindex(queue.key, 0)
+    if isinstance(head, bytes):
+        head = head.decode()
+    return bool(head) and head.startswith(URGENT_PREFIXES)
+
+
 def queued_count() -> int:
     return get_queue().count
 

@@ -73,3 +73,32 @@ def test_periodic_ticks_of_many_markets_go_several_to_a_job(rt, settings):
                message="markers released")
     assert all(rt.quoting(m) for m in markets)
     assert _fill_cycles(markets[2]) == 1 and _fill_cycles(markets[1]) == 0  # the fill's request made it a fill's cycle
+
+
+def test_a_batch_of_periodic_cycles_gives_way_to_a_fills_cycle(rt, settings):
+    """A single market's cycle at the head of the queue (a fill's, a status change's) stops a
+    running batch after its current market: the rest goes back to the queue, behind it."""
+    from amm import jobs
+    from amm.runtime.queue import get_queue
+    from amm.runtime.scheduling import request_cycle, request_cycles
+
+    settings.AMM_TICK_BATCH = 3
+    markets = [rt.market_id, rt.new_market(), rt.new_market(), rt.new_market()]
+    rt.start(*markets)
+    queue = get_queue()
+    queue.empty()
+    assert request_cycles(markets[1:], reason="tick") == 3
+    (batch,) = queue.get_jobs()
+    queue.remove(batch)  # this test is the worker that took it
+    assert request_cycle(markets[0], reason="fill", at_front=True)
+    cycles = {m: state.runtime_get(m).get("cycles", 0) for m in markets}
+
+    jobs.quote_batch(*batch.args)
+
+    after = {m: state.runtime_get(m).get("cycles", 0) for m in markets}
+    assert after[markets[1]] == cycles[markets[1]] + 1  # the market it was on
+    assert [after[m] - cycles[m] for m in markets[2:]] == [0, 0]  # given back
+    head, rest = queue.get_jobs()
+    assert head.func_name == "amm.jobs.quote" and head.args[0] == markets[0]
+    assert rest.func_name == "amm.jobs.quote_batch" and rest.args[0] == markets[2:]
+    assert all(state.job_marker(f"quote:{m}") == rest.id for m in markets[2:])
