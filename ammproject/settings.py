@@ -156,5 +156,6 @@ AMM_DEADMAN_MARGIN_MS = env_int("AMM_DEADMAN_MARGIN_MS", 300)
 AMM_WORKERS = env_int("AMM_WORKERS", 2)  # run_amm --workers default
 AMM_WORKER_CLASS = env_str("AMM_WORKER_CLASS", "amm.runtime.worker.AmmWorker")
 AMM_STATUS_PRINT_S = env_int("AMM_STATUS_PRINT_S", 5)
+AMM_STATUS_MAX_LINES = env_int("AMM_STATUS_MAX_LINES", 20)  # run_amm: more markets -> a summary line
 AMM_SHUTDOWN_TIMEOUT_S = env_int("AMM_SHUTDOWN_TIMEOUT_S", 10)
 AMM_PLATFORM_KEEPALIVE = env_bool("AMM_PLATFORM_KEEPALIVE", True)  # False: Connection: close on every call

@@ -22,13 +22,13 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_MS = 10_000
 
 
-def timeout_for(market_ids: Iterable[str]) -> int:
-    """The smallest `dead_man_timeout_ms` of the markets' configs (one switch per user)."""
-    values = []
-    for market_id in market_ids:
-        raw = state.config_get(market_id).get("dead_man_timeout_ms")
-        if raw:
-            values.append(int(float(raw)))
+def timeout_for(market_ids: Iterable[str], *, configs: dict[str, dict] | None = None) -> int:
+    """The smallest `dead_man_timeout_ms` of the markets' configs (one switch per user);
+    `configs` as state.config_fields_many gives them, else read in one round trip."""
+    if configs is None:
+        configs = state.config_fields_many(market_ids, ["dead_man_timeout_ms"])
+    values = [int(float(c["dead_man_timeout_ms"])) for m in market_ids
+              if (c := configs.get(m)) and c.get("dead_man_timeout_ms")]
     return min(values) if values else DEFAULT_TIMEOUT_MS
 
 

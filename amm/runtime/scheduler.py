@@ -112,8 +112,9 @@ class Scheduler:
                 del self.plans[market_id]
         recon_s = _ms("AMM_RECONCILE_INTERVAL_S", 300)
         config_s = _ms("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
+        configs = state.config_fields_many(driven, ["requote_interval_ms", "dead_man_timeout_ms"])
         for i, (market_id, lifecycle) in enumerate(sorted(driven.items())):
-            raw = state.config_get(market_id).get("requote_interval_ms")
+            raw = configs[market_id].get("requote_interval_ms")
             interval_s = max(0.05, int(float(raw)) / 1000) if raw else 1.0
             plan = self.plans.get(market_id)
             if plan is None:  # spread the markets' ticks and slow jobs over their periods
@@ -125,7 +126,7 @@ class Scheduler:
                 plan.lifecycle, plan.interval_s = lifecycle, interval_s
         state.run_markets_set(self.plans)
         if self.plans:
-            self.deadman_timeout_ms = deadman.timeout_for(self.plans)
+            self.deadman_timeout_ms = deadman.timeout_for(self.plans, configs=configs)
 
     # --- one pass --------------------------------------------------------------------------------
     def tick(self, now: float | None = None) -> dict[str, int]:

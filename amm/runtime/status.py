@@ -19,12 +19,13 @@ def _best(orders) -> tuple[str, str]:
     return fmt(bid), fmt(ask)
 
 
-def status_line(market_id: str, *, instance=None, now_ms: int | None = None) -> str:
+def status_line(market_id: str, *, instance=None, now_ms: int | None = None,
+                read: state.QuoteCycleRead | None = None) -> str:
     from amm.models import AMMInstance
 
     now_ms = now_ms if now_ms is not None else state.now_ms()
     instance = instance or AMMInstance.objects.filter(market_id=market_id).first()
-    read = state.quote_cycle_read(market_id)
+    read = read or state.quote_cycle_read(market_id)
     st = read.state or {}
     inv = read.inventory
     bid, ask = _best(read.orders)
@@ -41,7 +42,9 @@ def status_line(market_id: str, *, instance=None, now_ms: int | None = None) -> 
             f"pnl={st.get('daily_pnl_cents', 0)} fills={st.get('total_fills_today', 0)} requote {age}")
 
 
-def status_lines(market_ids: list[str] | None = None) -> list[str]:
+def status_lines(market_ids: list[str] | None = None, *, max_lines: int | None = None) -> list[str]:
+    """One line per market; with more markets than `max_lines`, a summary line and then only
+    the markets that want attention (not RUNNING, kill switch on, defense up, requote late)."""
     from amm.models import AMMInstance
 
     rows = AMMInstance.objects.order_by("market_id")
@@ -50,4 +53,28 @@ def status_lines(market_ids: list[str] | None = None) -> list[str]:
     instances = {i.market_id: i for i in rows}
     ids = market_ids or sorted(instances)
     now = state.now_ms()
-    return [status_line(m, instance=instances.get(m), now_ms=now) for m in ids]
+    reads = state.quote_cycle_read_many(ids)
+    if max_lines is None or len(ids) <= max_lines:
+        return [status_line(m, instance=instances.get(m), now_ms=now, read=reads[m]) for m in ids]
+    lifecycles: dict[str, int] = {}
+    attention, fills, pnl, oldest = [], 0, 0, 0
+    for m in ids:
+        instance, st = instances.get(m), reads[m].state or {}
+        lifecycle = instance.lifecycle_state if instance else "NO-INSTANCE"
+        lifecycles[lifecycle] = lifecycles.get(lifecycle, 0) + 1
+        fills += int(st.get("total_fills_today") or 0)
+        pnl += int(st.get("daily_pnl_cents") or 0)
+        age = now - int(st.get("last_requote_ms") or now)
+        oldest = max(oldest, age)
+        if (lifecycle != "RUNNING" or (instance and instance.kill_switch == "ON")
+                or (st.get("defense_level") or "NORMAL") != "NORMAL" or age > LATE_MS):
+            attention.append(m)
+    summary = (f"{len(ids)} markets: " + ", ".join(f"{n} {lc}" for lc, n in sorted(lifecycles.items()))
+               + f"; fills today {fills}, pnl today {pnl}; oldest requote {oldest / 1000:.1f}s ago; "
+               f"{len(attention)} want attention")
+    shown = attention[:max_lines]
+    more = [f"... and {len(attention) - len(shown)} more"] if len(attention) > len(shown) else []
+    return [summary, *(status_line(m, instance=instances.get(m), now_ms=now, read=reads[m]) for m in shown), *more]
+
+
+LATE_MS = 5_000  # a requote older than this wants attention

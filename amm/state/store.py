@@ -169,6 +169,17 @@ def _quote_cycle_parse(market_id: str, results: list) -> QuoteCycleRead:
     )
 
 
+def quote_cycle_read_many(market_ids: Iterable[str], *, conn: redis.Redis | None = None) -> dict[str, QuoteCycleRead]:
+    """`quote_cycle_read` of many markets in one round trip (monitoring; each market's
+    keys are read together, the markets one after the other)."""
+    ids = list(market_ids)
+    pipe = _conn(conn).pipeline(transaction=False)
+    for market_id in ids:
+        _quote_cycle_queue(pipe, market_id)
+    results = pipe.execute() if ids else []
+    return {m: _quote_cycle_parse(m, results[6 * i:6 * i + 6]) for i, m in enumerate(ids)}
+
+
 def quote_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> QuoteCycleRead:
     """Inventory, live orders, strategy state, config version, oracle and market metadata,
     read atomically in one round trip (SPEC §4: "one pipeline")."""
@@ -285,6 +296,18 @@ def config_write(
 
 def config_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, str]:
     return _conn(conn).hgetall(K.config_key(market_id))
+
+
+def config_fields_many(market_ids: Iterable[str], fields: list[str], *,
+                       conn: redis.Redis | None = None) -> dict[str, dict[str, str | None]]:
+    """Some config fields of many markets in one round trip: {market: {field: raw value}}."""
+    ids = list(market_ids)
+    if not ids:
+        return {}
+    pipe = _conn(conn).pipeline(transaction=False)
+    for market_id in ids:
+        pipe.hmget(K.config_key(market_id), fields)
+    return {m: dict(zip(fields, values)) for m, values in zip(ids, pipe.execute())}
 
 
 def config_version(market_id: str, *, conn: redis.Redis | None = None) -> int | None:

@@ -5,7 +5,8 @@ Starts the AMM for the enabled markets (or those named): each instance STOPPED -
 RUNNING/EMERGENCY/WINDING_DOWN by a run that died is adopted), arms the platform's dead
 man's switch, starts N RQ worker subprocesses (`manage.py amm_worker`, respawned when one
 dies) and runs the scheduler in this process, printing one status line per market every
-few seconds. On SIGINT/SIGTERM: stop scheduling, let the workers finish their jobs,
+few seconds (beyond AMM_STATUS_MAX_LINES markets, a summary and the markets that want
+attention). On SIGINT/SIGTERM: stop scheduling, let the workers finish their jobs,
 cancel the AMM's orders in every market, disarm the dead man's switch, exit 0.
 
 More workers on other machines join with `python manage.py amm_worker` against the same
@@ -148,7 +149,7 @@ class Command(BaseCommand):
                 if options["status_every"] and time.monotonic() >= next_status:
                     next_status = time.monotonic() + float(options["status_every"])
                     try:
-                        for line in status_lines(markets):
+                        for line in status_lines(markets, max_lines=int(getattr(settings, "AMM_STATUS_MAX_LINES", 20))):
                             self.stdout.write(line)
                         self.stdout.flush()
                     except Exception as exc:  # noqa: BLE001 - status is best effort

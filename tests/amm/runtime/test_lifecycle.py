@@ -141,3 +141,16 @@ def test_amm_status_prints_one_line_per_market(rt, capsys):
     assert len(line) == 1
     for part in ("RUNNING", "EXPLORATION", "NORMAL", "kill=OFF", "fair=", "bid=", "ask=", "YES=", "pnl=", "requote"):
         assert part in line[0], (part, line[0])
+
+
+def test_status_of_many_markets_is_a_summary_and_the_markets_that_want_attention(rt):
+    from amm.runtime.status import status_lines
+
+    markets = [rt.market_id, rt.new_market(), rt.new_market()]
+    rt.start(*markets[:2])  # the third stays STOPPED
+    for m in markets[:2]:
+        state.state_update(m, last_requote_ms=state.now_ms())
+    lines = status_lines(markets, max_lines=2)
+    assert lines[0].startswith("3 markets: 2 RUNNING, 1 STOPPED;") and "1 want attention" in lines[0], lines
+    assert len(lines) == 2 and lines[1].startswith(markets[2]) and "STOPPED" in lines[1]
+    assert len(status_lines(markets, max_lines=3)) == 3  # few enough: a line each
