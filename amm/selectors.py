@@ -1,8 +1,9 @@
 """AMM selectors (reads) for the runtime, the admin, the monitoring API and the commands."""
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from amm import state
@@ -21,6 +22,30 @@ from amm.strategy.config import StrategyConfig
 
 def instance_get(*, market_id: str) -> AMMInstance:
     return AMMInstance.objects.get(market_id=market_id)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceView:
+    """What a quote cycle reads of its instance (the durable source of its lifecycle)."""
+
+    market_id: str
+    lifecycle_state: str
+    phase: str
+    defense_level: str
+    kill_switch: str
+    phase_changed_at_ms: int
+
+
+_INSTANCE_VIEW_SQL = ("SELECT market_id, lifecycle_state, phase, defense_level, kill_switch, phase_changed_at_ms "
+                      f"FROM {AMMInstance._meta.db_table} WHERE market_id = %s")
+
+
+def instance_view(*, market_id: str) -> InstanceView | None:
+    """One plain SQL statement: every quote cycle asks (the ORM costs more than the query)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_INSTANCE_VIEW_SQL, [market_id])
+        row = cursor.fetchone()
+    return InstanceView(*row) if row else None
 
 
 def instances_list(*, lifecycle_state: str | None = None) -> QuerySet[AMMInstance]:

@@ -166,10 +166,9 @@ class Cycle:
         self.kill_switch_on = lifecycle.is_kill_on(self.instance.kill_switch, kill)
 
     def load_instance(self) -> bool:
-        from amm.models import AMMInstance
+        from amm.selectors import instance_view
 
-        self.instance = AMMInstance.objects.filter(market_id=self.market_id).only(
-            "lifecycle_state", "phase", "defense_level", "kill_switch", "phase_changed_at_ms").first()
+        self.instance = instance_view(market_id=self.market_id)
         if self.instance is None:
             return False
         self.lifecycle = self.instance.lifecycle_state
