@@ -79,11 +79,12 @@ def reconcile(market_id: str) -> None:
     run_unique(f"reconcile:{market_id}", lambda _: reconcile_in_lane(market_id), marker_ttl_ms=120_000, rerun=False)
 
 
-def config_reload(market_id: str) -> None:
+def config_reload(market_ids: list[str]) -> None:
+    """The config reload of every driven market (SPEC §4: a new version noticed within 30 s)."""
     from amm.runtime.recon import config_reload_noticed
 
     close_old_connections()
-    run_unique(f"config:{market_id}", lambda _: config_reload_noticed(market_id), marker_ttl_ms=30_000, rerun=False)
+    run_unique("config", lambda _: [config_reload_noticed(m) for m in market_ids], marker_ttl_ms=30_000, rerun=False)
 
 
 def journal_flush() -> None:

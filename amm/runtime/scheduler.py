@@ -8,8 +8,8 @@ Every AMM_SCHEDULER_TICK_MS:
   within AMM_LEASE_TTL_MS, after which the next tick enqueues it again for any worker);
 - the feed job (fills -> immediate requotes, market statuses) is kept alive: enqueued at
   the front whenever none is queued or running;
-- reconciliation per market every AMM_RECONCILE_INTERVAL_S (5 min), config reload every
-  AMM_CONFIG_RELOAD_INTERVAL_S (30 s), order journal flush every AMM_JOURNAL_FLUSH_INTERVAL_MS,
+- reconciliation per market every AMM_RECONCILE_INTERVAL_S (5 min), the config reload of
+  every market (one job) every AMM_CONFIG_RELOAD_INTERVAL_S (30 s), order journal flush every AMM_JOURNAL_FLUSH_INTERVAL_MS,
   and the daily reset when the local date (settings.TIME_ZONE) changes.
 
 A separate thread re-arms the platform's dead man's switch every timeout/3 while markets
@@ -61,7 +61,6 @@ class Plan:
     interval_s: float
     due: float = 0.0
     reconcile_due: float = 0.0
-    config_due: float = 0.0
 
 
 class Scheduler:
@@ -74,6 +73,7 @@ class Scheduler:
         self.tick_s = _ms("AMM_SCHEDULER_TICK_MS", 20) / 1000
         self.dispatch_s = _ms("AMM_TICK_DISPATCH_MS", 100) / 1000
         self._refresh_due = self._feed_due = self._journal_due = self._daily_due = self._dispatch_due = 0.0
+        self._config_due = time.monotonic() + _ms("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
         self._last_tick = 0.0
         self._day = ""
         self._deadman_thread: threading.Thread | None = None
@@ -111,7 +111,6 @@ class Scheduler:
             if market_id not in driven:
                 del self.plans[market_id]
         recon_s = _ms("AMM_RECONCILE_INTERVAL_S", 300)
-        config_s = _ms("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
         configs = state.config_fields_many(driven, ["requote_interval_ms", "dead_man_timeout_ms"])
         for i, (market_id, lifecycle) in enumerate(sorted(driven.items())):
             raw = configs[market_id].get("requote_interval_ms")
@@ -120,8 +119,7 @@ class Scheduler:
             if plan is None:  # spread the markets' ticks and slow jobs over their periods
                 spread = (i + 1) / (len(driven) + 1)
                 self.plans[market_id] = Plan(lifecycle, interval_s, due=now + interval_s * spread,
-                                             reconcile_due=now + recon_s * (0.5 + spread / 2),
-                                             config_due=now + config_s * spread)
+                                             reconcile_due=now + recon_s * (0.5 + spread / 2))
             else:
                 plan.lifecycle, plan.interval_s = lifecycle, interval_s
         state.run_markets_set(self.plans)
@@ -155,9 +153,9 @@ class Scheduler:
             if now >= plan.reconcile_due:
                 plan.reconcile_due = now + _ms("AMM_RECONCILE_INTERVAL_S", 300)
                 counts["reconcile"] += request_reconcile(market_id)
-            if now >= plan.config_due:
-                plan.config_due = now + _ms("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
-                counts["config"] += request_config_reload(market_id)
+        if self.plans and now >= self._config_due:
+            self._config_due = now + _ms("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
+            counts["config"] += request_config_reload(sorted(self.plans))
         if self.plans and now >= self._feed_due:
             self._feed_due = now + 0.05
             counts["feed"] += request_feed()

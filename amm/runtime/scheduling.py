@@ -49,11 +49,13 @@ def request_reconcile(market_id: str) -> bool:
                           reason="reconcile", timeout_s=120, queued_ttl_s=300)
 
 
-def request_config_reload(market_id: str) -> bool:
+def request_config_reload(market_ids: list[str]) -> bool:
+    """One job for every market: each checks its config version (a cycle also does, on
+    every read; this republishes a config Redis lost even while no cycle runs)."""
     from amm import jobs
 
-    return enqueue_unique(f"config:{market_id}", jobs.config_reload, market_id, marker_ttl_ms=30_000,
-                          reason="config", timeout_s=30, queued_ttl_s=60)
+    return enqueue_unique("config", jobs.config_reload, list(market_ids), marker_ttl_ms=30_000, reason="config",
+                          timeout_s=30, queued_ttl_s=60)
 
 
 def request_journal_flush() -> bool:

@@ -91,3 +91,16 @@ def test_a_market_whose_worker_died_is_taken_over_after_the_lease_expires(rt, se
     wait_until(rt.quoting, timeout=10, message="another worker quoting the market")
     assert time.monotonic() - started < 5
     assert dead.renew() is False  # fenced out
+
+
+def test_the_config_reload_job_republishes_a_config_redis_lost(rt, redis_conn):
+    """One job serves every driven market: a config gone from Redis is published again from
+    the database."""
+    from amm import jobs
+
+    other = rt.new_market()
+    rt.start(rt.market_id, other)
+    redis_conn.delete(f"amm:config:{other}")
+    jobs.config_reload([rt.market_id, other])
+    assert state.config_version(other) is not None
+    assert state.config_get(other)["requote_interval_ms"] == "300"
