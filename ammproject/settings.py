@@ -141,7 +141,8 @@ AMM_CYCLE_LEASE_WAIT_MS = env_int("AMM_CYCLE_LEASE_WAIT_MS", 100)  # a cycle wai
 AMM_SCHEDULER_TICK_MS = env_int("AMM_SCHEDULER_TICK_MS", 20)
 AMM_TICK_DISPATCH_MS = env_int("AMM_TICK_DISPATCH_MS", 100)  # periodic cycles due are enqueued together this often
 AMM_TICK_BATCH = env_int("AMM_TICK_BATCH", 10)  # periodic cycles per RQ job
-AMM_FILL_POLL_INTERVAL_MS = env_int("AMM_FILL_POLL_INTERVAL_MS", 20)  # trade feed poll period in the feed job
+AMM_FILL_WAIT_MS = env_int("AMM_FILL_WAIT_MS", 250)  # the feed's long poll (GET /trades?wait_ms=); 0: plain polling
+AMM_FILL_POLL_INTERVAL_MS = env_int("AMM_FILL_POLL_INTERVAL_MS", 20)  # poll period when the platform answers at once
 AMM_FEED_WINDOW_MS = env_int("AMM_FEED_WINDOW_MS", 1000)  # one feed job polls this long, then is re-enqueued
 AMM_STATUS_POLL_MS = env_int("AMM_STATUS_POLL_MS", 300)  # market statuses read (GET /markets) by the feed job
 AMM_MARKET_STATUS_MAX_AGE_MS = env_int("AMM_MARKET_STATUS_MAX_AGE_MS", 1000)  # older: the cycle GETs the market

@@ -131,12 +131,14 @@ class FillFeed:
         self.processed.add(trade.id)
         return applied
 
-    def poll(self, *, now: int | None = None, max_pages: int | None = None) -> PollResult:
-        """Fetch and apply every trade after the cursor (up to `max_pages` pages)."""
+    def poll(self, *, now: int | None = None, max_pages: int | None = None, wait_ms: int = 0) -> PollResult:
+        """Fetch and apply every trade after the cursor (up to `max_pages` pages); with
+        `wait_ms`, the first page may wait that long for the next trade (a long poll)."""
         cursor = state.trade_cursor_get(conn=self.conn)
         fetched = applied = duplicates = pages = 0
         while max_pages is None or pages < max_pages:
-            page = self.connector.trades_list(since=cursor, limit=self.page_limit)
+            hold = {"wait_ms": wait_ms} if wait_ms and not pages else {}
+            page = self.connector.trades_list(since=cursor, limit=self.page_limit, **hold)
             pages += 1
             for trade in page.results:
                 fetched += 1

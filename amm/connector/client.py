@@ -123,14 +123,24 @@ class PlatformClient:
         retry_when_sent: bool,
         order_call: bool,
         operation: str,
+        hold_s: float = 0.0,
     ) -> httpx.Response:
-        """Send one call with the retry policy above; returns a 2xx response or raises."""
+        """Send one call with the retry policy above; returns a 2xx response or raises.
+        `hold_s`: how long the platform may hold the answer on purpose (a long poll), added
+        to the read timeout."""
         attempt = 0
+        timeout = None
+        if hold_s:
+            base = self._http.timeout
+            timeout = httpx.Timeout(base.read + hold_s, connect=base.connect, pool=base.pool, write=base.write)
         while True:
             attempt += 1
             sent = True
             try:
-                response = self._http.request(method, path, params=params, json=json)
+                if timeout is None:
+                    response = self._http.request(method, path, params=params, json=json)
+                else:
+                    response = self._http.request(method, path, params=params, json=json, timeout=timeout)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 sent = False  # the request never reached the platform
                 error: ConnectorError = PlatformUnavailable(f"{operation}: {exc.__class__.__name__}: {exc}")
@@ -163,9 +173,9 @@ class PlatformClient:
             log.info("platform %s: %s; retry %d/%d in %.3fs", operation, error, attempt, self.max_attempts - 1, wait)
             self._sleep(wait)
 
-    def _get(self, path: str, *, params: dict[str, Any] | None = None, operation: str) -> Any:
+    def _get(self, path: str, *, params: dict[str, Any] | None = None, operation: str, hold_s: float = 0.0) -> Any:
         response = self._request(
-            "GET", path, params=params, retry_when_sent=True, order_call=False, operation=operation
+            "GET", path, params=params, retry_when_sent=True, order_call=False, operation=operation, hold_s=hold_s
         )
         return _json(response)
 
@@ -210,13 +220,19 @@ class PlatformClient:
         found = [o for o in self.orders_list(client_order_id=client_order_id) if o.client_order_id == client_order_id]
         return found[0] if found else None
 
-    def trades_list(self, *, since: int = 0, market_id: str | None = None, limit: int | None = None) -> TradesPage:
+    def trades_list(self, *, since: int = 0, market_id: str | None = None, limit: int | None = None,
+                    wait_ms: int = 0) -> TradesPage:
+        """The caller's trades after `since`. `wait_ms`: when there is none yet, the platform
+        may hold the answer that long for the next one (a long poll; a platform that does
+        not know the parameter answers at once)."""
         params: dict[str, Any] = {"since": int(since)}
         if market_id is not None:
             params["market_id"] = market_id
         if limit is not None:
             params["limit"] = int(limit)
-        data = self._get(f"{API}/trades", params=params, operation="trades_list")
+        if wait_ms > 0:
+            params["wait_ms"] = int(wait_ms)
+        data = self._get(f"{API}/trades", params=params, operation="trades_list", hold_s=max(0, wait_ms) / 1000)
         trades = [Trade.parse(row) for row in _results(data)]
         next_since = data.get("next_since") if isinstance(data, dict) else None
         if next_since is None:

@@ -35,8 +35,8 @@ class RuntimeFillFeed(FillFeed):
             self.applied.append(trade)
         return applied
 
-    def poll(self, *, now: int | None = None, max_pages: int | None = None):
-        result = super().poll(now=now, max_pages=max_pages)
+    def poll(self, *, now: int | None = None, max_pages: int | None = None, wait_ms: int = 0):
+        result = super().poll(now=now, max_pages=max_pages, wait_ms=wait_ms)
         if self.applied:
             self.wake()
         return result

@@ -1,15 +1,16 @@
-"""The feed job: polls the platform's trade feed every AMM_FILL_POLL_INTERVAL_MS for
-AMM_FEED_WINDOW_MS, applying AMM fills exactly once (amm.bookkeeping.FillFeed) and
+"""The feed job: long-polls the platform's trade feed (`GET /trades?since=&wait_ms=`, up to
+AMM_FILL_WAIT_MS; a platform that answers at once is polled every AMM_FILL_POLL_INTERVAL_MS)
+for AMM_FEED_WINDOW_MS, applying AMM fills exactly once (amm.bookkeeping.FillFeed) and
 requesting a cycle of each market that got one at the front of the queue (reason "fill");
 every AMM_STATUS_POLL_MS it reads every market's status (one GET /markets) into
 `amm:market:{m}` and requests a cycle of each market whose status changed (reason
 "status"). One feed job runs at a time (lease "feed"); the scheduler enqueues the next as
 soon as this one ends, and a dead one's lease expires within a few seconds.
 
-How a fill becomes a requote: the platform writes the trade -> the next poll (≤ one poll
-interval later) applies it to Redis and pushes it to `amm:fills:{m}` -> the market's cycle
-job is enqueued at the front (or, if one is queued/running, asked to run once more) -> a
-worker runs the cycle: it reads the fill with its one Redis read, decides, replaces.
+How a fill becomes a requote: the platform commits the trade -> the waiting poll answers
+with it -> the feed applies it to Redis and pushes it to `amm:fills:{m}` -> the market's
+cycle job is enqueued at the front (or, if one is queued/running, asked to run once more)
+-> a worker runs the cycle: it reads the fill with its one Redis read, decides, replaces.
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None
     ctx = ctx or context()
     window_ms = _ms("AMM_FEED_WINDOW_MS", 1000) if window_ms is None else window_ms
     poll_s = _ms("AMM_FILL_POLL_INTERVAL_MS", 20) / 1000
+    wait_s = _ms("AMM_FILL_WAIT_MS", 250) / 1000
     status_s = _ms("AMM_STATUS_POLL_MS", 300) / 1000
     lease = Lease("feed", ttl_ms=lease_ttl_ms())
     if not lease.acquire():
@@ -69,6 +71,7 @@ def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None
     counters = {"polls": 0, "fills": 0, "status_changes": 0, "errors": 0}
     try:
         start = time.monotonic()
+        end = start + window_ms / 1000
         next_status = start
         while lease.held:
             now = time.monotonic()
@@ -79,16 +82,24 @@ def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None
                 except ConnectorError as exc:
                     counters["errors"] += 1
                     log.warning("market status watch: %s", exc)
+            # Long poll until the next status watch (or the window's end); the platform
+            # answers at once when a trade is there or commits meanwhile.
+            wait = max(0.0, min(wait_s, next_status - time.monotonic(), end - time.monotonic()))
+            asked = time.monotonic()
             try:
-                counters["fills"] += ctx.feed.poll().applied
+                result = ctx.feed.poll(wait_ms=int(wait * 1000))
+                counters["fills"] += result.applied
             except ConnectorError as exc:
                 counters["errors"] += 1
                 log.warning("fill feed: %s", exc)
+                result = None
             counters["polls"] += 1
-            elapsed = time.monotonic() - start
-            if elapsed * 1000 >= window_ms:
+            if time.monotonic() >= end:
                 break
-            time.sleep(max(0.0, min(poll_s, next_status - time.monotonic())) if poll_s > 0 else 0)
+            if result is None or (not result.fetched and time.monotonic() - asked < wait / 2):
+                # An error, or an empty answer long before its wait: the platform does not
+                # hold answers (plain polling) — pace the next poll.
+                time.sleep(max(0.0, min(poll_s, next_status - time.monotonic())) if poll_s > 0 else 0)
     finally:
         keeper.remove(handle)
         lease.release()

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from exchange import selectors
 from exchange.apis.base import PlatformApi, ResponseSerializer, StrictSerializer, query_params
 from exchange.apis.serializers import MarketIdField, TradeSerializer, errors
+from exchange.services.trade_feed import MAX_WAIT_MS, trades_wait
 
 
 class TradeListApi(PlatformApi):
@@ -19,6 +20,9 @@ class TradeListApi(PlatformApi):
                                          help_text="the last trade id already seen (next_since of the last page)")
         limit = serializers.IntegerField(required=False, default=500, min_value=1,
                                          max_value=selectors.TRADES_PAGE_MAX)
+        wait_ms = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_WAIT_MS,
+                                           help_text="when no trade follows `since`, hold the answer up to this "
+                                           "long until one of the caller's trades commits (long poll)")
 
     class OutputSerializer(ResponseSerializer):
         results = TradeSerializer(many=True)
@@ -29,9 +33,13 @@ class TradeListApi(PlatformApi):
         parameters=[FilterSerializer],
         responses={200: OutputSerializer, **errors()},
         description="The caller's trades with id > since in id order. Every trade appears exactly once across "
-        "successive pages, even while trades are being written.",
+        "successive pages, even while trades are being written. With wait_ms, an empty answer waits for the "
+        "caller's next trade (up to wait_ms).",
     )
     def get(self, request):
         filters = query_params(TradeListApi.FilterSerializer, request)
-        page = selectors.trade_list(user_id=self.user_id, **filters)
+        wait_ms = filters.pop("wait_ms")
+        look = lambda: selectors.trade_list(user_id=self.user_id, **filters)  # noqa: E731
+        page = trades_wait(user_id=self.user_id, wait_ms=wait_ms, look=look, found=lambda p: bool(p.trades)) \
+            if wait_ms else look()
         return Response(TradeListApi.OutputSerializer({"results": page.trades, "next_since": page.next_since}).data)

@@ -52,6 +52,7 @@ from exchange.enums import (
 )
 from exchange.exceptions import Insufficient, InvalidInput, NotFound, WrongState
 from exchange.models import Account, Market, Order, Position, Trade
+from exchange.services.trade_feed import trades_announce_on_commit
 from exchange.sql import columns as _columns
 from exchange.sql import cursor as _cursor
 from exchange.sql import select_together as _select_together
@@ -712,6 +713,7 @@ class Clearing:
                 _TRADE_INSERT_COLUMNS, [[getattr(t, c) for c in _TRADE_INSERT_COLUMNS] for t in self.trades])])
             for trade, (trade_id,) in zip(self.trades, cursor.fetchall(), strict=True):
                 trade.id = trade_id
+        trades_announce_on_commit(u for t in self.trades for u in (t.buy_user_id, t.sell_user_id))
 
     def _orders_insert(self):
         return _insert_rows("orders", _ORDER_COLUMNS, [

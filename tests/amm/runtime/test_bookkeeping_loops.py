@@ -104,3 +104,59 @@ def test_the_config_reload_job_republishes_a_config_redis_lost(rt, redis_conn):
     jobs.config_reload([rt.market_id, other])
     assert state.config_version(other) is not None
     assert state.config_get(other)["requote_interval_ms"] == "300"
+
+
+def _trade_polls(ctx) -> list[float]:
+    seen: list[float] = []
+    ctx.connector._http.event_hooks["request"].append(
+        lambda request: seen.append(time.monotonic()) if request.url.path.endswith("/trades") else None)
+    return seen
+
+
+def test_the_feed_long_polls_and_a_fill_that_commits_meanwhile_is_applied_and_requoted(rt):
+    """Between status watches the feed waits on the platform for the next trade instead of
+    asking again and again (the platform's wake-up is tests/exchange/api/test_trades.py's);
+    a fill committed during a wait is applied and its market's cycle requested."""
+    import threading
+
+    from amm.runtime.feed import feed_loop
+
+    rt.start()
+    quote_cycle(rt.market_id)
+    ctx = context()
+    polls = _trade_polls(ctx)
+    counters = feed_loop(window_ms=900, ctx=ctx)
+    assert counters["errors"] == 0 and 3 <= len(polls) <= 8, polls  # ~one per status watch (300 ms)
+
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(feed_loop(window_ms=1500)))
+    thread.start()  # its own context: this thread's stays out of its way
+    time.sleep(0.2)
+    assert rt.take("YES", 2)
+    wait_until(lambda: state.job_marker(f"quote:{rt.market_id}"), timeout=2, message="the fill's cycle requested")
+    thread.join(timeout=5)
+    assert result["fills"] == 1 and _inventory_matches(rt)
+
+
+def test_the_feed_paces_a_platform_that_answers_at_once(rt, settings):
+    """A platform that does not hold answers (wait_ms unknown to it) is polled every
+    AMM_FILL_POLL_INTERVAL_MS, not in a tight loop."""
+    import httpx
+
+    from amm.connector import connector_from_settings
+    from amm.runtime.context import RuntimeContext
+    from amm.runtime.feed import feed_loop
+
+    class NoHold(httpx.HTTPTransport):
+        def handle_request(self, request):
+            params = [(k, v) for k, v in request.url.params.multi_items() if k != "wait_ms"]
+            request.url = request.url.copy_with(params=params)
+            return super().handle_request(request)
+
+    rt.start()
+    settings.AMM_FILL_POLL_INTERVAL_MS = 50
+    ctx = RuntimeContext(connector=connector_from_settings(transport=NoHold(), headers={"Connection": "close"}))
+    polls = _trade_polls(ctx)
+    feed_loop(window_ms=1000, ctx=ctx)
+    ctx.close()
+    assert 8 <= len(polls) <= 25, len(polls)  # ~1000 / 50, not hundreds

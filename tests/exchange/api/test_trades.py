@@ -89,3 +89,46 @@ def test_cursor_sees_every_trade_exactly_once_under_concurrent_writers(make_acto
         Trade.objects.filter(sell_user_id=amm_actor.user_id).values_list("id", flat=True)))
     assert len(expected) >= 30
     assert seen == expected  # every trade once, in id order, none missing
+
+
+def _wait_in_thread(actor, params):
+    out: dict = {}
+
+    def run():
+        started = time.monotonic()
+        out["response"] = actor.http.get("/trades", params=params)
+        out["elapsed"] = time.monotonic() - started
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+def test_a_long_poll_answers_with_the_trade_that_commits_while_it_waits(alice, bob, make_actor, market):
+    """wait_ms holds an empty answer until one of the caller's trades commits; another user's
+    trade does not end it early with nothing for the caller."""
+    carol = make_actor("carol")
+    cursor = alice.http.get("/trades").json()["next_since"]
+    thread, out = _wait_in_thread(alice, {"since": cursor, "wait_ms": 5000})
+    time.sleep(0.3)
+    carol.place(market, "YES", "BUY", 30, 2)
+    bob.place(market, "NO", "BUY", 70, 2)  # bob and carol trade: not alice's
+    time.sleep(0.3)
+    assert thread.is_alive()
+    alice.place(market, "YES", "BUY", 40, 3)
+    bob.place(market, "NO", "BUY", 60, 3)  # alice's trade
+    thread.join(timeout=10)
+    body = out["response"].json()
+    assert out["response"].status_code == 200
+    assert [t["quantity"] for t in body["results"]] == [3] and body["next_since"] == body["results"][0]["id"]
+    assert out["elapsed"] < 5.0  # it answered at the commit, not at the deadline
+
+
+def test_a_long_poll_with_no_trade_answers_empty_at_its_deadline(alice):
+    cursor = alice.http.get("/trades").json()["next_since"]
+    started = time.monotonic()
+    response = alice.http.get("/trades", params={"since": cursor, "wait_ms": 400})
+    assert response.json() == {"results": [], "next_since": cursor}
+    assert time.monotonic() - started >= 0.35
+    assert_error(alice.http.get("/trades", params={"wait_ms": 60_000}), 400, "INVALID_INPUT")
+    assert_error(alice.http.get("/trades", params={"wait_ms": -1}), 400, "INVALID_INPUT")
