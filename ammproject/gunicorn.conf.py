@@ -1,7 +1,8 @@
 """Production serving (SPEC §3.7): `gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi`.
 
 Environment: GUNICORN_BIND (127.0.0.1:8000), GUNICORN_WORKERS (2 × cores + 1),
-GUNICORN_THREADS (1: sync workers; > 1: gthread workers with keep-alive), GUNICORN_TIMEOUT.
+GUNICORN_THREADS (4: gthread workers with keep-alive, so a trade feed's long poll holds a
+thread, not a whole worker; 1: sync workers), GUNICORN_TIMEOUT.
 Each worker runs the dead man's switch sweeper thread (exchange.services.deadman)."""
 import multiprocessing
 
@@ -10,7 +11,7 @@ from ammproject.env import env_bool, env_int, env_str
 wsgi_app = "ammproject.wsgi"
 bind = env_str("GUNICORN_BIND", "127.0.0.1:8000")
 workers = env_int("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1)
-threads = env_int("GUNICORN_THREADS", 1)
+threads = env_int("GUNICORN_THREADS", 4)
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 10

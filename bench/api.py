@@ -1,6 +1,6 @@
 """Platform REST API over loopback, served as in production (issue 3).
 
-Starts `gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi` (N sync workers by
+Starts `gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi` (N gthread workers of 4 threads by
 default) as a subprocess on a dedicated database (amm_bench_api, dropped and migrated
 afresh) and a dedicated Redis logical db, then drives it from several client processes
 (one httpx client each, real HTTP) and prints requests per second and p50/p99 latency for
@@ -9,7 +9,7 @@ afresh) and a dedicated Redis logical db, then drives it from several client pro
   - POST /api/v1/orders                (resting limit orders, one market per client)
   - POST /api/v1/amm/orders/replace    (8 cancels + 8 new orders in one atomic call)
 
-    .venv/bin/python bench/api.py [--workers CPUs] [--threads 1] [--clients 4] [--seconds 8]
+    .venv/bin/python bench/api.py [--workers CPUs] [--threads 4] [--clients 4] [--seconds 8]
 """
 from __future__ import annotations
 
@@ -140,7 +140,8 @@ def run(scenario: str, base: str, world: list[dict], seconds: float) -> tuple[li
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker (>1: gthread, keep-alive)")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="threads per worker (>1: gthread with keep-alive, the production default; 1: sync)")
     parser.add_argument("--clients", type=int, default=4, help="client processes (one connection each)")
     parser.add_argument("--seconds", type=float, default=8.0, help="duration of each scenario")
     args = parser.parse_args()

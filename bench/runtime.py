@@ -486,7 +486,9 @@ def main() -> None:
     parser.add_argument("--markets", type=int, nargs="+", default=[10, 50, 100, 200], help="values of N")
     parser.add_argument("--workers", type=int, default=3,
                         help="run_amm RQ workers (one mostly runs the fill feed; 3 measured best here)")
-    parser.add_argument("--platform-workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--platform-workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--platform-threads", type=int, default=4,
+                        help="threads per gunicorn worker (>1: gthread, the production default; 1: sync)")
     parser.add_argument("--seconds", type=float, default=15.0, help="measurement window per N")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds after all markets quote")
     parser.add_argument("--taker-rate", type=float, default=10.0, help="taker orders per second")
@@ -520,10 +522,12 @@ def main() -> None:
     markets = make_markets(top, budget=200_000)
     log(f"{top} markets created with the AMM enabled in {time.monotonic() - t0:.1f} s")
 
-    platform = PlatformServer(database_url=database_url, redis_url=redis_url, workers=args.platform_workers)
+    platform = PlatformServer(database_url=database_url, redis_url=redis_url, workers=args.platform_workers,
+                              threads=args.platform_threads)
     platform.start()
     load = os.getloadavg()
-    print(f"platform: gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi, {args.platform_workers} sync workers "
+    print(f"platform: gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi, {args.platform_workers} "
+          f"{'sync workers' if args.platform_threads == 1 else f'gthread workers x {args.platform_threads} threads'} "
           f"on {platform.url} (replace rate limit lifted); database {BENCH_DB}, Redis db {redis_db}; "
           f"{os.cpu_count()} CPUs shared by everything; load average before {load[0]:.2f}")
     print(f"AMM: manage.py run_amm --workers {args.workers}, requote_interval_ms {INTERVAL_MS}, 2 levels × "

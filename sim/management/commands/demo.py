@@ -36,7 +36,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--bind", default="127.0.0.1:8000")
         parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-        parser.add_argument("--amm-workers", type=int, default=1)
+        parser.add_argument("--amm-workers", type=int, default=2, help="run_amm RQ workers (one runs the fill feed)")
         parser.add_argument("--traders", type=int, default=4)
         parser.add_argument("--rate", type=float, default=4.0, help="trader actions per second")
         parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
