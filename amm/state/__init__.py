@@ -29,6 +29,7 @@ from amm.state.keys import (  # noqa: F401
     TRADE_CURSOR,
     config_key,
     inventory_key,
+    lease_key,
     market_key,
     market_keys,
     oracle_key,
@@ -105,6 +106,7 @@ from amm.state.store import (  # noqa: F401
     strategy_get,
     trade_cursor_advance,
     trade_cursor_get,
+    working_state_wipe,
     untracked_fills_get,
     untracked_fills_prune,
 )

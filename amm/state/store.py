@@ -486,6 +486,25 @@ def market_forget(market_id: str, *, conn: redis.Redis | None = None) -> None:
     pipe.execute()
 
 
+def working_state_wipe(*, keep: Iterable[str] = (), conn: redis.Redis | None = None) -> int:
+    """Delete every `amm:*` key but those in `keep` (a working state that is not this
+    platform's); returns how many."""
+    client = _conn(conn)
+    kept = set(keep)
+    deleted = 0
+    batch: list[str] = []
+    for key in client.scan_iter(match=f"{K.PREFIX}:*", count=1000):
+        if key in kept:
+            continue
+        batch.append(key)
+        if len(batch) >= 500:
+            deleted += client.delete(*batch)
+            batch = []
+    if batch:
+        deleted += client.delete(*batch)
+    return deleted
+
+
 def market_memory_usage(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, int]:
     """MEMORY USAGE of each existing key of one market (bytes)."""
     client = _conn(conn)

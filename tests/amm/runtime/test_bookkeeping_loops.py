@@ -160,3 +160,27 @@ def test_the_feed_paces_a_platform_that_answers_at_once(rt, settings):
     feed_loop(window_ms=1000, ctx=ctx)
     ctx.close()
     assert 8 <= len(polls) <= 25, len(polls)  # ~1000 / 50, not hundreds
+
+
+def test_a_working_state_of_another_platform_is_wiped_at_startup(rt, redis_conn):
+    """Redis kept a trade cursor this platform has never written (another platform, a reset
+    database): at startup every amm:* key is wiped but the caller's, an alert is raised,
+    and the market is rebuilt; a cursor naming one of this platform's AMM trades is kept."""
+    from amm.models import Alert, AlertType
+    from amm.runtime.startup import working_state_check
+
+    rt.start()
+    quote_cycle(rt.market_id)
+    assert rt.take("YES", 2)
+    context().feed.poll()
+    cursor = state.trade_cursor_get()
+    assert cursor > 0 and working_state_check()  # this platform's: kept
+    assert state.trade_cursor_get() == cursor
+
+    redis_conn.set(state.TRADE_CURSOR, cursor + 1000)  # ahead of every trade: fills would be skipped
+    redis_conn.set("amm:lease:scheduler", "mine")
+    assert not working_state_check(keep=("amm:lease:scheduler",))
+    assert redis_conn.get("amm:lease:scheduler") == "mine"
+    assert [k for k in redis_conn.scan_iter("amm:*")] == ["amm:lease:scheduler"]
+    assert Alert.objects.filter(type=AlertType.INVENTORY_DRIFT_CRITICAL, payload__source="startup").exists()
+    assert state.trade_cursor_get() == 0

@@ -8,6 +8,7 @@ import pytest
 
 from amm import state
 from amm.runtime import executor
+from amm.services import config_update
 from amm.runtime.context import context
 from amm.runtime.cycle import quote_cycle
 from tests.amm.runtime.support import _stop_deadman_sweeper, rt  # noqa: F401 - fixtures
@@ -153,3 +154,29 @@ def test_a_tick_reads_the_book_again_when_the_amms_own_orders_changed(rt):
     assert read.book and read.book["sequence_id"] >= int(read.quote.market["book_sequence_id"])  # seq says "same"
     quote_cycle(rt.market_id, reason="tick")
     assert _book_reads(seen) == 1
+
+
+def test_an_order_refused_for_shares_redis_believed_in_rebuilds_the_market(rt, redis_conn):
+    """Redis believes in shares the platform does not have (a fill it never saw): the atomic
+    replace the strategy sizes from them is refused (422), nothing changes on the platform,
+    an alert is raised, and the next cycle rebuilds the market from the platform."""
+    from amm.models import Alert, AlertType
+
+    rt.start()
+    for _ in range(6):
+        if quote_cycle(rt.market_id).outcome == "unchanged":
+            break
+    before = rt.open_orders()
+    for field in ("yes_volume", "yes_available", "no_volume", "no_available"):
+        redis_conn.hincrby(f"amm:inventory:{rt.market_id}", field, 5_000)
+    config_update(market_id=rt.market_id, actor="test", order_size=400)  # larger sells, backed by phantoms
+    result = quote_cycle(rt.market_id)
+    assert result.outcome == "insufficient", result
+    assert rt.open_orders() == before
+    assert state.runtime_get(rt.market_id).get("resync_full")
+    assert Alert.objects.filter(type=AlertType.INVENTORY_DRIFT_CRITICAL, market_id=rt.market_id).count() == 1
+
+    quote_cycle(rt.market_id)
+    pos, inv = rt.position(), state.inventory_get(rt.market_id)
+    assert (inv.yes_volume, inv.no_volume) == (pos.yes_volume, pos.no_volume)
+    assert not state.runtime_get(rt.market_id).get("resync_full")
