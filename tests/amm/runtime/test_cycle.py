@@ -99,6 +99,15 @@ def test_a_mint_answer_ahead_of_the_fill_feed_rebuilds_the_market(rt):
         pos.yes_volume, pos.no_volume, pos.yes_cost_sum, pos.no_cost_sum)
 
 
+def _quoted_and_settled(rt) -> None:
+    """Started and quoted until a cycle has nothing more to change."""
+    rt.start()
+    for _ in range(6):
+        if quote_cycle(rt.market_id).outcome == "unchanged":
+            return
+    raise AssertionError("the quotes never settled")
+
+
 def _book_reads(seen: list[str]) -> int:
     return sum(1 for r in seen if r.startswith("GET /api/v1/orderbook/"))
 
@@ -114,10 +123,7 @@ def _place_resting(rt, side: str, price: int) -> None:
 def test_a_tick_reuses_the_book_until_the_platform_reports_a_change(rt):
     """A periodic tick reads the book again only when the platform's reported sequence_id
     moved past the kept one; a fill cycle always reads it."""
-    rt.start()
-    for _ in range(6):
-        if quote_cycle(rt.market_id).outcome == "unchanged":
-            break
+    _quoted_and_settled(rt)
     ctx = context()
     seen = _count_requests(ctx)
     executor.market_refresh(ctx, rt.market_id, now=state.now_ms())  # what the feed's status watch does
@@ -141,10 +147,7 @@ def test_a_tick_reuses_the_book_until_the_platform_reports_a_change(rt):
 def test_a_tick_reads_the_book_again_when_the_amms_own_orders_changed(rt):
     """The strategy takes its own orders out of the book, so a book read with other own
     orders live is never reused, even before the platform's new sequence_id is reported."""
-    rt.start()
-    for _ in range(6):
-        if quote_cycle(rt.market_id).outcome == "unchanged":
-            break
+    _quoted_and_settled(rt)
     ctx = context()
     seen = _count_requests(ctx)
     executor.market_refresh(ctx, rt.market_id, now=state.now_ms())
@@ -162,10 +165,7 @@ def test_an_order_refused_for_shares_redis_believed_in_rebuilds_the_market(rt, r
     an alert is raised, and the next cycle rebuilds the market from the platform."""
     from amm.models import Alert, AlertType
 
-    rt.start()
-    for _ in range(6):
-        if quote_cycle(rt.market_id).outcome == "unchanged":
-            break
+    _quoted_and_settled(rt)
     before = rt.open_orders()
     for field in ("yes_volume", "yes_available", "no_volume", "no_available"):
         redis_conn.hincrby(f"amm:inventory:{rt.market_id}", field, 5_000)
