@@ -95,16 +95,18 @@ def enqueue_unique_many(
     batch_size: int,
     marker_ttl_ms: int,
     reason: str = "",
+    rerun: bool = True,
     timeout_s: int = 120,
     queued_ttl_s: int = 60,
 ) -> int:
     """Jobs `func(*make_args(batch))` for those of `keys` that have no job queued or running
-    (the others run once more), `batch_size` keys to a job; one round trip claims every
-    marker. Returns how many keys were enqueued."""
+    (the others run once more, unless not `rerun`), `batch_size` keys to a job; one round
+    trip claims every marker. Returns how many keys were enqueued."""
     if not keys:
         return 0
     prefix = f"{job_id('batch:' + keys[0])}-{secrets.token_hex(4)}"
-    batches = state.job_request_many(keys, prefix, batch_size=batch_size, reason=reason, ttl_ms=marker_ttl_ms)
+    batches = state.job_request_many(keys, prefix, batch_size=batch_size, reason=reason, ttl_ms=marker_ttl_ms,
+                                     rerun=rerun)
     enqueued = 0
     for n, batch in enumerate(batches):
         try:

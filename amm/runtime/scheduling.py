@@ -23,14 +23,16 @@ def request_cycle(market_id: str, *, reason: str = "tick", at_front: bool = Fals
 
 def request_cycles(market_ids: list[str], *, reason: str = "tick") -> int:
     """The periodic cycles of many markets, AMM_TICK_BATCH to an RQ job: RQ's own bookkeeping
-    of a job (about twenty Redis commands) costs as much as a quiet cycle. Markets with a
-    cycle queued or running are left to it. Returns the cycles enqueued."""
+    of a job (about twenty Redis commands) costs as much as a quiet cycle. A market with a
+    cycle queued or running is left to it, not asked to run again: under load, ticks that
+    pile up would otherwise double the work. Returns the cycles enqueued."""
     from amm import jobs
 
     return enqueue_unique_many([quote_key(m) for m in market_ids], jobs.quote_batch,
                                lambda keys: ([k.split(":", 1)[1] for k in keys], reason),
                                batch_size=max(1, int(getattr(settings, "AMM_TICK_BATCH", 10))),
-                               marker_ttl_ms=lease_ttl_ms(), reason=reason, timeout_s=60, queued_ttl_s=30)
+                               marker_ttl_ms=lease_ttl_ms(), reason=reason, rerun=False, timeout_s=60,
+                               queued_ttl_s=30)
 
 
 def request_feed() -> bool:

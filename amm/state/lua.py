@@ -370,16 +370,17 @@ return false
 """
 
 # KEYS: marker1, rerun1, marker2, rerun2, ... ; ARGV: job id prefix, ttl ms, reason, batch
-# size. JOB_REQUEST for many keys in one call: the markers taken are dealt out in order to
-# batches of `batch size`, the n-th batch's markers holding '<prefix>-b<n>' (its job id).
-# Returns the 1-based indexes of the markers taken.
+# size, rerun ('1': a key whose job is queued or running is asked to run once more, as
+# JOB_REQUEST does; '0': it is left alone — a periodic tick is served by the job there is).
+# The markers taken are dealt out in order to batches of `batch size`, the n-th batch's
+# markers holding '<prefix>-b<n>' (its job id). Returns the 1-based indexes of those taken.
 JOB_REQUEST_MANY = """
 local taken, size = {}, tonumber(ARGV[4])
 for i = 1, #KEYS, 2 do
   local jid = ARGV[1] .. '-b' .. math.floor(#taken / size)
   if redis.call('SET', KEYS[i], jid, 'NX', 'PX', ARGV[2]) then
     taken[#taken + 1] = (i + 1) / 2
-  else
+  elseif ARGV[5] == '1' then
     redis.call('SET', KEYS[i + 1], ARGV[3])
   end
 end

@@ -697,14 +697,15 @@ def job_request(name: str, value: str, *, reason: str, ttl_ms: int, conn: redis.
 
 
 def job_request_many(names: list[str], prefix: str, *, batch_size: int, reason: str, ttl_ms: int,
-                     conn: redis.Redis | None = None) -> list[list[str]]:
-    """`job_request` for many keys in one round trip; the names whose marker was taken, in
-    batches of `batch_size`, the n-th batch's markers holding the job id `{prefix}-b{n}`."""
+                     rerun: bool = True, conn: redis.Redis | None = None) -> list[list[str]]:
+    """`job_request` for many keys in one round trip (`rerun=False`: a key whose job is
+    queued or running is left alone); the names whose marker was taken, in batches of
+    `batch_size`, the n-th batch's markers holding the job id `{prefix}-b{n}`."""
     if not names:
         return []
     keys = [k for name in names for k in (K.job_key(name), K.rerun_key(name))]
     taken = script(_conn(conn), "job_request_many")(keys=keys, args=[prefix, int(ttl_ms), reason or "rerun",
-                                                                     int(batch_size)])
+                                                                     int(batch_size), "1" if rerun else "0"])
     names_taken = [names[int(i) - 1] for i in taken]
     return [names_taken[i:i + batch_size] for i in range(0, len(names_taken), batch_size)]
 

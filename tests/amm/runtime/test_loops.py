@@ -58,6 +58,7 @@ def test_periodic_ticks_of_many_markets_go_several_to_a_job(rt, settings):
     queue.empty()
     assert request_cycle(markets[0], reason="status")  # already queued on its own
     assert request_cycles(markets, reason="tick") == 2
+    assert not state.job_started(f"quote:{markets[0]}")  # the queued one serves the tick: no rerun asked
     assert queue.count == 2  # the single job, and one batch of the two others
     batch = [job for job in queue.get_jobs() if job.func_name == "amm.jobs.quote_batch"]
     assert [job.args[0] for job in batch] == [markets[1:]]
