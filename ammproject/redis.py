@@ -24,5 +24,6 @@ def url_with_db(url: str, db: int) -> str:
     if parsed.scheme == "unix":
         query = parse_qs(parsed.query)
         query["db"] = [str(db)]
-        return urlunparse(parsed._replace(query=urlencode(query, doseq=True)))
+        # urlunparse drops the empty authority of unix:///path; redis-py needs it back
+        return f"unix://{parsed.netloc}{parsed.path}?{urlencode(query, doseq=True)}"
     return urlunparse(parsed._replace(path=f"/{db}"))

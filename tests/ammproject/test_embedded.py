@@ -60,3 +60,4 @@ def test_embedded_postgres_serves_a_database(data_dir):
         server = pgserver.get_server(data_dir / "pg", cleanup_mode=None)
         server.cleanup_mode = "stop"
         server.cleanup()
+
