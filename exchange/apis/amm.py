@@ -42,10 +42,10 @@ def replace_rate_limit_hit(*, user_id: str) -> None:
     key = f"ratelimit:{user_id}:replace"
     try:
         pipe = get_redis().pipeline(transaction=True)
+        pipe.set(key, 0, ex=RATE_WINDOW_S, nx=True)  # the window opens with the first call
         pipe.incr(key)
-        pipe.expire(key, RATE_WINDOW_S, nx=True)
         pipe.ttl(key)
-        count, _, ttl = pipe.execute()
+        _, count, ttl = pipe.execute()
     except Exception:  # Redis down: serve rather than stop every market maker
         logger.exception("replace rate limit unavailable; request allowed")
         return

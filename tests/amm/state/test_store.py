@@ -46,13 +46,13 @@ def test_quote_cycle_read_is_one_round_trip(market_in_redis, redis_conn, monkeyp
     state.oracle_write(M, price_cents=50, ts_ms=1, source="x")
     state.config_write(M, {"gamma_short": "2.5"}, version=3)
     sends = []
-    original = redis.connection.Connection.send_packed_command
+    original = redis.connection.AbstractConnection.send_packed_command  # TCP and unix socket alike
 
     def counting(self, command, check_health=True):
         sends.append(command)
         return original(self, command, check_health)
 
-    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
     read = state.quote_cycle_read(M)
     assert len(sends) == 1
     assert read.inventory.exists and read.inventory.cash_cents == 100_000 - 10 * 41
