@@ -129,6 +129,7 @@ class PlatformClient:
         `hold_s`: how long the platform may hold the answer on purpose (a long poll), added
         to the read timeout."""
         attempt = 0
+        maybe_executed = False  # an earlier attempt of this order call may have reached the platform
         timeout = None
         if hold_s:
             base = self._http.timeout
@@ -158,6 +159,11 @@ class PlatformClient:
                 )
                 if isinstance(error, UnknownOutcome):
                     error.operation = operation
+            if isinstance(error, UnknownOutcome):
+                maybe_executed = True
+            elif maybe_executed and isinstance(error, PlatformUnavailable):
+                # A later attempt that never got through says nothing of an earlier one that may have.
+                error = UnknownOutcome(f"{error} (an earlier attempt's outcome is unknown)", operation=operation)
             if attempt >= self.max_attempts:
                 raise error
             if isinstance(error, RateLimited):

@@ -192,6 +192,19 @@ def test_mint_retries_with_the_same_request_id():
     assert {json.loads(r.content)["request_id"] for r in script.requests} == {"r-1"}
 
 
+def test_a_mint_whose_later_attempts_never_got_through_stays_unknown():
+    """The first attempt may have minted (503 after forwarding); the platform is unreachable
+    for the retries: the answer is 'unknown', never 'refused' (the caller asks again later)."""
+    script = Script(err(503, "DOWN"), boom(httpx.ConnectError))
+    c, sleeps = client(script)
+    with pytest.raises(UnknownOutcome) as caught:
+        c.amm_mint(market_id="M", quantity=5, request_id="r-1")
+    assert caught.value.request_id == "r-1" and len(script.requests) == 3 and len(sleeps) == 2
+    unreachable, _ = client(Script(boom(httpx.ConnectError)))
+    with pytest.raises(PlatformUnavailable):  # no attempt got through: nothing happened
+        unreachable.amm_mint(market_id="M", quantity=5, request_id="r-2")
+
+
 def test_client_order_ids_follow_the_spec_and_parse_back():
     ids = ClientOrderIdGenerator()
     a = ids.next(market_id="MKT_A-1", side="YES", direction="SELL", timestamp_ms=1740652800000)
