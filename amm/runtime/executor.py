@@ -49,11 +49,15 @@ def cancel_all(ctx: RuntimeContext, market_id: str, *, now: int | None = None) -
 
 def orders_resync(ctx: RuntimeContext, market_id: str, *, now: int | None = None) -> tuple[int, int]:
     """Make `amm:orders` equal to the platform's open AMM orders (SPEC §4 "restart ->
-    rebuilt from GET /orders?status=OPEN,PARTIALLY_FILLED"): drain the fill feed, release
-    tracked orders that are no longer open (filled or passively cancelled; the feed books
-    the fills), adopt open ones Redis does not know. Returns (released, adopted)."""
-    ctx.feed.poll(now=now)
+    rebuilt from GET /orders?status=OPEN,PARTIALLY_FILLED"): read the open orders, drain
+    the fill feed, then release tracked orders that are no longer open (passively
+    cancelled) and adopt open ones Redis does not know. Returns (released, adopted).
+
+    The drain comes after the read: an order filled before the read has its fill in the
+    feed by then (the feed is gap-free), so the fill books its shares; releasing it first
+    would hand them back as available until the fill arrived — shares already sold."""
     open_orders = ctx.connector.orders_open(market_id)
+    ctx.feed.poll(now=now)
     tracked = state.orders_get(market_id)
     open_ids = {o.id for o in open_orders}
     gone = [oid for oid in tracked if oid not in open_ids]

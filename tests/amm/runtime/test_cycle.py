@@ -180,3 +180,22 @@ def test_an_order_refused_for_shares_redis_believed_in_rebuilds_the_market(rt, r
     pos, inv = rt.position(), state.inventory_get(rt.market_id)
     assert (inv.yes_volume, inv.no_volume) == (pos.yes_volume, pos.no_volume)
     assert not state.runtime_get(rt.market_id).get("resync_full")
+
+
+def test_a_resync_never_hands_back_shares_of_an_order_filled_meanwhile(rt):
+    """An order filled just before the resync reads the open orders is gone from the
+    platform: its fill is booked (shares sold), not released as if cancelled (shares back)."""
+    _quoted_and_settled(rt)
+    ctx = context()
+    original = ctx.connector.orders_open
+
+    def filled_right_before(market_id):
+        assert rt.take("YES", 50)  # the AMM's YES asks fill, none of it polled yet
+        return original(market_id)
+
+    ctx.connector.orders_open = filled_right_before
+    executor.orders_resync(ctx, rt.market_id, now=state.now_ms())
+    ctx.connector.orders_open = original
+    pos, inv = rt.position(), state.inventory_get(rt.market_id)
+    assert (inv.yes_volume, inv.yes_available) == (pos.yes_volume, pos.yes_volume - pos.yes_pending_sell)
+    assert rt.tracked() == rt.open_orders()
