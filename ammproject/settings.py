@@ -151,6 +151,7 @@ AMM_BOOK_REUSE_MAX_MS = env_int("AMM_BOOK_REUSE_MAX_MS", 10_000)  # a tick re-re
 AMM_RECONCILE_INTERVAL_S = env_int("AMM_RECONCILE_INTERVAL_S", 300)
 AMM_CONFIG_RELOAD_INTERVAL_S = env_int("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
 AMM_JOURNAL_FLUSH_INTERVAL_MS = env_int("AMM_JOURNAL_FLUSH_INTERVAL_MS", 2000)
+AMM_PRIVILEGED_PENDING_MAX_MS = env_int("AMM_PRIVILEGED_PENDING_MAX_MS", 30_000)  # a mint/burn in flight this long stops blocking rebuilds
 AMM_UNKNOWN_GRACE_MS = env_int("AMM_UNKNOWN_GRACE_MS", 3000)  # re-sync every cycle this long after an unknown outcome
 AMM_DEADMAN_REQUIRED = env_bool("AMM_DEADMAN_REQUIRED", True)  # send orders only while the switch is armed
 AMM_DEADMAN_MARGIN_MS = env_int("AMM_DEADMAN_MARGIN_MS", 300)

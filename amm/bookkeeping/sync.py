@@ -4,7 +4,8 @@ A snapshot is consistent with the fill feed: drain the feed (cursor c), read bal
 position, open orders and market, then check that no trade after c exists. The rebuild
 script writes the snapshot only if the cursor is still c (no newer fill was applied in
 between), so a fill is never counted twice — once in the snapshot and once by the feed —
-nor lost. Cash is written in 'total' mode (available + frozen, minus what the AMM's
+nor lost; and only if no mint/burn of any market was in flight or applied meanwhile (the
+cash epoch), so one is never counted twice in the cash either. Cash is written in 'total' mode (available + frozen, minus what the AMM's
 tracked BUY orders hold), which no concurrent placement in another market can skew.
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ class PlatformSnapshot:
     trades_quiet: bool  # no AMM trade after `cursor` existed when the snapshot was checked
     account_quiet: bool  # ... and the account version did not move while reading
     started_ms: int
+    cash_epoch: int = 0  # amm:cash_epoch when it began (a mint/burn applied since voids its cash)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def platform_snapshot(*, market_id: str, connector: PlatformClient, feed: FillFe
     snapshot = None
     for _ in range(max(1, attempts)):
         started = int(time.time() * 1000)
+        epoch = state.cash_epoch()
         cursor = feed.poll().cursor
         balance0 = connector.balance_get()
         position = connector.position_get(market_id)
@@ -89,7 +92,7 @@ def platform_snapshot(*, market_id: str, connector: PlatformClient, feed: FillFe
         snapshot = PlatformSnapshot(
             market=market, position=position, balance=balance, orders=orders, cursor=cursor,
             trades_quiet=trades_quiet, account_quiet=trades_quiet and balance.version == balance0.version,
-            started_ms=started,
+            started_ms=started, cash_epoch=epoch,
         )
         if trades_quiet:
             return snapshot
@@ -128,10 +131,12 @@ def market_sync(
             state={**_skew(pos), **(state_fields or {})},
             state_defaults=state_defaults,
             expected_cursor=snap.cursor,
+            expected_epoch=snap.cash_epoch,
             now=now_ms,
         )
         if cash is None:
-            log.info("sync of %s: the fill feed moved during the rebuild; retrying", market_id)
+            log.info("sync of %s: a fill or a mint/burn moved the AMM's cash during the rebuild; retrying", market_id)
+            time.sleep(0.005 * attempt)  # a mint/burn in flight lands within a round trip or two
             continue
         state.journal_append(_placed_event(o, market_id, now_ms) for o in snap.orders)  # audit of adopted orders
         log.info("synced %s from the platform: YES %d NO %d cash %d, %d open orders, cursor %d",

@@ -102,12 +102,14 @@ def mint(ctx: RuntimeContext, market_id: str, *, quantity: int, request_id: str,
     """Privileged mint, idempotent on request_id; an unknown outcome is retried by the next
     cycle with the same id (`pending_mint`)."""
     state.runtime_update(market_id, pending_mint=f"{request_id}:{quantity}")
+    state.privileged_pending_add(market_id, kind="MINT", request_id=request_id, quantity=quantity)
     try:
         result = ctx.connector.amm_mint(market_id=market_id, quantity=quantity, request_id=request_id)
     except UnknownOutcome:
         raise  # kept pending: the next cycle asks again with the same request_id
     except ConnectorError:
         state.runtime_update(market_id, pending_mint="")  # refused: nothing happened
+        state.privileged_pending_remove(market_id, request_id=request_id)
         raise
     outcome = privileged_record(market_id, result, kind="MINT", now=now)
     state.runtime_update(market_id, pending_mint="", **_rebuild_if_diverged(outcome))
@@ -115,7 +117,14 @@ def mint(ctx: RuntimeContext, market_id: str, *, quantity: int, request_id: str,
 
 
 def burn(ctx: RuntimeContext, market_id: str, *, quantity: int, request_id: str, now: int) -> bool:
-    result = ctx.connector.amm_burn(market_id=market_id, quantity=quantity, request_id=request_id)
+    state.privileged_pending_add(market_id, kind="BURN", request_id=request_id, quantity=quantity)
+    try:
+        result = ctx.connector.amm_burn(market_id=market_id, quantity=quantity, request_id=request_id)
+    except UnknownOutcome:
+        raise  # stays pending: the wind-down asks again with the same request_id
+    except ConnectorError:
+        state.privileged_pending_remove(market_id, request_id=request_id)
+        raise
     outcome = privileged_record(market_id, result, kind="BURN", now=now)
     if outcome == "diverged":
         state.runtime_update(market_id, **_rebuild_if_diverged(outcome))

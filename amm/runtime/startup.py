@@ -42,6 +42,24 @@ def working_state_check(*, ctx: RuntimeContext | None = None, keep: tuple[str, .
     return False
 
 
+def privileged_pending_resolve(*, ctx: RuntimeContext | None = None) -> int:
+    """Mints/burns a previous run sent and never saw answered: ask again with the same
+    request_id (the platform executes each once) and apply the answer, so that the startup
+    syncs that follow read a balance Redis agrees with. Returns how many were resolved."""
+    from amm.runtime import executor
+
+    ctx = ctx or context()
+    resolved = 0
+    for market_id, request_id, kind, quantity in state.privileged_pending():
+        operation = executor.mint if kind == "MINT" else executor.burn
+        try:
+            operation(ctx, market_id, quantity=quantity, request_id=request_id, now=state.now_ms())
+            resolved += 1
+        except ConnectorError as exc:  # refused (dropped by the executor) or still unknown (kept)
+            log.warning("%s %s of %s from an earlier run: %s", kind, request_id, market_id, exc)
+    return resolved
+
+
 def market_start(market_id: str, *, actor: str = "run_amm", ctx: RuntimeContext | None = None) -> str:
     """Start (or adopt) one market; returns its lifecycle state afterwards."""
     from amm.models import AlertSeverity, AlertType, AMMInstance

@@ -143,6 +143,8 @@ def market_keys(market_id: str) -> list[str]:
 # | `amm:run:markets` | set | markets the running scheduler drives (the feed watches their status) |
 # | `amm:daily_reset` | string | local date (settings.TIME_ZONE) of the last daily counter reset |
 # | `amm:book:{m}` | string | the order book a cycle last read (JSON: sequence_id, bids, asks, fetched_ms, own) |
+# | `amm:privileged:pending` | hash | `{market}:{request_id}` -> `KIND:quantity` of mints/burns sent and not yet applied |
+# | `amm:cash_epoch` | string | counts applied mint/burn answers (a rebuild's balance read must not straddle one) |
 LEASE_PREFIX = f"{PREFIX}:lease:"
 STRATEGY_PREFIX = f"{PREFIX}:strategy:"
 RUNTIME_PREFIX = f"{PREFIX}:runtime:"
@@ -154,6 +156,8 @@ RUN = f"{PREFIX}:run"
 RUN_MARKETS = f"{PREFIX}:run:markets"
 DAILY_RESET = f"{PREFIX}:daily_reset"
 BOOK_PREFIX = f"{PREFIX}:book:"
+PRIVILEGED_PENDING = f"{PREFIX}:privileged:pending"
+CASH_EPOCH = f"{PREFIX}:cash_epoch"
 
 RUNTIME_FIELDS = {  # field -> Python type
     "resync": str,  # non-empty: resync the market's orders from the platform before quoting (the reason)

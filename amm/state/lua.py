@@ -208,9 +208,11 @@ end
 return 1
 """
 
-# KEYS: processed, inventory, markets
-# ARGV: member ('mint:<request_id>'), kind (MINT/BURN), quantity, now_ms, processed ttl, then
-#       optionally the answer's position: yes_volume, yes_cost_sum, no_volume, no_cost_sum.
+# KEYS: processed, inventory, markets, pending privileged ops, cash epoch
+# ARGV: member ('mint:<request_id>'), kind (MINT/BURN), quantity, now_ms, processed ttl,
+#       pending field ('<market>:<request_id>'), then optionally the answer's position:
+#       yes_volume, yes_cost_sum, no_volume, no_cost_sum.
+# The op leaves the pending hash and the cash epoch moves (see REBUILD).
 # Weighted-average cost depends on the order of events, and fills the platform cleared just
 # before (or after) the mint may reach Redis in the other order. The answer's position is the
 # platform's truth at that moment: when Redis, with the delta applied, holds the same volumes
@@ -219,7 +221,9 @@ return 1
 # exact, 2 when applied but the volumes differ (fills still in flight one way or the other):
 # the caller then rebuilds the market from the platform.
 PRIVILEGED = PRELUDE + """
+redis.call('HDEL', KEYS[4], ARGV[6])
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+redis.call('INCR', KEYS[5])
 local q, now, inv = tonumber(ARGV[3]), ARGV[4], KEYS[2]
 local kept = redis.call('EXISTS', inv) == 1
 if ARGV[2] == 'MINT' then
@@ -243,10 +247,10 @@ else
   cash_all(KEYS[3], 100 * q, now)
 end
 local outcome = 1
-if kept and ARGV[6] then
+if kept and ARGV[7] then
   local v = redis.call('HMGET', inv, 'yes_volume', 'no_volume')
-  if int(v[1]) == tonumber(ARGV[6]) and int(v[2]) == tonumber(ARGV[8]) then
-    redis.call('HSET', inv, 'yes_cost_sum_cents', ARGV[7], 'no_cost_sum_cents', ARGV[9])
+  if int(v[1]) == tonumber(ARGV[7]) and int(v[2]) == tonumber(ARGV[9]) then
+    redis.call('HSET', inv, 'yes_cost_sum_cents', ARGV[8], 'no_cost_sum_cents', ARGV[10])
     outcome = 3
   else
     outcome = 2
@@ -273,13 +277,18 @@ return {cash, s(held)}
 """
 
 # Rebuild one market from a platform snapshot (startup sync, reconciliation repair).
-# KEYS: inventory, orders, state, market, markets, untracked, trade cursor
+# KEYS: inventory, orders, state, market, markets, untracked, trade cursor, pending privileged
+#       ops, cash epoch
 # ARGV: market_id, now_ms, yes_volume, yes_cost, yes_pending, no_volume, no_cost, no_pending,
 #       cash mode ('available' | 'total'), cash value, market meta JSON, state JSON (set),
 #       state defaults JSON (set when absent), expected cursor, n orders, then
-#       (order_id, order JSON) pairs.
+#       (order_id, order JSON) pairs, then the expected cash epoch ('' : not checked) and the
+#       age (ms) past which a pending mint/burn no longer counts as in flight (it is dropped).
 # The snapshot reflects exactly the trades <= expected cursor; if the fill feed has applied
 # a newer trade since (the cursor moved), nothing is written and {'moved', cursor} returns.
+# The cash it read must not straddle a mint/burn of any market (their answers move every
+# market's cash when applied): with a mint/burn in flight, or one applied since the snapshot
+# began (the epoch moved), nothing is written either.
 # Cash 'available': the account's available balance read in a quiet window (exact).
 # Cash 'total': available + frozen read while the account was busy; available is then
 # derived as total minus what tracked BUY orders hold, which no placement race can skew.
@@ -288,8 +297,18 @@ REBUILD = PRELUDE + """
 local now = ARGV[2]
 local cursor = int(redis.call('GET', KEYS[7]))
 if cursor ~= tonumber(ARGV[14]) then return {'moved', s(cursor)} end
-redis.call('DEL', KEYS[2], KEYS[6])
 local n = tonumber(ARGV[15])
+local epoch = ARGV[16 + 2 * n]
+if epoch and epoch ~= '' then
+  if int(redis.call('GET', KEYS[9])) ~= tonumber(epoch) then return {'moved', s(cursor)} end
+  local oldest = tonumber(now) - tonumber(ARGV[17 + 2 * n])
+  local pending = redis.call('HGETALL', KEYS[8])
+  for i = 1, #pending, 2 do
+    if tonumber(string.match(pending[i + 1], ':(%d+)$') or '0') >= oldest then return {'moved', s(cursor)} end
+    redis.call('HDEL', KEYS[8], pending[i])
+  end
+end
+redis.call('DEL', KEYS[2], KEYS[6])
 for i = 0, n - 1 do
   redis.call('HSET', KEYS[2], ARGV[16 + 2 * i], ARGV[17 + 2 * i])
 end

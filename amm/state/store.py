@@ -414,12 +414,46 @@ def privileged_apply(
     if kind not in ("MINT", "BURN"):
         raise ValueError("kind must be MINT or BURN")
     now = now_ms() if now is None else now
-    args = [f"{kind.lower()}:{request_id}", kind, int(quantity), int(now), K.PROCESSED_TTL_S]
+    args = [f"{kind.lower()}:{request_id}", kind, int(quantity), int(now), K.PROCESSED_TTL_S,
+            _pending_field(market_id, request_id)]
     if position is not None:
         args += [int(position[f]) for f in ("yes_volume", "yes_cost_sum", "no_volume", "no_cost_sum")]
-    outcome = script(_conn(conn), "privileged")(keys=[K.processed_key(market_id), K.inventory_key(market_id), K.MARKETS],
-                                               args=args)
+    outcome = script(_conn(conn), "privileged")(
+        keys=[K.processed_key(market_id), K.inventory_key(market_id), K.MARKETS, K.PRIVILEGED_PENDING, K.CASH_EPOCH],
+        args=args)
     return {0: "repeat", 1: "applied", 2: "diverged", 3: "exact"}[int(outcome)]
+
+
+def _pending_field(market_id: str, request_id: str) -> str:
+    return f"{market_id}:{request_id}"
+
+
+def privileged_pending_add(market_id: str, *, kind: str, request_id: str, quantity: int,
+                           now: int | None = None, conn: redis.Redis | None = None) -> None:
+    """A mint/burn is about to be sent: until its answer is applied (or it is refused), no
+    market is rebuilt from a balance read (see lua.REBUILD). Value `KIND:quantity:sent_ms`."""
+    now = now_ms() if now is None else now
+    _conn(conn).hset(K.PRIVILEGED_PENDING, _pending_field(market_id, request_id),
+                     f"{kind.upper()}:{int(quantity)}:{int(now)}")
+
+
+def privileged_pending_remove(market_id: str, *, request_id: str, conn: redis.Redis | None = None) -> None:
+    """The mint/burn was refused: nothing happened."""
+    _conn(conn).hdel(K.PRIVILEGED_PENDING, _pending_field(market_id, request_id))
+
+
+def privileged_pending(*, conn: redis.Redis | None = None) -> list[tuple[str, str, str, int]]:
+    """The mints/burns sent and not applied: (market_id, request_id, kind, quantity)."""
+    out = []
+    for field, value in _conn(conn).hgetall(K.PRIVILEGED_PENDING).items():
+        market_id, _, request_id = field.partition(":")
+        kind, quantity, _ = (value.split(":") + ["", "0", "0"])[:3]
+        out.append((market_id, request_id, kind, int(quantity or 0)))
+    return out
+
+
+def cash_epoch(*, conn: redis.Redis | None = None) -> int:
+    return _int(_conn(conn).get(K.CASH_EPOCH))
 
 
 # --- rebuild -------------------------------------------------------------------------------------------
@@ -439,13 +473,16 @@ def market_rebuild(
     state: Mapping[str, Any] | None = None,
     state_defaults: Mapping[str, Any] | None = None,
     expected_cursor: int,
+    expected_epoch: int | None = None,
     now: int | None = None,
     conn: redis.Redis | None = None,
 ) -> int | None:
     """Overwrite one market's inventory, orders and metadata from a platform snapshot that
     reflects exactly the trades <= `expected_cursor`, and register it in `amm:markets`;
     cash_cents of every kept market is set (see lua.REBUILD). Returns the cash_cents
-    written, or None when the fill feed moved past `expected_cursor` (take a new snapshot)."""
+    written, or None when the fill feed moved past `expected_cursor`, or (with
+    `expected_epoch`, the cash epoch when the snapshot began) a mint/burn is in flight or
+    was applied meanwhile: take a new snapshot."""
     if cash_mode not in ("available", "total"):
         raise ValueError("cash_mode must be 'available' or 'total'")
     now = now_ms() if now is None else now
@@ -460,12 +497,13 @@ def market_rebuild(
         pairs += [entry.order_id, entry.to_json()]
     outcome, cash = script(_conn(conn), "rebuild")(
         keys=[K.inventory_key(market_id), K.orders_key(market_id), K.state_key(market_id), K.market_key(market_id),
-              K.MARKETS, K.untracked_key(market_id), K.TRADE_CURSOR],
+              K.MARKETS, K.untracked_key(market_id), K.TRADE_CURSOR, K.PRIVILEGED_PENDING, K.CASH_EPOCH],
         args=[market_id, int(now), int(yes_volume), int(yes_cost_sum), int(yes_pending_sell), int(no_volume),
               int(no_cost_sum), int(no_pending_sell), cash_mode, int(cash_value), json.dumps(meta),
               json.dumps({k: _text(k, v, K.STATE_FIELDS) for k, v in (state or {}).items()}),
               json.dumps({k: _text(k, v, K.STATE_FIELDS) for k, v in (state_defaults or {}).items()}),
-              int(expected_cursor), len(entries), *pairs],
+              int(expected_cursor), len(entries), *pairs, "" if expected_epoch is None else int(expected_epoch),
+              int(getattr(settings, "AMM_PRIVILEGED_PENDING_MAX_MS", 30_000))],
     )
     return int(cash) if outcome == "ok" else None
 

@@ -90,7 +90,7 @@ class Command(BaseCommand):
         from amm.runtime.context import context
         from amm.runtime.lease import lease_ttl_ms
         from amm.runtime.scheduler import Scheduler
-        from amm.runtime.startup import market_shutdown, market_start, working_state_check
+        from amm.runtime.startup import market_shutdown, market_start, privileged_pending_resolve, working_state_check
         from amm.runtime.status import status_lines
 
         for handler in logging.getLogger().handlers:  # logs to stdout, one stream for an operator or a harness
@@ -124,6 +124,7 @@ class Command(BaseCommand):
             raise CommandError("another run_amm is scheduling (its lease is held); stop it first")
         ctx = context()
         working_state_check(ctx=ctx, keep=(state.lease_key("scheduler"),))
+        privileged_pending_resolve(ctx=ctx)
         pool = WorkerPool(workers)
         thread = None
         try:

@@ -199,3 +199,24 @@ def test_a_resync_never_hands_back_shares_of_an_order_filled_meanwhile(rt):
     pos, inv = rt.position(), state.inventory_get(rt.market_id)
     assert (inv.yes_volume, inv.yes_available) == (pos.yes_volume, pos.yes_volume - pos.yes_pending_sell)
     assert rt.tracked() == rt.open_orders()
+
+
+def test_a_mint_an_earlier_run_never_saw_answered_is_resolved_before_the_syncs(rt):
+    """run_amm starts by asking again, with the same request_id, for every mint/burn left in
+    flight: one the platform executed is applied once; one it refuses is dropped."""
+    from amm.runtime.startup import privileged_pending_resolve
+
+    _quoted_and_settled(rt)
+    ctx = context()
+    state.privileged_pending_add(rt.market_id, kind="MINT", request_id="prev-run-1", quantity=7)
+    ctx.connector.amm_mint(market_id=rt.market_id, quantity=7, request_id="prev-run-1")  # executed, answer lost
+    state.privileged_pending_add(rt.market_id, kind="BURN", request_id="prev-run-2", quantity=10**6)  # refused: 422
+    assert privileged_pending_resolve(ctx=ctx) == 1
+    assert state.privileged_pending() == []
+    from tests.amm.live.helpers import platform_truth
+
+    ctx.feed.poll()
+    truth, inv = platform_truth(rt.market_id), state.inventory_get(rt.market_id)
+    assert (inv.yes_volume, inv.no_volume, inv.cash_cents) == (truth["yes_volume"], truth["no_volume"],
+                                                               truth["cash_cents"])
+    assert privileged_pending_resolve(ctx=ctx) == 0

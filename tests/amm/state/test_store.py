@@ -203,6 +203,31 @@ def test_rebuild_total_mode_subtracts_cash_held_by_tracked_orders(market_in_redi
     assert state.inventory_get(M).cash_cents == state.inventory_get("OTHER").cash_cents == 200_000 - 410
 
 
+def _rebuild_other(**kwargs):
+    return state.market_rebuild(
+        "OTHER", yes_volume=0, yes_cost_sum=0, yes_pending_sell=0, no_volume=0, no_cost_sum=0, no_pending_sell=0,
+        cash_mode="total", cash_value=200_000, market_meta={"status": "ACTIVE"}, orders=[],
+        expected_cursor=state.trade_cursor_get(), **kwargs)
+
+
+def test_a_rebuild_never_straddles_a_mint_or_burn_of_any_market(market_in_redis):
+    """A balance read while another market's mint is in flight, or before one was applied,
+    would count that mint twice in every market's cash: such a rebuild writes nothing."""
+    epoch = state.cash_epoch()
+    state.privileged_pending_add(M, kind="MINT", request_id="m1", quantity=2)
+    assert _rebuild_other(expected_epoch=epoch) is None  # in flight
+    assert state.privileged_apply(M, kind="MINT", request_id="m1", quantity=2) == "applied"
+    assert state.privileged_pending() == [] and state.cash_epoch() == epoch + 1
+    assert _rebuild_other(expected_epoch=epoch) is None  # applied since the snapshot began
+    assert _rebuild_other(expected_epoch=state.cash_epoch()) == 200_000
+    assert state.inventory_get(M).cash_cents == 200_000
+
+    # A pending entry older than AMM_PRIVILEGED_PENDING_MAX_MS no longer blocks (and is dropped).
+    state.privileged_pending_add(M, kind="BURN", request_id="b1", quantity=1, now=state.now_ms() - 60_000)
+    assert _rebuild_other(expected_epoch=state.cash_epoch()) == 200_000
+    assert state.privileged_pending() == []
+
+
 def test_cursor_only_moves_forward(redis_conn):
     assert state.trade_cursor_get() == 0
     assert state.trade_cursor_advance(10) == 10
