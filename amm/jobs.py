@@ -81,10 +81,10 @@ def reconcile(market_id: str) -> None:
 
 def config_reload(market_ids: list[str]) -> None:
     """The config reload of every driven market (SPEC §4: a new version noticed within 30 s)."""
-    from amm.runtime.recon import config_reload_noticed
+    from amm.runtime.recon import config_reload_many
 
     close_old_connections()
-    run_unique("config", lambda _: [config_reload_noticed(m) for m in market_ids], marker_ttl_ms=30_000, rerun=False)
+    run_unique("config", lambda _: config_reload_many(market_ids), marker_ttl_ms=30_000, rerun=False)
 
 
 def journal_flush() -> None:

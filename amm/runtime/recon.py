@@ -42,3 +42,18 @@ def config_reload_noticed(market_id: str) -> int | None:
     if cached is not None:
         log.info("config of %s: version %d noticed (was %d)", market_id, loaded[0], cached[0])
     return loaded[0]
+
+
+def config_reload_many(market_ids: list[str]) -> list[str]:
+    """config_reload_noticed for every market whose `amm:config` version is not the one this
+    worker holds (or is gone), the versions read in one round trip; returns those reloaded."""
+    from amm import state
+
+    ctx = context()
+    versions = state.config_fields_many(market_ids, [state.CONFIG_VERSION_FIELD])
+    stale = [m for m in market_ids
+             if (cached := ctx.configs.get(m)) is None or versions[m].get(state.CONFIG_VERSION_FIELD) is None
+             or int(versions[m][state.CONFIG_VERSION_FIELD]) != cached[0]]
+    for market_id in stale:
+        config_reload_noticed(market_id)
+    return stale

@@ -21,6 +21,7 @@ Design notes
   runtime's one-round-trip read (the seed keys plus these); `cycle_commit` its one write.
 """
 from amm.state.keys import (  # noqa: F401
+    CONFIG_VERSION_FIELD,
     INVENTORY_FIELDS,
     JOURNAL,
     MARKETS,

@@ -95,7 +95,7 @@ def test_a_market_whose_worker_died_is_taken_over_after_the_lease_expires(rt, se
 
 def test_the_config_reload_job_republishes_a_config_redis_lost(rt, redis_conn):
     """One job serves every driven market: a config gone from Redis is published again from
-    the database."""
+    the database; only the markets whose version moved are read again."""
     from amm import jobs
 
     other = rt.new_market()
@@ -104,6 +104,13 @@ def test_the_config_reload_job_republishes_a_config_redis_lost(rt, redis_conn):
     jobs.config_reload([rt.market_id, other])
     assert state.config_version(other) is not None
     assert state.config_get(other)["requote_interval_ms"] == "300"
+
+    from amm.runtime.recon import config_reload_many
+
+    assert config_reload_many([rt.market_id, other]) == []  # this worker holds both versions: nothing read
+    config_update(market_id=other, actor="test", order_size=7)
+    assert config_reload_many([rt.market_id, other]) == [other]
+    assert context().configs[other][1].order_size == 7
 
 
 def _trade_polls(ctx) -> list[float]:
