@@ -39,6 +39,7 @@ def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
     ttl = lease_ttl_ms()
     keys = [quote_key(m) for m in market_ids]
     at = [0]
+    state.job_renew_many(keys, ttl_ms=ttl)  # running now: a worker that dies frees them within the TTL
     handle = keeper.add(lambda: state.job_renew_many(keys[at[0] + 1:], ttl_ms=ttl))  # the markets still waiting
     first_error: Exception | None = None
     try:

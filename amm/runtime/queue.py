@@ -1,12 +1,13 @@
 """Enqueueing on RQ (django_rq queue "amm") with at most one queued-or-running job per key.
 
 Each job has a deterministic key (`quote:{market}`, `feed`, `reconcile:{market}`, ...) and a
-Redis marker `amm:job:{key}` (PX TTL) set when it is enqueued and deleted when it ends, so a
-market never has two queued cycles; a
+Redis marker `amm:job:{key}` set when it is enqueued (living as long as RQ keeps the job
+queued), shortened to the running TTL when it starts (renewed while it runs) and deleted
+when it ends, so a market never has two queued cycles; a
 request that finds the marker sets `amm:rerun:{key}` instead, and the job runs once more
 before it ends (a fill that lands during a cycle gets its own cycle). A fill's request
 moves an already-queued cycle to the front of the queue. A marker whose worker died
-expires after its TTL and the scheduler enqueues the job again.
+expires after the running TTL and the scheduler enqueues the job again.
 
 The RQ job id is the key plus a short random suffix (`amm-quote-MKT-1-3f2a9c1e`; RQ allows
 letters, digits, `_` and `-`): RQ deletes a finished job's hash (result_ttl=0) *after* the
@@ -70,7 +71,7 @@ def enqueue_unique(
     """Enqueue `func(*args)` as job `key` unless one is queued or running; then ask it to
     run again (and, `at_front`, move it forward if it still waits). True when enqueued."""
     jid = f"{job_id(key)}-{secrets.token_hex(4)}"
-    if not state.job_request(key, jid, reason=reason, ttl_ms=marker_ttl_ms):
+    if not state.job_request(key, jid, reason=reason, ttl_ms=_queued_marker_ttl_ms(marker_ttl_ms, queued_ttl_s)):
         if at_front:
             queued = state.job_marker(key)
             if queued:
@@ -105,8 +106,8 @@ def enqueue_unique_many(
     if not keys:
         return 0
     prefix = f"{job_id('batch:' + keys[0])}-{secrets.token_hex(4)}"
-    batches = state.job_request_many(keys, prefix, batch_size=batch_size, reason=reason, ttl_ms=marker_ttl_ms,
-                                     rerun=rerun)
+    batches = state.job_request_many(keys, prefix, batch_size=batch_size, reason=reason,
+                                     ttl_ms=_queued_marker_ttl_ms(marker_ttl_ms, queued_ttl_s), rerun=rerun)
     enqueued = 0
     for n, batch in enumerate(batches):
         try:
@@ -120,6 +121,13 @@ def enqueue_unique_many(
             raise
         enqueued += len(batch)
     return enqueued
+
+
+def _queued_marker_ttl_ms(marker_ttl_ms: int, queued_ttl_s: int) -> int:
+    """While queued, a marker lives as long as RQ keeps the job queued: a backlog longer than
+    the running TTL must not let a second copy of the job in (under load, copies would pile
+    up). The job sets the short running TTL when it starts (run_unique)."""
+    return max(int(marker_ttl_ms), int(queued_ttl_s) * 1000)
 
 
 def promote(jid: str) -> bool:
@@ -151,7 +159,7 @@ def run_unique(key: str, fn: Callable[[str | None], Any], *, marker_ttl_ms: int,
     never when not `rerun`), keeping the marker alive; release it at the end."""
     from amm.runtime.keeper import keeper
 
-    reason = state.job_started(key)
+    reason = state.job_started(key, ttl_ms=marker_ttl_ms)
     handle = keeper.add(lambda: state.job_renew(key, ttl_ms=marker_ttl_ms))
     try:
         result = None

@@ -761,10 +761,15 @@ def job_finish(name: str, *, ttl_ms: int, conn: redis.Redis | None = None) -> st
     return script(_conn(conn), "job_finish")(keys=[K.job_key(name), K.rerun_key(name)], args=[int(ttl_ms)])
 
 
-def job_started(name: str, *, conn: redis.Redis | None = None) -> str | None:
+def job_started(name: str, *, ttl_ms: int | None = None, conn: redis.Redis | None = None) -> str | None:
     """A job run starts: requests made while it waited are served by this run; returns the
-    reason of the last one (a fill that came while a periodic cycle waited makes it a fill's)."""
-    return _conn(conn).getdel(K.rerun_key(name))
+    reason of the last one (a fill that came while a periodic cycle waited makes it a fill's).
+    With `ttl_ms`, the marker's life becomes the running one's (renewed while it runs)."""
+    pipe = _conn(conn).pipeline(transaction=True)
+    pipe.getdel(K.rerun_key(name))
+    if ttl_ms is not None:
+        pipe.pexpire(K.job_key(name), int(ttl_ms))
+    return pipe.execute()[0]
 
 
 def job_renew(name: str, *, ttl_ms: int, conn: redis.Redis | None = None) -> None:

@@ -42,7 +42,7 @@ def _fill_cycles(market_id: str) -> int:
     return FILL_CYCLES.get(market_id, 0)
 
 
-def test_periodic_ticks_of_many_markets_go_several_to_a_job(rt, settings):
+def test_periodic_ticks_of_many_markets_go_several_to_a_job(rt, settings, redis_conn):
     """The scheduler's ticks travel AMM_TICK_BATCH markets to an RQ job; a market whose cycle
     is already queued is left to that one; a fill of a market in a queued batch moves the
     batch to the front and makes that market's cycle a fill's; a worker runs every market of
@@ -59,6 +59,10 @@ def test_periodic_ticks_of_many_markets_go_several_to_a_job(rt, settings):
     assert request_cycle(markets[0], reason="status")  # already queued on its own
     assert request_cycles(markets, reason="tick") == 2
     assert not state.job_started(f"quote:{markets[0]}")  # the queued one serves the tick: no rerun asked
+    from amm.runtime.lease import lease_ttl_ms
+
+    queued_ttl = redis_conn.pttl(f"amm:job:quote:{markets[1]}")
+    assert queued_ttl > 10 * lease_ttl_ms()  # a backlog never lets a second copy in
     assert queue.count == 2  # the single job, and one batch of the two others
     batch = [job for job in queue.get_jobs() if job.func_name == "amm.jobs.quote_batch"]
     assert [job.args[0] for job in batch] == [markets[1:]]
