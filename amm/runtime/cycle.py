@@ -199,8 +199,9 @@ class Cycle:
             return self.result("error", str(exc))
 
     def inventory_disagrees(self, exc: InsufficientFunds) -> str:
-        """The platform refused an order the strategy sized from Redis's cash or shares:
-        Redis is wrong about this market (a lost fill, a foreign state). Nothing was placed
+        """The platform refused an order the strategy sized from Redis's cash or shares, even
+        after the cycle caught up on fills and orders: Redis is wrong about this market (a lost
+        fill, a foreign state). Nothing was placed
         (the replace is atomic); the next cycle rebuilds the market from the platform."""
         from amm.models import AlertSeverity, AlertType
         from amm.services import alert_raise
@@ -224,6 +225,7 @@ class Cycle:
             except SyncError as exc:
                 return self.result("sync_failed", str(exc))
             self.load()
+        funds_resynced = False
         for attempt in range(3):
             self.refresh_status(force=attempt > 0)
             outcome = lifecycle.step(self)
@@ -234,6 +236,15 @@ class Cycle:
             except (OrderNotOpen, NotFound) as exc:
                 # An order the decision replaced is gone (filled, passively cancelled): re-sync, decide again.
                 log.info("cycle %s: %s; re-syncing orders", self.market_id, exc)
+                executor.orders_resync(self.ctx, self.market_id, now=self.now)
+            except InsufficientFunds as exc:
+                # A fill not yet through the feed shrank an order the decision cancels, so its
+                # cancel frees less than Redis counted: catch up on fills and orders, decide
+                # again. Refused again after that, Redis itself is wrong (run() handles it).
+                if funds_resynced:
+                    raise
+                funds_resynced = True
+                log.info("cycle %s: %s; catching up on fills and orders before deciding again", self.market_id, exc)
                 executor.orders_resync(self.ctx, self.market_id, now=self.now)
             except MarketNotActive as exc:
                 log.info("cycle %s: %s; reading the market status", self.market_id, exc)

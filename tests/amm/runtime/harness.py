@@ -116,8 +116,11 @@ class Faults:
 
 @dataclass
 class Trap:
-    """Catches the next request matching `match`: forwards it, then holds its answer until
-    `release()`; `caught` is set once it holds one, `client` is the caller's (host, port)."""
+    """Catches the next request matching `match` that the platform executes: forwards it, then
+    holds its answer until `release()`; `caught` is set once it holds one, `client` is the
+    caller's (host, port). A matching request the platform refuses (not 2xx) passes through
+    with its answer and the trap stays armed (`passed` counts them): a refused call is no lost
+    execution."""
 
     match: str
     caught: threading.Event = field(default_factory=threading.Event)
@@ -126,6 +129,7 @@ class Trap:
     client: tuple[str, int] | None = None
     request_line: str = ""
     upstream_status: int | None = None
+    passed: int = 0
 
     def release(self, *, deliver: bool = False) -> None:
         """Let the held request go: with its answer (`deliver`) or with the connection closed."""
@@ -334,6 +338,12 @@ class FaultProxy:
             self._record(handler, "upstream_error", 502)
             return self._answer(handler, 502, [("Content-Type", "application/json")],
                                 json.dumps({"error": "BAD_GATEWAY", "detail": "platform unreachable"}).encode())
+        if isinstance(decision, Trap) and not 200 <= status < 300:
+            with self._lock:
+                decision.passed += 1
+                self._traps.insert(0, decision)
+            self._record(handler, "ok", status)
+            return self._answer(handler, status, headers, data)
         if isinstance(decision, Trap):
             trap = decision
             trap.client, trap.request_line, trap.upstream_status = handler.client_address[:2], line, status

@@ -182,6 +182,28 @@ def test_an_order_refused_for_shares_redis_believed_in_rebuilds_the_market(rt, r
     assert not state.runtime_get(rt.market_id).get("resync_full")
 
 
+def test_a_replace_refused_for_a_fill_still_in_flight_catches_up_and_quotes_without_an_alert(rt):
+    """A taker fills part of an AMM ask that the feed has not delivered yet: the replace that
+    cancels it counts its old remaining as freed, so the platform refuses it (422). That is a
+    race, not drift: the cycle drains the feed, re-syncs its orders, decides again and quotes
+    in the same cycle, with no INVENTORY_DRIFT_CRITICAL alert and no rebuild."""
+    from amm.models import Alert, AlertType
+
+    _quoted_and_settled(rt)
+    assert rt.take("YES", 2)  # not polled: Redis still counts the ask's old remaining
+    config_update(market_id=rt.market_id, actor="test", order_size=400)  # resize every order to all it has
+    seen = _count_requests(context())
+    result = quote_cycle(rt.market_id)
+    replaces = [r for r in seen if r == "POST /api/v1/amm/orders/replace"]
+    assert len(replaces) == 2, seen  # refused once, then accepted
+    assert result.outcome == "quoted", result
+    assert not Alert.objects.filter(type=AlertType.INVENTORY_DRIFT_CRITICAL, market_id=rt.market_id).exists()
+    assert not state.runtime_get(rt.market_id).get("resync_full")
+    pos, inv = rt.position(), state.inventory_get(rt.market_id)
+    assert (inv.yes_volume, inv.yes_available) == (pos.yes_volume, pos.yes_volume - pos.yes_pending_sell)
+    assert rt.tracked() == rt.open_orders()
+
+
 def test_a_resync_never_hands_back_shares_of_an_order_filled_meanwhile(rt):
     """An order filled just before the resync reads the open orders is gone from the
     platform: its fill is booked (shares sold), not released as if cancelled (shares back)."""

@@ -38,7 +38,8 @@ class _Upstream(ThreadingHTTPServer):
 
 
 class _Echo(BaseHTTPRequestHandler):
-    """Records each request and answers 201 with it as JSON (and a custom header)."""
+    """Records each request and answers 201 with it as JSON (and a custom header); 422 when
+    the path asks to be refused."""
 
     server: _Upstream
 
@@ -51,7 +52,7 @@ class _Echo(BaseHTTPRequestHandler):
             self.server.seen.append((self.command, self.path, body))
         data = json.dumps({"method": self.command, "path": self.path, "body": body.decode(),
                            "auth": self.headers.get("Authorization")}).encode()
-        self.send_response(201 if self.command == "POST" else 200)
+        self.send_response(422 if "refuse" in self.path else 201 if self.command == "POST" else 200)
         self.send_header("Content-Type", "application/json")
         self.send_header("X-Upstream", "yes")
         self.send_header("Content-Length", str(len(data)))
@@ -210,6 +211,17 @@ def test_trap_holds_one_forwarded_answer_and_names_the_caller(proxy, upstream):
     threading.Thread(target=lambda: (trap2.caught.wait(3), trap2.release(deliver=True))).start()
     call()
     assert results[-1] == 201
+
+
+def test_trap_lets_a_refused_request_through_and_catches_the_next_executed_one(proxy, upstream):
+    trap = proxy.trap(r"^POST /api/v1/amm/orders/replace")
+    with httpx.Client(base_url=proxy.url, timeout=5) as c:
+        refused = c.post("/api/v1/amm/orders/replace?refuse=1", json={})
+        assert refused.status_code == 422 and refused.headers["X-Upstream"] == "yes"
+        assert not trap.caught.is_set() and trap.passed == 1
+        threading.Thread(target=lambda: (trap.caught.wait(3), trap.release(deliver=True))).start()
+        assert c.post("/api/v1/amm/orders/replace", json={}).status_code == 201
+    assert trap.caught.is_set() and trap.upstream_status == 201 and seen_count(upstream) == 2
 
 
 def test_stop_lets_held_requests_go_at_once(upstream):
