@@ -12,7 +12,8 @@ simulation replays exactly. Order of evaluation (each step sees the previous ste
 
 1. L2 micro-price of the external book (own orders removed, weight scaled by its depth) →
    oracle guards → L3 post-fill update → fair price blended with the *current* phase's weights.
-2. Fair sample appended (≤ 1 per second), σ from the samples, LVR velocity and cooldown.
+2. Fair sample appended (at most one per 5 s, wider spacing when the windows keep more than
+   600 samples: volatility.sample_spacing_ms), σ from the samples, LVR velocity and cooldown.
 3. Phase transition (fill volume, stability, time; rollback on 5-minute range or loss).
 4. Defense level from the risk skew, daily loss, asset floor, oracle status, sticky kill switch.
 5. γ tier, τ, reservation price, spread with the (new) phase, defense and LVR multipliers.

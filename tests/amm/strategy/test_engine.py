@@ -96,6 +96,19 @@ def test_state_round_trips_through_json():
     assert restored.oracle.price == 54.0 and restored.post_fill.price == 53.0 and len(restored.sample_ts) == 2
 
 
+def test_fair_samples_are_kept_at_most_one_per_5_seconds():
+    """Module docstring step 2: a cycle every second keeps a σ sample every 5 s; windows longer
+    than 600 samples' worth space them wider (volatility.sample_spacing_ms)."""
+    def spacing(config):
+        state = None
+        for i in range(0, 30_001, 1_000):
+            state = run(state, config=config, now=T0 + i, book=LocalOrderBook("M1", bids={49: 300}, asks={51: 300})).state
+        return {b - a for a, b in zip(state.sample_ts, state.sample_ts[1:])}
+
+    assert spacing(StrategyConfig()) == {5_000}
+    assert spacing(StrategyConfig(price_stable_window_ms=6_000_000)) == {10_000}  # 6 000 s / 600 samples
+
+
 def test_kill_switch_on_quotes_nothing_and_cancels_everything():
     live = (LiveOrder("a", Side.YES, Direction.SELL, 55, 10), LiveOrder("b", Side.NO, Direction.SELL, 55, 10))
     d = run(live_orders=live, kill_switch=KillSwitchState.ON)
