@@ -192,3 +192,34 @@ def test_netting_burns_pairs_for_ordinary_users_only(amm):
     assert (p.yes_volume, p.no_volume) == (20, 16)
     assert not LedgerEntry.objects.filter(user_id=amm, reference_type="NETTING").exists()
     assert invariants_check() == []
+
+
+def _holds_yes_and_no(market: str, user: str) -> tuple[int, int]:
+    """`user` buys 4 YES (a MINT against a counterparty), then 4 NO from that counterparty
+    (a TRANSFER_NO, user the taker): it ends holding 4 pairs unless they are netted."""
+    counterparty = new_user(START)
+    place(user, market, "YES", "BUY", 60, 4)
+    place(counterparty, market, "NO", "BUY", 40, 4)  # MINT: user 4 YES, counterparty 4 NO
+    place(counterparty, market, "NO", "SELL", 45, 4)  # YES-view bid at 55
+    result = place(user, market, "NO", "BUY", 45, 4)  # ask at 55: crosses
+    assert [t.scenario for t in result.trades] == ["TRANSFER_NO"]
+    pos = position(user, market)
+    return pos.yes_volume, pos.no_volume
+
+
+def test_netting_follows_each_accounts_flag_not_the_users_identity():
+    """seed §3.3: the engine reads auto_netting_enabled. An ordinary user with the flag off
+    keeps its pairs; one with it on has them burned back into cash."""
+    from exchange.models import Account
+
+    keeper, netter = new_user(START), new_user(START)
+    Account.objects.filter(user_id=keeper).update(auto_netting_enabled=False)
+    market = new_market()
+
+    assert _holds_yes_and_no(market, keeper) == (4, 4)
+    assert not LedgerEntry.objects.filter(user_id=keeper, reference_type="NETTING").exists()
+
+    assert _holds_yes_and_no(market, netter) == (0, 0)
+    assert LedgerEntry.objects.filter(user_id=netter, reference_type="NETTING", entry_type="BURN_REVENUE",
+                                      amount=400).exists()
+    assert invariants_check() == []
