@@ -171,6 +171,21 @@ def test_amm_may_match_itself(amm):
     assert invariants_check() == []
 
 
+
+def test_without_the_exemption_the_amm_does_not_match_itself(amm, settings):
+    """EXCHANGE_SELF_TRADE_EXEMPT_USERS emptied: the AMM is prevented like any user, its
+    crossing orders both rest (and the next counterparty is still reached)."""
+    settings.EXCHANGE_SELF_TRADE_EXEMPT_USERS = []
+    market = new_market()
+    resting = place(amm, market, "NO", "BUY", 50, 5)  # AMM ask at 50
+    result = place(amm, market, "YES", "BUY", 50, 5)  # AMM bid at 50: crosses only itself
+    assert result.trades == [] and result.order.status == "OPEN"
+    assert Order.objects.get(pk=resting.order.id).status == "OPEN"
+    alice = new_user()
+    (trade,) = place(alice, market, "NO", "BUY", 50, 5).trades  # alice's ask meets the AMM's bid
+    assert (trade.buy_user_id, trade.sell_user_id) == (amm, alice)
+    assert invariants_check() == []
+
 def test_netting_burns_pairs_for_ordinary_users_only(amm):
     market = new_market()
     alice, bob = new_user(), new_user()
