@@ -18,8 +18,10 @@ class ConfigError(ValueError):
         super().__init__("; ".join(f"{name}: {msg}" for name, msg in errors.items()))
 
 
-def _param(default: Any, lo: float | None, hi: float | None, help_text: str) -> Any:
-    return field(default=default, metadata={"min": lo, "max": hi, "help": help_text})
+def _param(default: Any, lo: float | None, hi: float | None, help_text: str, why: str = "") -> Any:
+    """A parameter: default, inclusive range, help text, and `why` the range is what it is
+    (added to an out-of-range message)."""
+    return field(default=default, metadata={"min": lo, "max": hi, "help": help_text, "why": why})
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,10 @@ class StrategyConfig:
     oracle_gap_cents: int = _param(5, 0, 99, "oracle jump larger than this between readings is distrusted")
     # --- what the strategy and runtime need beyond the seed ------------------------------
     requote_interval_ms: int = _param(1_000, 50, 3_600_000, "quote cycle interval in ms")
-    order_levels: int = _param(2, 1, 10, "orders per side (2..20 live orders per market)")
+    order_levels: int = _param(
+        2, 2, 10, "orders per side (4..20 live orders per market)",
+        why="2..10 levels per side give SPEC §6's 4–20 live orders per market",
+    )
     level_spacing_cents: int = _param(1, 1, 20, "price step between ladder levels in cents")
     order_size: int = _param(100, 1, 10**7, "shares per ladder level before phase/defense scaling")
     initial_fair_price_cents: int = _param(50, 1, 99, "fair price with no oracle, no book and no fills")
@@ -122,10 +127,11 @@ def validate_values(values: Mapping[str, Any]) -> dict[str, str]:
         if f.type == "float" and not isinstance(value, (int, float)):
             errors[f.name] = "must be a number"
             continue
+        why = f": {f.metadata['why']}" if f.metadata["why"] else ""
         if lo is not None and value < lo:
-            errors[f.name] = f"must be at least {lo} (got {value})"
+            errors[f.name] = f"must be at least {lo} (got {value}){why}"
         elif hi is not None and value > hi:
-            errors[f.name] = f"must be at most {hi} (got {value})"
+            errors[f.name] = f"must be at most {hi} (got {value}){why}"
     base, cap = values.get("base_spread_cents"), values.get("max_spread_cents")
     if isinstance(base, int) and isinstance(cap, int) and "max_spread_cents" not in errors and cap < base:
         errors["max_spread_cents"] = f"must be at least base_spread_cents ({base})"

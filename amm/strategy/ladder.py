@@ -20,7 +20,8 @@ shared between the sides:
 - bid at p: SELL NO at 100 − p from sellable NO (SYNTHETIC_BUY); when none is left, BUY YES at
   p from cash (NATIVE_BUY).
 One order per level (a level never mixes backings, so a ladder has at most 2 × order_levels
-orders: 2..20). A level whose inventory runs short is quoted with what is left.
+orders: 4..20 with config's 2..10 levels per side, SPEC §6; fewer when one side is pulled or
+capacity runs out). A level whose inventory runs short is quoted with what is left.
 
 Limits (invariants the tests check on random inputs):
 - every own-side price and every YES-view price in [min_price, max_price];

@@ -1,6 +1,7 @@
 """Per-market config: fields exactly the strategy's, validated, versioned, published, reloaded."""
 from __future__ import annotations
 
+import importlib
 import io
 from dataclasses import fields
 
@@ -74,6 +75,28 @@ def test_invalid_values_are_refused_with_clear_messages_and_nothing_changes(redi
         config_update(market_id=M, no_such_parameter=1)
     assert MarketConfig.objects.get(instance__market_id=M).version == 1
     assert state.config_get(M) == before
+
+
+def test_order_levels_below_2_is_refused_naming_spec_6(redis_conn):
+    instance_enable(market_id=M)
+    with pytest.raises(ValidationError) as info:
+        config_update(market_id=M, order_levels=1)
+    (message,) = info.value.message_dict["order_levels"]
+    assert message == "must be at least 2 (got 1): 2..10 levels per side give SPEC §6's 4–20 live orders per market"
+    assert MarketConfig.objects.get(instance__market_id=M).order_levels == 2
+    assert config_update(market_id=M, order_levels=10).order_levels == 10
+
+
+def test_migration_0002_raises_single_level_configs_to_2(redis_conn):
+    from django.apps import apps
+
+    migration = importlib.import_module("amm.migrations.0002_order_levels_4_to_20_live_orders")
+    instance_enable(market_id=M)
+    MarketConfig.objects.filter(instance__market_id=M).update(order_levels=1)  # valid before 0002
+    migration.raise_single_level_configs(apps, None)
+    config = MarketConfig.objects.get(instance__market_id=M)
+    assert (config.order_levels, config.version, config.updated_by) == (2, 2, "migration amm.0002")
+    config.full_clean()
 
 
 def test_reload_returns_a_new_config_only_when_the_version_moved(redis_conn):

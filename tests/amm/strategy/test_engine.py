@@ -208,7 +208,7 @@ def cycle_inputs(draw):
     config = StrategyConfig(
         base_spread_cents=base,
         max_spread_cents=draw(st.integers(base, 40)),
-        order_levels=draw(st.integers(1, 10)),
+        order_levels=draw(st.integers(2, 10)),
         level_spacing_cents=draw(st.integers(1, 5)),
         order_size=draw(st.integers(1, 3_000)),
         budget_limit_cents=draw(st.integers(0, 3 * 10**6)),
