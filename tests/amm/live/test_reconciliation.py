@@ -60,8 +60,28 @@ def test_drift_within_tolerance_only_warns(synced, redis_conn, caplog):
 
 
 @pytest.mark.parametrize("field, delta, name", [
+    ("yes_volume", 2, "yes_volume"), ("no_available", -2, "no_available"),
+    ("cash_cents", 200, "cash"), ("cash_cents", -200, "cash"),
+    ("yes_cost_sum_cents", 500, "yes_cost_sum"), ("no_cost_sum_cents", -500, "no_cost_sum"),
+])
+def test_drift_exactly_at_the_tolerance_only_warns(synced, redis_conn, field, delta, name):
+    """Seed §7.3 tolerances are inclusive: 2 shares, 200 cents cash, 500 cents cost exactly
+    is a warning; one more is critical (next test)."""
+    m, c, feed = synced
+    redis_conn.hincrby(f"amm:inventory:{m}", field, delta)
+    drifted = redis_view(m)
+    run = reconcile_market(market_id=m, connector=c, feed=feed)
+    assert (run.verdict, run.rebuilt) == ("WARNING", False)
+    assert run.diffs[name] == abs(delta) and run.diffs["beyond_tolerance"] == []
+    assert Alert.objects.count() == 0
+    assert redis_view(m) == drifted
+
+
+@pytest.mark.parametrize("field, delta, name", [
     ("yes_volume", 3, "yes_volume"), ("no_available", -5, "no_available"),
     ("yes_cost_sum_cents", 501, "yes_cost_sum"), ("cash_cents", -201, "cash"),
+    # one past each tolerance, the other way
+    ("no_volume", -3, "no_volume"), ("no_cost_sum_cents", -501, "no_cost_sum"), ("cash_cents", 201, "cash"),
 ])
 def test_drift_beyond_tolerance_is_alerted_and_repaired(synced, redis_conn, field, delta, name):
     m, c, feed = synced
