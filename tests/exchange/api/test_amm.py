@@ -2,6 +2,7 @@
 import pytest
 
 from exchange.models import Account, Order, Position, PrivilegedOp
+from exchange.services import market_create, market_set_status
 from tests.exchange.api.conftest import assert_error
 from tests.exchange.conftest import snapshot
 
@@ -102,6 +103,42 @@ def test_replace_rate_limit_answers_429_with_retry_after(alice, market, settings
     assert replace(alice, market, (None, new("r4", price=10, qty=1))).status_code == 200
 
 
+@pytest.mark.parametrize("path", [["SUSPENDED"], ["HALTED"], ["RESOLVED"], ["VOIDED"]], ids=lambda p: p[-1])
+def test_replace_in_a_market_not_active_is_409_and_changes_nothing(amm_actor, market, path):
+    for status in path:
+        market_set_status(market_id=market, status=status, outcome="YES" if status == "RESOLVED" else None)
+    before = snapshot()
+    body = assert_error(replace(amm_actor, market, (None, new("na-1"))), 409, "MARKET_NOT_ACTIVE")
+    assert market in body["detail"] and path[-1] in body["detail"]
+    assert snapshot() == before
+
+
+def test_replace_naming_an_order_of_another_market_is_404_and_changes_nothing(amm_actor, market):
+    other = "MKT-OTHER-" + market[-8:]
+    market_create(market_id=other, title="another market")
+    elsewhere = amm_actor.place(other, "YES", "BUY", 40, 5)["order"]
+    before = snapshot()
+    response = replace(amm_actor, market, (elsewhere["id"], new("x-1", price=41)))
+    body = assert_error(response, 404, "ORDER_NOT_FOUND")
+    assert body["field"] == "replacements[0].old_order_id" and elsewhere["id"] in body["detail"]
+    assert snapshot() == before
+    assert Order.objects.get(pk=elsewhere["id"]).status == "OPEN"
+    assert not Order.objects.filter(client_order_id="x-1").exists()
+
+
+def test_replace_rate_limit_is_per_user(alice, bob, market, settings, redis_conn):
+    """One user over the limit does not limit another (ratelimit:{user_id}:replace)."""
+    settings.EXCHANGE_REPLACE_RATE_LIMIT = 2
+    for i in range(2):
+        assert replace(alice, market, (None, new(f"a{i}", price=10, qty=1))).status_code == 200
+    assert_error(replace(alice, market, (None, new("a2", price=10, qty=1))), 429, "RATE_LIMITED")
+    response = replace(bob, market, (None, new("b0", price=10, qty=1)))
+    assert response.status_code == 200, response.text
+    assert Order.objects.filter(user_id=bob.user_id, client_order_id="b0", status="OPEN").exists()
+    assert int(redis_conn.get(f"ratelimit:{bob.user_id}:replace")) == 1
+    assert_error(replace(alice, market, (None, new("a3", price=10, qty=1))), 429, "RATE_LIMITED")
+
+
 # --- mint / burn ---------------------------------------------------------------------------
 def test_mint_and_burn_are_idempotent_on_request_id(amm_actor, market):
     body = {"market_id": market, "quantity": 10, "request_id": "mint-1"}
@@ -151,3 +188,19 @@ def test_mint_in_a_suspended_market_is_409(amm_actor, market):
     market_set_status(market_id=market, status="SUSPENDED")
     assert_error(amm_actor.http.post("/amm/mint", json={"market_id": market, "quantity": 1, "request_id": "s"}),
                  409, "MARKET_NOT_ACTIVE")
+
+
+@pytest.mark.parametrize("path", [["RESOLVED", "SETTLED"], ["VOIDED"]], ids=["SETTLED", "VOIDED"])
+def test_burn_after_settlement_or_void_is_409(amm_actor, market, path):
+    """Burn is allowed until RESOLVED only; after SETTLED or VOIDED the market state is refused
+    (409) before the closed position is looked at (which would be 422)."""
+    mint = {"market_id": market, "quantity": 5, "request_id": "pre-mint"}
+    assert amm_actor.http.post("/amm/mint", json=mint).status_code == 201
+    for status in path:
+        market_set_status(market_id=market, status=status, outcome="YES" if status == "RESOLVED" else None)
+    before = snapshot()
+    body = assert_error(amm_actor.http.post("/amm/burn", json={"market_id": market, "quantity": 1,
+                                                              "request_id": "late-burn"}), 409, "MARKET_NOT_ACTIVE")
+    assert path[-1] in body["detail"]
+    assert snapshot() == before
+    assert not PrivilegedOp.objects.filter(request_id="late-burn").exists()
