@@ -63,3 +63,33 @@ def test_extension_migrations_reverse_and_reapply():
     assert not User.objects.filter(pk=AMM_USER_ID).exists()
     call_command("migrate", "exchange", verbosity=0)
     assert Account.objects.get(user_id=AMM_USER_ID).auto_netting_enabled is False
+
+
+def _insert_self_trade(user_id: str, market: str) -> None:
+    """A raw trade row of `user_id` with itself (the database's answer, not the model's)."""
+    import uuid
+
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO trades (market_id, scenario, buy_order_id, sell_order_id, buy_user_id, sell_user_id, "
+            "maker_order_id, taker_order_id, price_cents, quantity, maker_fee, taker_fee, executed_at) "
+            "VALUES (%s, 'MINT', %s, %s, %s, %s, %s, %s, 50, 1, 0, 0, now())",
+            [market, uuid.uuid4(), uuid.uuid4(), user_id, user_id, uuid.uuid4(), uuid.uuid4()])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reversing_the_self_trade_migration_makes_the_constraint_strict_again():
+    """Back to 0003 (0004 and the 0005 seed reversed): no self-trade at all, the AMM's
+    included; forward again: the AMM's is allowed, anyone else's still refused."""
+    market, user = new_market(), new_user()
+    try:
+        call_command("migrate", "exchange", "0003", verbosity=0)
+        for who in (AMM_USER_ID, user):
+            with pytest.raises(IntegrityError, match="ck_trades_diff_users"):
+                _insert_self_trade(who, market)
+    finally:
+        call_command("migrate", "exchange", verbosity=0)
+    _insert_self_trade(AMM_USER_ID, market)
+    with pytest.raises(IntegrityError, match="ck_trades_diff_users"):
+        _insert_self_trade(user, market)
+    assert Trade.objects.filter(buy_user_id=AMM_USER_ID, sell_user_id=AMM_USER_ID).count() == 1
