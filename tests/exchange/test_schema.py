@@ -5,8 +5,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from exchange.enums import AMM_USER_ID
-from exchange.models import Account, Market, Trade, User
-from tests.exchange.conftest import new_market, new_user
+from exchange.models import Account, Market, Order, Trade, User
+from tests.exchange.conftest import new_market, new_user, place
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +53,16 @@ def test_prices_and_ledger_types_are_checked_by_the_database():
     with pytest.raises(IntegrityError, match="ck_ledger_entry_type"), transaction.atomic(), connection.cursor() as cur:
         cur.execute("INSERT INTO ledger_entries (user_id, entry_type, amount, balance_after, reference_type, "
                     "reference_id, created_at) VALUES ('u', 'AMM_MINT', 1, 1, 'AMM_MINT', 'r', now())")
+
+
+@pytest.mark.parametrize("price", [0, 100, -5])
+def test_an_order_price_outside_1_99_is_refused_by_the_database(price):
+    """ck_orders_price holds even behind the engine's validation."""
+    market, user = new_market(), new_user()
+    order = place(user, market, "YES", "BUY", 40, 1).order
+    with pytest.raises(IntegrityError, match="ck_orders_price"), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("UPDATE orders SET price_cents = %s WHERE id = %s", [price, order.id])
+    assert Order.objects.get(pk=order.id).price_cents == 40
 
 
 @pytest.mark.django_db(transaction=True)
