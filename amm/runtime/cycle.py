@@ -161,7 +161,7 @@ class Cycle:
     def load(self) -> None:
         self.read = state.runtime_cycle_read(self.market_id)
         self.fills += self.read.fills
-        self.runtime = self.read.runtime
+        self.runtime = executor.orphaned_calls_adopt(self.market_id, self.read.runtime)
         kill = (self.read.quote.state or {}).get("kill_switch")
         self.kill_switch_on = lifecycle.is_kill_on(self.instance.kill_switch, kill)
 

@@ -4,12 +4,17 @@ lease; what the platform answered goes to Redis through amm.bookkeeping.
 
 A timeout or 5xx on an order call is an unknown outcome (SPEC §7): the market is marked
 for re-sync and its next cycles ask the platform for its open orders before quoting, for
-AMM_UNKNOWN_GRACE_MS, so a call that lands late is adopted, never left unknown.
+AMM_UNKNOWN_GRACE_MS from when the outcome became unknown, so a call that lands late is
+adopted, never left unknown. Every order call leaves a trace in Redis while it is on its
+way (`order_call`): a holder that dies before recording the answer leaves it behind, and
+the next cycle treats it as an unknown outcome too (`orphaned_calls_adopt`).
 """
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+import uuid
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 from django.conf import settings
 
@@ -27,21 +32,58 @@ def unknown_grace_ms() -> int:
     return int(getattr(settings, "AMM_UNKNOWN_GRACE_MS", 3000))
 
 
-def mark_unknown(market_id: str, *, now: int, what: str) -> None:
-    """An order call's outcome is unknown: re-sync before quoting for the grace period."""
+def _unknown_fields(market_id: str, what: str) -> dict[str, Any]:
+    """Runtime fields of an unknown outcome: re-sync before quoting for the grace period,
+    counted from now (the call may still land this late)."""
     log.warning("%s: outcome of %s unknown; re-syncing orders before quoting", market_id, what)
-    state.runtime_update(market_id, resync=f"unknown outcome: {what}", resync_until_ms=now + unknown_grace_ms())
+    return {"resync": f"unknown outcome: {what}", "resync_until_ms": state.now_ms() + unknown_grace_ms()}
+
+
+@contextmanager
+def order_call(market_id: str, what: str) -> Iterator[None]:
+    """Wrap one order call and the recording of its answer: its trace stays in Redis until
+    then. A definite answer (success or refusal) drops it; an unknown outcome, or anything
+    else that breaks off the call (a job timeout, a lost Redis), marks the market for
+    re-sync — when the process itself dies, the trace left behind does that."""
+    token = uuid.uuid4().hex[:12]
+    state.order_call_begin(market_id, token=token, what=what, now=state.now_ms())
+    try:
+        yield
+    except ConnectorError as exc:
+        if isinstance(exc, UnknownOutcome):
+            state.order_call_end(market_id, token=token, **_unknown_fields(market_id, what))
+        else:
+            state.order_call_end(market_id, token=token)
+        raise
+    except BaseException:
+        try:
+            state.order_call_end(market_id, token=token, **_unknown_fields(market_id, what))
+        except Exception:  # noqa: BLE001 - the trace stays: the next cycle re-syncs all the same
+            pass
+        raise
+    state.order_call_end(market_id, token=token)
+
+
+def orphaned_calls_adopt(market_id: str, runtime: dict[str, Any]) -> dict[str, Any]:
+    """Order calls whose holder never recorded an answer (it died or was fenced mid-call):
+    their outcome is unknown — re-sync before quoting, for the grace period. Returns the
+    runtime as it is now."""
+    orphans = state.order_calls_in_flight(runtime)
+    if not orphans:
+        return runtime
+    fields = _unknown_fields(market_id, f"{len(orphans)} order call(s) of an earlier holder "
+                                        f"({', '.join(sorted(orphans.values()))})")
+    state.order_calls_forget(market_id, orphans)
+    state.runtime_update(market_id, **fields)
+    return {**{k: v for k, v in runtime.items() if not k.startswith(state.INFLIGHT_PREFIX)}, **fields}
 
 
 def cancel_all(ctx: RuntimeContext, market_id: str, *, now: int | None = None) -> int:
     """Cancel every AMM order of the market (also ones Redis does not track) and release
     them in Redis. Returns how many tracked orders were released."""
-    try:
+    with order_call(market_id, "cancel-all"):
         cancelled = ctx.connector.orders_cancel_all(market_id)
-    except UnknownOutcome:
-        mark_unknown(market_id, now=now or state.now_ms(), what="cancel-all")
-        raise
-    released = cancel_all_record(market_id, cancelled or None, now=now)
+        released = cancel_all_record(market_id, cancelled or None, now=now)
     if cancelled:
         log.info("%s: cancelled %d orders", market_id, len(cancelled))
     return released
@@ -89,12 +131,9 @@ def replace(ctx: RuntimeContext, market_id: str, replacements: Iterable[Replacem
             new = OrderRequest(client_order_id=coid, side=quote.side.value, direction=quote.direction.value,
                                price_cents=quote.price_cents, quantity=quote.quantity)
         items.append(ConnectorReplacement(old_order_id=item.old_order_id, new=new))
-    try:
+    with order_call(market_id, f"replace of {len(items)}"):
         result = ctx.connector.orders_replace(market_id=market_id, replacements=items)
-    except UnknownOutcome:
-        mark_unknown(market_id, now=now, what=f"replace of {len(items)}")
-        raise
-    replace_result_record(market_id, result, now=now)
+        replace_result_record(market_id, result, now=now)
     return result
 
 

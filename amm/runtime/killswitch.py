@@ -1,11 +1,13 @@
 """The kill switch (SPEC §5, §3.7 amm_kill / amm_resume).
 
-`kill()` — an operator's, for some markets or all: for each market take its lease (waiting
-up to one quote cycle, then taking it over: a stuck holder is fenced out), set the kill
-switch ON with who and why (`instance_kill`: defense KILL_SWITCH, RUNNING -> EMERGENCY,
-alert), cancel every AMM order of the market on the platform (cancel-all: also orders
-Redis does not track) and release them in Redis. Quoting stops at once: every later cycle
-sees `kill_switch=ON` and only keeps the book empty.
+`kill()` — an operator's, for some markets or all, in two passes so that all markets stop
+within one cycle however many there are: first set every switch ON with who and why
+(`instance_kill`: defense KILL_SWITCH, RUNNING -> EMERGENCY, alert) — from then on no cycle
+quotes; then, market by market, take its lease (waiting for the one cycle that may be
+mid-flight, else taking it over: a stuck holder is fenced out), cancel every AMM order of
+the market on the platform (cancel-all: also orders Redis does not track) and release them
+in Redis. Every later cycle sees `kill_switch=ON` and only keeps the book empty (and cancels
+again while an order call's outcome is unknown: a fenced holder's call may land late).
 
 `engage_in_cycle()` — the defense stack's (decision.engage_kill_switch), inside a cycle
 that already holds the lease.
@@ -64,19 +66,21 @@ def kill(*, market_ids: Iterable[str] | None, reason: str, actor: str,
     ids = list(market_ids) if market_ids is not None else list(
         AMMInstance.objects.order_by("market_id").values_list("market_id", flat=True))
     ctx = ctx or context()
+    engaged: dict[str, bool] = {}
+    for market_id in ids:  # 1. no cycle quotes from here on
+        try:
+            instance_kill(market_id=market_id, actor=actor, reason=reason)
+            engaged[market_id] = True
+        except TransitionNotAllowed:
+            engaged[market_id] = False  # already ON: still make sure the book is empty
+        state.runtime_update(market_id, emergency_cause="KILL_SWITCH")
     results = []
-    for market_id in ids:
+    for market_id in ids:  # 2. empty each book
         lease = market_lease(market_id)
         how = "acquired" if lease.acquire(wait_ms=_wait_ms(market_id)) else "taken over"
         if how != "acquired":
             lease.steal()
         try:
-            engaged = True
-            try:
-                instance_kill(market_id=market_id, actor=actor, reason=reason)
-            except TransitionNotAllowed:
-                engaged = False  # already ON: still make sure the book is empty
-            state.runtime_update(market_id, emergency_cause="KILL_SWITCH")
             error = ""
             cancelled = 0
             try:
@@ -84,9 +88,9 @@ def kill(*, market_ids: Iterable[str] | None, reason: str, actor: str,
             except ConnectorError as exc:
                 error = f"cancel-all failed ({exc}); the next cycle cancels again"
                 log.error("kill switch %s: %s", market_id, error)
-            results.append(KillResult(market_id, engaged, cancelled, how, error))
+            results.append(KillResult(market_id, engaged[market_id], cancelled, how, error))
             log.warning("KILL SWITCH %s by %s: %s (%s, %d orders cancelled)", market_id, actor, reason,
-                        "engaged" if engaged else "already on", cancelled)
+                        "engaged" if engaged[market_id] else "already on", cancelled)
         finally:
             lease.release()
         try:

@@ -67,9 +67,17 @@ def _transition(cycle: "Cycle", service, **kwargs) -> bool:
 
 
 def _empty_book(cycle: "Cycle", *, force: bool = False) -> None:
-    """Cancel every AMM order of the market when Redis tracks any (or when forced)."""
-    if force or cycle.read.quote.orders or state.orders_get(cycle.market_id):
+    """Cancel every AMM order of the market when Redis tracks any, when an order call's
+    outcome is unknown (it may have placed orders Redis never saw, or still land within the
+    grace period), or when forced. The cancel-all answers the re-sync flag: it cancels what
+    Redis does not track too."""
+    rt = cycle.runtime
+    uncertain = bool(rt.get("resync")) or int(rt.get("resync_until_ms") or 0) > cycle.now
+    if force or uncertain or cycle.read.quote.orders or state.orders_get(cycle.market_id):
         executor.cancel_all(cycle.ctx, cycle.market_id, now=cycle.now)
+        if rt.get("resync"):
+            state.runtime_update(cycle.market_id, resync="")
+            cycle.runtime = {**rt, "resync": ""}
 
 
 def enter_emergency(cycle: "Cycle", *, cause: str) -> str:

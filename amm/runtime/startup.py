@@ -121,3 +121,30 @@ def market_shutdown(market_id: str, *, actor: str = "run_amm", ctx: RuntimeConte
         return released
     finally:
         lease.release()
+
+
+def markets_shutdown(market_ids: list[str], *, ctx: RuntimeContext, workers_killed: int = 0) -> list[str]:
+    """run_amm's last act: cancel every market's orders (`market_shutdown`), then disarm the
+    dead man's switch — only when every cancel succeeded and no worker was killed mid-job.
+    Otherwise orders may be left (a failed cancel) or still land (a killed worker's call in
+    flight), and the armed switch has the platform cancel them within its timeout.
+    Returns the markets whose cancel failed."""
+    from amm.runtime import deadman
+
+    failed = []
+    for market_id in market_ids:
+        try:
+            released = market_shutdown(market_id, ctx=ctx)
+            log.info("%s: orders cancelled (%d released)", market_id, released)
+        except Exception as exc:  # noqa: BLE001 - keep going: the dead man's switch is the backstop
+            failed.append(market_id)
+            log.error("%s: cancelling at shutdown failed: %s", market_id, exc)
+    if failed or workers_killed:
+        log.warning("dead man's switch left armed: %s", f"cancel failed for {failed}" if failed
+                    else f"{workers_killed} worker(s) killed mid-job")
+        return failed
+    try:
+        deadman.disarm(ctx)
+    except Exception as exc:  # noqa: BLE001
+        log.error("dead man's switch: disarm failed: %s", exc)
+    return failed

@@ -22,6 +22,7 @@ Design notes
 """
 from amm.state.keys import (  # noqa: F401
     CONFIG_VERSION_FIELD,
+    INFLIGHT_PREFIX,
     INVENTORY_FIELDS,
     JOURNAL,
     MARKETS,
@@ -97,6 +98,10 @@ from amm.state.store import (  # noqa: F401
     processed_contains,
     quote_cycle_read,
     quote_cycle_read_many,
+    order_call_begin,
+    order_call_end,
+    order_calls_forget,
+    order_calls_in_flight,
     resync_request,
     run_get,
     run_markets_get,

@@ -172,6 +172,9 @@ RUNTIME_FIELDS = {  # field -> Python type
     "cycles": int,
     "summary": str,  # JSON of the last Decision.summary()
 }
+# Plus one `inflight:{token}` field per order call on its way to the platform ("what@ms"):
+# set before the call, removed once it answered; one left behind is a holder that died mid-call.
+INFLIGHT_PREFIX = "inflight:"
 DEADMAN_FIELDS = {"armed_until_ms": int, "timeout_ms": int, "armed_at_ms": int}
 RUN_FIELDS = {"scheduler_ms": int, "last_cycle_ms": int, "started_ms": int, "pid": int}
 FILLS_KEEP = 200

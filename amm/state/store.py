@@ -677,6 +677,35 @@ def runtime_update(market_id: str, *, conn: redis.Redis | None = None, **fields:
         _conn(conn).hset(K.runtime_key(market_id), mapping=_runtime_mapping(fields))
 
 
+def order_call_begin(market_id: str, *, token: str, what: str, now: int,
+                     conn: redis.Redis | None = None) -> None:
+    """Record an order call about to be sent (`inflight:{token}`), so that a holder dying
+    before the answer leaves a trace the next cycle turns into an unknown outcome."""
+    _conn(conn).hset(K.runtime_key(market_id), f"{K.INFLIGHT_PREFIX}{token}", f"{what}@{now}")
+
+
+def order_call_end(market_id: str, *, token: str, conn: redis.Redis | None = None, **fields: Any) -> None:
+    """The call answered (or its outcome is now recorded as unknown): drop its trace and set
+    `fields` of amm:runtime in the same transaction."""
+    pipe = _conn(conn).pipeline(transaction=True)
+    pipe.hdel(K.runtime_key(market_id), f"{K.INFLIGHT_PREFIX}{token}")
+    if fields:
+        pipe.hset(K.runtime_key(market_id), mapping=_runtime_mapping(fields))
+    pipe.execute()
+
+
+def order_calls_in_flight(runtime: Mapping[str, Any]) -> dict[str, str]:
+    """The `inflight:{token}` fields of a runtime read: token -> "what@ms"."""
+    return {name[len(K.INFLIGHT_PREFIX):]: str(value) for name, value in runtime.items()
+            if name.startswith(K.INFLIGHT_PREFIX)}
+
+
+def order_calls_forget(market_id: str, tokens: Iterable[str], *, conn: redis.Redis | None = None) -> None:
+    tokens = list(tokens)
+    if tokens:
+        _conn(conn).hdel(K.runtime_key(market_id), *(f"{K.INFLIGHT_PREFIX}{t}" for t in tokens))
+
+
 def resync_request(market_ids: Iterable[str], *, reason: str, full: bool = False,
                    conn: redis.Redis | None = None) -> None:
     """Ask the next quote cycle of each market to re-sync from the platform before quoting."""

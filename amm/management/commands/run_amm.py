@@ -58,7 +58,9 @@ class WorkerPool:
                 self.procs[i] = self._spawn()
         return replaced
 
-    def stop(self, timeout_s: float) -> None:
+    def stop(self, timeout_s: float) -> int:
+        """Warm shutdown of every worker; returns how many had to be killed."""
+        killed = 0
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)  # RQ warm shutdown: the current job finishes
@@ -70,6 +72,8 @@ class WorkerPool:
                 log.warning("worker pid %d did not stop in time: killed", proc.pid)
                 proc.kill()
                 proc.wait(timeout=5)
+                killed += 1
+        return killed
 
 
 class Command(BaseCommand):
@@ -162,25 +166,15 @@ class Command(BaseCommand):
 
     def _shutdown(self, scheduler, thread, pool, markets, ctx) -> None:
         from amm import state
-        from amm.runtime import deadman
-        from amm.runtime.startup import market_shutdown
+        from amm.runtime.startup import markets_shutdown
         from amm.runtime.status import status_lines
 
         log.info("stopping: scheduling stops, workers finish their jobs")
         scheduler.stop()
         if thread is not None:
             thread.join(timeout=5)
-        pool.stop(timeout_s=float(getattr(settings, "AMM_SHUTDOWN_TIMEOUT_S", 10)))
-        for market_id in markets:
-            try:
-                released = market_shutdown(market_id, ctx=ctx)
-                log.info("%s: orders cancelled (%d released)", market_id, released)
-            except Exception as exc:  # noqa: BLE001 - keep going: the dead man's switch is the backstop
-                log.error("%s: cancelling at shutdown failed: %s", market_id, exc)
-        try:
-            deadman.disarm(ctx)
-        except Exception as exc:  # noqa: BLE001
-            log.error("dead man's switch: disarm failed: %s", exc)
+        killed = pool.stop(timeout_s=float(getattr(settings, "AMM_SHUTDOWN_TIMEOUT_S", 10)))
+        markets_shutdown(markets, ctx=ctx, workers_killed=killed)
         try:
             state.run_markets_set([])
             for line in status_lines(markets):

@@ -21,7 +21,9 @@ FILL_CYCLES: dict[str, int] = {}  # market -> cycles run with reason "fill" (cou
 
 RUNTIME_CONFIG = {
     "requote_interval_ms": 300,
-    "dead_man_timeout_ms": 3000,
+    # In-process tests arm the switch once (`Runtime.start`) and most run no scheduler to
+    # re-arm it: long enough for a slow machine. The switch's own tests use the harness.
+    "dead_man_timeout_ms": 30_000,
     "order_levels": 2,
     "order_size": 10,
     "exploration_size_factor": 1.0,

@@ -75,8 +75,8 @@ def test_config_hot_reload_is_noticed_by_the_running_loop(rt):
     rt.start()
     rt.run(workers=2)
     wait_until(rt.quoting, timeout=15, message="quoting")
-    config_update(market_id=m, actor="test", order_size=7, order_levels=1)
-    wait_until(lambda: rt.quoting() and set(rt.open_orders().values()) <= {7} and len(rt.open_orders()) == 2,
+    config_update(market_id=m, actor="test", order_size=7, order_levels=3)
+    wait_until(lambda: rt.quoting() and len(rt.open_orders()) == 6 and max(rt.open_orders().values()) <= 7,
                timeout=10, message="quotes resized to the new config")
 
 
