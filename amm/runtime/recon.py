@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from amm import state
 from amm.runtime.context import context
 from amm.runtime.keeper import keeper
 from amm.runtime.lease import market_lease
@@ -11,8 +12,9 @@ log = logging.getLogger(__name__)
 
 
 def reconcile_in_lane(market_id: str, *, wait_ms: int = 2000):
-    """Reconcile one market while holding its lease (never concurrently with its cycle);
-    None when the lease could not be had (the next period tries again)."""
+    """Reconcile one market while holding its lease (never concurrently with its cycle), then
+    trim its processed-id set; None when the lease could not be had (the next period tries
+    again)."""
     from amm.services import reconcile_market
 
     ctx = context()
@@ -22,7 +24,11 @@ def reconcile_in_lane(market_id: str, *, wait_ms: int = 2000):
         return None
     handle = keeper.add(lease.renew)
     try:
-        return reconcile_market(market_id=market_id, connector=ctx.connector, feed=ctx.feed)
+        run = reconcile_market(market_id=market_id, connector=ctx.connector, feed=ctx.feed)
+        trimmed = state.processed_trim(market_id, now=state.now_ms())
+        if trimmed:
+            log.info("%s: %d processed ids past the dedup window dropped", market_id, trimmed)
+        return run
     finally:
         keeper.remove(handle)
         lease.release()

@@ -23,6 +23,7 @@ Design notes
 from amm.state.keys import (  # noqa: F401
     CONFIG_VERSION_FIELD,
     INFLIGHT_PREFIX,
+    PROCESSED_KEEP_TRADES,
     INVENTORY_FIELDS,
     JOURNAL,
     MARKETS,
@@ -96,6 +97,7 @@ from amm.state.store import (  # noqa: F401
     privileged_pending_add,
     privileged_pending_remove,
     processed_contains,
+    processed_trim,
     quote_cycle_read,
     quote_cycle_read_many,
     order_call_begin,

@@ -80,6 +80,7 @@ MARKET_FIELDS = {
 CONFIG_VERSION_FIELD = "version"
 
 PROCESSED_TTL_S = 24 * 3600  # seed Appendix A
+PROCESSED_KEEP_TRADES = 100_000  # trade ids kept below the cursor (the in-process LRU's size, seed §5)
 UNTRACKED_TTL_S = 3600
 
 

@@ -211,6 +211,38 @@ def markets_kept(*, conn: redis.Redis | None = None) -> set[str]:
     return set(_conn(conn).smembers(K.MARKETS))
 
 
+def processed_trim(market_id: str, *, now: int, keep_trades: int = K.PROCESSED_KEEP_TRADES,
+                   keep_ms: int = K.PROCESSED_TTL_S * 1000, batch: int = 1000,
+                   conn: redis.Redis | None = None) -> int:
+    """Drop what `amm:processed:{m}` no longer needs to remember, so an active market's set
+    stays bounded (every fill refreshes the key's 24 h TTL, so it never expires whole):
+    trade ids more than `keep_trades` below the durable cursor (the feed never delivers
+    them again; a rewound cursor finds the newest ones still there) and mint/burn request
+    ids older than `keep_ms` (their id carries the time they were sent). Incremental (SSCAN),
+    never one long blocking command. Returns how many members were removed."""
+    c = _conn(conn)
+    key = K.processed_key(market_id)
+    below = trade_cursor_get(conn=c) - keep_trades
+    oldest_ms = now - keep_ms
+    removed = 0
+    stale: list[str] = []
+    for member in c.sscan_iter(key, count=batch):
+        member = member.decode() if isinstance(member, bytes) else member
+        if member.isdigit():
+            if int(member) <= below:
+                stale.append(member)
+        elif member.startswith(("mint:", "burn:")):
+            parts = member.rsplit("_", 2)  # ..._{timestamp_ms}_{seq}; a wind-down burn id has no time
+            if len(parts) == 3 and parts[1].isdigit() and len(parts[1]) >= 12 and int(parts[1]) < oldest_ms:
+                stale.append(member)
+        if len(stale) >= batch:
+            removed += c.srem(key, *stale)
+            stale = []
+    if stale:
+        removed += c.srem(key, *stale)
+    return removed
+
+
 def processed_contains(market_id: str, member: str | int, *, conn: redis.Redis | None = None) -> bool:
     return bool(_conn(conn).sismember(K.processed_key(market_id), str(member)))
 

@@ -191,3 +191,14 @@ def test_a_working_state_of_another_platform_is_wiped_at_startup(rt, redis_conn)
     assert [k for k in redis_conn.scan_iter("amm:*")] == ["amm:lease:scheduler"]
     assert Alert.objects.filter(type=AlertType.INVENTORY_DRIFT_CRITICAL, payload__source="startup").exists()
     assert state.trade_cursor_get() == 0
+
+
+def test_the_reconciliation_lane_trims_the_processed_set(rt, redis_conn):
+    from amm.runtime.recon import reconcile_in_lane
+
+    rt.start()
+    key = f"amm:processed:{rt.market_id}"
+    redis_conn.sadd(key, *range(1, 11))
+    state.trade_cursor_advance(state.PROCESSED_KEEP_TRADES + 20)  # the feed is 100,000 trades past them
+    assert reconcile_in_lane(rt.market_id) is not None
+    assert not redis_conn.smembers(key) & {str(i) for i in range(1, 11)}

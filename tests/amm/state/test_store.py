@@ -249,3 +249,25 @@ def test_order_events_are_journaled(market_in_redis):
     state.fill_apply(M, trade_id=1, legs=[FillLeg("o1", "YES", "BUY", 40, 10, 0, "NATIVE_BUY")])
     kinds = [(f["event"], f.get("remaining")) for _, f in state.journal_read(10)]
     assert kinds == [("PLACED", None), ("FILL", "0")]
+
+
+def test_processed_trim_keeps_the_dedup_window_and_drops_what_the_cursor_is_past(market_in_redis, redis_conn):
+    """Every fill refreshes the set's 24 h TTL, so an active market's set never expires whole:
+    the trim bounds it. Trade ids far enough below the cursor go, the newest stay (a rewound
+    cursor still finds them), and a trade applied before the trim is still applied once."""
+    day_ms = 24 * 3600 * 1000
+    now = 1_800_000_000_000  # a real epoch time in ms
+    key = f"amm:processed:{M}"
+    redis_conn.sadd(key, *range(1, 3001))
+    redis_conn.sadd(key, f"mint:amm_{M}_mint_{now - day_ms - 1}_1", f"mint:amm_{M}_mint_{now - 60_000}_2",
+                    f"burn:amm_{M}_winddown_10_10")
+    state.trade_cursor_advance(3000)
+
+    assert state.processed_trim(M, now=now, keep_trades=1000, batch=100) == 2000 + 1
+    members = redis_conn.smembers(key)
+    assert {str(i) for i in range(2001, 3001)} <= members and "2000" not in members
+    assert f"mint:amm_{M}_mint_{now - 60_000}_2" in members and f"burn:amm_{M}_winddown_10_10" in members
+    assert len(members) == 1000 + 2
+    track(oid="o9")
+    assert state.fill_apply(M, trade_id=2500, legs=[FillLeg("o9", "YES", "BUY", 40, 1, 0, "NATIVE_BUY")]) is False
+    assert state.processed_trim(M, now=now, keep_trades=1000) == 0  # nothing more to drop
