@@ -83,6 +83,7 @@ def test_platform_failing_20_percent_of_calls_leaves_no_inconsistency_once_it_re
           f"(mints {len(mints_unknown)}); samples with a negative Redis available: {pessimistic}; "
           f"cost drift: { {m: cost_drift(m) for m in world.markets} }")
     world.recovered(timeout=30)  # exact volumes, available shares, cash; cost within SPEC §8 tolerance
+    world.assert_no_critical_drift()
     assert_stopped_clean(amm, world.markets)
 
 
@@ -107,6 +108,7 @@ def test_a_fill_delivered_twice_is_counted_once(world, redis_conn):
                            for r in list(world.proxy.records)), timeout=10, message="the feed re-reading from 0")
     wait_until(lambda: state.trade_cursor_get() >= cursor, timeout=10, message="the cursor back at the end")
     world.recovered(timeout=20)  # inventory exactly the platform's: nothing applied twice
+    world.assert_no_critical_drift()  # and not by a rebuild after a drift
     taker.stop()
     assert_stopped_clean(amm, world.markets)
 

@@ -65,6 +65,7 @@ def test_worker_killed_mid_cycle_is_replaced_and_leaves_no_orphan_orders(world):
                timeout=15, message="the killed worker replaced")
     taker.take(m, "NO", 2)
     world.recovered(timeout=25)
+    world.assert_no_critical_drift()  # the next holder adopted the call's outcome; no rebuild was needed
     taker.stop()
     assert_stopped_clean(amm, world.markets)
 
