@@ -51,3 +51,19 @@ def pct(values: list[float], q: float) -> float:
 
 def summary(values: list[float]) -> str:
     return f"p50 {pct(values, 0.5):8.2f}  p99 {pct(values, 0.99):8.2f}  mean {statistics.fmean(values):8.2f}"
+
+
+def machine_speed() -> str:
+    """How fast this machine runs Python today: a fixed pure-Python workload, best of 5.
+    The shared machines' speed varies from day to day (the same code has measured 2-3x
+    apart), so a figure compares with another only at a similar reference time."""
+    import time
+
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(300_000):
+            total += i * i % 7
+        best = min(best, time.perf_counter() - started)
+    return f"machine: reference loop {best * 1000:.1f} ms (lower is faster; compare figures at a similar value)"

@@ -23,7 +23,7 @@ import sys
 import time
 import uuid
 
-from _setup import ROOT, django_on_bench_db, pct
+from _setup import ROOT, django_on_bench_db, pct, machine_speed
 
 BENCH_DB = "amm_bench_api"
 BENCH_REDIS_DB = 12  # the tests use 13..15 (one per xdist worker)
@@ -138,6 +138,7 @@ def run(scenario: str, base: str, world: list[dict], seconds: float) -> tuple[li
 
 
 def main() -> None:
+    print(machine_speed(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4,

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import Counter
 
-from _setup import django_on_bench_db, pct, summary
+from _setup import django_on_bench_db, pct, summary, machine_speed
 
 TARGET_OPS = 1_000
 
@@ -166,6 +166,7 @@ def _worker(args):
 
 
 def main() -> None:
+    print(machine_speed(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ops", type=int, default=3000, help="operations in the single-process run")
     parser.add_argument("--procs", type=int, default=2, help="processes in the parallel run (one market set each)")

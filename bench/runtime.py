@@ -45,7 +45,7 @@ import uuid
 from bisect import bisect_right
 from pathlib import Path
 
-from _setup import ROOT, django_on_bench_db, pct
+from _setup import ROOT, django_on_bench_db, pct, machine_speed
 
 AMM_USER_ID = "00000000-0000-4000-a000-000000000001"
 
@@ -482,6 +482,7 @@ def report(results: list[dict], args) -> None:
 
 
 def main() -> None:
+    print(machine_speed(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--markets", type=int, nargs="+", default=[10, 50, 100, 200], help="values of N")
     parser.add_argument("--workers", type=int, default=3,

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _setup import pct  # noqa: E402
+from _setup import pct, machine_speed  # noqa: E402
 
 MARKET = "MKT-BTC-100K-2026"
 LIVE_ORDERS = 20
@@ -180,6 +180,7 @@ def timed(fn, n: int) -> list[float]:
 
 
 def main() -> None:
+    print(machine_speed(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cycles", type=int, default=5000)
     parser.add_argument("--fills", type=int, default=5000)
@@ -276,7 +277,8 @@ def run(args, url: str) -> None:
           f"{(running_total + sum(transient_usage.values())) / SEED_MARKET_TOTAL:7.2f}")
     print("growing with fills")
     print(f"  {'amm:processed after ' + str(n_processed) + ' fills':36s} {processed:8d}   "
-          f"({processed / max(1, n_processed):.0f} B per trade id, kept 24 h; seed: ~100 B in process memory)")
+          f"({processed / max(1, n_processed):.0f} B per trade id; the reconciliation lane keeps the newest "
+          f"{state.PROCESSED_KEEP_TRADES:,} below the cursor; seed: ~100 B in process memory)")
     print(f"  {'amm:journal (shared, unflushed)':36s} {journal:8d}   "
           f"({journal / max(1, args.fills):.0f} B per fill event until order_journal_flush)")
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _setup import machine_speed  # noqa: E402
+
 from amm.strategy import (  # noqa: E402
     Fill,
     Inventory,
@@ -63,6 +65,7 @@ def live_from(quotes, cycle: int) -> tuple[LiveOrder, ...]:
 
 
 def main() -> None:
+    print(machine_speed(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=20_000)
     parser.add_argument("--warmup", type=int, default=900, help="untimed cycles to fill the σ window first")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _setup import machine_speed  # noqa: E402
+
 
 def per_job_ms(worker_cls, queue, jobs: int) -> float:
     from rq.registry import FailedJobRegistry
@@ -27,6 +29,7 @@ def per_job_ms(worker_cls, queue, jobs: int) -> float:
 
 
 def main() -> None:
+    print(machine_speed(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=60)
     args = parser.parse_args()
