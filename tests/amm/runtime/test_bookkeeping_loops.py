@@ -202,3 +202,29 @@ def test_the_reconciliation_lane_trims_the_processed_set(rt, redis_conn):
     state.trade_cursor_advance(state.PROCESSED_KEEP_TRADES + 20)  # the feed is 100,000 trades past them
     assert reconcile_in_lane(rt.market_id) is not None
     assert not redis_conn.smembers(key) & {str(i) for i in range(1, 11)}
+
+
+def test_reconciliation_runs_as_a_job_for_every_driven_market(rt, settings):
+    from amm.models import ReconciliationRun
+
+    settings.AMM_RECONCILE_INTERVAL_S = 1  # SPEC §8 says 5 minutes; the scheduler takes the setting
+    rt.start()
+    rt.run(workers=2)
+    wait_until(lambda: ReconciliationRun.objects.filter(market_id=rt.market_id).count() >= 2, timeout=20,
+               message="two reconciliation runs recorded by the workers")
+    assert not ReconciliationRun.objects.filter(market_id=rt.market_id, verdict="CRITICAL").exists()
+
+
+def test_a_failed_startup_sync_stops_the_market_with_an_alert(rt, settings):
+    from amm.models import Alert, AlertType
+    from amm.runtime.startup import market_start
+    from tests.amm.runtime.harness import FaultProxy
+
+    with FaultProxy(rt.url) as proxy:
+        proxy.configure(fail_before=1.0, match=r"^GET /api/v1/positions/")  # the platform cannot answer the sync
+        settings.AMM_PLATFORM_BASE_URL = proxy.url
+        context_reset()
+        assert market_start(rt.market_id) == "STOPPED"
+    assert rt.instance().lifecycle_state == "STOPPED"
+    assert Alert.objects.filter(type=AlertType.SYNC_FAILED, market_id=rt.market_id).exists()
+    assert rt.open_orders() == {}
