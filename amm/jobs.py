@@ -25,15 +25,17 @@ def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
     """Quote cycles of several markets one after the other (the scheduler's periodic ticks,
     amm.runtime.scheduling.request_cycles). When a fill's (or an operator's) cycle waits at
     the head of the queue, the rest of the batch goes back to the queue and this worker takes
-    that one. One market's error does not starve the others; the first is raised at the end,
-    so RQ records the job as failed."""
+    that one: a market of the rest with a request of its own waiting (a fill came while the
+    batch held it) goes to the front as a cycle of its own, the others to the back as a
+    batch. One market's error does not starve the others; the first is raised at the end, so
+    RQ records the job as failed."""
     import logging
 
     from amm import state
     from amm.runtime.cycle import quote_cycle
     from amm.runtime.keeper import keeper
     from amm.runtime.queue import urgent_waiting
-    from amm.runtime.scheduling import quote_key, request_cycles
+    from amm.runtime.scheduling import quote_key, request_cycle, request_cycles
 
     close_old_connections()
     ttl = lease_ttl_ms()
@@ -46,9 +48,13 @@ def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
         for i, market_id in enumerate(market_ids):
             at[0] = i
             if i and urgent_waiting():
+                waiting = state.job_reruns(keys[i:])
                 for key in keys[i:]:
                     state.job_done(key)
-                request_cycles(market_ids[i:], reason=reason)
+                for m in market_ids[i:]:
+                    if quote_key(m) in waiting:
+                        request_cycle(m, reason=waiting[quote_key(m)], at_front=True)
+                request_cycles([m for m in market_ids[i:] if quote_key(m) not in waiting], reason=reason)
                 break
             try:
                 run_unique(keys[i], lambda again, m=market_id: quote_cycle(m, reason=again or reason), marker_ttl_ms=ttl)

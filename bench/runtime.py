@@ -370,7 +370,9 @@ def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: s
     ages = sampler.ages
     durations = cycle_durations(amm_log, window)
     holds = bool(ages) and pct(ages, 0.99) <= 1.5 * INTERVAL_MS and cycles / elapsed >= 0.9 * n * 1000 / INTERVAL_MS
-    log(f"N={n}: run_amm stopped (exit {code})")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"run_amm_N{n}.log").write_text(amm_log)
+    log(f"N={n}: run_amm stopped (exit {code}); its log: bench/out/run_amm_N{n}.log")
     return {
         "n": n, "elapsed": elapsed, "fills": len(fills), "acked": acked, "missed": len(fills) - len(acked),
         "to_order": new_order_latencies(fills), "sent": result["sent"], "errors": result["errors"],

@@ -60,6 +60,7 @@ from amm.state.store import (  # noqa: F401
     fill_apply,
     fills_push,
     job_done,
+    job_reruns,
     job_finish,
     job_marker,
     job_renew,

@@ -833,6 +833,15 @@ def job_started(name: str, *, ttl_ms: int | None = None, conn: redis.Redis | Non
     return pipe.execute()[0]
 
 
+def job_reruns(names: list[str], *, conn: redis.Redis | None = None) -> dict[str, str]:
+    """The keys among `names` with a request waiting for their next run (`amm:rerun:{key}`:
+    a fill, a status change, an operator), and its reason; one round trip."""
+    if not names:
+        return {}
+    values = _conn(conn).mget([K.rerun_key(name) for name in names])
+    return {name: value for name, value in zip(names, values) if value}
+
+
 def job_renew(name: str, *, ttl_ms: int, conn: redis.Redis | None = None) -> None:
     _conn(conn).pexpire(K.job_key(name), int(ttl_ms))
 

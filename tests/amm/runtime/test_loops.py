@@ -107,3 +107,33 @@ def test_a_batch_of_periodic_cycles_gives_way_to_a_fills_cycle(rt, settings):
     assert head.func_name == "amm.jobs.quote" and head.args[0] == markets[0]
     assert rest.func_name == "amm.jobs.quote_batch" and rest.args[0] == markets[2:]
     assert all(state.job_marker(f"quote:{m}") == rest.id for m in markets[2:])
+
+
+def test_a_market_whose_fill_came_while_a_batch_held_it_jumps_the_queue_when_the_batch_gives_way(rt, settings):
+    """The batch held the market's marker, so the fill's request only asked it to run again.
+    When the batch gives way, that market goes to the front as a cycle of its own (with the
+    fill's reason), not to the back of the queue with the rest of the batch."""
+    from amm import jobs
+    from amm.runtime.queue import get_queue
+    from amm.runtime.scheduling import request_cycle, request_cycles
+
+    settings.AMM_TICK_BATCH = 3
+    markets = [rt.market_id, rt.new_market(), rt.new_market(), rt.new_market()]
+    rt.start(*markets)
+    queue = get_queue()
+    queue.empty()
+    assert request_cycles(markets[1:], reason="tick") == 3
+    (batch,) = queue.get_jobs()
+    queue.remove(batch)  # this test is the worker that took it
+    assert request_cycle(markets[0], reason="fill", at_front=True)
+    assert not request_cycle(markets[3], reason="fill", at_front=True)  # held by the batch: asked to run again
+
+    jobs.quote_batch(*batch.args)
+
+    first, second, last = queue.get_jobs()
+    assert {(first.func_name, first.args[0]), (second.func_name, second.args[0])} == {
+        ("amm.jobs.quote", markets[0]), ("amm.jobs.quote", markets[3])}
+    assert last.func_name == "amm.jobs.quote_batch" and last.args[0] == [markets[2]]
+    assert state.runtime_get(markets[3]).get("cycles", 0) == 0  # not run yet: it waits at the front
+    jobs.quote(*(first if first.args[0] == markets[3] else second).args)
+    assert state.runtime_get(markets[3])["last_reason"] == "fill"
