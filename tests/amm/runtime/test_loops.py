@@ -80,10 +80,9 @@ def test_periodic_ticks_of_many_markets_go_several_to_a_job(rt, settings, redis_
     assert _fill_cycles(markets[2]) == 1 and _fill_cycles(markets[1]) == 0  # the fill's request made it a fill's cycle
 
 
-def test_a_batch_of_periodic_cycles_gives_way_to_a_fills_cycle(rt, settings):
-    """A single market's cycle at the head of the queue (a fill's, a status change's) stops a
-    running batch after its current market: the rest goes back to the queue, behind it."""
-    from amm import jobs
+def _batch_taken_and_a_fill_waiting(rt, settings):
+    """Four markets: a batch of the last three taken by a worker (this test), and a fill's
+    cycle of the first waiting at the head of the queue. Returns (markets, queue, batch)."""
     from amm.runtime.queue import get_queue
     from amm.runtime.scheduling import request_cycle, request_cycles
 
@@ -96,6 +95,15 @@ def test_a_batch_of_periodic_cycles_gives_way_to_a_fills_cycle(rt, settings):
     (batch,) = queue.get_jobs()
     queue.remove(batch)  # this test is the worker that took it
     assert request_cycle(markets[0], reason="fill", at_front=True)
+    return markets, queue, batch
+
+
+def test_a_batch_of_periodic_cycles_gives_way_to_a_fills_cycle(rt, settings):
+    """A single market's cycle at the head of the queue (a fill's, a status change's) stops a
+    running batch after its current market: the rest goes back to the queue, behind it."""
+    from amm import jobs
+
+    markets, queue, batch = _batch_taken_and_a_fill_waiting(rt, settings)
     cycles = {m: state.runtime_get(m).get("cycles", 0) for m in markets}
 
     jobs.quote_batch(*batch.args)
@@ -114,18 +122,9 @@ def test_a_market_whose_fill_came_while_a_batch_held_it_jumps_the_queue_when_the
     When the batch gives way, that market goes to the front as a cycle of its own (with the
     fill's reason), not to the back of the queue with the rest of the batch."""
     from amm import jobs
-    from amm.runtime.queue import get_queue
-    from amm.runtime.scheduling import request_cycle, request_cycles
+    from amm.runtime.scheduling import request_cycle
 
-    settings.AMM_TICK_BATCH = 3
-    markets = [rt.market_id, rt.new_market(), rt.new_market(), rt.new_market()]
-    rt.start(*markets)
-    queue = get_queue()
-    queue.empty()
-    assert request_cycles(markets[1:], reason="tick") == 3
-    (batch,) = queue.get_jobs()
-    queue.remove(batch)  # this test is the worker that took it
-    assert request_cycle(markets[0], reason="fill", at_front=True)
+    markets, queue, batch = _batch_taken_and_a_fill_waiting(rt, settings)
     assert not request_cycle(markets[3], reason="fill", at_front=True)  # held by the batch: asked to run again
 
     jobs.quote_batch(*batch.args)
