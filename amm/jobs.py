@@ -48,13 +48,14 @@ def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
         for i, market_id in enumerate(market_ids):
             at[0] = i
             if i and urgent_waiting():
+                rest = list(zip(market_ids[i:], keys[i:]))
                 waiting = state.job_reruns(keys[i:])
-                for key in keys[i:]:
+                for _, key in rest:
                     state.job_done(key)
-                for m in market_ids[i:]:
-                    if quote_key(m) in waiting:
-                        request_cycle(m, reason=waiting[quote_key(m)], at_front=True)
-                request_cycles([m for m in market_ids[i:] if quote_key(m) not in waiting], reason=reason)
+                for m, key in rest:
+                    if key in waiting:
+                        request_cycle(m, reason=waiting[key], at_front=True)
+                request_cycles([m for m, key in rest if key not in waiting], reason=reason)
                 break
             try:
                 run_unique(keys[i], lambda again, m=market_id: quote_cycle(m, reason=again or reason), marker_ttl_ms=ttl)

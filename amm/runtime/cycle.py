@@ -201,8 +201,8 @@ class Cycle:
     def inventory_disagrees(self, exc: InsufficientFunds) -> str:
         """The platform refused an order the strategy sized from Redis's cash or shares, even
         after the cycle caught up on fills and orders: Redis is wrong about this market (a lost
-        fill, a foreign state). Nothing was placed
-        (the replace is atomic); the next cycle rebuilds the market from the platform."""
+        fill, a foreign state). Nothing was placed (the replace is atomic); the next cycle
+        rebuilds the market from the platform."""
         from amm.models import AlertSeverity, AlertType
         from amm.services import alert_raise
 
@@ -263,7 +263,7 @@ class Cycle:
                 state.runtime_update(m, resync="the dead man's switch was not armed")
             return self.result("not_armed")
         quote = self.read.quote
-        if rt.get("resync") or int(rt.get("resync_until_ms") or 0) > now:
+        if executor.resync_due(rt, now):
             executor.orders_resync(self.ctx, m, now=now)
             if rt.get("resync"):
                 state.runtime_update(m, resync="")

@@ -49,19 +49,26 @@ def order_call(market_id: str, what: str) -> Iterator[None]:
     state.order_call_begin(market_id, token=token, what=what, now=state.now_ms())
     try:
         yield
-    except ConnectorError as exc:
-        if isinstance(exc, UnknownOutcome):
-            state.order_call_end(market_id, token=token, **_unknown_fields(market_id, what))
-        else:
-            state.order_call_end(market_id, token=token)
+    except UnknownOutcome:
+        state.order_calls_end(market_id, [token], **_unknown_fields(market_id, what))
+        raise
+    except ConnectorError:  # refused: a definite answer
+        state.order_calls_end(market_id, [token])
         raise
     except BaseException:
         try:
-            state.order_call_end(market_id, token=token, **_unknown_fields(market_id, what))
+            state.order_calls_end(market_id, [token], **_unknown_fields(market_id, what))
         except Exception:  # noqa: BLE001 - the trace stays: the next cycle re-syncs all the same
             pass
         raise
-    state.order_call_end(market_id, token=token)
+    state.order_calls_end(market_id, [token])
+
+
+def resync_due(runtime: dict[str, Any], now: int) -> bool:
+    """Must the market's orders be re-synced from the platform before it quotes (or, in
+    EMERGENCY, its book be emptied of orders Redis may not know)? A flag, or an unknown
+    outcome's grace period not over yet."""
+    return bool(runtime.get("resync")) or int(runtime.get("resync_until_ms") or 0) > now
 
 
 def orphaned_calls_adopt(market_id: str, runtime: dict[str, Any]) -> dict[str, Any]:
@@ -73,8 +80,7 @@ def orphaned_calls_adopt(market_id: str, runtime: dict[str, Any]) -> dict[str, A
         return runtime
     fields = _unknown_fields(market_id, f"{len(orphans)} order call(s) of an earlier holder "
                                         f"({', '.join(sorted(orphans.values()))})")
-    state.order_calls_forget(market_id, orphans)
-    state.runtime_update(market_id, **fields)
+    state.order_calls_end(market_id, orphans, **fields)
     return {**{k: v for k, v in runtime.items() if not k.startswith(state.INFLIGHT_PREFIX)}, **fields}
 
 

@@ -72,8 +72,7 @@ def _empty_book(cycle: "Cycle", *, force: bool = False) -> None:
     grace period), or when forced. The cancel-all answers the re-sync flag: it cancels what
     Redis does not track too."""
     rt = cycle.runtime
-    uncertain = bool(rt.get("resync")) or int(rt.get("resync_until_ms") or 0) > cycle.now
-    if force or uncertain or cycle.read.quote.orders or state.orders_get(cycle.market_id):
+    if force or executor.resync_due(rt, cycle.now) or cycle.read.quote.orders or state.orders_get(cycle.market_id):
         executor.cancel_all(cycle.ctx, cycle.market_id, now=cycle.now)
         if rt.get("resync"):
             state.runtime_update(cycle.market_id, resync="")

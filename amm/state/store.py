@@ -227,7 +227,6 @@ def processed_trim(market_id: str, *, now: int, keep_trades: int = K.PROCESSED_K
     removed = 0
     stale: list[str] = []
     for member in c.sscan_iter(key, count=batch):
-        member = member.decode() if isinstance(member, bytes) else member
         if member.isdigit():
             if int(member) <= below:
                 stale.append(member)
@@ -716,11 +715,12 @@ def order_call_begin(market_id: str, *, token: str, what: str, now: int,
     _conn(conn).hset(K.runtime_key(market_id), f"{K.INFLIGHT_PREFIX}{token}", f"{what}@{now}")
 
 
-def order_call_end(market_id: str, *, token: str, conn: redis.Redis | None = None, **fields: Any) -> None:
-    """The call answered (or its outcome is now recorded as unknown): drop its trace and set
-    `fields` of amm:runtime in the same transaction."""
+def order_calls_end(market_id: str, tokens: Iterable[str], *, conn: redis.Redis | None = None,
+                    **fields: Any) -> None:
+    """The calls answered (or their outcome is now recorded as unknown): drop their traces and
+    set `fields` of amm:runtime in the same transaction."""
     pipe = _conn(conn).pipeline(transaction=True)
-    pipe.hdel(K.runtime_key(market_id), f"{K.INFLIGHT_PREFIX}{token}")
+    pipe.hdel(K.runtime_key(market_id), *(f"{K.INFLIGHT_PREFIX}{t}" for t in tokens))
     if fields:
         pipe.hset(K.runtime_key(market_id), mapping=_runtime_mapping(fields))
     pipe.execute()
@@ -730,12 +730,6 @@ def order_calls_in_flight(runtime: Mapping[str, Any]) -> dict[str, str]:
     """The `inflight:{token}` fields of a runtime read: token -> "what@ms"."""
     return {name[len(K.INFLIGHT_PREFIX):]: str(value) for name, value in runtime.items()
             if name.startswith(K.INFLIGHT_PREFIX)}
-
-
-def order_calls_forget(market_id: str, tokens: Iterable[str], *, conn: redis.Redis | None = None) -> None:
-    tokens = list(tokens)
-    if tokens:
-        _conn(conn).hdel(K.runtime_key(market_id), *(f"{K.INFLIGHT_PREFIX}{t}" for t in tokens))
 
 
 def resync_request(market_ids: Iterable[str], *, reason: str, full: bool = False,
