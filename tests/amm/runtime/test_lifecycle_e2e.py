@@ -35,11 +35,16 @@ def lifecycle(market_id: str) -> str:
     return AMMInstance.objects.get(market_id=market_id).lifecycle_state
 
 
+def is_empty(market_id: str) -> bool:
+    """No AMM order live on the platform, none tracked in Redis."""
+    return platform_open_orders(market_id) == {} and redis_orders(market_id) == {}
+
+
 def stays_empty(market_id: str, *, seconds: float) -> None:
     """No AMM order live or tracked for `seconds` (several requote intervals of cycles)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert platform_open_orders(market_id) == {} and redis_orders(market_id) == {}, market_id
+        assert is_empty(market_id), (market_id, platform_open_orders(market_id), redis_orders(market_id))
         time.sleep(0.2)
 
 
@@ -56,7 +61,9 @@ def test_suspension_kill_switch_and_resolution_with_run_amm_running(world, setti
 
     # Suspension: EMERGENCY, book empty, and it stays empty while cycles keep running.
     market_set_status(market_id=m, status="SUSPENDED", actor="test")
-    wait_until(lambda: lifecycle(m) == "EMERGENCY", timeout=REACT_TIMEOUT, message="EMERGENCY on SUSPENDED")
+    # (EMERGENCY is recorded a moment before the cycle's cancel-all has released the orders in Redis.)
+    wait_until(lambda: lifecycle(m) == "EMERGENCY" and is_empty(m), timeout=REACT_TIMEOUT,
+               message="EMERGENCY on SUSPENDED, book empty")
     stays_empty(m, seconds=1.5)
     market_set_status(market_id=m, status="ACTIVE", actor="test")
     wait_until(lambda: lifecycle(m) == "RUNNING" and quoting(m), timeout=REACT_TIMEOUT,
