@@ -200,18 +200,21 @@ class Cycle:
 
     def inventory_disagrees(self, exc: InsufficientFunds) -> str:
         """The platform refused an order the strategy sized from Redis's cash or shares, even
-        after the cycle caught up on fills and orders: Redis is wrong about this market (a lost
-        fill, a foreign state). Nothing was placed (the replace is atomic); the next cycle
-        rebuilds the market from the platform."""
-        from amm.models import AlertSeverity, AlertType
-        from amm.services import alert_raise
+        after the cycle caught up on fills and orders. That is not proof of drift: a taker's
+        fill can land between the catch-up and the second replace. Nothing was placed (the
+        replace is atomic), so reconcile the market now, in its lane: drift beyond tolerance
+        raises INVENTORY_DRIFT_CRITICAL and rebuilds it from the platform there; any smaller
+        difference (the strategy sizes to the last share, so even one matters) or a platform
+        that could not be read rebuilds it quietly on the next cycle."""
+        from amm.models import ReconciliationVerdict
+        from amm.services import reconcile_market
 
-        if not self.runtime.get("resync_full"):
-            log.error("cycle %s: %s; rebuilding the market from the platform", self.market_id, exc)
-            alert_raise(type=AlertType.INVENTORY_DRIFT_CRITICAL, severity=AlertSeverity.CRITICAL, market_id=self.market_id,
-                        payload={"source": "order refused", "error": exc.code, "detail": str(exc)[:500]})
-        state.runtime_update(self.market_id, resync_full=f"the platform refused an order: {exc.code}")
-        return str(exc)
+        log.warning("cycle %s: %s, again after catching up; reconciling the market", self.market_id, exc)
+        run = reconcile_market(market_id=self.market_id, connector=self.ctx.connector, feed=self.ctx.feed,
+                               trigger=f"order refused: {exc.code}")
+        if run.verdict != ReconciliationVerdict.OK and not run.rebuilt:
+            state.runtime_update(self.market_id, resync_full=f"the platform refused an order: {exc.code}")
+        return f"{exc} (reconciliation {run.verdict})"
 
     def _run(self) -> CycleResult:
         if not self.load_instance():

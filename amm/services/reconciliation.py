@@ -55,10 +55,11 @@ def _diffs(snap: PlatformSnapshot, market_id: str) -> dict[str, int]:
 
 def reconcile_market(
     *, market_id: str, connector: PlatformClient, feed: FillFeed | None = None, attempts: int = 3,
-    grace_ms: int = RECENT_ORDER_MS,
+    grace_ms: int = RECENT_ORDER_MS, trigger: str = "periodic",
 ) -> ReconciliationRun:
-    """Compare one market's Redis state with the platform, repair if needed, record the run.
-    Orders younger than `grace_ms` are not judged (their REST answer may be in flight)."""
+    """Compare one market's Redis state with the platform, repair if needed, record the run
+    with what triggered it. Orders younger than `grace_ms` are not judged (their REST answer
+    may be in flight)."""
     started_at = timezone.now()
     feed = feed or FillFeed(connector=connector)
     try:
@@ -66,7 +67,7 @@ def reconcile_market(
     except ConnectorError as exc:
         log.error("reconciliation of %s could not read the platform: %s", market_id, exc)
         return ReconciliationRun.objects.create(
-            market_id=market_id, started_at=started_at, finished_at=timezone.now(), diffs={},
+            market_id=market_id, started_at=started_at, finished_at=timezone.now(), diffs={"trigger": trigger},
             verdict=ReconciliationVerdict.WARNING, rebuilt=False, detail=f"platform unavailable: {exc}")
 
     existed = state.inventory_get(market_id).exists
@@ -93,7 +94,7 @@ def reconcile_market(
     if cash_judged > RECON_CASH_TOLERANCE_CENTS:
         beyond.append("cash" if snap.account_quiet else "cash_total")
     record = {
-        **diffs, "beyond_tolerance": beyond, "orders_stale": stale, "orders_forgotten": forgotten,
+        "trigger": trigger, **diffs, "beyond_tolerance": beyond, "orders_stale": stale, "orders_forgotten": forgotten,
         "orders_remaining_mismatch": mismatched, "trades_quiet": snap.trades_quiet,
         "account_quiet": snap.account_quiet, "cursor": snap.cursor, "inventory_existed": existed,
     }

@@ -161,9 +161,10 @@ def test_a_tick_reads_the_book_again_when_the_amms_own_orders_changed(rt):
 
 def test_an_order_refused_for_shares_redis_believed_in_rebuilds_the_market(rt, redis_conn):
     """Redis believes in shares the platform does not have (a fill it never saw): the atomic
-    replace the strategy sizes from them is refused (422), nothing changes on the platform,
-    an alert is raised, and the next cycle rebuilds the market from the platform."""
-    from amm.models import Alert, AlertType
+    replace the strategy sizes from them is refused (422) even after catching up, nothing
+    changes on the platform, and the reconciliation the cycle runs then finds the drift,
+    raises INVENTORY_DRIFT_CRITICAL and rebuilds the market from the platform."""
+    from amm.models import Alert, AlertType, ReconciliationRun
 
     _quoted_and_settled(rt)
     before = rt.open_orders()
@@ -173,13 +174,51 @@ def test_an_order_refused_for_shares_redis_believed_in_rebuilds_the_market(rt, r
     result = quote_cycle(rt.market_id)
     assert result.outcome == "insufficient", result
     assert rt.open_orders() == before
-    assert state.runtime_get(rt.market_id).get("resync_full")
     assert Alert.objects.filter(type=AlertType.INVENTORY_DRIFT_CRITICAL, market_id=rt.market_id).count() == 1
-
-    quote_cycle(rt.market_id)
+    run = ReconciliationRun.objects.get(market_id=rt.market_id)
+    assert (run.verdict, run.rebuilt, run.diffs["trigger"]) == ("CRITICAL", True, "order refused: INSUFFICIENT_SHARES")
     pos, inv = rt.position(), state.inventory_get(rt.market_id)
     assert (inv.yes_volume, inv.no_volume) == (pos.yes_volume, pos.no_volume)
-    assert not state.runtime_get(rt.market_id).get("resync_full")
+
+    assert quote_cycle(rt.market_id).outcome == "quoted"
+    assert Alert.objects.filter(type=AlertType.INVENTORY_DRIFT_CRITICAL, market_id=rt.market_id).count() == 1
+
+
+def test_a_second_refusal_from_a_fill_landing_after_the_catch_up_is_no_drift_alert(rt):
+    """Takers keep hitting the AMM's ask: one fill lands before the first replace, another
+    between the catch-up and the second. Both refusals are races, not drift: the cycle's
+    reconciliation finds Redis agreeing with the platform, so no INVENTORY_DRIFT_CRITICAL
+    fires, nothing is placed, and the next cycle quotes."""
+    from amm.models import Alert, AlertType, ReconciliationRun
+
+    _quoted_and_settled(rt)
+    assert rt.take("YES", 2)  # not polled: Redis still counts the ask's old remaining
+    config_update(market_id=rt.market_id, actor="test", order_size=400)  # resize every order to all it has
+    ctx = context()
+    original, calls = ctx.connector.orders_replace, []
+
+    def another_fill_before_the_second(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            assert rt.take("YES", 2)  # lands after the catch-up drained the feed
+        return original(**kwargs)
+
+    ctx.connector.orders_replace = another_fill_before_the_second
+    try:
+        before = rt.open_orders()
+        result = quote_cycle(rt.market_id)
+    finally:
+        ctx.connector.orders_replace = original
+    assert len(calls) == 2 and result.outcome == "insufficient", (calls, result)
+    assert set(rt.open_orders()) == set(before)  # nothing placed or cancelled (the takers shrank one)
+    assert not Alert.objects.filter(type=AlertType.INVENTORY_DRIFT_CRITICAL, market_id=rt.market_id).exists()
+    run = ReconciliationRun.objects.get(market_id=rt.market_id)
+    assert run.verdict != "CRITICAL" and not run.rebuilt, run.diffs
+    pos, inv = rt.position(), state.inventory_get(rt.market_id)
+    assert (inv.yes_volume, inv.yes_available) == (pos.yes_volume, pos.yes_volume - pos.yes_pending_sell)
+
+    assert quote_cycle(rt.market_id).outcome == "quoted"
+    assert not Alert.objects.filter(type=AlertType.INVENTORY_DRIFT_CRITICAL, market_id=rt.market_id).exists()
 
 
 def test_a_replace_refused_for_a_fill_still_in_flight_catches_up_and_quotes_without_an_alert(rt):
