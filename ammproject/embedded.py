@@ -13,6 +13,7 @@ import os
 import subprocess
 import tempfile
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,7 +33,11 @@ def _file_lock(name: str):
 
 def postgres_url(database: str = "amm") -> str:
     """Start (or find) the embedded PostgreSQL and return a URL to `database`, created if missing."""
-    import pgserver  # imported lazily: only the embedded default needs it
+    with warnings.catch_warnings():
+        # Without XDG_RUNTIME_DIR (containers, CI), platformdirs warns at pgserver's import and
+        # falls back to a /tmp folder, which serves pgserver's lock just as well.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pgserver  # imported lazily: only the embedded default needs it
 
     # Its atexit hook logs at INFO after test runners have closed their streams.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
