@@ -1,7 +1,10 @@
 """Startup sync and rebuild (seed §7.2 steps 1–2): platform truth -> Redis.
 
 A snapshot is consistent with the fill feed: drain the feed (cursor c), read balance,
-position, open orders and market, then check that no trade after c exists. The rebuild
+position, open orders and market, then check that no trade after c exists: everything read
+before that check reflects exactly the trades <= c. (The balance is read once more after the
+check, only to see whether the account moved at all; a trade landing after the check would
+be in that second read and, later, in the feed too.) The rebuild
 script writes the snapshot only if the cursor is still c (no newer fill was applied in
 between), so a fill is never counted twice — once in the snapshot and once by the feed —
 nor lost; and only if no mint/burn of any market was in flight or applied meanwhile (the
@@ -31,7 +34,7 @@ class SyncError(RuntimeError):
 class PlatformSnapshot:
     market: Market
     position: Position
-    balance: Balance  # read last
+    balance: Balance  # read inside the window the trade check proves quiet
     orders: list[Order]  # the AMM's open orders in the market
     cursor: int  # the snapshot reflects exactly the AMM trades with id <= cursor
     trades_quiet: bool  # no AMM trade after `cursor` existed when the snapshot was checked
@@ -87,11 +90,11 @@ def platform_snapshot(*, market_id: str, connector: PlatformClient, feed: FillFe
         orders = connector.orders_open(market_id)
         market = connector.market_get(market_id)
         newer = connector.trades_list(since=cursor, limit=1).results
-        balance = connector.balance_get()
+        balance1 = connector.balance_get()
         trades_quiet = not newer
         snapshot = PlatformSnapshot(
-            market=market, position=position, balance=balance, orders=orders, cursor=cursor,
-            trades_quiet=trades_quiet, account_quiet=trades_quiet and balance.version == balance0.version,
+            market=market, position=position, balance=balance0, orders=orders, cursor=cursor,
+            trades_quiet=trades_quiet, account_quiet=trades_quiet and balance1.version == balance0.version,
             started_ms=started, cash_epoch=epoch,
         )
         if trades_quiet:

@@ -81,3 +81,30 @@ def test_sync_of_a_second_market_keeps_one_account_cash_everywhere(platform):
     assert_redis_is_platform(first)
     assert_redis_is_platform(second)
     assert state.inventory_get(first).cash_cents == platform_truth(second)["cash_cents"]
+
+
+def test_a_fill_landing_while_the_snapshot_is_checked_is_counted_once_in_the_cash(platform):
+    """A taker fills an AMM ask just after the snapshot checked that no newer trade exists:
+    the snapshot's cash must be the balance read inside the quiet window, so the fill the feed
+    brings next is its only count (a balance read after the check counted it twice)."""
+    m = platform.market_id
+    with platform.connector() as c:
+        feed = FillFeed(connector=c)
+        c.amm_mint(market_id=m, quantity=20, request_id="m-race")
+        market_sync(market_id=m, connector=c, feed=feed)
+        place_result_record(m, c.order_place(market_id=m, order=order("YES", "SELL", 53, 10)))
+        reads = []
+        balance_get = c.balance_get
+
+        def balance_with_a_fill_before_the_second_read():
+            reads.append(1)
+            if len(reads) == 2:  # after the trade check: the taker lifts the AMM's ask
+                assert platform.trader_order("YES", "BUY", 53, 2, tif="IOC").trades
+            return balance_get()
+
+        c.balance_get = balance_with_a_fill_before_the_second_read
+        snap = market_sync(market_id=m, connector=c, feed=feed).snapshot
+        c.balance_get = balance_get
+        assert len(reads) == 2 and snap.trades_quiet and not snap.account_quiet
+        assert feed.poll().applied == 1
+    assert_redis_is_platform(m)
