@@ -1,7 +1,8 @@
 """Startup sync and rebuild (seed §7.2 steps 1–2): platform truth -> Redis.
 
 A snapshot is consistent with the fill feed: drain the feed (cursor c), read balance,
-position, open orders and market, then check that no trade after c exists: everything read
+position, open orders (then the position again: no order placed or cancelled in between) and
+market, then check that no trade after c exists: everything read
 before that check reflects exactly the trades <= c. (The balance is read once more after the
 check, only to see whether the account moved at all; a trade landing after the check would
 be in that second read and, later, in the feed too.) The rebuild
@@ -37,7 +38,8 @@ class PlatformSnapshot:
     balance: Balance  # read inside the window the trade check proves quiet
     orders: list[Order]  # the AMM's open orders in the market
     cursor: int  # the snapshot reflects exactly the AMM trades with id <= cursor
-    trades_quiet: bool  # no AMM trade after `cursor` existed when the snapshot was checked
+    trades_quiet: bool  # no AMM trade after `cursor` existed when the snapshot was checked, nor did
+    #                     the market's AMM orders change while they and the position were read
     account_quiet: bool  # ... and the account version did not move while reading
     started_ms: int
     cash_epoch: int = 0  # amm:cash_epoch when it began (a mint/burn applied since voids its cash)
@@ -88,10 +90,13 @@ def platform_snapshot(*, market_id: str, connector: PlatformClient, feed: FillFe
         balance0 = connector.balance_get()
         position = connector.position_get(market_id)
         orders = connector.orders_open(market_id)
+        # An order placed or cancelled in this market between the two reads (a late-landing
+        # call, a passive cancel) would pair pending sells with a different set of orders.
+        orders_quiet = connector.position_get(market_id) == position
         market = connector.market_get(market_id)
         newer = connector.trades_list(since=cursor, limit=1).results
         balance1 = connector.balance_get()
-        trades_quiet = not newer
+        trades_quiet = not newer and orders_quiet
         snapshot = PlatformSnapshot(
             market=market, position=position, balance=balance0, orders=orders, cursor=cursor,
             trades_quiet=trades_quiet, account_quiet=trades_quiet and balance1.version == balance0.version,
@@ -99,7 +104,8 @@ def platform_snapshot(*, market_id: str, connector: PlatformClient, feed: FillFe
         )
         if trades_quiet:
             return snapshot
-        log.info("snapshot of %s: AMM traded while reading (after trade %d); retrying", market_id, cursor)
+        log.info("snapshot of %s: the AMM traded (after trade %d) or its orders moved while reading; retrying",
+                 market_id, cursor)
     assert snapshot is not None
     return snapshot
 

@@ -108,3 +108,28 @@ def test_a_fill_landing_while_the_snapshot_is_checked_is_counted_once_in_the_cas
         assert len(reads) == 2 and snap.trades_quiet and not snap.account_quiet
         assert feed.poll().applied == 1
     assert_redis_is_platform(m)
+
+
+def test_an_order_landing_between_the_position_and_order_reads_is_not_half_in_the_snapshot(platform):
+    """An AMM sell lands on the platform after the snapshot read the position and before it
+    read the open orders (a late call, or a holder fenced out mid-call): the pending sells
+    and the orders would disagree, so the snapshot reads again before anything is rebuilt."""
+    m = platform.market_id
+    with platform.connector() as c:
+        feed = FillFeed(connector=c)
+        c.amm_mint(market_id=m, quantity=20, request_id="m-late")
+        reads = []
+        orders_open = c.orders_open
+
+        def orders_open_after_a_late_sell(market_id):
+            reads.append(1)
+            if len(reads) == 1:
+                c.order_place(market_id=m, order=order("NO", "SELL", 40, 7))
+            return orders_open(market_id)
+
+        c.orders_open = orders_open_after_a_late_sell
+        result = market_sync(market_id=m, connector=c, feed=feed)
+        c.orders_open = orders_open
+    assert len(reads) == 2 and result.attempts == 2
+    assert_redis_is_platform(m)
+    assert state.inventory_get(m).no_available == 20 - 7
