@@ -1,11 +1,9 @@
 """Startup sync and rebuild (seed §7.2 steps 1–2): platform truth -> Redis.
 
 A snapshot is consistent with the fill feed: drain the feed (cursor c), read balance,
-position, open orders (then the position again: no order placed or cancelled in between) and
-market, then check that no trade after c exists: everything read
-before that check reflects exactly the trades <= c. (The balance is read once more after the
-check, only to see whether the account moved at all; a trade landing after the check would
-be in that second read and, later, in the feed too.) The rebuild
+position, open orders, the position again (no order placed or cancelled in between) and
+market, then check that no trade after c exists, so everything read reflects exactly the
+trades <= c. (A last balance read only tells whether the account moved at all.) The rebuild
 script writes the snapshot only if the cursor is still c (no newer fill was applied in
 between), so a fill is never counted twice — once in the snapshot and once by the feed —
 nor lost; and only if no mint/burn of any market was in flight or applied meanwhile (the

@@ -191,9 +191,7 @@ def test_a_second_refusal_from_a_fill_landing_after_the_catch_up_is_no_drift_ale
     fires, nothing is placed, and the next cycle quotes."""
     from amm.models import Alert, AlertType, ReconciliationRun
 
-    _quoted_and_settled(rt)
-    assert rt.take("YES", 2)  # not polled: Redis still counts the ask's old remaining
-    config_update(market_id=rt.market_id, actor="test", order_size=400)  # resize every order to all it has
+    _ask_filled_unseen_and_orders_resized(rt)
     ctx = context()
     original, calls = ctx.connector.orders_replace, []
 
@@ -221,6 +219,15 @@ def test_a_second_refusal_from_a_fill_landing_after_the_catch_up_is_no_drift_ale
     assert not Alert.objects.filter(type=AlertType.INVENTORY_DRIFT_CRITICAL, market_id=rt.market_id).exists()
 
 
+def _ask_filled_unseen_and_orders_resized(rt):
+    """A taker fills part of an AMM ask, not polled (Redis still counts the ask's old
+    remaining), and the config resizes every order to all the AMM has: the next replace is
+    sized from shares the platform no longer holds for it."""
+    _quoted_and_settled(rt)
+    assert rt.take("YES", 2)
+    config_update(market_id=rt.market_id, actor="test", order_size=400)
+
+
 def test_a_replace_refused_for_a_fill_still_in_flight_catches_up_and_quotes_without_an_alert(rt):
     """A taker fills part of an AMM ask that the feed has not delivered yet: the replace that
     cancels it counts its old remaining as freed, so the platform refuses it (422). That is a
@@ -228,9 +235,7 @@ def test_a_replace_refused_for_a_fill_still_in_flight_catches_up_and_quotes_with
     in the same cycle, with no INVENTORY_DRIFT_CRITICAL alert and no rebuild."""
     from amm.models import Alert, AlertType
 
-    _quoted_and_settled(rt)
-    assert rt.take("YES", 2)  # not polled: Redis still counts the ask's old remaining
-    config_update(market_id=rt.market_id, actor="test", order_size=400)  # resize every order to all it has
+    _ask_filled_unseen_and_orders_resized(rt)
     seen = _count_requests(context())
     result = quote_cycle(rt.market_id)
     replaces = [r for r in seen if r == "POST /api/v1/amm/orders/replace"]
