@@ -61,6 +61,12 @@ class AMMInstance(FSMModelMixin, models.Model):
     class Meta:
         db_table = "amm_instance"
         verbose_name = "AMM instance"
+        # Operator actions, each its own permission (SPEC §9): staff without one neither see nor run it.
+        permissions = [
+            ("operate_instance", "Can start, stop and resume an AMM instance"),
+            ("engage_killswitch", "Can engage the AMM kill switch"),
+            ("reset_killswitch", "Can reset the AMM kill switch"),
+        ]
         constraints = [models.CheckConstraint(condition=Q(budget_cents__gte=0), name="ck_amm_instance_budget_nonneg")]
 
     def __str__(self) -> str:
