@@ -20,6 +20,7 @@ demo: $(STAMP)
 
 ## test: the whole suite against real PostgreSQL and Redis
 test: $(STAMP)
+	bash scripts/ensure-browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 
