@@ -19,6 +19,7 @@ from amm.models import Alert, AMMInstance
 from amm.models.alerts import AlertSeverity
 from amm.runtime.history import sample_interval_s, window_s
 
+HISTORY_POINTS = 120  # the first answer's points per market (a chart is ~300 px wide): 30 s apart over an hour
 SKEW_WATCH = 0.6  # |skew| worth watching: defense widens at 0.80 (SPEC §5), this comes before it
 
 # Attention ranks, most urgent first: a row sorts by its most urgent flag (SPEC §5 kill switch
@@ -99,21 +100,6 @@ def attention_key(row: dict[str, Any]) -> tuple:
     return (row["rank"], -abs(row["skew"] or 0.0), row["pnl_cents"] or 0, row["market_id"])
 
 
-def _history_columns(samples: list[state.HistorySample]) -> dict[str, list]:
-    """Samples as columns (what a chart library plots): t (s), prices (cents), shares, skew, pnl."""
-    cols: dict[str, list] = {"t": [], "fair": [], "bid": [], "ask": [], "yes": [], "no": [], "skew": [], "pnl": []}
-    for s in samples:
-        cols["t"].append(s.ts_s)
-        cols["fair"].append(s.fair)
-        cols["bid"].append(s.bid)
-        cols["ask"].append(s.ask)
-        cols["yes"].append(s.yes)
-        cols["no"].append(s.no)
-        cols["skew"].append(s.skew)
-        cols["pnl"].append(s.pnl)
-    return cols
-
-
 def _alert_counts() -> tuple[dict[str, dict[str, int]], dict[str, int]]:
     """Open (unacknowledged) alerts per market and severity, and their totals: one query."""
     per_market: dict[str, dict[str, int]] = {}
@@ -127,7 +113,7 @@ def _alert_counts() -> tuple[dict[str, dict[str, int]], dict[str, int]]:
 
 
 def market_row(instance: dict[str, Any], live: dict[str, Any], alerts: dict[str, int], *, now_ms: int,
-               stale_ms: int) -> dict[str, Any]:
+               stale_ms: int, sample_s: int) -> dict[str, Any]:
     """One market's figures (cents, shares) and its attention flags."""
     st = live["state"]
     inv = live["inventory"] or {}
@@ -172,7 +158,7 @@ def market_row(instance: dict[str, Any], live: dict[str, Any], alerts: dict[str,
         "rate_limited": int(runtime.get("retry_after_ms") or 0) > now_ms,
         "alerts_critical": alerts.get(AlertSeverity.CRITICAL.value, 0),
         "alerts_warning": alerts.get(AlertSeverity.WARNING.value, 0),
-        "history": _history_columns(live["history"]),
+        "history": {"step_s": sample_s * live["history_step"], **live["history"]},  # columns: t, fair, bid, ...
     }
     flags = attention_flags(row, stale_ms=stale_ms)
     idle = row["lifecycle"] == L.STOPPED.value
@@ -186,18 +172,21 @@ _INSTANCE_FIELDS = ("id", "market_id", "lifecycle_state", "phase", "defense_leve
                     "kill_switch_reason", "budget_cents")
 
 
-def dashboard_data(*, history_since_s: int | None = None, now_ms: int | None = None) -> dict[str, Any]:
+def dashboard_data(*, history_since_s: int | None = None, history_points: int | None = None,
+                   now_ms: int | None = None) -> dict[str, Any]:
     """Every AMM market's row (attention first) with its history (samples after
-    `history_since_s`, the whole window when None), a summary and the loop's heartbeat."""
+    `history_since_s`, the whole window when None; at most `history_points` of them per
+    market when given), a summary and the loop's heartbeat."""
     now_ms = state.now_ms() if now_ms is None else now_ms
     stale_ms = int(getattr(settings, "AMM_DASHBOARD_STALE_MS", 5000))
     sample_s = sample_interval_s()
     instances = list(AMMInstance.objects.order_by("market_id").values(*_INSTANCE_FIELDS))
     alerts, alert_totals = _alert_counts()
     ids = [i["market_id"] for i in instances]
-    live, run = state.markets_dashboard_read(ids, history_since_s=history_since_s, now_ms=now_ms, sample_s=sample_s)
-    rows = [market_row(i, live[i["market_id"]], alerts.get(i["market_id"], {}), now_ms=now_ms, stale_ms=stale_ms)
-            for i in instances]
+    live, run = state.markets_dashboard_read(ids, history_since_s=history_since_s, history_points=history_points,
+                                             now_ms=now_ms, sample_s=sample_s)
+    rows = [market_row(i, live[i["market_id"]], alerts.get(i["market_id"], {}), now_ms=now_ms, stale_ms=stale_ms,
+                       sample_s=sample_s) for i in instances]
     rows.sort(key=attention_key)
     return {
         "now_ms": now_ms,

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET
 
-from amm.dashboard.selectors import dashboard_data
+from amm.dashboard.selectors import HISTORY_POINTS, dashboard_data
 
 VIEW_PERMISSION = "amm.view_amminstance"
 
@@ -50,12 +50,14 @@ def _json_permission(view):
 @gzip_page  # the first answer carries an hour of history for every market
 @_json_permission
 def dashboard_data_view(request):
-    """Every market's figures, attention first; `?since=<unix s>` sends only the history
-    samples after it (the page asks for the whole hour once, then for what is new)."""
+    """Every market's figures, attention first, with their history: the last hour thinned to
+    HISTORY_POINTS per market, or with `?since=<unix s>` every sample after it (the page
+    asks for the hour once, then for what is new)."""
     raw = request.GET.get("since", "")
     since = None
     if raw:
         if not raw.isdigit():
             return JsonResponse({"detail": "since must be a non-negative whole number of seconds."}, status=400)
         since = int(raw)
-    return JsonResponse(dashboard_data(history_since_s=since))
+    points = HISTORY_POINTS if since is None else None
+    return JsonResponse(dashboard_data(history_since_s=since, history_points=points))

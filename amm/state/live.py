@@ -7,16 +7,18 @@ are read one after the other, which is what a display needs) whatever the number
 """
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
+
+import json
 
 import redis
 
 from amm.enums import BookType, Side
 from amm.state import keys as K
-from amm.state.store import InventoryView, OrderEntry, _conn, _typed
+from amm.state.store import InventoryView, _conn, _typed
 
 BID_BOOK_TYPES = (BookType.NATIVE_BUY.value, BookType.SYNTHETIC_BUY.value)
+YES = Side.YES.value
 PAIR_CENTS = 100  # a YES and a NO share pay 100 cents together
 
 # The runtime fields worth showing (amm:runtime also holds the last decision's summary, larger).
@@ -25,19 +27,25 @@ LIVE_RUNTIME_FIELDS = ("resync", "resync_full", "retry_after_ms", "emergency_cau
 LIVE_COMMANDS = 6  # commands queued per market by live_queue
 
 
-def yes_view(order: OrderEntry) -> int:
-    """The order's price in the YES view of the book (a NO order at q is 100 − q)."""
-    return order.price if order.side == Side.YES.value else PAIR_CENTS - order.price
+def yes_view(order: Mapping[str, Any]) -> int:
+    """An `amm:orders` entry's price in the YES view of the book (a NO order at q is 100 − q)."""
+    price = int(order["price"])
+    return price if order["side"] == YES else PAIR_CENTS - price
 
 
-def best_quotes(orders: Iterable[OrderEntry]) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-    """The AMM's best YES-view bid and ask as (price, remaining shares at that price), or None."""
+def is_bid(order: Mapping[str, Any]) -> bool:
+    return order["book_type"] in BID_BOOK_TYPES
+
+
+def best_quotes(orders: Iterable[Mapping[str, Any]]) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """The AMM's best YES-view bid and ask among `amm:orders` entries (decoded JSON) as
+    (price, remaining shares at that price), or None."""
     bids: dict[int, int] = {}
     asks: dict[int, int] = {}
     for order in orders:
-        levels = bids if order.book_type in BID_BOOK_TYPES else asks
+        levels = bids if is_bid(order) else asks
         price = yes_view(order)
-        levels[price] = levels.get(price, 0) + order.remaining
+        levels[price] = levels.get(price, 0) + int(order["remaining"])
     bid = max(bids, default=None)
     ask = min(asks, default=None)
     return (None if bid is None else (bid, bids[bid])), (None if ask is None else (ask, asks[ask]))
@@ -55,13 +63,14 @@ def live_queue(pipe, market_id: str) -> None:
 
 def live_parse(results: list) -> dict[str, Any]:
     inventory, orders_raw, state_raw, market, runtime, version = results
-    orders = [OrderEntry.from_json(oid, value) for oid, value in orders_raw.items()]
-    orders.sort(key=lambda o: (o.book_type not in BID_BOOK_TYPES, -yes_view(o) if o.book_type in BID_BOOK_TYPES
-                               else yes_view(o)))
+    # The stored JSON as is (OrderEntry fields plus order_id): a dataclass per order costs
+    # more than the whole read for hundreds of markets.
+    orders = [{"order_id": oid, **json.loads(value)} for oid, value in orders_raw.items()]
+    orders.sort(key=lambda o: (0, -yes_view(o)) if is_bid(o) else (1, yes_view(o)))  # best bid first, then asks
     bid, ask = best_quotes(orders)
     return {
         "inventory": InventoryView.from_hash(inventory).as_dict() if inventory else None,
-        "orders": [asdict(order) for order in orders],
+        "orders": orders,
         "best_bid": None if bid is None else {"price": bid[0], "qty": bid[1]},
         "best_ask": None if ask is None else {"price": ask[0], "qty": ask[1]},
         "state": _typed(state_raw, K.STATE_FIELDS),

@@ -84,14 +84,15 @@
   function emptySeries() { var s = {version: 0}; COLS.forEach(function (c) { s[c] = []; }); return s; }
 
   /* Append samples (columns) to a market's series: a gap longer than 2.5 samples gets a
-   * null point (the charts break the line instead of drawing across a stopped sampler). */
+   * null point (the charts break the line instead of drawing across a stopped sampler).
+   * The first answer thins the hour (h.step_s apart); later ones send every sample. */
   function appendHistory(s, h) {
-    var n = h.t.length, added = 0;
+    var n = h.t.length, added = 0, step = Math.max(S.sampleS, h.step_s || 0);
     for (var i = 0; i < n; i++) {
       var t = h.t[i], last = s.t.length ? s.t[s.t.length - 1] : null;
       if (last !== null && t <= last) continue;
-      if (last !== null && t - last > S.sampleS * 2.5) {
-        s.t.push(last + S.sampleS);
+      if (last !== null && t - last > step * 2.5) {
+        s.t.push(last + step);
         COLS.slice(1).forEach(function (c) { s[c].push(null); });
       }
       COLS.forEach(function (c) { s[c].push(h[c][i]); });
@@ -195,7 +196,9 @@
   function tile(id, value, sub, cls) {
     var el = $(id);
     el.querySelector(".tile-value").innerHTML = value;
-    el.querySelector(".tile-sub").innerHTML = sub || "";
+    var subEl = el.querySelector(".tile-sub");
+    subEl.innerHTML = sub || "";
+    subEl.title = subEl.textContent;
     el.classList.remove("is-critical", "is-warning", "is-ok");
     if (cls) el.classList.add("is-" + cls);
   }
@@ -240,7 +243,8 @@
       tile("t-updated", "paused", "updated " + age(since) + " ago", "warning");
       banner(null);
     } else {
-      tile("t-updated", S.lastOk ? "live" : "loading…", S.lastOk ? "updated " + age(since) + " ago · every " + cfg.refreshMs / 1000 + " s" : "", S.lastOk ? "ok" : null);
+      tile("t-updated", S.lastOk ? "live" : "loading…",
+           S.lastOk ? "updated " + age(since) + " ago · every " + cfg.refreshMs / 1000 + " s" : "", S.lastOk ? "ok" : null);
       banner(null);
     }
   }
@@ -354,8 +358,10 @@
     setHTML(c[2], '<span class="chip life-' + esc(m.lifecycle) + '" title="' + esc(m.lifecycle) + '">' +
       esc(LIFE[m.lifecycle] || m.lifecycle) + '</span> <span class="dim" title="' + esc(m.phase || "") + '">' +
       esc(PHASE[m.phase] || m.phase || "–") + "</span>");
-    setHTML(c[3], '<span class="chip def-' + esc(m.defense) + '" title="' + esc(m.defense) + '">' + esc(DEF[m.defense] || m.defense) + "</span>");
-    setHTML(c[4], m.kill_switch === "ON" ? '<span class="ks-on" title="' + esc(m.kill_switch_reason || "") + '">ON</span>' : '<span class="dim">off</span>');
+    setHTML(c[3], '<span class="chip def-' + esc(m.defense) + '" title="' + esc(m.defense) + '">' +
+      esc(DEF[m.defense] || m.defense) + "</span>");
+    setHTML(c[4], m.kill_switch === "ON" ? '<span class="ks-on" title="' + esc(m.kill_switch_reason || "") + '">ON</span>'
+      : '<span class="dim">off</span>');
     setHTML(c[5], m.fair === null ? '<span class="dim">–</span>' : String(m.fair));
     setHTML(c[6], (m.bid === null ? '<span class="dim">–</span>' : m.bid) + '<span class="sep">·</span>' +
       (m.ask === null ? '<span class="dim">–</span>' : m.ask));
@@ -511,60 +517,56 @@
 
   function chartWidth() { return Math.max(200, $("chart-price").clientWidth || 340); }
 
-  function makeCharts() {
-    Object.keys(charts).forEach(function (k) { if (charts[k]) { charts[k].destroy(); charts[k] = null; } });
-    if (typeof uPlot === "undefined") return;
-    var w = chartWidth();
-    var stepped = uPlot.paths && uPlot.paths.stepped ? uPlot.paths.stepped({align: 1}) : undefined;
-    var cents = function (u, vals) { return vals.map(function (v) { return v + "¢"; }); };
-    charts.price = new uPlot({
-      width: w, height: 170,
-      cursor: {drag: {x: true, y: false}},
-      scales: {x: {time: true}, y: {range: function (u, lo, hi) {
-        if (lo === null) return [0, 100];
-        var pad = Math.max(2, (hi - lo) * 0.15);
-        return [Math.max(0, Math.floor(lo - pad)), Math.min(100, Math.ceil(hi + pad))];
-      }}},
-      axes: [timeAxis(), axis({size: 42, values: cents})],
-      series: [
-        timeSeries,
-        {label: "Bid", stroke: colors.bid, width: 1.25, paths: stepped, value: function (u, v) { return v === null ? "–" : v + "¢"; }},
-        {label: "Ask", stroke: colors.ask, width: 1.25, paths: stepped, value: function (u, v) { return v === null ? "–" : v + "¢"; }},
-        {label: "Fair", stroke: colors.fair, width: 2, value: function (u, v) { return v === null ? "–" : v + "¢"; }},
-      ],
-      bands: [{series: [2, 1], fill: colors.band}],
-    }, [[], [], [], []], $("chart-price"));
-    charts.inventory = new uPlot({
-      width: w, height: 120,
-      cursor: {drag: {x: true, y: false}},
-      scales: {x: {time: true}, skew: {range: [-1, 1]}},
-      axes: [timeAxis(), axis({size: 42, values: function (u, vals) { return vals.map(compact); }}),
-             axis({scale: "skew", side: 1, size: 34, grid: {show: false}, values: function (u, vals) { return vals.map(function (v) { return v.toFixed(1); }); }})],
-      series: [
-        timeSeries,
-        {label: "YES", stroke: colors.yes, width: 1.5, value: function (u, v) { return v === null ? "–" : nf.format(v); }},
-        {label: "NO", stroke: colors.no, width: 1.5, value: function (u, v) { return v === null ? "–" : nf.format(v); }},
-        {label: "Skew", stroke: colors.skew, width: 1, dash: [4, 3], scale: "skew", value: function (u, v) { return v === null ? "–" : v.toFixed(2); }},
-      ],
-    }, [[], [], [], []], $("chart-inventory"));
-    charts.pnl = new uPlot({
-      width: w, height: 100,
-      cursor: {drag: {x: true, y: false}},
-      scales: {x: {time: true}},
-      axes: [timeAxis(), axis({size: 50, space: 20, values: function (u, vals) { return vals.map(function (v) { return (v < 0 ? "−$" : "$") + compact(Math.abs(v)); }); }})],
-      series: [
-        timeSeries,
-        {label: "PnL", stroke: colors.pnl, width: 1.5, fill: colors.band, value: function (u, v) { return v === null ? "–" : money(Math.round(v * 100), true); }},
-      ],
-    }, [[], []], $("chart-pnl"));
-  }
-
+  // value formatters: a legend shows one value, an axis maps its ticks
+  function blank(fmt) { return function (u, v) { return v === null || v === undefined ? "–" : fmt(v); }; }
+  function ticks(fmt) { return function (u, vals) { return vals.map(fmt); }; }
+  function centsText(v) { return v + "¢"; }
+  function dollarsText(v) { return (v < 0 ? "−$" : "$") + compact(Math.abs(v)); }
   function compact(v) {
     var a = Math.abs(v);
     if (a >= 1e6) return (v / 1e6).toFixed(a >= 1e7 ? 0 : 1) + "M";
     if (a >= 1e4) return (v / 1e3).toFixed(0) + "k";
     if (a >= 1e3) return (v / 1e3).toFixed(1) + "k";
     return String(Math.round(v * 100) / 100);
+  }
+  function priceRange(u, lo, hi) {  // cents, at least 4 ¢ tall, inside [0, 100]
+    if (lo === null) return [0, 100];
+    var pad = Math.max(2, (hi - lo) * 0.15);
+    return [Math.max(0, Math.floor(lo - pad)), Math.min(100, Math.ceil(hi + pad))];
+  }
+
+  function chart(box, height, scales, axes, series, extra) {
+    var opts = {width: chartWidth(), height: height, cursor: {drag: {x: true, y: false}},
+                scales: scales, axes: axes, series: [timeSeries].concat(series)};
+    for (var k in extra || {}) opts[k] = extra[k];
+    return new uPlot(opts, [[]].concat(series.map(function () { return []; })), $(box));
+  }
+
+  function makeCharts() {
+    Object.keys(charts).forEach(function (k) { if (charts[k]) { charts[k].destroy(); charts[k] = null; } });
+    if (typeof uPlot === "undefined") return;
+    var stepped = uPlot.paths && uPlot.paths.stepped ? uPlot.paths.stepped({align: 1}) : undefined;
+    var cents = blank(centsText), shares = blank(nf.format);
+    charts.price = chart("chart-price", 170,
+      {x: {time: true}, y: {range: priceRange}},
+      [timeAxis(), axis({size: 42, values: ticks(centsText)})],
+      [{label: "Bid", stroke: colors.bid, width: 1.25, paths: stepped, value: cents},
+       {label: "Ask", stroke: colors.ask, width: 1.25, paths: stepped, value: cents},
+       {label: "Fair", stroke: colors.fair, width: 2, value: cents}],
+      {bands: [{series: [2, 1], fill: colors.band}]});  // the AMM's spread: between ask (2) and bid (1)
+    charts.inventory = chart("chart-inventory", 120,
+      {x: {time: true}, skew: {range: [-1, 1]}},
+      [timeAxis(), axis({size: 42, values: ticks(compact)}),
+       axis({scale: "skew", side: 1, size: 34, grid: {show: false}, values: ticks(function (v) { return v.toFixed(1); })})],
+      [{label: "YES", stroke: colors.yes, width: 1.5, value: shares},
+       {label: "NO", stroke: colors.no, width: 1.5, value: shares},
+       {label: "Skew", stroke: colors.skew, width: 1, dash: [4, 3], scale: "skew",
+        value: blank(function (v) { return v.toFixed(2); })}]);
+    charts.pnl = chart("chart-pnl", 100,
+      {x: {time: true}},
+      [timeAxis(), axis({size: 50, space: 20, values: ticks(dollarsText)})],
+      [{label: "PnL", stroke: colors.pnl, width: 1.5, fill: colors.band,
+        value: blank(function (v) { return money(Math.round(v * 100), true); })}]);
   }
 
   var chartKey = "";
