@@ -321,9 +321,13 @@
     tr.dataset.id = id;
     tr.innerHTML = '<td class="c-market"></td><td class="c-flags"></td><td class="c-life"></td>' +
       '<td class="c-def"></td><td class="c-kill"></td><td class="c-num c-fair"></td><td class="c-quote"></td>' +
-      '<td class="c-spark"><canvas width="90" height="24"></canvas></td><td class="c-inv"></td><td class="c-skew"></td>' +
+      '<td class="c-spark"><canvas width="90" height="24"></canvas></td><td class="c-inv"></td>' +
+      '<td class="c-skew"><span class="skew"><span class="skew-bar"><span class="skew-fill"></span></span>' +
+      '<span class="skew-num"></span></span></td>' +
       '<td class="c-num c-pnl"></td><td class="c-num c-age"></td>';
     tr._c = tr.children;
+    tr._c[9]._skew = {bar: tr.querySelector(".skew-bar"), fill: tr.querySelector(".skew-fill"),
+                      num: tr.querySelector(".skew-num")};
     tr._canvas = tr.querySelector("canvas");
     tr._drawn = -1;
     return tr;
@@ -340,12 +344,18 @@
       esc(flags.slice(max).map(function (f) { return f.label; }).join(", ")) + '">+' + (flags.length - max) + "</span>" : "");
   }
 
-  function skewHTML(v) {
-    if (v === null || v === undefined) return '<span class="dim">–</span>';
+  /* The skew bar grows from the centre (−1 … +1). Positioned through the CSSOM, not a style
+   * attribute: a Content-Security-Policy without 'unsafe-inline' still allows it. */
+  function updateSkew(td, v) {
+    var none = v === null || v === undefined;
+    td._skew.bar.hidden = none;
+    td._skew.num.textContent = none ? "–" : (v > 0 ? "+" : v < 0 ? "−" : "") + Math.abs(v).toFixed(2);
+    td._skew.num.classList.toggle("dim", none);
+    if (none) return;
     var w = Math.min(1, Math.abs(v)) * 50;
-    var style = v >= 0 ? "left:50%;width:" + w + "%" : "left:" + (50 - w) + "%;width:" + w + "%";
-    return '<span class="skew"><span class="skew-bar"><span class="skew-fill ' + skewLevel(v) + '" style="' + style +
-      '"></span></span><span class="skew-num">' + (v > 0 ? "+" : v < 0 ? "−" : "") + Math.abs(v).toFixed(2) + "</span></span>";
+    td._skew.fill.className = "skew-fill " + skewLevel(v);
+    td._skew.fill.style.left = (v >= 0 ? 50 : 50 - w) + "%";
+    td._skew.fill.style.width = w + "%";
   }
 
   function updateRow(tr, m) {
@@ -369,7 +379,7 @@
       "bid " + (m.bid === null ? "–" : m.bid + "¢ × " + m.bid_qty) + " · ask " + (m.ask === null ? "–" : m.ask + "¢ × " + m.ask_qty) +
       " · " + m.orders + " live orders";
     setHTML(c[8], num(m.yes) + '<span class="sep">/</span>' + num(m.no));
-    setHTML(c[9], skewHTML(m.skew));
+    updateSkew(c[9], m.skew);
     setHTML(c[10], '<span class="' + pnlClass(m.pnl_cents) + '">' + money(m.pnl_cents, true) + "</span>");
     var late = m.lifecycle === "RUNNING" && (m.requote_age_ms === null || m.requote_age_ms > S.staleMs);
     setHTML(c[11], m.lifecycle === "RUNNING" || m.requote_age_ms !== null
