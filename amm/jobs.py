@@ -108,6 +108,13 @@ def daily_reset(day: str) -> None:
     run_unique(f"daily:{day}", lambda _: reset(day), marker_ttl_ms=60_000, rerun=False)
 
 
+def history_sample(market_ids: list[str]) -> None:
+    """One sample of every driven market for the dashboard's charts (amm.runtime.history)."""
+    from amm.runtime.history import history_sample as sample
+
+    run_unique("history", lambda _: sample(market_ids), marker_ttl_ms=30_000, rerun=False)
+
+
 def ping() -> str:
     """A no-op: checks that workers take jobs (and measures the per-job cost of a worker class)."""
     return "pong"

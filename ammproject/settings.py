@@ -161,3 +161,9 @@ AMM_STATUS_PRINT_S = env_int("AMM_STATUS_PRINT_S", 5)
 AMM_STATUS_MAX_LINES = env_int("AMM_STATUS_MAX_LINES", 20)  # run_amm: more markets -> a summary line
 AMM_SHUTDOWN_TIMEOUT_S = env_int("AMM_SHUTDOWN_TIMEOUT_S", 10)
 AMM_PLATFORM_KEEPALIVE = env_bool("AMM_PLATFORM_KEEPALIVE", True)  # False: Connection: close on every call
+
+# --- operator dashboard (issue 11): /amm/dashboard/ and its history sampler ------------------------
+AMM_HISTORY_SAMPLE_S = env_int("AMM_HISTORY_SAMPLE_S", 10)  # run_amm samples every driven market this often (amm:history)
+AMM_HISTORY_WINDOW_S = env_int("AMM_HISTORY_WINDOW_S", 3600)  # history kept per market (the charts' span)
+AMM_DASHBOARD_REFRESH_MS = env_int("AMM_DASHBOARD_REFRESH_MS", 3000)  # the page fetches its data this often
+AMM_DASHBOARD_STALE_MS = env_int("AMM_DASHBOARD_STALE_MS", 5000)  # a RUNNING market not requoted for this long wants attention

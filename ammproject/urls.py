@@ -12,6 +12,8 @@ urlpatterns = [
         name="api-v1-schema",
     ),
     path("api/v1/", include("exchange.apis.urls")),
+    # The AMM's operator dashboard (SPEC §9): /amm/dashboard/ and its data.
+    path("amm/", include("amm.dashboard.urls")),
 ]
 
 # JSON errors under /api/, Django's pages elsewhere.

@@ -10,6 +10,7 @@ Every AMM_SCHEDULER_TICK_MS:
   the front whenever none is queued or running;
 - reconciliation per market every AMM_RECONCILE_INTERVAL_S (5 min), the config reload of
   every market (one job) every AMM_CONFIG_RELOAD_INTERVAL_S (30 s), order journal flush every AMM_JOURNAL_FLUSH_INTERVAL_MS,
+  the dashboard's history sample of every market (one job) every AMM_HISTORY_SAMPLE_S (10 s),
   and the daily reset when the local date (settings.TIME_ZONE) changes.
 
 A separate thread re-arms the platform's dead man's switch every timeout/3 while markets
@@ -35,6 +36,7 @@ from amm.enums import AMMLifecycleState as L
 from amm.runtime import deadman
 from amm.runtime.context import context
 from amm.runtime.daily import local_day
+from amm.runtime.history import sample_interval_s
 from amm.runtime.keeper import keeper
 from amm.runtime.lease import Lease, lease_ttl_ms
 from amm.runtime.scheduling import (
@@ -42,6 +44,7 @@ from amm.runtime.scheduling import (
     request_cycles,
     request_daily_reset,
     request_feed,
+    request_history_sample,
     request_journal_flush,
     request_reconcile,
 )
@@ -74,6 +77,7 @@ class Scheduler:
         self.dispatch_s = _ms("AMM_TICK_DISPATCH_MS", 100) / 1000
         self._refresh_due = self._feed_due = self._journal_due = self._daily_due = self._dispatch_due = 0.0
         self._config_due = time.monotonic() + _ms("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
+        self._history_due = 0.0
         self._last_tick = 0.0
         self._day = ""
         self._deadman_thread: threading.Thread | None = None
@@ -130,7 +134,7 @@ class Scheduler:
     def tick(self, now: float | None = None) -> dict[str, int]:
         """One scheduling pass; returns what it enqueued (for tests and the status line)."""
         now = time.monotonic() if now is None else now
-        counts = {"cycles": 0, "feed": 0, "reconcile": 0, "config": 0, "journal": 0, "daily": 0}
+        counts = {"cycles": 0, "feed": 0, "reconcile": 0, "config": 0, "journal": 0, "daily": 0, "history": 0}
         if self._last_tick and (now - self._last_tick) * 1000 > self.deadman_timeout_ms and self.plans:
             log.warning("scheduler loop stalled %.1f s (frozen?): every market re-syncs before quoting",
                         now - self._last_tick)
@@ -156,6 +160,9 @@ class Scheduler:
         if self.plans and now >= self._config_due:
             self._config_due = now + _ms("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
             counts["config"] += request_config_reload(sorted(self.plans))
+        if self.plans and now >= self._history_due:
+            self._history_due = now + sample_interval_s()
+            counts["history"] += request_history_sample(sorted(self.plans))
         if self.plans and now >= self._feed_due:
             self._feed_due = now + 0.05
             counts["feed"] += request_feed()

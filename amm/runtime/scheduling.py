@@ -72,3 +72,11 @@ def request_daily_reset(day: str) -> bool:
 
     return enqueue_unique(f"daily:{day}", jobs.daily_reset, day, marker_ttl_ms=60_000, reason="daily reset",
                           timeout_s=60, queued_ttl_s=3600)
+
+
+def request_history_sample(market_ids: list[str]) -> bool:
+    """The dashboard's history sample of every driven market (one job for all of them)."""
+    from amm import jobs
+
+    return enqueue_unique("history", jobs.history_sample, list(market_ids), marker_ttl_ms=30_000, reason="history",
+                          timeout_s=30, queued_ttl_s=30)

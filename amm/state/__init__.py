@@ -15,6 +15,10 @@ Design notes
   the strategy need), `amm:markets` (kept markets), `amm:untracked_fills:{m}` (fills seen
   before their order was tracked), `amm:cursor:trades` (fill-feed cursor), `amm:journal`
   (order event stream flushed to the AMMOrder table). See amm/state/keys.py.
+- Operator console (issue 11): `markets_live_read` (amm/state/live.py) reads the live state
+  of any number of markets in one round trip; `amm:history:{m}` (amm/state/history.py) keeps
+  an hour of compact samples per market for the dashboard's charts, written by a periodic
+  sampler job, never by the quote cycle.
 - Runtime extensions (amm/runtime): leases, the kept StrategyState, per-market runtime flags
   (resync, rate-limit pause), fills for the next cycle, job markers, the dead man's switch
   as last armed, the run heartbeat, the daily-reset day. `runtime_cycle_read` is the
@@ -122,3 +126,13 @@ from amm.state.store import (  # noqa: F401
     untracked_fills_get,
     untracked_fills_prune,
 )
+from amm.state.history import (  # noqa: F401
+    HistorySample,
+    history_append_many,
+    history_get,
+    history_sample_read,
+    history_window,
+    markets_dashboard_read,
+)
+from amm.state.keys import HISTORY_FIELDS, history_key  # noqa: F401
+from amm.state.live import best_quotes, markets_live_read  # noqa: F401

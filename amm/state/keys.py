@@ -212,3 +212,19 @@ def book_key(market_id: str) -> str:
 def runtime_market_keys(market_id: str) -> list[str]:
     """The runtime's own keys of one market (not in market_keys: a re-sync keeps them)."""
     return [strategy_key(market_id), runtime_key(market_id), fills_key(market_id), book_key(market_id)]
+
+
+# --- operator console extensions (issue 11) -----------------------------------------------------
+# | key | type | what |
+# |---|---|---|
+# | `amm:history:{m}` | list, capped, TTL | one sample per AMM_HISTORY_SAMPLE_S for the dashboard's charts (the last hour): HISTORY_FIELDS joined by "|" |
+HISTORY_PREFIX = f"{PREFIX}:history:"
+# A sample is one short string, e.g. "1733526000|52|51|54|1200|800|200|-350": seconds since
+# the epoch, fair price, the AMM's best YES-view bid and ask (cents; empty when none), YES and
+# NO volume, inventory skew in thousandths, daily PnL in cents.
+HISTORY_FIELDS = ("ts", "fair", "bid", "ask", "yes", "no", "skew_milli", "pnl")
+HISTORY_SEPARATOR = "|"
+
+
+def history_key(market_id: str) -> str:
+    return f"{HISTORY_PREFIX}{market_id}"
