@@ -3,29 +3,19 @@ builds the table attention first, draws the selected market's charts with the ve
 uPlot, and refreshes figures in place without reloading the page."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from amm import state
 from amm.runtime.history import history_sample
 from tests.amm.dashboard.support import market
+from tests.console.browser import browser_or_skip
 
-pytestmark = [pytest.mark.django_db(transaction=True),
-              pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
-                                 reason="needs chromium and chromedriver")]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver = browser_or_skip()
     yield driver
     driver.quit()
 
