@@ -161,3 +161,25 @@ AMM_STATUS_PRINT_S = env_int("AMM_STATUS_PRINT_S", 5)
 AMM_STATUS_MAX_LINES = env_int("AMM_STATUS_MAX_LINES", 20)  # run_amm: more markets -> a summary line
 AMM_SHUTDOWN_TIMEOUT_S = env_int("AMM_SHUTDOWN_TIMEOUT_S", 10)
 AMM_PLATFORM_KEEPALIVE = env_bool("AMM_PLATFORM_KEEPALIVE", True)  # False: Connection: close on every call
+
+# --- amm: Prometheus metrics and alert notifications (issue 11) -------------------------
+from ammproject.env import ImproperlyConfiguredEnv  # noqa: E402 - this block's own import, for easy merges
+
+# GET /api/amm/v1/metrics also answers `Authorization: Bearer <AMM_METRICS_TOKEN>` (a
+# scraper); unset: staff sessions only. A short token is refused rather than guessed at.
+AMM_METRICS_TOKEN = env_str("AMM_METRICS_TOKEN", "")
+if AMM_METRICS_TOKEN and len(AMM_METRICS_TOKEN) < 16:
+    raise ImproperlyConfiguredEnv("AMM_METRICS_TOKEN must be at least 16 characters")
+# Alerts of AMM_ALERT_WEBHOOK_MIN_SEVERITY or above are POSTed (JSON) to this URL from a
+# background thread of the raising process (amm/notify); unset: no notifications.
+AMM_ALERT_WEBHOOK_URL = env_str("AMM_ALERT_WEBHOOK_URL", "")
+if AMM_ALERT_WEBHOOK_URL and not AMM_ALERT_WEBHOOK_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfiguredEnv("AMM_ALERT_WEBHOOK_URL must be an http:// or https:// URL")
+AMM_ALERT_WEBHOOK_TIMEOUT_MS = env_int("AMM_ALERT_WEBHOOK_TIMEOUT_MS", 2000)  # per attempt
+AMM_ALERT_WEBHOOK_RETRIES = env_int("AMM_ALERT_WEBHOOK_RETRIES", 3)  # attempts after the first
+AMM_ALERT_WEBHOOK_BACKOFF_MS = env_int("AMM_ALERT_WEBHOOK_BACKOFF_MS", 500)  # doubles after each failed attempt
+AMM_ALERT_WEBHOOK_MIN_SEVERITY = (env_str("AMM_ALERT_WEBHOOK_MIN_SEVERITY", "CRITICAL") or "").upper()
+if AMM_ALERT_WEBHOOK_MIN_SEVERITY not in ("INFO", "WARNING", "CRITICAL"):
+    raise ImproperlyConfiguredEnv("AMM_ALERT_WEBHOOK_MIN_SEVERITY must be INFO, WARNING or CRITICAL")
+if AMM_ALERT_WEBHOOK_TIMEOUT_MS <= 0 or AMM_ALERT_WEBHOOK_RETRIES < 0 or AMM_ALERT_WEBHOOK_BACKOFF_MS < 0:
+    raise ImproperlyConfiguredEnv("AMM_ALERT_WEBHOOK_TIMEOUT_MS must be > 0, _RETRIES and _BACKOFF_MS >= 0")
