@@ -16,14 +16,16 @@ are kept in Redis (amm/state/keys.py, "metrics extensions"), incremented inside 
 hot path already sends (the fill script, `cycle_commit`'s MULTI), so every process's cycles
 add up in one place at no extra round trip.
 
-Cost per scrape, whatever the number of markets: three SQL queries (instances, alerts by type
-and severity, the latest reconciliation run per market) and one Redis round trip
+Cost per scrape, whatever the number of markets: two SQL queries (the instances with each one's
+latest reconciliation run, alerts counted by type and severity) and one Redis round trip
 (`state.metrics_read`).
 """
 from __future__ import annotations
 
+import json
 from typing import Iterator
 
+from django.db import connection
 from django.db.models import Count, Q
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -60,6 +62,19 @@ def _best_quotes(orders) -> dict[str, tuple[int, int | None]]:
     return {"bid": (len(bids), max(bids, default=None)), "ask": (len(asks), min(asks, default=None))}
 
 
+# Every instance with its latest reconciliation run: one index probe per market
+# (ix_amm_recon_latest), however long the runs' history grows.
+_INSTANCES_SQL = f"""
+SELECT i.market_id, i.lifecycle_state, i.phase, i.defense_level, i.kill_switch,
+       r.verdict, r.rebuilt, r.finished_at, r.diffs
+FROM {AMMInstance._meta.db_table} i
+LEFT JOIN LATERAL (
+    SELECT run.verdict, run.rebuilt, run.finished_at, run.diffs FROM {ReconciliationRun._meta.db_table} run
+    WHERE run.market_id = i.market_id ORDER BY run.started_at DESC, run.id DESC LIMIT 1
+) r ON TRUE
+ORDER BY i.market_id"""
+
+
 class AmmCollector(Collector):
     """Reads PostgreSQL and Redis once per `collect()` (module docstring)."""
 
@@ -67,12 +82,13 @@ class AmmCollector(Collector):
         self.now_ms = now_ms
 
     def collect(self) -> Iterator[Metric]:
-        instances = list(AMMInstance.objects.order_by("market_id").values_list(
-            "market_id", "lifecycle_state", "phase", "defense_level", "kill_switch"))
+        with connection.cursor() as cursor:
+            cursor.execute(_INSTANCES_SQL)
+            rows = cursor.fetchall()
+        instances = [row[:5] for row in rows]
+        runs = [(row[0], *row[5:]) for row in rows if row[5] is not None]
         alerts = list(Alert.objects.values_list("type", "severity").annotate(
             total=Count("id"), open=Count("id", filter=Q(acknowledged=False))).order_by())
-        runs = list(ReconciliationRun.objects.order_by("market_id", "-started_at", "-id").distinct("market_id")
-                    .values_list("market_id", "verdict", "rebuilt", "finished_at", "diffs"))
         read = state.metrics_read([row[0] for row in instances])
         now_ms = self.now_ms if self.now_ms is not None else read.read_at_ms
         yield from self._machines(instances)
@@ -175,6 +191,7 @@ class AmmCollector(Collector):
         finished = GaugeMetricFamily("amm_reconciliation_last_run_timestamp_seconds", "When the latest "
                                      "reconciliation run finished (Unix time)", labels=["market_id"])
         for market_id, verdict_value, was_rebuilt, finished_at, diffs in runs:
+            diffs = json.loads(diffs) if isinstance(diffs, str) else diffs  # Django loads jsonb as text
             verdict.add_metric([market_id], _states(ReconciliationVerdict, verdict_value))
             for name in RECON_DIFF_FIELDS:  # a run that could not read the platform has none
                 value = (diffs or {}).get(name)
