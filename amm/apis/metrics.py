@@ -15,7 +15,6 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
 from amm.metrics import metrics_exposition
 
@@ -52,8 +51,9 @@ def _refused(request: HttpRequest) -> JsonResponse | None:
 
 
 @never_cache
-@require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return _error(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed here", Allow="GET, HEAD")
     refused = _refused(request)
     if refused is not None:
         return refused

@@ -192,7 +192,8 @@ def test_who_may_read_the_metrics(client, redis_conn, settings):
     wrong = client.get(URL, HTTP_AUTHORIZATION=f"Bearer {TOKEN}x")
     assert wrong.status_code == 401 and wrong.json()["error"] == "INVALID_TOKEN"
     assert client.get(URL, HTTP_AUTHORIZATION=f"Token {TOKEN}").status_code == 401
-    assert client.post(URL, HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 405
+    posted = client.post(URL, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert posted.status_code == 405 and posted.json()["error"] == "METHOD_NOT_ALLOWED"
 
 
 def _round_trips(monkeypatch) -> list:
