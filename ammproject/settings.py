@@ -167,3 +167,25 @@ AMM_HISTORY_SAMPLE_S = env_int("AMM_HISTORY_SAMPLE_S", 10)  # run_amm samples ev
 AMM_HISTORY_WINDOW_S = env_int("AMM_HISTORY_WINDOW_S", 3600)  # history kept per market (the charts' span)
 AMM_DASHBOARD_REFRESH_MS = env_int("AMM_DASHBOARD_REFRESH_MS", 3000)  # the page fetches its data this often
 AMM_DASHBOARD_STALE_MS = env_int("AMM_DASHBOARD_STALE_MS", 5000)  # a RUNNING market not requoted for this long wants attention
+
+# --- amm: Prometheus metrics and alert notifications (issue 11) -------------------------
+from ammproject.env import ImproperlyConfiguredEnv  # noqa: E402 - this block's own import, for easy merges
+
+# GET /api/amm/v1/metrics also answers `Authorization: Bearer <AMM_METRICS_TOKEN>` (a
+# scraper); unset: staff sessions only. A short token is refused rather than guessed at.
+AMM_METRICS_TOKEN = env_str("AMM_METRICS_TOKEN", "")
+if AMM_METRICS_TOKEN and len(AMM_METRICS_TOKEN) < 16:
+    raise ImproperlyConfiguredEnv("AMM_METRICS_TOKEN must be at least 16 characters")
+# Alerts of AMM_ALERT_WEBHOOK_MIN_SEVERITY or above are POSTed (JSON) to this URL from a
+# background thread of the raising process (amm/notify); unset: no notifications.
+AMM_ALERT_WEBHOOK_URL = env_str("AMM_ALERT_WEBHOOK_URL", "")
+if AMM_ALERT_WEBHOOK_URL and not AMM_ALERT_WEBHOOK_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfiguredEnv("AMM_ALERT_WEBHOOK_URL must be an http:// or https:// URL")
+AMM_ALERT_WEBHOOK_TIMEOUT_MS = env_int("AMM_ALERT_WEBHOOK_TIMEOUT_MS", 2000)  # per attempt
+AMM_ALERT_WEBHOOK_RETRIES = env_int("AMM_ALERT_WEBHOOK_RETRIES", 3)  # attempts after the first
+AMM_ALERT_WEBHOOK_BACKOFF_MS = env_int("AMM_ALERT_WEBHOOK_BACKOFF_MS", 500)  # doubles after each failed attempt
+AMM_ALERT_WEBHOOK_MIN_SEVERITY = (env_str("AMM_ALERT_WEBHOOK_MIN_SEVERITY", "CRITICAL") or "").upper()
+if AMM_ALERT_WEBHOOK_MIN_SEVERITY not in ("INFO", "WARNING", "CRITICAL"):
+    raise ImproperlyConfiguredEnv("AMM_ALERT_WEBHOOK_MIN_SEVERITY must be INFO, WARNING or CRITICAL")
+if AMM_ALERT_WEBHOOK_TIMEOUT_MS <= 0 or AMM_ALERT_WEBHOOK_RETRIES < 0 or AMM_ALERT_WEBHOOK_BACKOFF_MS < 0:
+    raise ImproperlyConfiguredEnv("AMM_ALERT_WEBHOOK_TIMEOUT_MS must be > 0, _RETRIES and _BACKOFF_MS >= 0")

@@ -2,7 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from amm.apis.metrics import metrics_view
+
 urlpatterns = [
+    # AMM Prometheus metrics (issue 11); before any other api/amm/v1/ include.
+    path("api/amm/v1/metrics", metrics_view, name="amm-metrics"),
     path("admin/", admin.site.urls),
     # The platform REST API (SPEC §3.6) and its OpenAPI 3 schema.
     path(

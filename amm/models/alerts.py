@@ -59,6 +59,8 @@ class ReconciliationRun(models.Model):
     class Meta:
         db_table = "amm_reconciliation_run"
         ordering = ["-started_at", "-id"]
+        # A market's latest run in one index probe (the metrics scrape asks for every market's).
+        indexes = [models.Index(fields=["market_id", "-started_at", "-id"], name="ix_amm_recon_latest")]
 
     def __str__(self) -> str:
         return f"reconcile {self.market_id} {self.verdict} at {self.started_at:%Y-%m-%d %H:%M:%S}"

@@ -17,7 +17,8 @@
    strategy's documented order: record the phase transition; engage the kill switch
    (defense) or record a new defense level; send the replacements through the atomic
    replace (nothing when there are none); mint; write `amm:state` (state_fields +
-   last_requote_ms), the StrategyState, runtime fields and the book read.
+   last_requote_ms), the StrategyState, runtime fields, the book read and the cycle's latency
+   (`amm_quote_cycle_duration_seconds`, counted in that same write).
 
 A cycle that would change nothing sends nothing: no order call, and a quiet tick no call at all.
 Before every order call the lease is checked: a holder that lost it (frozen past its TTL)
@@ -100,14 +101,15 @@ def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = No
     if not lease.acquire(wait_ms=_setting("AMM_CYCLE_LEASE_WAIT_MS", 100) if wait_ms is None else wait_ms):
         return CycleResult(market_id, reason, "busy")
     handle = keeper.add(lease.renew)
-    cycle = Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx or context())
+    cycle = Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx or context(), started=started)
     try:
         result = cycle.run()
     finally:
         keeper.remove(handle)
         lease.release()
-    if result.outcome not in ("quoted", "unchanged"):  # those committed it with their state
-        state.run_update(last_cycle_ms=state.now_ms())
+    if result.outcome not in ("quoted", "unchanged"):  # those committed it with their state (and latency)
+        state.cycle_end(now=state.now_ms(), outcome=result.outcome,
+                        latency_s=None if cycle.latency_recorded else time.perf_counter() - started)
     result = replace(result, duration_ms=round((time.perf_counter() - started) * 1000, 2), **cycle.latencies())
     level = logging.INFO if result.sent or result.outcome not in ("unchanged", "idle") else logging.DEBUG
     timing = "".join(f", {label} {value} ms" for label, value in (("fill age", result.fill_age_ms),
@@ -123,8 +125,10 @@ class Cycle:
     """The state of one running cycle; lifecycle.py reads and updates it."""
 
     def __init__(self, market_id: str, *, reason: str, now_ms: int | None, lease: Lease,
-                 ctx: RuntimeContext) -> None:
+                 ctx: RuntimeContext, started: float | None = None) -> None:
         self.market_id = market_id
+        self.started = time.perf_counter() if started is None else started  # the latency histogram's origin
+        self.latency_recorded = False
         self.reason = reason
         self.fixed_now = now_ms
         self.started_ms = state.now_ms()
@@ -412,7 +416,10 @@ class Cycle:
                      "summary": json.dumps(decision.summary(), separators=(",", ":"))},
             book=self.fetched_book if not self.sent else None,  # a replace changed the book it read
             now=self.now,
+            latency_s=time.perf_counter() - self.started,
+            outcome="quoted" if self.sent else ("unchanged" if requoted else "kill_switch"),
         )
+        self.latency_recorded = True
 
 
 def own_orders_key(orders: dict[str, state.OrderEntry]) -> str:

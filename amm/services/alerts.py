@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from amm.models import Alert, AlertSeverity
+from amm.notify import alert_notify_on_commit
 
 log = logging.getLogger("amm.alerts")
 
@@ -16,9 +17,12 @@ _LEVEL = {AlertSeverity.INFO: logging.INFO, AlertSeverity.WARNING: logging.WARNI
 
 
 def alert_raise(*, type: str, severity: str, market_id: str = "", payload: dict[str, Any] | None = None) -> Alert:
-    """Record an alert and log it (the log line is what a pager would watch)."""
+    """Record an alert and log it (the log line is what a pager would watch); once recorded
+    (committed), one of AMM_ALERT_WEBHOOK_MIN_SEVERITY or above goes to the webhook from a
+    background thread — the caller (a quote cycle) never waits for it (amm/notify)."""
     alert = Alert.objects.create(type=type, severity=severity, market_id=market_id or "", payload=payload or {})
     log.log(_LEVEL.get(severity, logging.WARNING), "ALERT %s %s market=%s %s", severity, type, market_id, payload or {})
+    alert_notify_on_commit(alert)
     return alert
 
 

@@ -23,6 +23,9 @@ Design notes
   (resync, rate-limit pause), fills for the next cycle, job markers, the dead man's switch
   as last armed, the run heartbeat, the daily-reset day. `runtime_cycle_read` is the
   runtime's one-round-trip read (the seed keys plus these); `cycle_commit` its one write.
+- Metrics extensions (issue 11): a fills counter and a cycle-latency histogram, incremented
+  inside the fill script and `cycle_commit` / `cycle_end`; `metrics_read` is the scrape's
+  one round trip (amm/state/metrics.py).
 """
 from amm.state.keys import (  # noqa: F401
     CONFIG_VERSION_FIELD,
@@ -57,6 +60,7 @@ from amm.state.store import (  # noqa: F401
     config_version,
     config_write,
     cycle_commit,
+    cycle_end,
     daily_reset_apply,
     daily_reset_day,
     deadman_get,
@@ -126,6 +130,7 @@ from amm.state.store import (  # noqa: F401
     untracked_fills_get,
     untracked_fills_prune,
 )
+<<<<<<< HEAD
 from amm.state.history import (  # noqa: F401
     HistorySample,
     history_append_many,
@@ -136,3 +141,6 @@ from amm.state.history import (  # noqa: F401
 )
 from amm.state.keys import HISTORY_FIELDS, history_key  # noqa: F401
 from amm.state.live import best_quotes, markets_live_read  # noqa: F401
+=======
+from amm.state.metrics import LatencyHistogram, MarketMetricsRead, MetricsRead, metrics_read  # noqa: F401
+>>>>>>> h-metrics

@@ -214,6 +214,7 @@ def runtime_market_keys(market_id: str) -> list[str]:
     return [strategy_key(market_id), runtime_key(market_id), fills_key(market_id), book_key(market_id)]
 
 
+<<<<<<< HEAD
 # --- operator console extensions (issue 11) -----------------------------------------------------
 # | key | type | what |
 # |---|---|---|
@@ -228,3 +229,25 @@ HISTORY_SEPARATOR = "|"
 
 def history_key(market_id: str) -> str:
     return f"{HISTORY_PREFIX}{market_id}"
+=======
+# --- metrics extensions (issue 11: the Prometheus scrape reads them, amm/metrics.py) ----------
+# | key | type | what |
+# |---|---|---|
+# | `amm:metrics:cycle_latency` | hash | `{outcome}:{le}` -> quote cycles of that outcome whose latency fell in that bucket (per bucket, not cumulative); `{outcome}:sum_us` -> their summed latency in µs |
+# | `amm:metrics:fills` | hash | market_id -> fills applied by the feed (monotonic: a Prometheus counter) |
+# Counters are only ever incremented inside commands the hot path already sends (cycle_commit's
+# MULTI, the fill script), so that every process's cycles add up in one place at no extra round trip.
+METRICS_CYCLE_LATENCY = f"{PREFIX}:metrics:cycle_latency"
+METRICS_FILLS = f"{PREFIX}:metrics:fills"
+CYCLE_LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+CYCLE_LATENCY_INF = "+Inf"
+CYCLE_LATENCY_SUM = "sum_us"
+
+
+def cycle_latency_fields(outcome: str, seconds: float) -> tuple[str, str]:
+    """(bucket field, sum field) of `amm:metrics:cycle_latency` for one cycle: the first
+    bucket whose upper bound holds it (Prometheus `le`), else +Inf."""
+    bound = next((b for b in CYCLE_LATENCY_BUCKETS_S if seconds <= b), None)
+    le = CYCLE_LATENCY_INF if bound is None else repr(bound)
+    return f"{outcome}:{le}", f"{outcome}:{CYCLE_LATENCY_SUM}"
+>>>>>>> h-metrics

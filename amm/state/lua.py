@@ -130,7 +130,8 @@ end
 return n
 """
 
-# KEYS: processed, inventory, orders, market, markets, state, journal, untracked, trade cursor
+# KEYS: processed, inventory, orders, market, markets, state, journal, untracked, trade cursor,
+#       fills counter (amm:metrics:fills)
 # ARGV: trade_id, now_ms, processed ttl, market_id, journal maxlen, untracked ttl, n legs,
 #       then per leg: order_id, side, direction, own price, qty, fee, book_type
 # Legs come in the platform's order (ask, then bid) so a self-trade releases cost as it does.
@@ -204,6 +205,7 @@ if kept then
   redis.call('HSET', inv, 'updated_at_ms', now)
   redis.call('HINCRBY', KEYS[6], 'total_fills_today', 1)
   redis.call('HINCRBY', KEYS[6], 'daily_pnl_cents', s(pnl))
+  redis.call('HINCRBY', KEYS[10], ARGV[4], 1)
 end
 return 1
 """

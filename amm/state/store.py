@@ -420,7 +420,7 @@ def fill_apply(
     applied = script(_conn(conn), "fill")(
         keys=[K.processed_key(market_id), K.inventory_key(market_id), K.orders_key(market_id),
               K.market_key(market_id), K.MARKETS, K.state_key(market_id), K.JOURNAL, K.untracked_key(market_id),
-              K.TRADE_CURSOR],
+              K.TRADE_CURSOR, K.METRICS_FILLS],
         args=args,
     )
     return bool(applied)
@@ -674,11 +674,14 @@ def cycle_commit(
     runtime: Mapping[str, Any] | None = None,
     book: Mapping[str, Any] | None = None,
     now: int | None = None,
+    latency_s: float | None = None,
+    outcome: str = "",
     conn: redis.Redis | None = None,
 ) -> None:
     """The end of a quote cycle in one round trip: `amm:state` fields, the StrategyState
-    blob, runtime fields (cycles counted), the book it read (when it read one) and the
-    run's last-cycle heartbeat."""
+    blob, runtime fields (cycles counted), the book it read (when it read one), the run's
+    last-cycle heartbeat and, given `latency_s`, the cycle's latency counted in the
+    `outcome`'s histogram (the metrics scrape reads it; in the same MULTI, no round trip more)."""
     now = now_ms() if now is None else now
     unknown = set(state_fields or {}) - set(K.STATE_FIELDS)
     if unknown:
@@ -695,7 +698,28 @@ def cycle_commit(
     pipe.hset(K.runtime_key(market_id), mapping=_runtime_mapping(fields))
     pipe.hincrby(K.runtime_key(market_id), "cycles", 1)
     pipe.hset(K.RUN, "last_cycle_ms", str(int(now)))
+    if latency_s is not None:
+        _cycle_latency_queue(pipe, outcome, latency_s)
     pipe.execute()
+
+
+def cycle_end(*, now: int, outcome: str, latency_s: float | None = None, conn: redis.Redis | None = None) -> None:
+    """The end of a cycle that committed no quotes (idle, emergency, rate-limited...): the
+    run's last-cycle heartbeat and, given `latency_s`, its latency in the `outcome`'s
+    histogram, in one round trip."""
+    pipe = _conn(conn).pipeline(transaction=False)
+    pipe.hset(K.RUN, "last_cycle_ms", str(int(now)))
+    if latency_s is not None:
+        _cycle_latency_queue(pipe, outcome, latency_s)
+    pipe.execute()
+
+
+def _cycle_latency_queue(pipe, outcome: str, latency_s: float) -> None:
+    if not outcome or ":" in outcome:
+        raise ValueError(f"a cycle latency needs an outcome without ':', got {outcome!r}")
+    bucket, total = K.cycle_latency_fields(outcome, latency_s)
+    pipe.hincrby(K.METRICS_CYCLE_LATENCY, bucket, 1)
+    pipe.hincrby(K.METRICS_CYCLE_LATENCY, total, max(0, int(round(latency_s * 1_000_000))))
 
 
 def runtime_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, Any]:

@@ -25,8 +25,9 @@ def test_amm_never_imports_exchange():
 
 
 def test_only_the_connector_speaks_http():
+    """The platform's HTTP is the connector's; the alert webhook (not the platform) has its own module."""
     offenders = [str(p.relative_to(AMM)) for p in AMM.rglob("*.py")
-                 if "httpx" in imports(p) and "connector" not in p.parts]
+                 if "httpx" in imports(p) and "connector" not in p.parts and p != AMM / "notify" / "webhook.py"]
     assert offenders == []
 
 
