@@ -19,6 +19,8 @@ Design notes
   (resync, rate-limit pause), fills for the next cycle, job markers, the dead man's switch
   as last armed, the run heartbeat, the daily-reset day. `runtime_cycle_read` is the
   runtime's one-round-trip read (the seed keys plus these); `cycle_commit` its one write.
+- Monitoring (amm/state/monitor.py): `markets_live_read` reads a page of markets and
+  `health_read` the heartbeats, each in one round trip.
 """
 from amm.state.keys import (  # noqa: F401
     CONFIG_VERSION_FIELD,
@@ -41,6 +43,7 @@ from amm.state.keys import (  # noqa: F401
     state_key,
     untracked_key,
 )
+from amm.state.monitor import HealthRead, MarketLive, health_read, markets_live_read  # noqa: F401
 from amm.state.store import (  # noqa: F401
     CycleRead,
     FillLeg,
