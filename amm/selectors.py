@@ -2,22 +2,27 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
 
 from amm import state
+from amm.enums import BookType, Side
+from amm.exceptions import InstanceNotFound
 from amm.models import (
     Alert,
     AMMInstance,
     AMMOrder,
     DefenseLevelChange,
+    KillSwitchChange,
     LifecycleChange,
     MarketConfig,
     PhaseTransition,
     ReconciliationRun,
 )
 from amm.strategy.config import StrategyConfig
+from amm.strategy.types import yes_view_price
 
 
 def instance_get(*, market_id: str) -> AMMInstance:
@@ -94,6 +99,15 @@ def stopped_by_operator(*, market_id: str) -> bool:
     return bool(change and change.reason.startswith(OPERATOR_STOP_PREFIX))
 
 
+def kill_switch_history(*, market_id: str) -> QuerySet[KillSwitchChange]:
+    return KillSwitchChange.objects.filter(market_id=market_id)
+
+
+def alerts_list() -> QuerySet[Alert]:
+    """Every alert, newest first (the monitoring API filters it)."""
+    return Alert.objects.all()
+
+
 def alerts_open(*, market_id: str | None = None) -> QuerySet[Alert]:
     qs = Alert.objects.filter(acknowledged=False)
     return qs.filter(market_id=market_id) if market_id else qs
@@ -125,3 +139,72 @@ def market_live_view(*, market_id: str) -> dict:
         "oracle": read.oracle,
         "market": read.market,
     }
+
+
+# --- monitoring (the API, the admin) -----------------------------------------------------------
+def instance_detail(*, market_id: str) -> AMMInstance:
+    """An instance with its durable config (InstanceNotFound for an unknown market)."""
+    instance = AMMInstance.objects.select_related("config").filter(market_id=market_id).first()
+    if instance is None:
+        raise InstanceNotFound(f"no AMM instance for market {market_id!r}")
+    return instance
+
+
+def instance_require(*, market_id: str) -> None:
+    """InstanceNotFound unless the market has an AMM instance (histories of unknown markets)."""
+    if not AMMInstance.objects.filter(market_id=market_id).exists():
+        raise InstanceNotFound(f"no AMM instance for market {market_id!r}")
+
+
+_BIDS = (BookType.NATIVE_BUY.value, BookType.SYNTHETIC_BUY.value)
+
+
+def _best(levels: dict[int, int], *, highest: bool) -> dict[str, int] | None:
+    if not levels:
+        return None
+    price = max(levels) if highest else min(levels)
+    return {"price_cents": price, "quantity": levels[price]}
+
+
+def _live_view(live: state.MarketLive) -> dict[str, Any]:
+    st = live.state
+    orders, bids, asks = [], {}, {}
+    for entry in sorted(live.orders.values(), key=lambda o: (o.book_type, o.price, o.order_id)):
+        yes_price = yes_view_price(Side(entry.side), entry.price)
+        side = bids if entry.book_type in _BIDS else asks
+        side[yes_price] = side.get(yes_price, 0) + entry.remaining
+        orders.append({**asdict(entry), "yes_price_cents": yes_price})
+    last_requote = int(st.get("last_requote_ms") or 0)
+    return {
+        "synced": live.inventory.exists,
+        "inventory": live.inventory.as_dict() if live.inventory.exists else None,
+        "orders": orders,
+        "open_orders": len(orders),
+        "best_bid": _best(bids, highest=True),
+        "best_ask": _best(asks, highest=False),
+        "phase": st.get("phase") or None,
+        "defense_level": st.get("defense_level") or None,
+        "kill_switch": st.get("kill_switch") or None,
+        "fair_price_cents": st.get("fair_price_cents"),
+        "sigma_cents": st.get("sigma_cents"),
+        "inventory_skew": st.get("inventory_skew"),
+        "daily_pnl_cents": int(st.get("daily_pnl_cents") or 0),
+        "total_fills_today": int(st.get("total_fills_today") or 0),
+        "last_requote_ms": last_requote or None,
+        "last_requote_age_ms": live.read_at_ms - last_requote if last_requote else None,
+        "lvr_cooldown_until": st.get("lvr_cooldown_until") or None,
+        "config_version": live.config_version,
+        "market_status": (live.market or {}).get("status") or None,
+        "oracle": live.oracle,
+        "emergency_cause": live.runtime.get("emergency_cause") or None,
+        "last_outcome": live.runtime.get("last_outcome") or None,
+        "cycles": int(live.runtime.get("cycles") or 0),
+        "read_at_ms": live.read_at_ms,
+    }
+
+
+def markets_live_view(*, market_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The Redis working state of many markets as plain values (inventory, live orders with
+    their YES-view prices, best quotes, fair price, PnL and fills today, last requote and its
+    age, config version, market status, runtime flags): one Redis round trip for them all."""
+    return {market_id: _live_view(live) for market_id, live in state.markets_live_read(market_ids).items()}

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from amm.apis.schema import AmmSchemaApi
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     # The platform REST API (SPEC §3.6) and its OpenAPI 3 schema.
@@ -12,6 +14,9 @@ urlpatterns = [
         name="api-v1-schema",
     ),
     path("api/v1/", include("exchange.apis.urls")),
+    # The AMM monitoring API (SPEC §9) and its own OpenAPI 3 schema.
+    path("api/amm/v1/schema/", AmmSchemaApi.as_view(), name="api-amm-v1-schema"),
+    path("api/amm/v1/", include("amm.apis.urls")),
 ]
 
 # JSON errors under /api/, Django's pages elsewhere.
