@@ -2,22 +2,27 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
 
 from amm import state
+from amm.enums import Side
+from amm.exceptions import InstanceNotFound
 from amm.models import (
     Alert,
     AMMInstance,
     AMMOrder,
     DefenseLevelChange,
+    KillSwitchChange,
     LifecycleChange,
     MarketConfig,
     PhaseTransition,
     ReconciliationRun,
 )
 from amm.strategy.config import StrategyConfig
+from amm.strategy.types import yes_view_price
 
 
 def instance_get(*, market_id: str) -> AMMInstance:
@@ -70,6 +75,39 @@ def lifecycle_history(*, market_id: str) -> QuerySet[LifecycleChange]:
     return LifecycleChange.objects.filter(market_id=market_id)
 
 
+OPERATOR_STOP_PREFIX = "operator stop: "  # the LifecycleChange reason of amm.runtime.operator.stop
+
+
+def emergency_cause_recorded(*, market_id: str) -> str:
+    """Why the market last entered EMERGENCY, from its lifecycle history: SUSPENDED, HALTED
+    (the market's status), KILL_SWITCH (the operator's or the defense stack's switch) or
+    OPERATOR (anything else). Redis keeps the live cause; this is the durable one."""
+    change = (LifecycleChange.objects.filter(market_id=market_id, to_state="EMERGENCY")
+              .order_by("-timestamp_ms", "-id").first())
+    reason = (change.reason if change else "").upper()
+    for cause in ("SUSPENDED", "HALTED"):
+        if reason == f"MARKET {cause}":
+            return cause
+    return "KILL_SWITCH" if "KILL" in reason else "OPERATOR"
+
+
+def stopped_by_operator(*, market_id: str) -> bool:
+    """Did an operator's `stop` (not a run_amm shutdown, a wind-down or a failed start) put
+    the market in STOPPED last? run_amm then leaves it stopped until an operator starts it."""
+    change = (LifecycleChange.objects.filter(market_id=market_id, to_state="STOPPED")
+              .order_by("-timestamp_ms", "-id").first())
+    return bool(change and change.reason.startswith(OPERATOR_STOP_PREFIX))
+
+
+def kill_switch_history(*, market_id: str) -> QuerySet[KillSwitchChange]:
+    return KillSwitchChange.objects.filter(market_id=market_id)
+
+
+def alerts_list() -> QuerySet[Alert]:
+    """Every alert, newest first (the monitoring API filters it)."""
+    return Alert.objects.all()
+
+
 def alerts_open(*, market_id: str | None = None) -> QuerySet[Alert]:
     qs = Alert.objects.filter(acknowledged=False)
     return qs.filter(market_id=market_id) if market_id else qs
@@ -101,3 +139,64 @@ def market_live_view(*, market_id: str) -> dict:
         "oracle": read.oracle,
         "market": read.market,
     }
+
+
+# --- monitoring (the API, the admin) -----------------------------------------------------------
+def instance_detail(*, market_id: str) -> AMMInstance:
+    """An instance with its durable config (InstanceNotFound for an unknown market)."""
+    instance = AMMInstance.objects.select_related("config").filter(market_id=market_id).first()
+    if instance is None:
+        raise InstanceNotFound(f"no AMM instance for market {market_id!r}")
+    return instance
+
+
+def instance_require(*, market_id: str) -> None:
+    """InstanceNotFound unless the market has an AMM instance (histories of unknown markets)."""
+    if not AMMInstance.objects.filter(market_id=market_id).exists():
+        raise InstanceNotFound(f"no AMM instance for market {market_id!r}")
+
+
+def _best(level: dict[str, int] | None) -> dict[str, int] | None:
+    return None if level is None else {"price_cents": level["price"], "quantity": level["qty"]}
+
+
+def _live_view(live: dict[str, Any], read_at_ms: int) -> dict[str, Any]:
+    st, runtime = live["state"], live["runtime"]
+    orders = [{**order, "yes_price_cents": yes_view_price(Side(order["side"]), int(order["price"]))}
+              for order in live["orders"]]
+    last_requote = int(st.get("last_requote_ms") or 0)
+    return {
+        "synced": live["inventory"] is not None,
+        "inventory": live["inventory"],
+        "orders": orders,
+        "open_orders": len(orders),
+        "best_bid": _best(live["best_bid"]),
+        "best_ask": _best(live["best_ask"]),
+        "phase": st.get("phase") or None,
+        "defense_level": st.get("defense_level") or None,
+        "kill_switch": st.get("kill_switch") or None,
+        "fair_price_cents": st.get("fair_price_cents"),
+        "sigma_cents": st.get("sigma_cents"),
+        "inventory_skew": st.get("inventory_skew"),
+        "daily_pnl_cents": int(st.get("daily_pnl_cents") or 0),
+        "total_fills_today": int(st.get("total_fills_today") or 0),
+        "last_requote_ms": last_requote or None,
+        "last_requote_age_ms": read_at_ms - last_requote if last_requote else None,
+        "lvr_cooldown_until": st.get("lvr_cooldown_until") or None,
+        "config_version": live["config_version"],
+        "market_status": (live["market"] or {}).get("status") or None,
+        "oracle": live["oracle"],
+        "emergency_cause": runtime.get("emergency_cause") or None,
+        "last_outcome": runtime.get("last_outcome") or None,
+        "cycles": int(runtime.get("cycles") or 0),
+        "read_at_ms": read_at_ms,
+    }
+
+
+def markets_live_view(*, market_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The Redis working state of many markets as plain values (inventory, live orders with
+    their YES-view prices, best quotes, fair price, PnL and fills today, last requote and its
+    age, config version, market status, runtime flags): one Redis round trip for them all."""
+    lives = state.markets_live_read(list(dict.fromkeys(market_ids)))
+    read_at_ms = state.now_ms()
+    return {market_id: _live_view(live, read_at_ms) for market_id, live in lives.items()}

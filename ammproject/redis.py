@@ -6,6 +6,8 @@ from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 @lru_cache(maxsize=8)
@@ -16,6 +18,18 @@ def _client(url: str) -> redis.Redis:
 def get_redis() -> redis.Redis:
     """The project's Redis (settings.REDIS_URL), decoding responses to str."""
     return _client(settings.REDIS_URL)
+
+
+@lru_cache(maxsize=8)
+def _probe_client(url: str, timeout_s: float) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=timeout_s,
+                                socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0))
+
+
+def get_redis_probe(timeout_s: float) -> redis.Redis:
+    """The project's Redis with short socket timeouts, for health checks: a Redis that hangs
+    must fail the check, not hold the load balancer's probe."""
+    return _probe_client(settings.REDIS_URL, float(timeout_s))
 
 
 def url_with_db(url: str, db: int) -> str:

@@ -30,6 +30,9 @@ INSTALLED_APPS = [
     "exchange",
     "amm",
     "sim",
+    # AMM monitoring API (/api/amm/v1/): DRF tokens for operators, django-filter for its filters.
+    "rest_framework.authtoken",
+    "django_filters",
 ]
 
 MIDDLEWARE = [
@@ -189,3 +192,17 @@ if AMM_ALERT_WEBHOOK_MIN_SEVERITY not in ("INFO", "WARNING", "CRITICAL"):
     raise ImproperlyConfiguredEnv("AMM_ALERT_WEBHOOK_MIN_SEVERITY must be INFO, WARNING or CRITICAL")
 if AMM_ALERT_WEBHOOK_TIMEOUT_MS <= 0 or AMM_ALERT_WEBHOOK_RETRIES < 0 or AMM_ALERT_WEBHOOK_BACKOFF_MS < 0:
     raise ImproperlyConfiguredEnv("AMM_ALERT_WEBHOOK_TIMEOUT_MS must be > 0, _RETRIES and _BACKOFF_MS >= 0")
+
+# --- amm monitoring API (/api/amm/v1/, amm/apis) ----------------------------------------------
+AMM_API_PAGE_SIZE = env_int("AMM_API_PAGE_SIZE", 50)  # rows per page of a list (?page_size= up to the max)
+AMM_API_MAX_PAGE_SIZE = env_int("AMM_API_MAX_PAGE_SIZE", 500)
+AMM_HEALTH_TIMEOUT_MS = env_int("AMM_HEALTH_TIMEOUT_MS", 1000)  # health: Redis and platform probes give up after this
+AMM_HEALTH_FEED_STALE_MS = env_int("AMM_HEALTH_FEED_STALE_MS", 10_000)  # health: fill feed silent this long = failing
+# The AMM API's enums get one schema name each (its schema: /api/amm/v1/schema/).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update({
+    "AmmLifecycleStateEnum": "amm.enums.AMMLifecycleState",
+    "AmmPhaseEnum": "amm.enums.AMMPhase",
+    "AmmDefenseLevelEnum": "amm.enums.DefenseLevel",
+    "AmmKillSwitchStateEnum": "amm.enums.KillSwitchState",
+    "AmmPhaseTransitionReasonEnum": "amm.enums.PhaseTransitionReason",
+})

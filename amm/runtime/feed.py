@@ -5,7 +5,9 @@ requesting a cycle of each market that got one at the front of the queue (reason
 every AMM_STATUS_POLL_MS it reads every market's status (one GET /markets) into
 `amm:market:{m}` and requests a cycle of each market whose status changed (reason
 "status"). One feed job runs at a time (lease "feed"); the scheduler enqueues the next as
-soon as this one ends, and a dead one's lease expires within a few seconds.
+soon as this one ends, and a dead one's lease expires within a few seconds. Each window
+records when the platform last answered a poll (`feed_ms` of the run heartbeat): the
+monitoring API's health check calls a feed whose heartbeat is old stopped.
 
 How a fill becomes a requote: the platform commits the trade -> the waiting poll answers
 with it -> the feed applies it to Redis and pushes it to `amm:fills:{m}` -> the market's
@@ -69,6 +71,7 @@ def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None
         return {"busy": 1}
     handle = keeper.add(lease.renew)
     counters = {"polls": 0, "fills": 0, "status_changes": 0, "errors": 0}
+    answered_ms = 0  # the last poll the platform answered: the feed's heartbeat (health)
     try:
         start = time.monotonic()
         end = start + window_ms / 1000
@@ -89,6 +92,7 @@ def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None
             try:
                 result = ctx.feed.poll(wait_ms=int(wait * 1000))
                 counters["fills"] += result.applied
+                answered_ms = state.now_ms()
             except ConnectorError as exc:
                 counters["errors"] += 1
                 log.warning("fill feed: %s", exc)
@@ -103,4 +107,6 @@ def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None
     finally:
         keeper.remove(handle)
         lease.release()
+        if answered_ms:  # once per window, not per poll
+            state.run_update(feed_ms=answered_ms)
     return counters

@@ -80,3 +80,11 @@ def request_history_sample(market_ids: list[str]) -> bool:
 
     return enqueue_unique("history", jobs.history_sample, list(market_ids), marker_ttl_ms=30_000, reason="history",
                           timeout_s=30, queued_ttl_s=30)
+
+def request_start(market_id: str) -> bool:
+    """The startup sync of a market an operator started (STARTING), on a worker: the
+    scheduler's loop must not wait for the platform."""
+    from amm import jobs
+
+    return enqueue_unique(f"start:{market_id}", jobs.start, market_id, marker_ttl_ms=60_000, at_front=True,
+                          reason="start", timeout_s=60, queued_ttl_s=60)

@@ -89,6 +89,26 @@ def daily_stats(trades: Iterable[Trade], *, amm_user_id: str = AMM_USER_ID) -> l
     return list(rows.values())
 
 
+@dataclass
+class DailyReport:
+    market_id: str | None  # None: every market
+    start: dt.datetime
+    end: dt.datetime
+    scenarios: list[ScenarioStats]
+    total: ScenarioStats
+
+
+def daily_report(connector: PlatformClient, *, market_id: str | None = None,
+                 day: dt.date | None = None) -> DailyReport:
+    """seed §2.4 for one day in TIME_ZONE (default today): `daily_stats` of the AMM's trades of
+    that day, and their total (what `amm_report_daily` prints and the API answers)."""
+    start, end = day_bounds(day)
+    scenarios = daily_stats(amm_trades(connector, market_id=market_id, start=start, end=end))
+    total = ScenarioStats("TOTAL", **{name: sum(getattr(s, name) for s in scenarios) for name in (
+        "trade_count", "total_quantity", "fees_paid_cents", "realized_pnl_cents", "cash_flow_cents")})
+    return DailyReport(market_id=market_id, start=start, end=end, scenarios=scenarios, total=total)
+
+
 def ledger_flows(
     *, market_id: str | None, start: dt.datetime, end: dt.datetime, amm_user_id: str = AMM_USER_ID
 ) -> dict[tuple[str, str], int] | None:
@@ -220,5 +240,5 @@ def amm_mint_verified(
     return result, ok
 
 
-__all__ = ["ConnectorError", "amm_mint_verified", "amm_trades", "daily_stats", "day_bounds", "ledger_flows",
-           "mintburn_report", "pnl_report"]
+__all__ = ["ConnectorError", "amm_mint_verified", "amm_trades", "daily_report", "daily_stats", "day_bounds",
+           "ledger_flows", "mintburn_report", "pnl_report"]

@@ -26,6 +26,7 @@ Design notes
 - Metrics extensions (issue 11): a fills counter and a cycle-latency histogram, incremented
   inside the fill script and `cycle_commit` / `cycle_end`; `metrics_read` is the scrape's
   one round trip (amm/state/metrics.py).
+- Monitoring (amm/state/monitor.py): `health_read` reads the heartbeats in one round trip.
 """
 from amm.state.keys import (  # noqa: F401
     CONFIG_VERSION_FIELD,
@@ -48,6 +49,7 @@ from amm.state.keys import (  # noqa: F401
     state_key,
     untracked_key,
 )
+from amm.state.monitor import HealthRead, health_read  # noqa: F401
 from amm.state.store import (  # noqa: F401
     CycleRead,
     FillLeg,
@@ -130,7 +132,6 @@ from amm.state.store import (  # noqa: F401
     untracked_fills_get,
     untracked_fills_prune,
 )
-<<<<<<< HEAD
 from amm.state.history import (  # noqa: F401
     HistorySample,
     history_append_many,
@@ -141,6 +142,4 @@ from amm.state.history import (  # noqa: F401
 )
 from amm.state.keys import HISTORY_FIELDS, history_key  # noqa: F401
 from amm.state.live import best_quotes, markets_live_read  # noqa: F401
-=======
 from amm.state.metrics import LatencyHistogram, MarketMetricsRead, MetricsRead, metrics_read  # noqa: F401
->>>>>>> h-metrics

@@ -140,7 +140,7 @@ def market_keys(market_id: str) -> list[str]:
 # | `amm:job:{job_key}` | string, PX TTL | a job of this key is queued or running (no second one is queued) |
 # | `amm:rerun:{job_key}` | string | run the job again: a request that came while it was queued or running |
 # | `amm:deadman` | hash | DEADMAN_FIELDS: the platform's cancel-all-after as last armed by this AMM |
-# | `amm:run` | hash | RUN_FIELDS: the scheduler's heartbeat and the last cycle completed anywhere |
+# | `amm:run` | hash | RUN_FIELDS: the scheduler's and the fill feed's heartbeats, the last cycle completed anywhere |
 # | `amm:run:markets` | set | markets the running scheduler drives (the feed watches their status) |
 # | `amm:daily_reset` | string | local date (settings.TIME_ZONE) of the last daily counter reset |
 # | `amm:book:{m}` | string | the order book a cycle last read (JSON: sequence_id, bids, asks, fetched_ms, own) |
@@ -177,7 +177,8 @@ RUNTIME_FIELDS = {  # field -> Python type
 # set before the call, removed once it answered; one left behind is a holder that died mid-call.
 INFLIGHT_PREFIX = "inflight:"
 DEADMAN_FIELDS = {"armed_until_ms": int, "timeout_ms": int, "armed_at_ms": int}
-RUN_FIELDS = {"scheduler_ms": int, "last_cycle_ms": int, "started_ms": int, "pid": int}
+RUN_FIELDS = {"scheduler_ms": int, "last_cycle_ms": int, "started_ms": int, "pid": int,
+              "feed_ms": int}  # feed_ms: the fill feed's last answered poll (health, amm/apis)
 FILLS_KEEP = 200
 
 
@@ -214,7 +215,6 @@ def runtime_market_keys(market_id: str) -> list[str]:
     return [strategy_key(market_id), runtime_key(market_id), fills_key(market_id), book_key(market_id)]
 
 
-<<<<<<< HEAD
 # --- operator console extensions (issue 11) -----------------------------------------------------
 # | key | type | what |
 # |---|---|---|
@@ -229,7 +229,8 @@ HISTORY_SEPARATOR = "|"
 
 def history_key(market_id: str) -> str:
     return f"{HISTORY_PREFIX}{market_id}"
-=======
+
+
 # --- metrics extensions (issue 11: the Prometheus scrape reads them, amm/metrics.py) ----------
 # | key | type | what |
 # |---|---|---|
@@ -250,4 +251,3 @@ def cycle_latency_fields(outcome: str, seconds: float) -> tuple[str, str]:
     bound = next((b for b in CYCLE_LATENCY_BUCKETS_S if seconds <= b), None)
     le = CYCLE_LATENCY_INF if bound is None else repr(bound)
     return f"{outcome}:{le}", f"{outcome}:{CYCLE_LATENCY_SUM}"
->>>>>>> h-metrics

@@ -1,8 +1,8 @@
 """Live Redis state of many markets in one round trip (operator surfaces, SPEC §9).
 
 `markets_live_read` is what the dashboard, the admin and the monitoring API show of each
-market: inventory, live orders and the AMM's best quotes, strategy state, platform status
-and the runtime flags an operator cares about. One pipeline (not MULTI: each market's keys
+market: inventory, live orders and the AMM's best quotes, strategy state, config, oracle,
+platform status and the runtime flags an operator cares about. One pipeline (not MULTI: each market's keys
 are read one after the other, which is what a display needs) whatever the number of markets.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ PAIR_CENTS = 100  # a YES and a NO share pay 100 cents together
 # The runtime fields worth showing (amm:runtime also holds the last decision's summary, larger).
 LIVE_RUNTIME_FIELDS = ("resync", "resync_full", "retry_after_ms", "emergency_cause", "last_cycle_ms",
                        "last_outcome", "last_reason", "cycles")
-LIVE_COMMANDS = 6  # commands queued per market by live_queue
+LIVE_COMMANDS = 7  # commands queued per market by live_queue
 
 
 def yes_view(order: Mapping[str, Any]) -> int:
@@ -58,11 +58,14 @@ def live_queue(pipe, market_id: str) -> None:
     pipe.hgetall(K.state_key(market_id))
     pipe.hgetall(K.market_key(market_id))
     pipe.hmget(K.runtime_key(market_id), LIVE_RUNTIME_FIELDS)
-    pipe.hget(K.config_key(market_id), K.CONFIG_VERSION_FIELD)
+    pipe.hgetall(K.config_key(market_id))
+    pipe.hgetall(K.oracle_key(market_id))
 
 
 def live_parse(results: list) -> dict[str, Any]:
-    inventory, orders_raw, state_raw, market, runtime, version = results
+    inventory, orders_raw, state_raw, market, runtime, config, oracle = results
+    config = dict(config)
+    version = config.pop(K.CONFIG_VERSION_FIELD, None)
     # The stored JSON as is (OrderEntry fields plus order_id): a dataclass per order costs
     # more than the whole read for hundreds of markets.
     orders = [{"order_id": oid, **json.loads(value)} for oid, value in orders_raw.items()]
@@ -76,7 +79,9 @@ def live_parse(results: list) -> dict[str, Any]:
         "state": _typed(state_raw, K.STATE_FIELDS),
         "market": _typed(market, K.MARKET_FIELDS) if market else None,
         "runtime": _typed({k: v for k, v in zip(LIVE_RUNTIME_FIELDS, runtime) if v is not None}, K.RUNTIME_FIELDS),
+        "config": config,  # `amm:config:{m}` as written (strings), without its version
         "config_version": None if version is None else int(version),
+        "oracle": _typed(oracle, K.ORACLE_FIELDS) if oracle else None,
     }
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from amm.management.commands._amm_report import ReportCommand, table
-from amm.services.audit import amm_trades, daily_stats, day_bounds
+from amm.services.audit import daily_report
 
 
 class Command(ReportCommand):
@@ -14,14 +14,11 @@ class Command(ReportCommand):
         parser.add_argument("--date", default=None, help="day in TIME_ZONE (default: today)")
 
     def handle(self, *args, **options):
-        start, end = day_bounds(self.parse_day(options["date"]))
+        day = self.parse_day(options["date"])
         with self.connector(options) as connector:
-            trades = self.run(amm_trades, connector, market_id=options["market"], start=start, end=end)
-        stats = daily_stats(trades)
+            report = self.run(daily_report, connector, market_id=options["market"], day=day)
         rows = [(s.scenario, s.trade_count, s.total_quantity, s.fees_paid_cents, s.realized_pnl_cents,
-                 s.cash_flow_cents) for s in stats]
-        rows.append(("TOTAL", sum(s.trade_count for s in stats), sum(s.total_quantity for s in stats),
-                     sum(s.fees_paid_cents for s in stats), sum(s.realized_pnl_cents for s in stats),
-                     sum(s.cash_flow_cents for s in stats)))
-        self.stdout.write(f"AMM daily trades {options['market'] or 'all markets'} {start:%Y-%m-%d} ({start.tzinfo})")
+                 s.cash_flow_cents) for s in [*report.scenarios, report.total]]
+        self.stdout.write(f"AMM daily trades {options['market'] or 'all markets'} {report.start:%Y-%m-%d} "
+                          f"({report.start.tzinfo})")
         self.stdout.write(table(("scenario", "trades", "quantity", "fees_paid", "realized_pnl", "cash_flow"), rows))
