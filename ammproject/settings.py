@@ -7,13 +7,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from ammproject import embedded
 from ammproject.env import database_from_url, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY") or "dev-only-insecure-key-set-SECRET_KEY-in-production"
+# Sessions, CSRF tokens and signed cookies rest on this key: a server with DEBUG off never
+# starts on a public one. `make demo` / `make test` export a generated key when it is unset.
+SECRET_KEY = env_str("SECRET_KEY") or ("dev-only-insecure-key-DEBUG-only" if DEBUG else None)
+if SECRET_KEY is None:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set and DEBUG is off: refusing to start with a public key. Set SECRET_KEY to a "
+        "long random value, e.g. `export SECRET_KEY=$(python3 -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))')`, the same for every process of one deployment "
+        "(gunicorn, run_amm, amm_worker)."
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 
 INSTALLED_APPS = [
@@ -101,6 +112,25 @@ LOGGING = {
     # One INFO line per HTTP request would drown the operator's status lines.
     "loggers": {name: {"level": env_str("HTTP_LOG_LEVEL", "WARNING")} for name in ("httpx", "httpcore")},
 }
+
+# --- security -------------------------------------------------------------------------
+# One switch for HTTPS deployments: HTTPS-only cookies, a redirect of plain http and HSTS.
+# Off by default (the demo and local runs speak plain http). Each setting can be set alone.
+SECURE_HTTPS = env_bool("SECURE_HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SECURE_HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SECURE_HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SECURE_HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if SECURE_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HTTPS)
+# Behind a TLS-terminating proxy: the header it sets to "https" (e.g. X-Forwarded-Proto).
+# Only with a proxy that always sets it: a client could otherwise claim https itself.
+_proxy_ssl_header = env_str("SECURE_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])  # e.g. https://amm.example.com
+
 
 # --- exchange (the reference platform) -------------------------------------------------
 AMM_USER_ID = "00000000-0000-4000-a000-000000000001"
