@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files in every serving form (gunicorn, DEBUG off)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -81,7 +82,19 @@ TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".data" / "static"
+# WhiteNoise serves the apps' static files from where Django's finders find them, so every
+# serving form (`gunicorn ammproject.wsgi`, `make demo`, the test harness; DEBUG off) has
+# the admin's CSS with no collectstatic step and never serves a stale copy.
+# STATIC_USE_FINDERS=false serves what `collectstatic` wrote to STATIC_ROOT instead (with
+# gzip/brotli variants). No manifest storage: templates would fail to render until
+# collectstatic had run. (With finders, no STATIC_ROOT unless set: WhiteNoise warns about
+# a missing one.)
+WHITENOISE_USE_FINDERS = env_bool("STATIC_USE_FINDERS", True)
+STATIC_ROOT = env_str("STATIC_ROOT") or (None if WHITENOISE_USE_FINDERS else str(BASE_DIR / ".data" / "static"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
