@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "exchange",
     "amm",
     "sim",
+    "ammproject.security",  # operator group, amm_operator, admin login throttling (last: its post_migrate)
 ]
 
 MIDDLEWARE = [
@@ -144,6 +145,22 @@ SECURE_PROXY_SSL_HEADER = (
 )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])  # e.g. https://amm.example.com
 
+# Admin login throttling (ammproject.security.login_throttle): after LOGIN_THROTTLE_FAILURES
+# failed logins of one username from one address within LOGIN_THROTTLE_WINDOW_S, that
+# pair is refused for LOGIN_THROTTLE_LOCKOUT_S (counted in Redis: shared by every worker).
+AUTHENTICATION_BACKENDS = [
+    "ammproject.security.backends.LoginThrottleBackend",  # first: refuses a locked-out pair
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_THROTTLE_FAILURES = env_int("LOGIN_THROTTLE_FAILURES", 5)
+LOGIN_THROTTLE_WINDOW_S = env_int("LOGIN_THROTTLE_WINDOW_S", 900)
+LOGIN_THROTTLE_LOCKOUT_S = env_int("LOGIN_THROTTLE_LOCKOUT_S", 900)
+# The request header carrying the client's address behind a proxy (e.g. X-Real-IP); unset:
+# the connection's address. Behind a proxy without it, every client shares the proxy's.
+LOGIN_THROTTLE_IP_HEADER = env_str("LOGIN_THROTTLE_IP_HEADER", "")
+# The operator login `make demo` creates (sim demo): unset password -> one generated per run.
+AMM_DEMO_OPERATOR_USERNAME = env_str("AMM_DEMO_OPERATOR_USERNAME", "operator")
+AMM_DEMO_OPERATOR_PASSWORD = env_str("AMM_DEMO_OPERATOR_PASSWORD", "")
 
 # --- exchange (the reference platform) -------------------------------------------------
 AMM_USER_ID = "00000000-0000-4000-a000-000000000001"
