@@ -170,6 +170,11 @@ EXCHANGE_SELF_TRADE_EXEMPT_USERS = env_list("EXCHANGE_SELF_TRADE_EXEMPT_USERS", 
 EXCHANGE_MINT_BURN_USERS = env_list("EXCHANGE_MINT_BURN_USERS", [AMM_USER_ID])
 # Replace calls per user per 60 s window (ratelimit:{user_id}:replace).
 EXCHANGE_REPLACE_RATE_LIMIT = env_int("EXCHANGE_REPLACE_RATE_LIMIT", 6000)
+# Every other API call per user per 60 s window, reads (GET) and writes apart
+# (ratelimit:{user_id}:read / :write; exchange/apis/ratelimit.py). Far above what the AMM at
+# 300 markets or bench/api.py (~900 reads/s, ~290 orders/s) sends: a runaway client's brake.
+EXCHANGE_RATE_LIMIT_READ = env_int("EXCHANGE_RATE_LIMIT_READ", 600_000)
+EXCHANGE_RATE_LIMIT_WRITE = env_int("EXCHANGE_RATE_LIMIT_WRITE", 120_000)
 EXCHANGE_MAX_BODY_BYTES = env_int("EXCHANGE_MAX_BODY_BYTES", 64 * 1024)
 EXCHANGE_MAX_REPLACEMENTS = env_int("EXCHANGE_MAX_REPLACEMENTS", 40)
 # Dead man's switch (cancel-all-after): a sweeper thread per serving process, ticking.
