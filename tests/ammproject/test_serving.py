@@ -7,7 +7,7 @@ import pytest
 from django.contrib.staticfiles import finders
 
 from ammproject.security.login_throttle import login_lock_remaining
-from tests.amm.runtime.harness import PlatformServer, wait_until
+from tests.amm.runtime.harness import PlatformServer
 from tests.ammproject.conftest import LOCKED_OUT, admin_login, logged_in
 
 pytestmark = pytest.mark.django_db(transaction=True)  # gunicorn reads what the test commits
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # gunicorn reads what the 
 def gunicorn(django_db_setup):
     """Two sync workers: consecutive requests land on either."""
     server = PlatformServer(workers=2, threads=1, env={
-        "LOGIN_THROTTLE_FAILURES": "3", "LOGIN_THROTTLE_LOCKOUT_S": "2"}).start()
+        "LOGIN_THROTTLE_FAILURES": "3", "LOGIN_THROTTLE_LOCKOUT_S": "60"}).start()
     yield server
     server.stop()
     server.cleanup()
@@ -42,9 +42,7 @@ def test_login_lockout_holds_across_gunicorn_workers(gunicorn, staff_user, redis
     username, password = staff_user
     for _ in range(3):
         assert not logged_in(admin_login(gunicorn.url, username, "wrong"))
-    for _ in range(2):  # whichever worker answers
+    for _ in range(4):  # whichever worker answers (the lockout's end: test_login_throttle.py)
         refused = admin_login(gunicorn.url, username, password)
         assert not logged_in(refused) and LOCKED_OUT in refused.text
-    wait_until(lambda: login_lock_remaining(username=username, ip="127.0.0.1") == 0, timeout=10,
-               message="the lockout to end")
-    assert logged_in(admin_login(gunicorn.url, username, password))
+    assert login_lock_remaining(username=username, ip="127.0.0.1") > 0
