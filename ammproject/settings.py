@@ -168,11 +168,11 @@ AMM_USER_ID = "00000000-0000-4000-a000-000000000001"
 EXCHANGE_SELF_TRADE_EXEMPT_USERS = env_list("EXCHANGE_SELF_TRADE_EXEMPT_USERS", [AMM_USER_ID])
 # Users allowed to call the privileged mint/burn (the AMM).
 EXCHANGE_MINT_BURN_USERS = env_list("EXCHANGE_MINT_BURN_USERS", [AMM_USER_ID])
-# Replace calls per user per 60 s window (ratelimit:{user_id}:replace).
-EXCHANGE_REPLACE_RATE_LIMIT = env_int("EXCHANGE_REPLACE_RATE_LIMIT", 6000)
-# Every other API call per user per 60 s window, reads (GET) and writes apart
-# (ratelimit:{user_id}:read / :write; exchange/apis/ratelimit.py). Far above what the AMM at
-# 300 markets or bench/api.py (~900 reads/s, ~290 orders/s) sends: a runaway client's brake.
+# Per-user calls per 60 s window (exchange/apis/ratelimit.py): the replace call
+# (ratelimit:{user_id}:replace), every other GET (:read) and every other call (:write). Far
+# above what the AMM at 300 markets sends (one replace per market a second at most: 18,000 a
+# window) or bench/api.py (~900 reads/s, ~290 orders/s): a brake on a runaway client.
+EXCHANGE_REPLACE_RATE_LIMIT = env_int("EXCHANGE_REPLACE_RATE_LIMIT", 60_000)
 EXCHANGE_RATE_LIMIT_READ = env_int("EXCHANGE_RATE_LIMIT_READ", 600_000)
 EXCHANGE_RATE_LIMIT_WRITE = env_int("EXCHANGE_RATE_LIMIT_WRITE", 120_000)
 EXCHANGE_MAX_BODY_BYTES = env_int("EXCHANGE_MAX_BODY_BYTES", 64 * 1024)
