@@ -170,7 +170,7 @@ EXCHANGE_SELF_TRADE_EXEMPT_USERS = env_list("EXCHANGE_SELF_TRADE_EXEMPT_USERS", 
 EXCHANGE_MINT_BURN_USERS = env_list("EXCHANGE_MINT_BURN_USERS", [AMM_USER_ID])
 # Per-user calls per 60 s window (exchange/apis/ratelimit.py): the replace call
 # (ratelimit:{user_id}:replace), every other GET (:read) and every other call (:write). Far
-# above what the AMM at 300 markets sends (one replace per market a second at most: 18,000 a
+# above what the AMM at 300 markets sends (about one replace per market a second: ~18,000 a
 # window) or bench/api.py (~900 reads/s, ~290 orders/s): a brake on a runaway client.
 EXCHANGE_REPLACE_RATE_LIMIT = env_int("EXCHANGE_REPLACE_RATE_LIMIT", 60_000)
 EXCHANGE_RATE_LIMIT_READ = env_int("EXCHANGE_RATE_LIMIT_READ", 600_000)
