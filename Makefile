@@ -4,6 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The demo and the tests run with DEBUG off, which needs a SECRET_KEY (ammproject/settings.py):
+# one is made per `make` run when none is set; every process started below inherits it.
+ifeq ($(strip $(SECRET_KEY)),)
+SECRET_KEY := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
+endif
+export SECRET_KEY
+
 .PHONY: demo test venv clean-data
 
 $(STAMP): requirements.txt

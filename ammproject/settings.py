@@ -7,13 +7,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from ammproject import embedded
 from ammproject.env import database_from_url, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY") or "dev-only-insecure-key-set-SECRET_KEY-in-production"
+# Sessions, CSRF tokens and signed cookies rest on this key: a server with DEBUG off never
+# starts on a public one. `make demo` / `make test` export a generated key when it is unset.
+SECRET_KEY = env_str("SECRET_KEY") or ("dev-only-insecure-key-DEBUG-only" if DEBUG else None)
+if SECRET_KEY is None:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set and DEBUG is off: refusing to start with a public key. Set SECRET_KEY to a "
+        "long random value, e.g. `export SECRET_KEY=$(python3 -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))')`, the same for every process of one deployment "
+        "(gunicorn, run_amm, amm_worker)."
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 
 INSTALLED_APPS = [
@@ -33,10 +44,12 @@ INSTALLED_APPS = [
     # AMM monitoring API (/api/amm/v1/): DRF tokens for operators, django-filter for its filters.
     "rest_framework.authtoken",
     "django_filters",
+    "ammproject.security",  # operator group, amm_operator, admin login throttling (last: its post_migrate)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files in every serving form (gunicorn, DEBUG off)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -73,7 +86,19 @@ TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".data" / "static"
+# WhiteNoise serves the apps' static files from where Django's finders find them, so every
+# serving form (`gunicorn ammproject.wsgi`, `make demo`, the test harness; DEBUG off) has
+# the admin's CSS with no collectstatic step and never serves a stale copy.
+# STATIC_USE_FINDERS=false serves what `collectstatic` wrote to STATIC_ROOT instead (with
+# gzip/brotli variants). No manifest storage: templates would fail to render until
+# collectstatic had run. (With finders, no STATIC_ROOT unless set: WhiteNoise warns about
+# a missing one.)
+WHITENOISE_USE_FINDERS = env_bool("STATIC_USE_FINDERS", True)
+STATIC_ROOT = env_str("STATIC_ROOT") or (None if WHITENOISE_USE_FINDERS else str(BASE_DIR / ".data" / "static"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -105,14 +130,54 @@ LOGGING = {
     "loggers": {name: {"level": env_str("HTTP_LOG_LEVEL", "WARNING")} for name in ("httpx", "httpcore")},
 }
 
+# --- security -------------------------------------------------------------------------
+# One switch for HTTPS deployments: HTTPS-only cookies, a redirect of plain http and HSTS.
+# Off by default (the demo and local runs speak plain http). Each setting can be set alone.
+SECURE_HTTPS = env_bool("SECURE_HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SECURE_HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SECURE_HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SECURE_HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if SECURE_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HTTPS)
+# Behind a TLS-terminating proxy: the header it sets to "https" (e.g. X-Forwarded-Proto).
+# Only with a proxy that always sets it: a client could otherwise claim https itself.
+_proxy_ssl_header = env_str("SECURE_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])  # e.g. https://amm.example.com
+
+# Admin login throttling (ammproject.security.login_throttle): after LOGIN_THROTTLE_FAILURES
+# failed logins of one username from one address within LOGIN_THROTTLE_WINDOW_S, that
+# pair is refused for LOGIN_THROTTLE_LOCKOUT_S (counted in Redis: shared by every worker).
+AUTHENTICATION_BACKENDS = [
+    "ammproject.security.backends.LoginThrottleBackend",  # first: refuses a locked-out pair
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_THROTTLE_FAILURES = env_int("LOGIN_THROTTLE_FAILURES", 5)
+LOGIN_THROTTLE_WINDOW_S = env_int("LOGIN_THROTTLE_WINDOW_S", 900)
+LOGIN_THROTTLE_LOCKOUT_S = env_int("LOGIN_THROTTLE_LOCKOUT_S", 900)
+# The request header carrying the client's address behind a proxy (e.g. X-Real-IP); unset:
+# the connection's address. Behind a proxy without it, every client shares the proxy's.
+LOGIN_THROTTLE_IP_HEADER = env_str("LOGIN_THROTTLE_IP_HEADER", "")
+# The operator login `make demo` creates (sim demo): unset password -> one generated per run.
+AMM_DEMO_OPERATOR_USERNAME = env_str("AMM_DEMO_OPERATOR_USERNAME", "operator")
+AMM_DEMO_OPERATOR_PASSWORD = env_str("AMM_DEMO_OPERATOR_PASSWORD", "")
+
 # --- exchange (the reference platform) -------------------------------------------------
 AMM_USER_ID = "00000000-0000-4000-a000-000000000001"
 # Users whose incoming orders may match their own resting orders (seed §3.4 option A).
 EXCHANGE_SELF_TRADE_EXEMPT_USERS = env_list("EXCHANGE_SELF_TRADE_EXEMPT_USERS", [AMM_USER_ID])
 # Users allowed to call the privileged mint/burn (the AMM).
 EXCHANGE_MINT_BURN_USERS = env_list("EXCHANGE_MINT_BURN_USERS", [AMM_USER_ID])
-# Replace calls per user per 60 s window (ratelimit:{user_id}:replace).
-EXCHANGE_REPLACE_RATE_LIMIT = env_int("EXCHANGE_REPLACE_RATE_LIMIT", 6000)
+# Per-user calls per 60 s window (exchange/apis/ratelimit.py): the replace call
+# (ratelimit:{user_id}:replace), every other GET (:read) and every other call (:write). Far
+# above what the AMM at 300 markets sends (about one replace per market a second: ~18,000 a
+# window) or bench/api.py (~900 reads/s, ~290 orders/s): a brake on a runaway client.
+EXCHANGE_REPLACE_RATE_LIMIT = env_int("EXCHANGE_REPLACE_RATE_LIMIT", 60_000)
+EXCHANGE_RATE_LIMIT_READ = env_int("EXCHANGE_RATE_LIMIT_READ", 600_000)
+EXCHANGE_RATE_LIMIT_WRITE = env_int("EXCHANGE_RATE_LIMIT_WRITE", 120_000)
 EXCHANGE_MAX_BODY_BYTES = env_int("EXCHANGE_MAX_BODY_BYTES", 64 * 1024)
 EXCHANGE_MAX_REPLACEMENTS = env_int("EXCHANGE_MAX_REPLACEMENTS", 40)
 # Dead man's switch (cancel-all-after): a sweeper thread per serving process, ticking.

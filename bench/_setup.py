@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import os
+import secrets
 import statistics
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Settings refuse to start without a SECRET_KEY (DEBUG off); a benchmark's throwaway run
+# makes one, inherited by every process it starts.
+os.environ.setdefault("SECRET_KEY", "bench-" + secrets.token_urlsafe(50))
 
 
 def django_on_bench_db(name: str = "amm_bench", fresh: bool = True) -> str:

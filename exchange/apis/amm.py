@@ -1,4 +1,4 @@
-"""The AMM's calls: atomic replace (rate-limited) and privileged mint/burn (SPEC §3.6)."""
+"""The AMM's calls: atomic replace (its own rate limit scope) and privileged mint/burn (SPEC §3.6)."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +8,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from ammproject.redis import get_redis
 from exchange.apis.auth import IsPlatformUser
 from exchange.apis.base import (
     PlatformApi,
@@ -27,36 +26,10 @@ from exchange.apis.serializers import (
     TradeSerializer,
     errors,
 )
-from exchange.exceptions import RateLimited
 from exchange.services import NewOrder, Replacement, amm_burn, amm_mint, orders_replace
 from exchange.services.orders import MAX_QUANTITY
 
 logger = logging.getLogger(__name__)
-
-RATE_WINDOW_S = 60
-
-
-def replace_rate_limit_hit(*, user_id: str) -> None:
-    """Count one replace call in the caller's 60 s window (`ratelimit:{user_id}:replace`);
-    over EXCHANGE_REPLACE_RATE_LIMIT raise 429 with the seconds left in the window."""
-    key = f"ratelimit:{user_id}:replace"
-    try:
-        pipe = get_redis().pipeline(transaction=True)
-        pipe.set(key, 0, ex=RATE_WINDOW_S, nx=True)  # the window opens with the first call
-        pipe.incr(key)
-        pipe.ttl(key)
-        _, count, ttl = pipe.execute()
-    except Exception:  # Redis down: serve rather than stop every market maker
-        logger.exception("replace rate limit unavailable; request allowed")
-        return
-    if count > settings.EXCHANGE_REPLACE_RATE_LIMIT:
-        retry_after = ttl if ttl and ttl > 0 else RATE_WINDOW_S
-        raise RateLimited(
-            f"more than {settings.EXCHANGE_REPLACE_RATE_LIMIT} replace calls in {RATE_WINDOW_S} s; "
-            f"retry in {retry_after} s",
-            retry_after_s=retry_after,
-        )
-
 
 class ReplacementSerializer(StrictSerializer):
     """One replacement of an atomic replace: cancel `old_order_id`, place `new` (either may be null)."""
@@ -68,6 +41,8 @@ class ReplacementSerializer(StrictSerializer):
 
 class OrdersReplaceApi(PlatformApi):
     """Atomic replace of one or many of the caller's orders in a market."""
+
+    rate_limit_scope = "replace"
 
     class InputSerializer(StrictSerializer):
         market_id = MarketIdField()
@@ -86,7 +61,6 @@ class OrdersReplaceApi(PlatformApi):
         "at fault (`field` = replacements[i]...). Rate-limited per user over a 60 s window (429, Retry-After).",
     )
     def post(self, request):
-        replace_rate_limit_hit(user_id=self.user_id)
         serializer = OrdersReplaceApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -18,6 +18,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from exchange.apis.auth import IsPlatformUser, PlatformTokenAuthentication
+from exchange.apis.ratelimit import rate_limit_hit
 from exchange.services.deadman import deadman_fire_if_expired
 
 
@@ -56,7 +57,9 @@ class FirstRendererNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-# Base of every platform API class: `Token` auth, JSON in and out. Before serving a
+# Base of every platform API class: `Token` auth, JSON in and out, a per-user rate limit
+# (exchange/apis/ratelimit.py: `rate_limit_scope`, else read for GET and write otherwise;
+# checked after authentication, in DRF's place for throttles). Before serving a
 # caller's write, its own dead man's switch fires if its deadline has passed (SPEC §3.6
 # cancel-all-after), so a late request never runs ahead of the cancel it was too late to
 # prevent; reads skip that query (the sweeper fires within a tick). (Comments, not
@@ -68,6 +71,11 @@ class PlatformApi(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = FirstRendererNegotiation
     throttle_classes: list = []
+    rate_limit_scope: str | None = None
+
+    def check_throttles(self, request):
+        scope = self.rate_limit_scope or ("read" if request.method in SAFE_METHODS else "write")
+        rate_limit_hit(user_id=self.user_id, scope=scope)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

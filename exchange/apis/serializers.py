@@ -115,4 +115,4 @@ class MarketIdField(StrictCharField):
 
 def errors(*codes: int) -> dict:
     """The error responses of an operation, for @extend_schema(responses=...)."""
-    return {code: ErrorSerializer for code in (400, 401, *codes)}
+    return {code: ErrorSerializer for code in (400, 401, 429, *codes)}  # 429: exchange/apis/ratelimit.py

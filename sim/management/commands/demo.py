@@ -1,7 +1,8 @@
 """The main job: the platform, simulated traders and the AMM, together, on one machine.
 
 1. migrate; seed a demo market, funded traders, and fund the AMM's platform account;
-2. enable the AMM on the market (`amm_enable`);
+2. enable the AMM on the market (`amm_enable`); make the operator's console login
+   (AMM_DEMO_OPERATOR_USERNAME / _PASSWORD, else a password generated for this run, printed);
 3. serve the platform in production form (gunicorn);
 4. run the AMM (`run_amm`) against it over HTTP, and the simulated traders (`sim_traders`);
 5. on Ctrl-C (or after --duration): stop the AMM first (it cancels its orders), then the
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from ammproject.security.operators import operator_ensure
 from exchange.invariants import invariants_check
 from exchange.models import Market
 from exchange.services import account_deposit, api_key_issue, market_create, system_users_ensure, user_get_or_create
@@ -55,7 +57,9 @@ class Command(BaseCommand):
         amm_user, _ = user_get_or_create(username="amm_market_maker")
         amm_key = api_key_issue(user=amm_user)
         call_command("amm_enable", DEMO_MARKET, "--budget", str(AMM_FUNDING_CENTS // 2), stdout=io.StringIO())
+        operator_lines = self._operator_login(f"http://{bind}")
         if no_serve:
+            say(operator_lines)
             say("== seeded; not serving (--no-serve)")
             return
 
@@ -84,6 +88,7 @@ class Command(BaseCommand):
         say(f"== {traders} simulated traders at {rate}/s (log {logs / 'traders.log'}); Ctrl-C stops everything")
         start("traders", manage + ["sim_traders", DEMO_MARKET, "--base-url", base, "--traders", str(traders),
                                    "--rate", str(rate)], to_log=True)
+        say(operator_lines)
         try:
             deadline = None if duration is None else time.monotonic() + duration
             while deadline is None or time.monotonic() < deadline:
@@ -97,6 +102,16 @@ class Command(BaseCommand):
             self._stop(procs, say)
         violations = invariants_check()
         say("== invariants: " + ("all hold" if not violations else "; ".join(violations)))
+
+    @staticmethod
+    def _operator_login(base: str) -> str:
+        """Make the console's login for this run: the password from the environment, else a
+        new one (shown only in the lines returned; stored hashed)."""
+        login = operator_ensure(username=settings.AMM_DEMO_OPERATOR_USERNAME,
+                                password=settings.AMM_DEMO_OPERATOR_PASSWORD or None, new_password=True)
+        password = login.password or "(AMM_DEMO_OPERATOR_PASSWORD)"
+        return (f"== operator console: user {login.username}  password {password}\n"
+                f"   {base}/admin/   {base}/amm/dashboard/")
 
     def _wait_for(self, base: str, timeout_s: float = 30) -> None:
         deadline = time.monotonic() + timeout_s
