@@ -971,9 +971,12 @@ FAST_CONFIG = {
 
 def make_world(*, markets: int = 1, budget_cents: int = 200_000, amm_deposit: int = 1_000_000,
                config: dict[str, Any] | None = None, proxy_seed: int = 0, with_proxy: bool = True,
-               platform_workers: int = 3, platform_redis_url: str | None = None) -> World:
+               platform_workers: int = 3, platform_redis_url: str | None = None,
+               console: bool = False) -> World:
     """Users, money, markets with the AMM enabled (short timeouts), the platform served by
-    gunicorn and a (healthy) fault proxy in front of it. Call `World.cleanup()` at the end."""
+    gunicorn and a (healthy) fault proxy in front of it. With `console`, the server's own
+    operator console (admin, API) reaches the platform as the AMM: it is that platform.
+    Call `World.cleanup()` at the end."""
     from exchange.models import User
     from exchange.services import account_deposit, api_key_issue, market_create, user_get_or_create
 
@@ -992,6 +995,8 @@ def make_world(*, markets: int = 1, budget_cents: int = 200_000, amm_deposit: in
         config_update(market_id=market_id, actor="test", **{**FAST_CONFIG, **(config or {})})
         market_ids.append(market_id)
     platform = PlatformServer(workers=platform_workers, redis_url=platform_redis_url)
+    if console:
+        platform.extra_env.update({"AMM_PLATFORM_BASE_URL": platform.url, "AMM_PLATFORM_API_KEY": amm_key})
     world = World(platform=platform, amm_key=amm_key, taker_key=taker_key, taker_id=str(taker.id),
                   markets=market_ids)
     try:
