@@ -173,6 +173,7 @@ def test_refusals_change_nothing(rt):
         lambda: operator.resume(market_id=m, reason="RUNNING already", actor=WHO),
         lambda: operator.start(market_id=m, reason="RUNNING already", actor=WHO),
         lambda: operator.kill(market_ids=[m], reason="   ", actor=WHO),
+        lambda: operator.kill(market_ids=[], reason="no market named", actor=WHO),
         lambda: operator.stop(market_id=m, reason="", actor=WHO),
         lambda: operator.stop(market_id=m, reason="no actor", actor=" "),
     ]
