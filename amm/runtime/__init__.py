@@ -5,6 +5,8 @@
 - lifecycle.py: reactions to market status and the kill switch (EMERGENCY, resume, wind down).
 - executor.py: the platform calls a cycle makes and their bookkeeping (cancel-all, re-sync, replace, mint, burn).
 - killswitch.py: `kill(market_ids | None, reason, actor)`, `resume(...)`.
+- operator.py: the operator actions every surface calls (kill, reset_kill_switch, resume,
+  start, stop), refusals as amm.exceptions.ActionRefused (docs/state-machines.md).
 - lease.py / keeper.py: per-market leases (SET NX PX + token) kept alive while their holder lives.
 - queue.py / scheduling.py: unique jobs on the "amm" queue (one queued-or-running per key).
 - feed.py: the feed job — fill poller (fills -> requotes at the front) and market-status watch.

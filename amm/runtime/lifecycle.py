@@ -1,18 +1,23 @@
 """Lifecycle reactions to the market's status and the kill switch (SPEC §5), one step per
 quote cycle. `step()` returns the cycle's outcome when it must not quote, or None when the
-market is RUNNING, ACTIVE and the kill switch is OFF.
+market is RUNNING, ACTIVE and the kill switch is OFF. The kill switch holds in every
+lifecycle state; the whole machine, with the operator's actions, is drawn in
+docs/state-machines.md.
 
 | AMM | market | reaction |
 |---|---|---|
+| STOPPED / STARTING | any | idle (a STARTING market is the startup job's, startup.py) |
 | RUNNING | SUSPENDED / HALTED | EMERGENCY (cause recorded), cancel all |
 | RUNNING | RESOLVED | WINDING_DOWN, then wind down |
 | RUNNING | SETTLED / VOIDED | cancel all, STOPPED |
 | RUNNING | kill switch ON | EMERGENCY, cancel all |
 | EMERGENCY | any | keep the book empty; no quoting |
+| EMERGENCY (kill switch ON) | not SETTLED / VOIDED | stays: only the operator's reset |
 | EMERGENCY (cause SUSPENDED, switch OFF) | ACTIVE | RUNNING (resync, then quote) |
-| EMERGENCY (cause HALTED or kill switch) | ACTIVE | stays: only `amm_resume` |
+| EMERGENCY (cause HALTED, switch OFF) | ACTIVE | stays: only an operator's resume |
 | EMERGENCY (switch OFF) | RESOLVED | RUNNING -> WINDING_DOWN (the FSM's only path) |
 | EMERGENCY | SETTLED / VOIDED | STOPPED |
+| WINDING_DOWN (kill switch ON) | any | keep the book empty; no burn, no STOPPED until the reset |
 | WINDING_DOWN | RESOLVED | cancel, burn matched pairs (`wind_down`), STOPPED when flat |
 | WINDING_DOWN | SETTLED / VOIDED | STOPPED (no burn after settlement) |
 """

@@ -83,12 +83,14 @@ def kill(*, market_ids: list[str] | None, reason: str, actor: str,
     """Engage the kill switch of `market_ids` (None: every instance) in any lifecycle state
     and empty their books on the platform before returning (killswitch.kill). Idempotent:
     a switch already ON is reported `engaged=False` and its book is cancelled again. Unknown
-    markets: InstanceNotFound before anything is engaged."""
+    markets: InstanceNotFound before anything is engaged; an empty list: ActionRefused."""
     from amm.models import AMMInstance
 
     reason, actor = _reason(reason), _actor(actor)
     if market_ids is not None:
         ids = list(dict.fromkeys(market_ids))
+        if not ids:
+            raise ActionRefused("name at least one market (None engages every market)")
         known = set(AMMInstance.objects.filter(market_id__in=ids).values_list("market_id", flat=True))
         missing = [m for m in ids if m not in known]
         if missing:

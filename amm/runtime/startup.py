@@ -1,8 +1,9 @@
 """Starting markets (run_amm, or an operator's start the scheduler picks up): STOPPED ->
-STARTING -> RUNNING through the startup sync (SPEC §5, seed §7.2); a failed sync -> STOPPED
-with a SYNC_FAILED alert; the kill switch ON (before or during the sync) -> EMERGENCY. A market left
-RUNNING / EMERGENCY / WINDING_DOWN by a run that died is adopted as it is: Redis is
-rebuilt from the platform and its cycles go on (the kill switch and EMERGENCY persist)."""
+STARTING -> RUNNING through the startup sync (SPEC §5, seed §7.2); a failed sync ->
+STOPPED with a SYNC_FAILED alert; the kill switch ON (before or during the sync) ->
+EMERGENCY. A market left RUNNING / EMERGENCY / WINDING_DOWN by a run that died is adopted
+as it is: Redis is rebuilt from the platform and its cycles go on (the kill switch and
+EMERGENCY persist)."""
 from __future__ import annotations
 
 import logging
@@ -59,6 +60,23 @@ def privileged_pending_resolve(*, ctx: RuntimeContext | None = None) -> int:
         except ConnectorError as exc:  # refused (dropped by the executor) or still unknown (kept)
             log.warning("%s %s of %s from an earlier run: %s", kind, request_id, market_id, exc)
     return resolved
+
+
+def markets_to_start(market_ids: list[str], *, named: list[str]) -> list[str]:
+    """The markets run_amm starts (or adopts) when it begins: those named with --market, or
+    every instance but the STOPPED ones an operator stopped (operator.stop holds across
+    restarts: they wait for an operator's start)."""
+    from amm.models import AMMInstance
+    from amm.selectors import stopped_by_operator
+
+    if named:
+        return list(market_ids)
+    stopped = set(AMMInstance.objects.filter(market_id__in=market_ids, lifecycle_state=L.STOPPED.value)
+                  .values_list("market_id", flat=True))
+    held = {m for m in stopped if stopped_by_operator(market_id=m)}
+    for market_id in sorted(held):
+        log.info("%s: left STOPPED (an operator stopped it: start it, or name it with --market)", market_id)
+    return [m for m in market_ids if m not in held]
 
 
 def market_start(market_id: str, *, actor: str = "run_amm", ctx: RuntimeContext | None = None,

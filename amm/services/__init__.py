@@ -1,10 +1,12 @@
 """AMM services (writes). What the runtime calls:
 
-- startup: `instance_start` -> `market_startup_sync` -> `instance_running`
+- startup: `instance_start` -> `market_startup_sync` -> `instance_start_complete` (RUNNING, or
+  EMERGENCY when the kill switch is ON)
 - every 5 minutes: `reconcile_market`
 - every 30 s: `config_reload`
 - every few seconds: `order_journal_flush`
-- state machines: `phase_transition`, `defense_level_set`, `instance_kill`, `instance_resume`, ...
+- state machines: `phase_transition`, `defense_level_set`, `instance_kill`,
+  `instance_reset_kill_switch`, `instance_resume`, ...
 The fill feed and REST-answer recording live in amm.bookkeeping; Redis in amm.state.
 """
 from amm.services.alerts import alert_acknowledge, alert_raise  # noqa: F401

@@ -96,9 +96,13 @@ class Command(BaseCommand):
         from amm.runtime.context import context
         from amm.runtime.lease import lease_ttl_ms
         from amm.runtime.scheduler import Scheduler
-        from amm.runtime.startup import market_shutdown, market_start, privileged_pending_resolve, working_state_check
+        from amm.runtime.startup import (
+            market_start,
+            markets_to_start,
+            privileged_pending_resolve,
+            working_state_check,
+        )
         from amm.runtime.status import status_lines
-        from amm.selectors import stopped_by_operator
 
         for handler in logging.getLogger().handlers:  # logs to stdout, one stream for an operator or a harness
             if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stderr, sys.__stderr__):
@@ -138,13 +142,9 @@ class Command(BaseCommand):
         thread = None
         try:
             state.run_update(started_ms=state.now_ms(), pid=os.getpid())
-            for market_id in markets:
+            for market_id in markets_to_start(markets, named=named):
                 if stop.is_set():
                     break
-                if market_id not in named and stopped_by_operator(market_id=market_id):
-                    log.info("%s: left STOPPED (an operator stopped it; start it, or name it with --market)",
-                             market_id)
-                    continue
                 lifecycle = market_start(market_id, ctx=ctx)
                 log.info("%s: %s", market_id, lifecycle)
             if not stop.is_set():

@@ -148,3 +148,41 @@ def test_protected_fields_cannot_be_assigned(instance):
     row = AMMInstance.objects.get(market_id=M)
     with pytest.raises(AttributeError):
         row.lifecycle_state = "RUNNING"
+
+
+@pytest.mark.parametrize("setup, after_kill, after_reset", [
+    (["start"], "EMERGENCY", "RUNNING"),  # the start aborted; the reset resumes (the switch caused it)
+    (["start", "run"], "EMERGENCY", "RUNNING"),
+    (["start", "run", "wind"], "WINDING_DOWN", "WINDING_DOWN"),  # held, then winds down again
+    ([], "STOPPED", "STOPPED"),  # latched
+])
+def test_kill_switch_holds_in_every_lifecycle_state_and_its_reset(instance, redis_conn, setup, after_kill,
+                                                                   after_reset):
+    from amm.services import instance_reset_kill_switch
+
+    steps = {"start": lambda: instance_start(market_id=M, actor="ops"), "run": lambda: instance_running(market_id=M),
+             "wind": lambda: instance_wind_down(market_id=M)}
+    for step in setup:
+        steps[step]()
+    instance_kill(market_id=M, actor="alice", reason="drill")
+    row = AMMInstance.objects.get(market_id=M)
+    assert (row.lifecycle_state, row.kill_switch, row.defense_level) == (after_kill, "ON", "KILL_SWITCH")
+    instance_reset_kill_switch(market_id=M, actor="carol", reason="drill over")
+    row = AMMInstance.objects.get(market_id=M)
+    assert (row.lifecycle_state, row.kill_switch, row.defense_level) == (after_reset, "OFF", "NORMAL")
+    assert state.state_get(M)["kill_switch"] == "OFF" and state.state_get(M)["defense_level"] == "NORMAL"
+    before = snapshot(redis_conn)
+    with pytest.raises(TransitionNotAllowed):  # the switch is OFF: nothing to reset
+        instance_reset_kill_switch(market_id=M, actor="carol", reason="again")
+    assert snapshot(redis_conn) == before
+
+
+def test_a_start_completes_in_emergency_while_the_kill_switch_is_on(instance):
+    from amm.services import instance_start_complete
+
+    instance_kill(market_id=M, actor="alice", reason="keep it off")
+    instance_start(market_id=M, actor="ops")
+    assert instance_start_complete(market_id=M).lifecycle_state == "EMERGENCY"  # never RUNNING
+    assert instance_start_complete(market_id=M).lifecycle_state == "EMERGENCY"  # no longer STARTING: left alone
+    path = list(LifecycleChange.objects.order_by("id").values_list("from_state", "to_state"))
+    assert path == [("STOPPED", "STARTING"), ("STARTING", "EMERGENCY")]

@@ -173,6 +173,7 @@ def test_refusals_change_nothing(rt):
         lambda: operator.resume(market_id=m, reason="RUNNING already", actor=WHO),
         lambda: operator.start(market_id=m, reason="RUNNING already", actor=WHO),
         lambda: operator.kill(market_ids=[m], reason="   ", actor=WHO),
+        lambda: operator.kill(market_ids=[], reason="no market named", actor=WHO),
         lambda: operator.stop(market_id=m, reason="", actor=WHO),
         lambda: operator.stop(market_id=m, reason="no actor", actor=" "),
     ]
@@ -243,3 +244,17 @@ def test_stop_from_emergency(rt):
     operator.kill(market_ids=[rt.market_id], reason="drill", actor=WHO)
     assert operator.stop(market_id=rt.market_id, reason="done for today", actor=WHO).lifecycle_state == "STOPPED"
     assert rt.instance().kill_switch == "ON"  # the switch stays latched
+
+
+def test_run_amm_leaves_a_market_an_operator_stopped_until_it_is_started_or_named(rt):
+    from amm.runtime.startup import market_shutdown, markets_to_start
+
+    held, shut, fresh = rt.market_id, rt.new_market(), rt.new_market()
+    rt.start(held, shut)
+    operator.stop(market_id=held, reason="maintenance", actor=WHO)
+    market_shutdown(shut)  # run_amm exiting: STOPPED too, but not an operator's stop
+    everything = [held, shut, fresh]
+    assert markets_to_start(everything, named=[]) == [shut, fresh]
+    assert markets_to_start(everything, named=[held]) == everything  # naming it is an operator's start
+    operator.start(market_id=held, reason="maintenance over", actor=WHO)
+    assert markets_to_start(everything, named=[]) == everything  # STARTING: the next run finishes the start
