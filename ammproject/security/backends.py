@@ -1,7 +1,7 @@
 """The authentication backend that enforces the login lockout (ammproject.security.login_throttle)."""
 from __future__ import annotations
 
-from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.core.exceptions import PermissionDenied
 
 from ammproject.security.login_throttle import client_ip, login_lock_remaining
@@ -18,3 +18,8 @@ class LoginThrottleBackend(BaseBackend):
         if login_lock_remaining(username=username, ip=client_ip(request)):
             raise PermissionDenied("too many failed logins")
         return None
+
+    def get_user(self, user_id):
+        """A session whose backend is this one (Django's `login()`/`force_login()` name the
+        first backend) is the user ModelBackend would give."""
+        return ModelBackend().get_user(user_id)
