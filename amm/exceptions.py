@@ -25,3 +25,11 @@ class ActionRefused(AMMError):
 
 class InstanceNotFound(AMMError):
     code = "INSTANCE_NOT_FOUND"
+
+
+class ActionFailed(AMMError):
+    """An operator action that was allowed but could not be completed (the platform did not
+    answer a cancel); the state machines were left as they were: try again."""
+
+    code = "ACTION_FAILED"
+    retryable = True

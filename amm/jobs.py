@@ -79,6 +79,16 @@ def feed() -> None:
     run_unique("feed", lambda _: feed_loop(), marker_ttl_ms=window + lease_ttl_ms(), rerun=False)
 
 
+def start(market_id: str) -> None:
+    """The startup sync of a market an operator started; one that is no longer STARTING is
+    left alone (startup.market_start)."""
+    from amm.runtime.startup import market_start
+
+    close_old_connections()
+    run_unique(f"start:{market_id}", lambda _: market_start(market_id, only_starting=True), marker_ttl_ms=60_000,
+               rerun=False)
+
+
 def reconcile(market_id: str) -> None:
     """Reconciliation of one market (SPEC §8), in the market's lane (its lease)."""
     from amm.runtime.recon import reconcile_in_lane

@@ -79,6 +79,30 @@ def kill_switch_history(*, market_id: str) -> QuerySet[KillSwitchChange]:
     return KillSwitchChange.objects.filter(market_id=market_id)
 
 
+OPERATOR_STOP_PREFIX = "operator stop: "  # the LifecycleChange reason of amm.runtime.operator.stop
+
+
+def emergency_cause_recorded(*, market_id: str) -> str:
+    """Why the market last entered EMERGENCY, from its lifecycle history: SUSPENDED, HALTED
+    (the market's status), KILL_SWITCH (the operator's or the defense stack's switch) or
+    OPERATOR (anything else). Redis keeps the live cause; this is the durable one."""
+    change = (LifecycleChange.objects.filter(market_id=market_id, to_state="EMERGENCY")
+              .order_by("-timestamp_ms", "-id").first())
+    reason = (change.reason if change else "").upper()
+    for cause in ("SUSPENDED", "HALTED"):
+        if reason == f"MARKET {cause}":
+            return cause
+    return "KILL_SWITCH" if "KILL" in reason else "OPERATOR"
+
+
+def stopped_by_operator(*, market_id: str) -> bool:
+    """Did an operator's `stop` (not a run_amm shutdown, a wind-down or a failed start) put
+    the market in STOPPED last? run_amm then leaves it stopped until an operator starts it."""
+    change = (LifecycleChange.objects.filter(market_id=market_id, to_state="STOPPED")
+              .order_by("-timestamp_ms", "-id").first())
+    return bool(change and change.reason.startswith(OPERATOR_STOP_PREFIX))
+
+
 def alerts_open(*, market_id: str | None = None) -> QuerySet[Alert]:
     qs = Alert.objects.filter(acknowledged=False)
     return qs.filter(market_id=market_id) if market_id else qs

@@ -3,8 +3,8 @@
 Four django-fsm fields, each `protected=True` (only transitions change them):
 
 - lifecycle (seed §6.1): STOPPED -start-> STARTING; STARTING -running-> RUNNING |
-  -start_failed-> STOPPED; RUNNING -> EMERGENCY | WINDING_DOWN | STOPPED; EMERGENCY ->
-  RUNNING | STOPPED; WINDING_DOWN -> STOPPED.
+  -start_failed-> STOPPED | -abort_start-> EMERGENCY (kill switch); RUNNING -> EMERGENCY |
+  WINDING_DOWN | STOPPED; EMERGENCY -> RUNNING | STOPPED; WINDING_DOWN -> STOPPED.
   A new instance is STOPPED (enabled, not running). The seed enters STARTING when an
   operator starts the AMM ("POST /admin/amm/start"), so `start` (STOPPED -> STARTING) is
   that operator action and begins a new run; STOPPED is terminal for a run, not for the
@@ -14,7 +14,8 @@ Four django-fsm fields, each `protected=True` (only transitions change them):
 - defense level (seed §6.3): NORMAL / WIDEN / ONE_SIDE move freely among themselves as the
   defense stack re-evaluates each cycle; any of them -> KILL_SWITCH; KILL_SWITCH -> NORMAL
   only by `operator_reset`.
-- kill switch (seed §9.1): OFF -engage-> ON -reset-> OFF, with who and why.
+- kill switch (seed §9.1): OFF -engage-> ON -reset-> OFF, with who and why, in every
+  lifecycle state (docs/state-machines.md draws how the two machines meet).
 
 Transitions change state in memory only; amm.services.instances runs them inside
 `transaction.atomic()` on a row locked with `select_for_update`, saves, and records them.
@@ -90,6 +91,11 @@ class AMMInstance(FSMModelMixin, models.Model):
     @transition(field=lifecycle_state, source=L.RUNNING.value, target=L.EMERGENCY.value)
     def emergency(self) -> None:
         """Kill switch, or the market SUSPENDED / HALTED: orders cancelled, quoting paused."""
+
+    @transition(field=lifecycle_state, source=L.STARTING.value, target=L.EMERGENCY.value)
+    def abort_start(self) -> None:
+        """The kill switch during the startup (or still ON from before it): the run never
+        quotes; only the operator's reset of the switch leads on to RUNNING."""
 
     @transition(field=lifecycle_state, source=L.EMERGENCY.value, target=L.RUNNING.value)
     def resume(self) -> None:

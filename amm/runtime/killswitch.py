@@ -117,9 +117,10 @@ def engage_in_cycle(cycle: "Cycle", *, reason: str) -> None:
 
 
 def resume(*, market_id: str, reason: str, actor: str, check_market: bool = True,
-           ctx: RuntimeContext | None = None):
-    """The operator's reset (EMERGENCY -> RUNNING, kill switch OFF); TransitionNotAllowed
-    where illegal. With `check_market`, refused (ValueError) while the market is not ACTIVE."""
+           ctx: RuntimeContext | None = None, reset_kill_switch: bool = True):
+    """The operator's resume (EMERGENCY -> RUNNING, kill switch OFF unless
+    `reset_kill_switch` is False: then refused while it is ON); TransitionNotAllowed where
+    illegal. With `check_market`, refused (ValueError) while the market is not ACTIVE."""
     from amm.services import instance_resume
 
     if not reason:
@@ -133,7 +134,7 @@ def resume(*, market_id: str, reason: str, actor: str, check_market: bool = True
         else:
             if status != "ACTIVE":
                 raise ValueError(f"market {market_id} is {status}: resume once it is ACTIVE")
-    instance = instance_resume(market_id=market_id, actor=actor, reason=reason)
+    instance = instance_resume(market_id=market_id, actor=actor, reason=reason, reset_kill_switch=reset_kill_switch)
     state.runtime_update(market_id, emergency_cause="", resync=f"resumed by {actor}")
     try:
         from amm.runtime.scheduling import request_cycle

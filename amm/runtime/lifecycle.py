@@ -41,20 +41,10 @@ RESOLVED = "RESOLVED"
 SYSTEM = "system"
 
 
-def _cause_from_db(market_id: str) -> str:
-    from amm.models import LifecycleChange
-
-    change = LifecycleChange.objects.filter(market_id=market_id, to_state=L.EMERGENCY.value).order_by(
-        "-timestamp_ms", "-id").first()
-    reason = (change.reason if change else "").upper()
-    for cause in ("SUSPENDED", "HALTED"):
-        if reason == f"MARKET {cause}":
-            return cause
-    return "KILL_SWITCH" if "KILL" in reason else "OPERATOR"
-
-
 def emergency_cause(cycle: "Cycle") -> str:
-    return cycle.runtime.get("emergency_cause") or _cause_from_db(cycle.market_id)
+    from amm.selectors import emergency_cause_recorded
+
+    return cycle.runtime.get("emergency_cause") or emergency_cause_recorded(market_id=cycle.market_id)
 
 
 def _transition(cycle: "Cycle", service, **kwargs) -> bool:
@@ -116,6 +106,9 @@ def step(cycle: "Cycle") -> str | None:
     if lifecycle == L.EMERGENCY.value:
         return emergency_step(cycle, status=status, kill_on=kill_on)
     if lifecycle == L.WINDING_DOWN.value:
+        if kill_on:  # the switch holds the wind-down: nothing but an empty book until the reset
+            _empty_book(cycle)
+            return "kill_switch"
         return wind_down_step(cycle)
     return "idle"
 

@@ -1,5 +1,10 @@
 """The scheduler loop that `run_amm` runs (SPEC §7): it only enqueues; RQ workers do the work.
 
+Every second the driven markets are re-read from the database (`refresh`): an operator's
+stop drops a market, an operator's start (STARTING) enqueues its startup sync
+(jobs.start -> startup.market_start), after which it is RUNNING and driven. Without
+`market_ids` every AMM instance is considered, also ones enabled after run_amm started.
+
 Every AMM_SCHEDULER_TICK_MS:
 - each driven market (lifecycle RUNNING, EMERGENCY or WINDING_DOWN) gets a quote cycle
   every `requote_interval_ms`, the markets' ticks spread over the interval; those due are
@@ -44,6 +49,7 @@ from amm.runtime.scheduling import (
     request_feed,
     request_journal_flush,
     request_reconcile,
+    request_start,
 )
 
 log = logging.getLogger(__name__)
@@ -99,14 +105,20 @@ class Scheduler:
 
     # --- markets -------------------------------------------------------------------------------
     def refresh(self, now: float) -> None:
-        """Re-read which markets are driven (the database) and their intervals (Redis config)."""
+        """Re-read which markets are driven (the database) and their intervals (Redis config),
+        every second: a market an operator stopped leaves the plans, one an operator started
+        (STARTING) gets its startup job, and once RUNNING its cycles."""
         from amm.models import AMMInstance
 
         close_old_connections()
         rows = AMMInstance.objects.all()
         if self.market_ids is not None:
             rows = rows.filter(market_id__in=self.market_ids)
-        driven = {m: lc for m, lc in rows.values_list("market_id", "lifecycle_state") if lc in DRIVEN}
+        lifecycles = dict(rows.values_list("market_id", "lifecycle_state"))
+        driven = {m: lc for m, lc in lifecycles.items() if lc in DRIVEN}
+        for market_id, lifecycle in lifecycles.items():  # an operator's start: the startup sync on a worker
+            if lifecycle == L.STARTING.value:
+                request_start(market_id)
         for market_id in list(self.plans):
             if market_id not in driven:
                 del self.plans[market_id]

@@ -72,3 +72,12 @@ def request_daily_reset(day: str) -> bool:
 
     return enqueue_unique(f"daily:{day}", jobs.daily_reset, day, marker_ttl_ms=60_000, reason="daily reset",
                           timeout_s=60, queued_ttl_s=3600)
+
+
+def request_start(market_id: str) -> bool:
+    """The startup sync of a market an operator started (STARTING), on a worker: the
+    scheduler's loop must not wait for the platform."""
+    from amm import jobs
+
+    return enqueue_unique(f"start:{market_id}", jobs.start, market_id, marker_ttl_ms=60_000, at_front=True,
+                          reason="start", timeout_s=60, queued_ttl_s=60)

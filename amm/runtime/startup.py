@@ -1,5 +1,6 @@
-"""Starting markets (run_amm): STOPPED -> STARTING -> RUNNING through the startup sync
-(SPEC §5, seed §7.2); a failed sync -> STOPPED with a SYNC_FAILED alert. A market left
+"""Starting markets (run_amm, or an operator's start the scheduler picks up): STOPPED ->
+STARTING -> RUNNING through the startup sync (SPEC §5, seed §7.2); a failed sync -> STOPPED
+with a SYNC_FAILED alert; the kill switch ON (before or during the sync) -> EMERGENCY. A market left
 RUNNING / EMERGENCY / WINDING_DOWN by a run that died is adopted as it is: Redis is
 rebuilt from the platform and its cycles go on (the kill switch and EMERGENCY persist)."""
 from __future__ import annotations
@@ -60,10 +61,22 @@ def privileged_pending_resolve(*, ctx: RuntimeContext | None = None) -> int:
     return resolved
 
 
-def market_start(market_id: str, *, actor: str = "run_amm", ctx: RuntimeContext | None = None) -> str:
-    """Start (or adopt) one market; returns its lifecycle state afterwards."""
+def market_start(market_id: str, *, actor: str = "run_amm", ctx: RuntimeContext | None = None,
+                 only_starting: bool = False) -> str:
+    """Start (or adopt) one market; returns its lifecycle state afterwards. With
+    `only_starting` (an operator's start picked up by the scheduler) a market that is no
+    longer STARTING is left alone. The kill switch holds through the start: ON before it or
+    engaged during the sync, the market ends in EMERGENCY and nothing is quoted."""
+    from django_fsm import TransitionNotAllowed
+
     from amm.models import AlertSeverity, AlertType, AMMInstance
-    from amm.services import alert_raise, instance_running, instance_start, instance_start_failed, market_startup_sync
+    from amm.services import (
+        alert_raise,
+        instance_start,
+        instance_start_complete,
+        instance_start_failed,
+        market_startup_sync,
+    )
 
     ctx = ctx or context()
     lease = market_lease(market_id)
@@ -72,6 +85,8 @@ def market_start(market_id: str, *, actor: str = "run_amm", ctx: RuntimeContext 
     try:
         instance = AMMInstance.objects.get(market_id=market_id)
         lifecycle = instance.lifecycle_state
+        if only_starting and lifecycle != L.STARTING.value:
+            return lifecycle
         if lifecycle == L.STOPPED.value:
             instance_start(market_id=market_id, actor=actor, reason="run_amm")
             lifecycle = L.STARTING.value
@@ -83,13 +98,21 @@ def market_start(market_id: str, *, actor: str = "run_amm", ctx: RuntimeContext 
                 log.error("%s (%s): re-sync failed (%s); its cycles retry", market_id, lifecycle, exc)
                 state.resync_request([market_id], reason="startup sync failed", full=True)
                 return lifecycle
-            instance_start_failed(market_id=market_id, actor=actor, reason=f"startup sync failed: {exc}"[:255])
+            try:
+                instance_start_failed(market_id=market_id, actor=actor, reason=f"startup sync failed: {exc}"[:255])
+            except TransitionNotAllowed:  # the kill switch moved it to EMERGENCY meanwhile: its cycles re-sync
+                state.resync_request([market_id], reason="startup sync failed", full=True)
+                return AMMInstance.objects.get(market_id=market_id).lifecycle_state
             alert_raise(type=AlertType.SYNC_FAILED, severity=AlertSeverity.CRITICAL, market_id=market_id,
                         payload={"error": str(exc)})
             return L.STOPPED.value
         if lifecycle == L.STARTING.value:
-            instance_running(market_id=market_id, actor=actor, reason="startup sync done")
-            return L.RUNNING.value
+            lifecycle = instance_start_complete(market_id=market_id, actor=actor,
+                                                reason="startup sync done").lifecycle_state
+            if lifecycle == L.EMERGENCY.value:
+                state.runtime_update(market_id, emergency_cause="KILL_SWITCH")
+                log.warning("%s: kill switch ON, EMERGENCY instead of RUNNING (nothing quoted)", market_id)
+            return lifecycle
         log.info("%s: adopted in %s from an earlier run, Redis rebuilt from the platform", market_id, lifecycle)
         return lifecycle
     finally:

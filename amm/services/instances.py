@@ -120,6 +120,29 @@ def instance_running(*, market_id: str, actor: str = "system", reason: str = "in
     return _lifecycle(market_id, "running", actor=actor, reason=reason, now_ms=now_ms)
 
 
+def instance_start_complete(*, market_id: str, actor: str = "system", reason: str = "initialised",
+                            now_ms: int | None = None) -> AMMInstance:
+    """The startup sync is done: STARTING -> RUNNING, or -> EMERGENCY when the kill switch is
+    ON (engaged before the start: the latch holds, nothing is quoted). A market no longer
+    STARTING (the kill switch moved it to EMERGENCY during the sync) is left as it is."""
+    now_ms = now_ms if now_ms is not None else _now_ms()
+    with transaction.atomic():
+        instance = _locked(market_id)
+        if instance.lifecycle_state != L.STARTING.value:
+            return instance
+        if instance.kill_switch == KS.ON.value:
+            _apply(instance, instance.abort_start)
+            reason = f"kill switch: still ON at the start ({instance.kill_switch_reason})"
+        else:
+            _apply(instance, instance.running)
+        instance.save()
+        LifecycleChange.objects.create(instance=instance, market_id=market_id, from_state=L.STARTING.value,
+                                       to_state=instance.lifecycle_state, reason=reason[:255], actor=actor,
+                                       timestamp_ms=now_ms)
+    log.info("AMM %s lifecycle STARTING -> %s (%s, by %s)", market_id, instance.lifecycle_state, reason, actor)
+    return instance
+
+
 def instance_start_failed(*, market_id: str, reason: str, actor: str = "system", now_ms: int | None = None) -> AMMInstance:
     return _lifecycle(market_id, "start_failed", actor=actor, reason=reason, now_ms=now_ms)
 
@@ -138,14 +161,19 @@ def instance_stop(*, market_id: str, actor: str, reason: str, now_ms: int | None
     return _lifecycle(market_id, "stop", actor=actor, reason=reason, now_ms=now_ms)
 
 
-def instance_resume(*, market_id: str, actor: str, reason: str, now_ms: int | None = None) -> AMMInstance:
+def instance_resume(*, market_id: str, actor: str, reason: str, now_ms: int | None = None,
+                    reset_kill_switch: bool = True) -> AMMInstance:
     """EMERGENCY -> RUNNING. With the kill switch ON this is the operator's confirmed reset:
-    kill switch OFF and defense KILL_SWITCH -> NORMAL in the same transaction. Illegal
-    anywhere else (TransitionNotAllowed, nothing changed)."""
+    kill switch OFF and defense KILL_SWITCH -> NORMAL in the same transaction — unless
+    `reset_kill_switch` is False (a resume by someone who may not reset the switch): then
+    refused while it is ON. Illegal anywhere else (TransitionNotAllowed, nothing changed)."""
     now_ms = now_ms if now_ms is not None else _now_ms()
     with transaction.atomic():
         instance = _locked(market_id)
         source = instance.lifecycle_state
+        if not reset_kill_switch and instance.kill_switch == KS.ON.value:
+            raise TransitionNotAllowed(f"{market_id}: the kill switch is ON: only its reset resumes the market",
+                                       object=instance, method="resume")
         _apply(instance, instance.resume)
         mirror: dict[str, str] = {}
         if instance.kill_switch == KS.ON.value:
@@ -178,8 +206,10 @@ def _kill_switch_fields(instance: AMMInstance, actor: str, reason: str) -> None:
 
 
 def instance_kill(*, market_id: str, actor: str, reason: str, now_ms: int | None = None) -> AMMInstance:
-    """Engage the kill switch: ON (who, why), defense -> KILL_SWITCH, RUNNING -> EMERGENCY,
-    alert. The running loop sees `kill_switch=ON` in amm:state and cancels every order."""
+    """Engage the kill switch: ON (who, why), defense -> KILL_SWITCH, alert, and RUNNING or
+    STARTING -> EMERGENCY; WINDING_DOWN and STOPPED keep their lifecycle state with the switch
+    latched ON (docs/state-machines.md). The running loop sees `kill_switch=ON` in amm:state
+    and cancels every order."""
     now_ms = now_ms if now_ms is not None else _now_ms()
     with transaction.atomic():
         instance = _locked(market_id)
@@ -193,15 +223,51 @@ def instance_kill(*, market_id: str, actor: str, reason: str, now_ms: int | None
             DefenseLevelChange.objects.create(instance=instance, market_id=market_id, from_level=source,
                                               to_level=D.KILL_SWITCH.value, reason=f"kill switch: {reason}"[:255],
                                               actor=actor, timestamp_ms=now_ms)
-        if instance.lifecycle_state == L.RUNNING.value:
-            _apply(instance, instance.emergency)
-            LifecycleChange.objects.create(instance=instance, market_id=market_id, from_state=L.RUNNING.value,
+        source = instance.lifecycle_state
+        if source in (L.RUNNING.value, L.STARTING.value):  # WINDING_DOWN and STOPPED keep their state
+            _apply(instance, instance.emergency if source == L.RUNNING.value else instance.abort_start)
+            LifecycleChange.objects.create(instance=instance, market_id=market_id, from_state=source,
                                            to_state=L.EMERGENCY.value, reason=f"kill switch: {reason}"[:255],
                                            actor=actor, timestamp_ms=now_ms)
         instance.save()
         _mirror(market_id, kill_switch=KS.ON.value, defense_level=D.KILL_SWITCH.value)
         alert_raise(type=AlertType.KILL_SWITCH, severity=AlertSeverity.CRITICAL, market_id=market_id,
                     payload={"actor": actor, "reason": reason})
+    return instance
+
+
+def instance_reset_kill_switch(*, market_id: str, actor: str, reason: str, now_ms: int | None = None) -> AMMInstance:
+    """The operator's confirmed reset of the kill switch, in any lifecycle state: switch
+    ON -> OFF and defense KILL_SWITCH -> NORMAL; an EMERGENCY the kill switch caused ->
+    RUNNING (the runtime re-syncs before quoting). An EMERGENCY with another recorded cause
+    (the market SUSPENDED / HALTED before the switch) stays for the market's own way out;
+    WINDING_DOWN, STOPPED and STARTING keep their lifecycle state. Switch already OFF:
+    TransitionNotAllowed, nothing changed."""
+    from amm.selectors import emergency_cause_recorded
+
+    now_ms = now_ms if now_ms is not None else _now_ms()
+    with transaction.atomic():
+        instance = _locked(market_id)
+        _apply(instance, instance.reset_kill_switch)
+        _kill_switch_fields(instance, actor, reason)
+        KillSwitchChange.objects.create(instance=instance, market_id=market_id, from_state=KS.ON.value,
+                                        to_state=KS.OFF.value, reason=reason, actor=actor, timestamp_ms=now_ms)
+        mirror = {"kill_switch": KS.OFF.value}
+        if instance.defense_level == D.KILL_SWITCH.value:
+            _apply(instance, instance.operator_reset)
+            DefenseLevelChange.objects.create(instance=instance, market_id=market_id, from_level=D.KILL_SWITCH.value,
+                                              to_level=D.NORMAL.value, reason=f"kill switch reset: {reason}"[:255],
+                                              actor=actor, timestamp_ms=now_ms)
+            mirror["defense_level"] = D.NORMAL.value
+        if (instance.lifecycle_state == L.EMERGENCY.value
+                and emergency_cause_recorded(market_id=market_id) == "KILL_SWITCH"):
+            _apply(instance, instance.resume)
+            LifecycleChange.objects.create(instance=instance, market_id=market_id, from_state=L.EMERGENCY.value,
+                                           to_state=L.RUNNING.value, reason=f"kill switch reset: {reason}"[:255],
+                                           actor=actor, timestamp_ms=now_ms)
+        instance.save()
+        _mirror(market_id, **mirror)
+    log.warning("AMM %s kill switch reset by %s (%s): %s", market_id, actor, instance.lifecycle_state, reason)
     return instance
 
 
@@ -266,9 +332,11 @@ __all__ = [
     "instance_emergency",
     "instance_enable",
     "instance_kill",
+    "instance_reset_kill_switch",
     "instance_resume",
     "instance_running",
     "instance_start",
+    "instance_start_complete",
     "instance_start_failed",
     "instance_stop",
     "instance_wind_down",

@@ -1,6 +1,7 @@
 """`python manage.py amm_kill (MARKET_ID ... | --all) --reason TEXT` (SPEC §3.7): engage the
 kill switch — cancel every AMM order of those markets now, stop quoting, record who and
-why, alert. Only `amm_resume` brings a market back."""
+why, alert (amm.runtime.operator.kill; in any lifecycle state). Only `amm_resume` brings a
+market back."""
 from __future__ import annotations
 
 import getpass
@@ -18,21 +19,19 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default=None, help="who (default: operator:<login>)")
 
     def handle(self, *args, **options):
-        from amm.models import AMMInstance
-        from amm.runtime.killswitch import kill
+        from amm.exceptions import ActionRefused, InstanceNotFound
+        from amm.runtime import operator
 
         ids, everything = options["market_ids"], options["all"]
         if bool(ids) == bool(everything):
             raise CommandError("name the markets or give --all (not both)")
         if not options["reason"].strip():
             raise CommandError("--reason must say why")
-        if ids:
-            known = set(AMMInstance.objects.filter(market_id__in=ids).values_list("market_id", flat=True))
-            missing = [m for m in ids if m not in known]
-            if missing:
-                raise CommandError(f"no AMM instance for {', '.join(missing)}")
         actor = options["actor"] or f"operator:{getpass.getuser()}"
-        results = kill(market_ids=None if everything else ids, reason=options["reason"], actor=actor)
+        try:
+            results = operator.kill(market_ids=None if everything else ids, reason=options["reason"], actor=actor)
+        except (InstanceNotFound, ActionRefused) as exc:
+            raise CommandError(exc.detail) from None
         for r in results:
             state = "ON" if r.engaged else "already ON"
             self.stdout.write(f"{r.market_id}: kill switch {state}, {r.cancelled} orders cancelled"

@@ -2,7 +2,9 @@
 
 Starts the AMM for the enabled markets (or those named): each instance STOPPED -> STARTING
 -> RUNNING through the startup sync (a failed sync -> STOPPED with an alert; a market left
-RUNNING/EMERGENCY/WINDING_DOWN by a run that died is adopted), arms the platform's dead
+RUNNING/EMERGENCY/WINDING_DOWN by a run that died is adopted; one an operator stopped stays
+STOPPED unless named with --market; an operator's later start is picked up within about a
+second, amm/runtime/scheduler.py), arms the platform's dead
 man's switch, starts N RQ worker subprocesses (`manage.py amm_worker`, respawned when one
 dies) and runs the scheduler in this process, printing one status line per market every
 few seconds (beyond AMM_STATUS_MAX_LINES markets, a summary and the markets that want
@@ -96,6 +98,7 @@ class Command(BaseCommand):
         from amm.runtime.scheduler import Scheduler
         from amm.runtime.startup import market_shutdown, market_start, privileged_pending_resolve, working_state_check
         from amm.runtime.status import status_lines
+        from amm.selectors import stopped_by_operator
 
         for handler in logging.getLogger().handlers:  # logs to stdout, one stream for an operator or a harness
             if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stderr, sys.__stderr__):
@@ -111,17 +114,19 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
 
-        markets = list(dict.fromkeys(options["markets"]))
+        named = list(dict.fromkeys(options["markets"]))
         known = set(AMMInstance.objects.values_list("market_id", flat=True))
-        missing = [m for m in markets if m not in known]
+        missing = [m for m in named if m not in known]
         if missing:
             raise CommandError(f"no AMM instance for {', '.join(missing)} (run amm_enable first)")
-        markets = markets or sorted(known)
+        markets = named or sorted(known)
         if not markets:
             raise CommandError("no enabled market (run amm_enable MARKET_ID first)")
         workers = max(1, int(options["workers"]))
 
-        scheduler = Scheduler(markets)
+        # Without --market the scheduler considers every instance, also ones enabled and
+        # started by an operator while this runs.
+        scheduler = Scheduler(named or None)
         log.info("run_amm pid %d: %d markets, %d workers, platform %s", os.getpid(), len(markets), workers,
                  settings.AMM_PLATFORM_BASE_URL)
         if not scheduler.acquire(wait_ms=lease_ttl_ms() + 2000):
@@ -136,6 +141,10 @@ class Command(BaseCommand):
             for market_id in markets:
                 if stop.is_set():
                     break
+                if market_id not in named and stopped_by_operator(market_id=market_id):
+                    log.info("%s: left STOPPED (an operator stopped it; start it, or name it with --market)",
+                             market_id)
+                    continue
                 lifecycle = market_start(market_id, ctx=ctx)
                 log.info("%s: %s", market_id, lifecycle)
             if not stop.is_set():
@@ -155,14 +164,29 @@ class Command(BaseCommand):
                 if options["status_every"] and time.monotonic() >= next_status:
                     next_status = time.monotonic() + float(options["status_every"])
                     try:
+                        markets = self._markets(named)
                         for line in status_lines(markets, max_lines=int(getattr(settings, "AMM_STATUS_MAX_LINES", 20))):
                             self.stdout.write(line)
                         self.stdout.flush()
                     except Exception as exc:  # noqa: BLE001 - status is best effort
                         log.warning("status: %s", exc)
         finally:
-            self._shutdown(scheduler, thread, pool, markets, ctx)
+            self._shutdown(scheduler, thread, pool, self._markets(named, default=markets), ctx)
         return None
+
+    @staticmethod
+    def _markets(named: list[str], *, default: list[str] | None = None) -> list[str]:
+        """The markets this run answers for: those named, else every instance (now)."""
+        from amm.models import AMMInstance
+
+        if named:
+            return named
+        try:
+            return sorted(AMMInstance.objects.values_list("market_id", flat=True))
+        except Exception:  # noqa: BLE001 - the database is gone: what we knew
+            if default is None:
+                raise
+            return default
 
     def _shutdown(self, scheduler, thread, pool, markets, ctx) -> None:
         from amm import state
