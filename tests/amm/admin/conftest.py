@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.test import TestCase
 
 from amm import state
 from amm.models import AMMInstance, DefenseLevelChange, KillSwitchChange, LifecycleChange
@@ -41,7 +42,9 @@ def login(client):
 
 
 def enable(market_id: str, *, budget_cents: int = 200_000) -> AMMInstance:
-    instance, _ = instance_enable(market_id=market_id, budget_cents=budget_cents, actor="test")
+    """amm_enable's instance and config, `amm:config` written as on its commit."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        instance, _ = instance_enable(market_id=market_id, budget_cents=budget_cents, actor="test")
     return AMMInstance.objects.get(pk=instance.pk)
 
 
