@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ChangeList
@@ -22,6 +22,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from redis.exceptions import RedisError
 
 from amm import selectors
 from amm.admin.base import actor
@@ -41,9 +42,21 @@ class LiveChangeList(ChangeList):
     def get_results(self, request):
         super().get_results(request)
         rows = list(self.result_list)  # evaluates the page once; the template iterates the same objects
-        live = selectors.markets_live(market_ids=[row.market_id for row in rows])
+        live = _live_read(request, [row.market_id for row in rows])
         for row in rows:
-            row.live = live[row.market_id]
+            row.live = live.get(row.market_id)
+
+
+def _live_read(request, market_ids: list[str]) -> dict[str, selectors.MarketLive]:
+    """The live figures, or none with a warning when Redis does not answer: the console still
+    lists the instances and runs the operator actions (the database is their source)."""
+    try:
+        return selectors.markets_live(market_ids=market_ids)
+    except RedisError as exc:
+        if not getattr(request, "_amm_redis_warned", False):
+            request._amm_redis_warned = True
+            messages.warning(request, f"Redis did not answer ({exc.__class__.__name__}): no live figures")
+        return {}
 
 
 def _live(obj: AMMInstance) -> selectors.MarketLive | None:
@@ -196,7 +209,8 @@ class AMMInstanceAdmin(admin.ModelAdmin):
         ]
         return {
             "operations": operations,
-            "live": selectors.markets_live(market_ids=[market_id])[market_id],
+            "live": _live_read(request, [market_id]).get(market_id),
+            "detail": True,  # the sections below the fields (with or without the live state)
             "db_config_version": obj.config.version,
             "histories": [self._history(title, model, rows, source, target, market_id)
                           for title, model, rows, source, target in histories],

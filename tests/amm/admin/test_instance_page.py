@@ -129,3 +129,16 @@ def test_reconciliation_runs_on_the_page(login, redis_conn):
     client, _ = login(VIEW)
     table = _text(client.get(_page(instance)).content.decode(), "reconciliation-table")
     assert "WARNING yes" in table and "yes_volume" in table and "rebuilt from the platform" in table
+
+
+def test_without_redis_the_console_still_lists_and_shows_instances(login, redis_conn, settings):
+    instance = enable("MKT-NR")
+    seed_live("MKT-NR", fair_price_cents=50)
+    client, _ = login(VIEW)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    listing = client.get("/admin/amm/amminstance/")
+    assert listing.status_code == 200
+    html = listing.content.decode()
+    assert "Redis did not answer (ConnectionError): no live figures" in html and ">MKT-NR</a>" in html
+    page = client.get(_page(instance))
+    assert page.status_code == 200 and 'id="live-unavailable"' in page.content.decode()
