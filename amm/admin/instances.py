@@ -131,7 +131,7 @@ class AMMInstanceAdmin(admin.ModelAdmin):
     def get_changelist(self, request, **kwargs):
         return LiveChangeList
 
-    @admin.display(description="market")
+    @admin.display(description="market status")
     def market_status(self, obj):
         live = _live(obj)
         return live.market_status if live else None
@@ -179,11 +179,11 @@ class AMMInstanceAdmin(admin.ModelAdmin):
 
     @admin.display(description="phase changed at")
     def phase_changed_at(self, obj):
-        return _at_ms(obj.phase_changed_at_ms)
+        return _at_ms(obj.phase_changed_at_ms) or self.get_empty_value_display()
 
     @admin.display(description="last rollback at")
     def last_rollback_at(self, obj):
-        return _at_ms(obj.last_rollback_at_ms)
+        return _at_ms(obj.last_rollback_at_ms) or self.get_empty_value_display()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, unquote(object_id))
