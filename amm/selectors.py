@@ -103,6 +103,11 @@ def stopped_by_operator(*, market_id: str) -> bool:
     return bool(change and change.reason.startswith(OPERATOR_STOP_PREFIX))
 
 
+def alerts_list(*, market_id: str) -> QuerySet[Alert]:
+    """A market's alerts, newest first, open or acknowledged."""
+    return Alert.objects.filter(market_id=market_id)
+
+
 def alerts_open(*, market_id: str | None = None) -> QuerySet[Alert]:
     qs = Alert.objects.filter(acknowledged=False)
     return qs.filter(market_id=market_id) if market_id else qs

@@ -110,11 +110,12 @@ def _status_action(status: str):
         markets = list(queryset.order_by("id"))
         if status not in _CONFIRMED:
             return _set_status(modeladmin, request, markets, status)
-        form = ResolveForm(request.POST) if status == MarketStatus.RESOLVED else None
-        if "confirm" in request.POST and (form is None or form.is_valid()):
+        confirmed = "confirm" in request.POST
+        form = None
+        if status == MarketStatus.RESOLVED:
+            form = ResolveForm(request.POST) if confirmed else ResolveForm()
+        if confirmed and (form is None or form.is_valid()):
             return _set_status(modeladmin, request, markets, status, form.cleaned_data["outcome"] if form else None)
-        if form is not None and "confirm" not in request.POST:
-            form = ResolveForm()
         return TemplateResponse(request, "admin/exchange/market/status_confirmation.html", {
             **modeladmin.admin_site.each_context(request),
             "title": f"Move to {status}: are you sure?",

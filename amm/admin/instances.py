@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from amm import selectors
 from amm.admin.base import actor
 from amm.admin.operations import OPERATIONS, Operation, ReasonForm, operation_run
-from amm.models import Alert, AMMInstance
+from amm.models import AMMInstance
 from amm.services.alerts import alert_acknowledge
 
 HISTORY_ROWS = 25  # newest transitions shown per state machine (the full list is one link away)
@@ -214,7 +214,7 @@ class AMMInstanceAdmin(admin.ModelAdmin):
             "db_config_version": obj.config.version,
             "histories": [self._history(title, model, rows, source, target, market_id)
                           for title, model, rows, source, target in histories],
-            "alerts": list(Alert.objects.filter(market_id=market_id)[:ALERT_ROWS]),
+            "alerts": list(selectors.alerts_list(market_id=market_id)[:ALERT_ROWS]),
             "can_acknowledge": request.user.has_perm("amm.change_alert"),
             "reconciliation_runs": list(selectors.reconciliation_runs(market_id=market_id)[:RECONCILIATION_ROWS]),
         }
@@ -293,7 +293,7 @@ class AMMInstanceAdmin(admin.ModelAdmin):
         if request.method != "POST" or not (self.has_view_permission(request, obj)
                                              and request.user.has_perm("amm.change_alert")):
             raise PermissionDenied
-        if not Alert.objects.filter(pk=alert_id, market_id=obj.market_id).exists():
+        if not selectors.alerts_list(market_id=obj.market_id).filter(pk=alert_id).exists():
             raise Http404("no such alert for this market")
         alert = alert_acknowledge(alert_id=alert_id, actor=actor(request))
         self.message_user(request, f"alert {alert.pk} ({alert.type}) acknowledged")
