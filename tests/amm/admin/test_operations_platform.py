@@ -75,7 +75,8 @@ def test_resume_from_emergency_once_the_market_is_active_again(rt, login):
     assert level == "error" and "resume once it is ACTIVE" in text
     assert rt.instance().lifecycle_state == "EMERGENCY"
 
-    rt.set_status("ACTIVE", watch=False)
+    rt.set_status("ACTIVE")  # the feed's status watch sees it; a HALTED market still waits for the operator
+    assert quote_cycle(rt.market_id, reason="status").outcome == "emergency"
     response = client.post(url, {"reason": "halt lifted", "confirm": "1"}, follow=True)
     [(level, text)] = _messages(response)
     assert (level, text) == ("success", f"{rt.market_id}: Resume done — now RUNNING, kill switch OFF")
