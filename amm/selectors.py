@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Iterable
 
 from django.db import connection
 from django.db.models import QuerySet
 
 from amm import state
-from amm.enums import Side
+from amm.enums import BookType, Side
 from amm.exceptions import InstanceNotFound
 from amm.models import (
     Alert,
@@ -21,6 +21,7 @@ from amm.models import (
     PhaseTransition,
     ReconciliationRun,
 )
+from amm.state import InventoryView, OrderEntry
 from amm.strategy.config import StrategyConfig
 from amm.strategy.types import yes_view_price
 
@@ -75,6 +76,10 @@ def lifecycle_history(*, market_id: str) -> QuerySet[LifecycleChange]:
     return LifecycleChange.objects.filter(market_id=market_id)
 
 
+def kill_switch_history(*, market_id: str) -> QuerySet[KillSwitchChange]:
+    return KillSwitchChange.objects.filter(market_id=market_id)
+
+
 OPERATOR_STOP_PREFIX = "operator stop: "  # the LifecycleChange reason of amm.runtime.operator.stop
 
 
@@ -99,13 +104,10 @@ def stopped_by_operator(*, market_id: str) -> bool:
     return bool(change and change.reason.startswith(OPERATOR_STOP_PREFIX))
 
 
-def kill_switch_history(*, market_id: str) -> QuerySet[KillSwitchChange]:
-    return KillSwitchChange.objects.filter(market_id=market_id)
-
-
-def alerts_list() -> QuerySet[Alert]:
-    """Every alert, newest first (the monitoring API filters it)."""
-    return Alert.objects.all()
+def alerts_list(*, market_id: str | None = None) -> QuerySet[Alert]:
+    """Alerts newest first, open or acknowledged: every market's, or one market's."""
+    qs = Alert.objects.all()
+    return qs.filter(market_id=market_id) if market_id else qs
 
 
 def alerts_open(*, market_id: str | None = None) -> QuerySet[Alert]:
@@ -128,17 +130,128 @@ def order_history(*, market_id: str | None = None, state_in: list[str] | None = 
     return qs
 
 
+# --- live figures from Redis (SPEC §4, §9): one pipelined round trip for any number of markets ---
+BID_BOOK_TYPES = frozenset({BookType.NATIVE_BUY.value, BookType.SYNTHETIC_BUY.value})  # YES-view bids
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """One of the AMM's own quotes, YES-view (a NO order at q shows at 100 − q)."""
+
+    price_cents: int
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOrder:
+    order_id: str
+    quote: str  # "bid" | "ask", YES-view
+    yes_price_cents: int
+    side: str
+    direction: str
+    book_type: str
+    price: int  # own-side price, as in amm:orders
+    qty: int
+    remaining: int
+    created_ms: int
+
+
+def best_quotes(orders: Iterable[OrderEntry]) -> tuple[Quote | None, Quote | None]:
+    """The AMM's own best bid and best ask, YES-view, with the remaining size at that price."""
+    bid: Quote | None = None
+    ask: Quote | None = None
+    for order in orders:
+        price = yes_view_price(Side(order.side), order.price)
+        if order.book_type in BID_BOOK_TYPES:
+            if bid is None or price > bid.price_cents:
+                bid = Quote(price, order.remaining)
+            elif price == bid.price_cents:
+                bid = Quote(price, bid.quantity + order.remaining)
+        elif ask is None or price < ask.price_cents:
+            ask = Quote(price, order.remaining)
+        elif price == ask.price_cents:
+            ask = Quote(price, ask.quantity + order.remaining)
+    return bid, ask
+
+
+@dataclass(frozen=True)
+class MarketLive:
+    """A market's Redis working state as operators read it: the figures at a glance (fair
+    price, own best quotes, skew, PnL today) and the inventory, live orders and state
+    behind them. `synced` is False for a market never synced (no `amm:inventory`)."""
+
+    market_id: str
+    synced: bool
+    inventory: InventoryView
+    orders: list[LiveOrder]
+    state: dict[str, Any]
+    config_version: int | None
+    oracle: dict[str, Any] | None
+    market: dict[str, Any] | None
+    best_bid: Quote | None
+    best_ask: Quote | None
+
+    @property
+    def fair_price_cents(self) -> int | None:
+        return self.state.get("fair_price_cents")
+
+    @property
+    def inventory_skew(self) -> float | None:
+        return self.state.get("inventory_skew")
+
+    @property
+    def daily_pnl_cents(self) -> int | None:
+        return self.state.get("daily_pnl_cents")
+
+    @property
+    def market_status(self) -> str | None:
+        return (self.market or {}).get("status")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "inventory": self.inventory.as_dict() if self.synced else None,
+            "orders": [asdict(order) for order in self.orders],
+            "state": self.state,
+            "config_version": self.config_version,
+            "oracle": self.oracle,
+            "market": self.market,
+            "fair_price_cents": self.fair_price_cents,
+            "best_bid": asdict(self.best_bid) if self.best_bid else None,
+            "best_ask": asdict(self.best_ask) if self.best_ask else None,
+            "inventory_skew": self.inventory_skew,
+            "daily_pnl_cents": self.daily_pnl_cents,
+        }
+
+
+def _live_order(order: OrderEntry) -> LiveOrder:
+    return LiveOrder(
+        order_id=order.order_id, quote="bid" if order.book_type in BID_BOOK_TYPES else "ask",
+        yes_price_cents=yes_view_price(Side(order.side), order.price), side=order.side,
+        direction=order.direction, book_type=order.book_type, price=order.price, qty=order.qty,
+        remaining=order.remaining, created_ms=order.created_ms,
+    )
+
+
+def _market_live(read: state.QuoteCycleRead) -> MarketLive:
+    orders = sorted((_live_order(o) for o in read.orders.values()),
+                    key=lambda o: (o.quote != "ask", -o.yes_price_cents if o.quote == "bid" else o.yes_price_cents))
+    bid, ask = best_quotes(read.orders.values())
+    return MarketLive(
+        market_id=read.market_id, synced=read.inventory.exists, inventory=read.inventory, orders=orders,
+        state=read.state, config_version=read.config_version, oracle=read.oracle, market=read.market,
+        best_bid=bid, best_ask=ask,
+    )
+
+
+def markets_live(*, market_ids: Iterable[str]) -> dict[str, MarketLive]:
+    """The live figures of many markets (an admin page, the monitoring API): ONE pipelined
+    Redis round trip whatever their number (each market's keys read together)."""
+    return {m: _market_live(read) for m, read in state.quote_cycle_read_many(market_ids).items()}
+
+
 def market_live_view(*, market_id: str) -> dict:
     """Redis working state of one market (for the admin / monitoring): one round trip."""
-    read = state.quote_cycle_read(market_id)
-    return {
-        "inventory": read.inventory.as_dict() if read.inventory.exists else None,
-        "orders": [asdict(order) for order in read.orders.values()],
-        "state": read.state,
-        "config_version": read.config_version,
-        "oracle": read.oracle,
-        "market": read.market,
-    }
+    return markets_live(market_ids=[market_id])[market_id].as_dict()
 
 
 # --- monitoring (the API, the admin) -----------------------------------------------------------

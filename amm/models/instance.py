@@ -23,7 +23,6 @@ Transitions change state in memory only; amm.services.instances runs them inside
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from amm.enums import AMMLifecycleState as L
@@ -39,7 +38,6 @@ STABILIZE_REASONS = (
 )
 ROLLBACK_REASON = PhaseTransitionReason.EMERGENCY_ROLLBACK.value
 SOFT_LEVELS = (D.NORMAL.value, D.WIDEN.value, D.ONE_SIDE.value)
-DEFAULT_BUDGET_CENTS = 500_000  # seed §4.4 budget_limit_cents
 
 
 class AMMInstance(FSMModelMixin, models.Model):
@@ -51,7 +49,6 @@ class AMMInstance(FSMModelMixin, models.Model):
     kill_switch_by = models.CharField(max_length=150, blank=True, default="")
     kill_switch_reason = models.TextField(blank=True, default="")
     kill_switch_changed_at = models.DateTimeField(null=True, blank=True)
-    budget_cents = models.BigIntegerField(default=DEFAULT_BUDGET_CENTS)
     phase_changed_at_ms = models.BigIntegerField(default=0)
     last_rollback_at_ms = models.BigIntegerField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -68,10 +65,15 @@ class AMMInstance(FSMModelMixin, models.Model):
             ("engage_killswitch", "Can engage the AMM kill switch"),
             ("reset_killswitch", "Can reset the AMM kill switch"),
         ]
-        constraints = [models.CheckConstraint(condition=Q(budget_cents__gte=0), name="ck_amm_instance_budget_nonneg")]
 
     def __str__(self) -> str:
         return f"AMM {self.market_id} [{self.lifecycle_state}]"
+
+    @property
+    def budget_cents(self) -> int:
+        """The market's budget: one source, the config's `budget_limit_cents` (what the
+        strategy spends against, seed §4.4); kept here as a read-only name for callers."""
+        return self.config.budget_limit_cents
 
     # --- lifecycle (seed §6.1) ------------------------------------------------------------
     @transition(field=lifecycle_state, source=L.STOPPED.value, target=L.STARTING.value)

@@ -4,18 +4,13 @@ requote age. Reads Redis and the database only."""
 from __future__ import annotations
 
 from amm import state
-from amm.strategy.types import yes_view_price
-from amm.enums import Side
 
 
 def _best(orders) -> tuple[str, str]:
-    bids, asks = [], []
-    for o in orders.values():
-        price = yes_view_price(Side(o.side), o.price)
-        (bids if o.book_type in ("NATIVE_BUY", "SYNTHETIC_BUY") else asks).append((price, o.remaining))
-    bid = max(bids, default=None)
-    ask = min(asks, default=None)
-    fmt = lambda level: f"{level[0]}x{level[1]}" if level else "-"  # noqa: E731
+    from amm.selectors import best_quotes
+
+    fmt = lambda quote: f"{quote.price_cents}x{quote.quantity}" if quote else "-"  # noqa: E731
+    bid, ask = best_quotes(orders.values())
     return fmt(bid), fmt(ask)
 
 

@@ -32,7 +32,6 @@ from amm.models import (
     MarketConfig,
     PhaseTransition,
 )
-from amm.models.instance import DEFAULT_BUDGET_CENTS
 from amm.services.alerts import alert_raise
 from amm.services.config import config_save
 
@@ -71,27 +70,24 @@ def _mirror(market_id: str, **fields: str) -> None:
 # --- enable -------------------------------------------------------------------------------
 def instance_enable(*, market_id: str, budget_cents: int | None = None, actor: str = "system") -> tuple[AMMInstance, bool]:
     """Create the AMM instance (STOPPED) and its config with the seed defaults, and write
-    `amm:config:{market_id}`; an existing instance is returned (its budget updated if given)."""
+    `amm:config:{market_id}`; an existing instance is returned (its budget updated if given).
+    The budget lives in the config only (`budget_limit_cents`, the one the strategy reads)."""
     if not market_id or len(market_id) > 64:
         raise ValueError("market id must be 1-64 characters")
     if budget_cents is not None and (not isinstance(budget_cents, int) or budget_cents < 0):
         raise ValueError("budget must be a non-negative number of cents")
     with transaction.atomic():
-        instance, created = AMMInstance.objects.select_for_update().get_or_create(
-            market_id=market_id, defaults={"budget_cents": budget_cents if budget_cents is not None
-                                           else DEFAULT_BUDGET_CENTS})
+        instance, created = AMMInstance.objects.select_for_update().get_or_create(market_id=market_id)
         config = MarketConfig.objects.filter(instance=instance).first()
         if config is None:
             config = MarketConfig(instance=instance)
             if budget_cents is not None:
                 config.budget_limit_cents = budget_cents
             config_save(config=config, actor=actor)
-        elif budget_cents is not None and (instance.budget_cents != budget_cents
-                                           or config.budget_limit_cents != budget_cents):
-            instance.budget_cents = budget_cents
-            instance.save(update_fields=["budget_cents", "updated_at"])
+        elif budget_cents is not None and config.budget_limit_cents != budget_cents:
             config.budget_limit_cents = budget_cents
             config_save(config=config, actor=actor)
+        instance.config = config
     return instance, created
 
 

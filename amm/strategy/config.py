@@ -27,42 +27,42 @@ def _param(default: Any, lo: float | None, hi: float | None, help_text: str, why
 @dataclass(frozen=True)
 class StrategyConfig:
     # --- the 14 parameters of the seed (§4.4), seed defaults ---------------------------
-    gamma_short: float = _param(2.5, 0.0, 50.0, "risk aversion γ for markets ending within 7 days")
-    gamma_mid: float = _param(1.5, 0.0, 50.0, "risk aversion γ for markets ending in 7-30 days")
-    gamma_long: float = _param(0.8, 0.0, 50.0, "risk aversion γ for markets ending after 30 days")
+    gamma_short: float = _param(2.5, 0.0, 50.0, "risk aversion γ (unitless) for markets ending within 7 days")
+    gamma_mid: float = _param(1.5, 0.0, 50.0, "risk aversion γ (unitless) for markets ending in 7-30 days")
+    gamma_long: float = _param(0.8, 0.0, 50.0, "risk aversion γ (unitless) for markets ending after 30 days")
     time_smoothing_kappa: float = _param(24.0, 0.01, 10000.0, "κ in hours of τ(h) = h/(h+κ)")
     base_spread_cents: int = _param(2, 1, 50, "base quoted spread (ask - bid) in cents")
     max_spread_cents: int = _param(15, 1, 98, "cap on the quoted spread in cents")
-    budget_limit_cents: int = _param(500_000, 0, 10**12, "most cash the AMM may commit to this market")
-    position_limit: int = _param(5_000, 0, 10**9, "most shares of one side the AMM may hold")
-    max_loss_daily_cents: int = _param(50_000, 0, 10**12, "daily loss that engages the kill switch")
+    budget_limit_cents: int = _param(500_000, 0, 10**12, "most cash in cents the AMM may commit to this market (its budget)")
+    position_limit: int = _param(5_000, 0, 10**9, "most shares of one side the AMM may hold (shares)")
+    max_loss_daily_cents: int = _param(50_000, 0, 10**12, "daily loss in cents that engages the kill switch")
     lvr_velocity_threshold: float = _param(
         0.10, 0.0, 10.0, "fair-price speed (fraction of 100 cents per second) that starts the LVR cooldown"
     )
     lvr_cooldown_ms: int = _param(5_000, 0, 3_600_000, "LVR cooldown length in ms")
-    oracle_stale_ms: int = _param(30_000, 0, 86_400_000, "oracle older than this gets weight 0")
-    oracle_deviation_cents: int = _param(5, 0, 99, "oracle farther than this from the book is distrusted")
-    oracle_gap_cents: int = _param(5, 0, 99, "oracle jump larger than this between readings is distrusted")
+    oracle_stale_ms: int = _param(30_000, 0, 86_400_000, "oracle older than this many ms gets weight 0")
+    oracle_deviation_cents: int = _param(5, 0, 99, "oracle farther than this many cents from the book is distrusted")
+    oracle_gap_cents: int = _param(5, 0, 99, "oracle jump larger than this many cents between readings is distrusted")
     # --- what the strategy and runtime need beyond the seed ------------------------------
     requote_interval_ms: int = _param(1_000, 50, 3_600_000, "quote cycle interval in ms")
     order_levels: int = _param(
-        2, 2, 10, "orders per side (4..20 live orders per market)",
+        2, 2, 10, "orders per side (count; 4..20 live orders per market)",
         why="2..10 levels per side give SPEC §6's 4–20 live orders per market",
     )
     level_spacing_cents: int = _param(1, 1, 20, "price step between ladder levels in cents")
     order_size: int = _param(100, 1, 10**7, "shares per ladder level before phase/defense scaling")
-    initial_fair_price_cents: int = _param(50, 1, 99, "fair price with no oracle, no book and no fills")
-    exploration_duration_ms: int = _param(1_800_000, 0, 10**10, "EXPLORATION ends after this (TIME_EXPIRED)")
-    exploration_volume_target: int = _param(1_000, 0, 10**9, "AMM fill volume that ends EXPLORATION")
-    exploration_spread_multiplier: float = _param(2.0, 1.0, 10.0, "spread multiplier in EXPLORATION")
-    exploration_size_factor: float = _param(0.5, 0.01, 1.0, "size multiplier in EXPLORATION")
-    price_stable_window_ms: int = _param(300_000, 1_000, 86_400_000, "window for PRICE_STABLE")
-    price_stable_band_cents: int = _param(2, 0, 99, "fair price range within the window for PRICE_STABLE")
-    min_asset_floor_cents: int = _param(0, 0, 10**12, "A3: cash + inventory at fair below this kills")
-    quote_tolerance_cents: int = _param(0, 0, 10, "a live order within this of the desired price is kept")
-    size_tolerance_pct: int = _param(20, 0, 100, "a live order within this % of the desired size is kept")
+    initial_fair_price_cents: int = _param(50, 1, 99, "fair price in cents with no oracle, no book and no fills")
+    exploration_duration_ms: int = _param(1_800_000, 0, 10**10, "EXPLORATION ends after this many ms (TIME_EXPIRED)")
+    exploration_volume_target: int = _param(1_000, 0, 10**9, "AMM fill volume in shares that ends EXPLORATION (VOLUME_REACHED)")
+    exploration_spread_multiplier: float = _param(2.0, 1.0, 10.0, "spread multiplier (×) in EXPLORATION")
+    exploration_size_factor: float = _param(0.5, 0.01, 1.0, "size multiplier (×) in EXPLORATION")
+    price_stable_window_ms: int = _param(300_000, 1_000, 86_400_000, "window in ms for PRICE_STABLE")
+    price_stable_band_cents: int = _param(2, 0, 99, "fair price range in cents within the window for PRICE_STABLE")
+    min_asset_floor_cents: int = _param(0, 0, 10**12, "A3: cash + inventory at fair, in cents, below this kills")
+    quote_tolerance_cents: int = _param(0, 0, 10, "a live order within this many cents of the desired price is kept")
+    size_tolerance_pct: int = _param(20, 0, 100, "a live order within this many percent of the desired size is kept")
     auto_reinvest: bool = _param(True, None, None, "mint pairs from idle cash within the budget")
-    dead_man_timeout_ms: int = _param(10_000, 1_000, 600_000, "platform cancel-all-after timeout")
+    dead_man_timeout_ms: int = _param(10_000, 1_000, 600_000, "platform cancel-all-after timeout in ms")
     oracle_url_template: str = _param("", None, None, "JSON oracle endpoint, {market_id} substituted")
     # --- added by the strategy engine (amm/strategy, SPEC §5/§6) ----------------------------
     arrival_decay_k: float = _param(
@@ -72,7 +72,7 @@ class StrategyConfig:
         10, 0, 98, "cap on |r − s|, the inventory shift q·γ·σ²·τ of the reservation price, in cents"
     )
     skew_min_inventory: int = _param(
-        100, 0, 10**9, "skew used by pricing and defense is (YES − NO) / max(YES + NO, this): small books are not ±1"
+        100, 0, 10**9, "shares; skew used by pricing and defense is (YES − NO) / max(YES + NO, this): small books are not ±1"
     )
 
     def __post_init__(self) -> None:

@@ -1,6 +1,8 @@
 """Platform services: every write goes through here (views and commands stay thin)."""
 from exchange.services.bootstrap import system_users_ensure  # noqa: F401
 from exchange.services.accounts import (  # noqa: F401
+    account_auto_netting_check,
+    account_auto_netting_set,
     account_deposit,
     account_withdraw,
     api_key_issue,

@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from exchange.enums import LedgerEntryType as E
 from exchange.enums import ReferenceType as R
-from exchange.exceptions import Insufficient, InvalidInput, NotFound
+from exchange.exceptions import Forbidden, Insufficient, InvalidInput, NotFound
 from exchange.models import Account, ApiKey, LedgerEntry, User
 from exchange.sql import select_together
 
 MAX_AMOUNT_CENTS = 10**13
+log = logging.getLogger(__name__)
 
 
 def api_key_hash(key: str) -> str:
@@ -99,4 +102,28 @@ def account_withdraw(*, user_id: str, amount_cents: int, reference: str = "") ->
         user_id=user_id, entry_type=E.WITHDRAWAL, amount=-amount_cents, balance_after=account.available_balance,
         reference_type=R.WITHDRAWAL, reference_id=reference or "withdrawal",
     )
+    return account
+
+
+def account_auto_netting_check(*, user_id: str, enabled: bool) -> None:
+    """Refuse switching netting on for the AMM's account (seed §3.3, its P0 blocker): the
+    AMM holds YES and NO at once on purpose, and netting would take its inventory from under
+    its resting sell orders."""
+    if enabled and user_id == settings.AMM_USER_ID:
+        raise Forbidden("auto-netting stays off for the AMM's account: it holds YES and NO at once on purpose "
+                        "(seed §3.3)", code="AMM_AUTO_NETTING", field="auto_netting_enabled")
+
+
+@transaction.atomic
+def account_auto_netting_set(*, user_id: str, enabled: bool, actor: str = "system") -> Account:
+    """Switch netting after a trade on or off for one account (refused for the AMM's)."""
+    account_auto_netting_check(user_id=user_id, enabled=enabled)
+    account = Account.objects.select_for_update().filter(user_id=user_id).first()
+    if account is None:
+        raise NotFound(f"no account for user {user_id}", code="ACCOUNT_NOT_FOUND")
+    if account.auto_netting_enabled != enabled:
+        account.auto_netting_enabled = enabled
+        account.version += 1
+        account.save(update_fields=["auto_netting_enabled", "version"])
+        log.info("account %s: auto_netting_enabled=%s by %s", user_id, enabled, actor)
     return account

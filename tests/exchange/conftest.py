@@ -63,3 +63,21 @@ def amm():
 @pytest.fixture
 def fee_account():
     return lambda: account(FEE_USER_ID)
+
+
+@pytest.fixture
+def admin_login(client):
+    """admin_login(*perms) -> the test client logged in as a staff user holding exactly
+    `perms` ("exchange.change_market", ...), not a superuser."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.auth.models import User as StaffUser
+
+    def _login(*perms: str, name: str | None = None):
+        user = StaffUser.objects.create_user(username=name or f"staff{next(_seq)}", is_staff=True)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        client.force_login(user)
+        return client
+
+    return _login

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('amm', '0003_operator_permissions'),
+        ('amm', '0005_config_help_units'),
     ]
 
     operations = [
