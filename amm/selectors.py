@@ -55,7 +55,7 @@ def instance_view(*, market_id: str) -> InstanceView | None:
 
 
 def instances_list(*, lifecycle_state: str | None = None) -> QuerySet[AMMInstance]:
-    qs = AMMInstance.objects.all().order_by("market_id")
+    qs = AMMInstance.objects.select_related("config").order_by("market_id")
     return qs.filter(lifecycle_state=lifecycle_state) if lifecycle_state else qs
 
 

@@ -270,4 +270,5 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update({
     "AmmDefenseLevelEnum": "amm.enums.DefenseLevel",
     "AmmKillSwitchStateEnum": "amm.enums.KillSwitchState",
     "AmmPhaseTransitionReasonEnum": "amm.enums.PhaseTransitionReason",
+    "AmmHealthStatusEnum": ["ok", "failing"],  # health checks' status (the platform has other "status" enums)
 })

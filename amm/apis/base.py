@@ -146,7 +146,7 @@ class ErrorOutput(Output):
     field = serializers.CharField(required=False, help_text="the input field at fault, when there is one")
 
     class Meta:
-        ref_name = "Error"
+        ref_name = "AmmError"  # the platform's schema has its own "Error"
 
 
 def errors(*codes: int) -> dict:

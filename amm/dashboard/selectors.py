@@ -149,7 +149,7 @@ def market_row(instance: dict[str, Any], live: dict[str, Any], alerts: dict[str,
         "skew": None if skew is None else round(float(skew), 4),
         "pnl_cents": st.get("daily_pnl_cents"),
         "fills_today": st.get("total_fills_today") or 0,
-        "budget_cents": instance["budget_cents"],
+        "budget_cents": instance["config__budget_limit_cents"],
         "last_requote_ms": last_requote or None,
         "requote_age_ms": now_ms - last_requote if last_requote else None,
         "last_outcome": runtime.get("last_outcome"),
@@ -169,7 +169,7 @@ def market_row(instance: dict[str, Any], live: dict[str, Any], alerts: dict[str,
 
 
 _INSTANCE_FIELDS = ("id", "market_id", "lifecycle_state", "phase", "defense_level", "kill_switch",
-                    "kill_switch_reason", "budget_cents")
+                    "kill_switch_reason", "config__budget_limit_cents")
 
 
 def dashboard_data(*, history_since_s: int | None = None, history_points: int | None = None,

@@ -47,7 +47,7 @@ def test_schema_names_what_the_api_answers():
     assert {"inventory", "best_bid", "last_requote_age_ms", "daily_pnl_cents"} <= set(
         schemas["LiveSummaryOutput"]["properties"])
     assert "requote_interval_ms" in schemas["ConfigParametersOutput"]["properties"]
-    assert set(schemas["Error"]["properties"]) == {"error", "detail", "field"}
+    assert set(schemas["AmmError"]["properties"]) == {"error", "detail", "field"}
     assert schemas["ReasonInput"]["required"] == ["reason"]
 
 
