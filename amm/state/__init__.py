@@ -17,7 +17,7 @@ Design notes
   (order event stream flushed to the AMMOrder table). See amm/state/keys.py.
 - Runtime extensions (amm/runtime): leases, the kept StrategyState, per-market runtime flags
   (resync, rate-limit pause), fills for the next cycle, job markers, the dead man's switch
-  as last armed, the run heartbeat, the daily-reset day. `runtime_cycle_read` is the
+  as last armed, the run heartbeat, the daily-reset day, the oracle poller's failure record. `runtime_cycle_read` is the
   runtime's one-round-trip read (the seed keys plus these); `cycle_commit` its one write.
 """
 from amm.state.keys import (  # noqa: F401
@@ -87,7 +87,10 @@ from amm.state.store import (  # noqa: F401
     market_status_write_many,
     markets_kept,
     now_ms,
+    oracle_failure_record,
     oracle_get,
+    oracle_health_get,
+    oracle_success_record,
     oracle_write,
     order_call_begin,
     order_calls_end,
