@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from amm.exceptions import AMMError
+from amm.strategy.config import parameter_choices
 
-UNITS = ("probability", "cents")  # the strategy config's `oracle_unit` choices
+UNITS = parameter_choices()["oracle_unit"]  # probability (0..1), cents (0..100)
 FUTURE_TS_TOLERANCE_MS = 5_000  # a source clock this far ahead is believed; beyond, the fetch time is used
 
 
