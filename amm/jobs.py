@@ -105,6 +105,17 @@ def config_reload(market_ids: list[str]) -> None:
     run_unique("config", lambda _: config_reload_many(market_ids), marker_ttl_ms=30_000, rerun=False)
 
 
+def oracle_poll(market_id: str) -> None:
+    """One poll of the market's oracle (amm/oracle/poll.py): its own job, so a slow source
+    delays no cycle; at most one queued or running per market."""
+    from amm.oracle.poll import oracle_poll as poll
+    from amm.runtime.scheduling import oracle_job_key
+
+    close_old_connections()
+    run_unique(oracle_job_key(market_id), lambda _: poll(market_id=market_id), marker_ttl_ms=lease_ttl_ms(),
+               rerun=False)
+
+
 def journal_flush() -> None:
     from amm.services import order_journal_flush
 

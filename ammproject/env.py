@@ -58,3 +58,19 @@ def database_from_url(url: str) -> dict:
         "HOST": host,
         "PORT": str(parsed.port or ""),
     }
+
+
+def env_map(name: str, default: dict[str, str] | None = None) -> dict[str, str]:
+    """`NAME=key=value,key2=value2` -> {key: value, key2: value2}."""
+    value = env_str(name)
+    if value is None:
+        return dict(default or {})
+    result: dict[str, str] = {}
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip() or not val.strip():
+            raise ImproperlyConfiguredEnv(f"{name}: {item!r} is not key=value")
+        result[key.strip()] = val.strip()
+    return result

@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from ammproject import embedded
-from ammproject.env import database_from_url, env_bool, env_int, env_list, env_str
+from ammproject.env import database_from_url, env_bool, env_int, env_list, env_map, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -187,7 +187,13 @@ EXCHANGE_DEADMAN_TICK_MS = env_int("EXCHANGE_DEADMAN_TICK_MS", 200)
 # --- amm (the plugin) ------------------------------------------------------------------
 AMM_PLATFORM_BASE_URL = env_str("AMM_PLATFORM_BASE_URL", "http://127.0.0.1:8000")
 AMM_PLATFORM_API_KEY = env_str("AMM_PLATFORM_API_KEY", "")
-AMM_ORACLE_ADAPTERS = env_list("AMM_ORACLE_ADAPTERS", [])
+# Oracle feeds (amm/oracle, SPEC §6): adapters beside the built-ins (http_json, sim), as
+# AMM_ORACLE_ADAPTERS="name=dotted.path.Class,..." (a built-in's name replaces it); a market's
+# config picks one by name. A source failing this many polls in a row raises ORACLE_FAILED;
+# a failing source is polled less often, backing off up to AMM_ORACLE_BACKOFF_MAX_MS.
+AMM_ORACLE_ADAPTERS = env_map("AMM_ORACLE_ADAPTERS", {})
+AMM_ORACLE_ALERT_AFTER_FAILURES = env_int("AMM_ORACLE_ALERT_AFTER_FAILURES", 3)
+AMM_ORACLE_BACKOFF_MAX_MS = env_int("AMM_ORACLE_BACKOFF_MAX_MS", 30_000)
 # Connector (amm/connector): timeouts, retries with exponential backoff, Retry-After cap.
 AMM_PLATFORM_TIMEOUT_MS = env_int("AMM_PLATFORM_TIMEOUT_MS", 5000)
 AMM_PLATFORM_CONNECT_TIMEOUT_MS = env_int("AMM_PLATFORM_CONNECT_TIMEOUT_MS", 2000)

@@ -12,6 +12,7 @@ class AlertType(models.TextChoices):
     KILL_SWITCH = "KILL_SWITCH"  # SPEC §5: KILL_SWITCH fires an alert
     SYNC_FAILED = "SYNC_FAILED"  # startup sync could not complete
     MINT_BURN_INCONSISTENT = "MINT_BURN_INCONSISTENT"  # seed §8.4
+    ORACLE_FAILED = "ORACLE_FAILED"  # SPEC §6: the market's oracle source failed AMM_ORACLE_ALERT_AFTER_FAILURES polls in a row
 
 
 class AlertSeverity(models.TextChoices):

@@ -3,7 +3,8 @@
 The parameter fields are generated from `amm.strategy.config.parameter_specs()`, the single
 source of names, defaults, ranges and help text, so model and strategy cannot drift (a
 test also checks that no migration is missing). Ranges are validated in `clean()` with the
-strategy's own `validate_values`. `version` is bumped by `amm.services.config.config_save`
+strategy's own `validate_values`, and the `oracle_*` fields by the adapter they name
+(amm/oracle). `version` is bumped by `amm.services.config.config_save`
 on every save, which then writes `amm:config:{market_id}`.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from amm.models.instance import AMMInstance
-from amm.strategy.config import ConfigError, StrategyConfig, parameter_specs, validate_values
+from amm.strategy.config import ConfigError, StrategyConfig, parameter_choices, parameter_specs, validate_values
 
 
 class MarketConfig(models.Model):
@@ -49,6 +50,10 @@ class MarketConfig(models.Model):
                 StrategyConfig(**values)
             except ConfigError as exc:
                 errors = exc.errors
+        if not errors:  # the oracle adapter named must exist and accept the market's settings
+            from amm.oracle.registry import oracle_config_errors
+
+            errors = oracle_config_errors(values)
         if errors:
             raise ValidationError(errors)
 
@@ -59,7 +64,8 @@ def _range_text(lo: Any, hi: Any) -> str:
     return f" [{lo if lo is not None else '-inf'} .. {hi if hi is not None else 'inf'}]"
 
 
-def _model_field(type_name: str, default: Any, lo: Any, hi: Any, help_text: str) -> models.Field:
+def _model_field(type_name: str, default: Any, lo: Any, hi: Any, help_text: str,
+                 choices: tuple[str, ...] = ()) -> models.Field:
     text = f"{help_text}{_range_text(lo, hi)} (default {default!r})"
     if type_name == "int":
         return models.BigIntegerField(default=default, help_text=text)
@@ -68,10 +74,12 @@ def _model_field(type_name: str, default: Any, lo: Any, hi: Any, help_text: str)
     if type_name == "bool":
         return models.BooleanField(default=default, help_text=text)
     if type_name == "str":
-        return models.CharField(max_length=500, blank=True, default=default, help_text=text)
+        return models.CharField(max_length=500, blank=True, default=default, help_text=text,
+                                choices=[(c, c) for c in choices] or None)
     raise TypeError(f"no model field for config parameter type {type_name!r}")
 
 
 PARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in dataclass_fields(StrategyConfig))
+_CHOICES = parameter_choices()
 for _name, _type, _default, _lo, _hi, _help in parameter_specs():
-    MarketConfig.add_to_class(_name, _model_field(_type, _default, _lo, _hi, _help))
+    MarketConfig.add_to_class(_name, _model_field(_type, _default, _lo, _hi, _help, _CHOICES.get(_name, ())))

@@ -13,6 +13,9 @@ Every AMM_SCHEDULER_TICK_MS:
   within AMM_LEASE_TTL_MS, after which the next tick enqueues it again for any worker);
 - the feed job (fills -> immediate requotes, market statuses) is kept alive: enqueued at
   the front whenever none is queued or running;
+- each RUNNING or EMERGENCY market whose config names an `oracle_adapter` gets an oracle
+  poll every `oracle_poll_interval_ms` (amm/oracle: its own job, one in flight per market;
+  a cycle only reads the reading it wrote);
 - reconciliation per market every AMM_RECONCILE_INTERVAL_S (5 min), the config reload of
   every market (one job) every AMM_CONFIG_RELOAD_INTERVAL_S (30 s), order journal flush every AMM_JOURNAL_FLUSH_INTERVAL_MS,
   the dashboard's history sample of every market (one job) every AMM_HISTORY_SAMPLE_S (10 s),
@@ -51,6 +54,7 @@ from amm.runtime.scheduling import (
     request_feed,
     request_history_sample,
     request_journal_flush,
+    request_oracle_poll,
     request_reconcile,
     request_start,
 )
@@ -58,6 +62,9 @@ from amm.runtime.scheduling import (
 log = logging.getLogger(__name__)
 
 DRIVEN = (L.RUNNING.value, L.EMERGENCY.value, L.WINDING_DOWN.value)
+ORACLE_POLLED = (L.RUNNING.value, L.EMERGENCY.value)  # winding down quotes no more: its oracle is not needed
+CONFIG_FIELDS = ["requote_interval_ms", "dead_man_timeout_ms", "oracle_adapter", "oracle_poll_interval_ms",
+                 "oracle_timeout_ms"]
 
 
 def _ms(name: str, default: int) -> int:
@@ -70,6 +77,9 @@ class Plan:
     interval_s: float
     due: float = 0.0
     reconcile_due: float = 0.0
+    oracle_interval_s: float = 0.0  # 0: no oracle to poll
+    oracle_timeout_ms: int = 1000
+    oracle_due: float = 0.0
 
 
 class Scheduler:
@@ -127,26 +137,42 @@ class Scheduler:
             if market_id not in driven:
                 del self.plans[market_id]
         recon_s = _ms("AMM_RECONCILE_INTERVAL_S", 300)
-        configs = state.config_fields_many(driven, ["requote_interval_ms", "dead_man_timeout_ms"])
+        configs = state.config_fields_many(driven, CONFIG_FIELDS)
         for i, (market_id, lifecycle) in enumerate(sorted(driven.items())):
             raw = configs[market_id].get("requote_interval_ms")
             interval_s = max(0.05, int(float(raw)) / 1000) if raw else 1.0
+            spread = (i + 1) / (len(driven) + 1)
             plan = self.plans.get(market_id)
             if plan is None:  # spread the markets' ticks and slow jobs over their periods
-                spread = (i + 1) / (len(driven) + 1)
-                self.plans[market_id] = Plan(lifecycle, interval_s, due=now + interval_s * spread,
-                                             reconcile_due=now + recon_s * (0.5 + spread / 2))
+                plan = self.plans[market_id] = Plan(lifecycle, interval_s, due=now + interval_s * spread,
+                                                    reconcile_due=now + recon_s * (0.5 + spread / 2))
             else:
                 plan.lifecycle, plan.interval_s = lifecycle, interval_s
+            self._plan_oracle(plan, configs[market_id], now=now, spread=spread)
         state.run_markets_set(self.plans)
         if self.plans:
             self.deadman_timeout_ms = deadman.timeout_for(self.plans, configs=configs)
+
+    @staticmethod
+    def _plan_oracle(plan: Plan, config: dict, *, now: float, spread: float) -> None:
+        """The market's oracle poll period from its config (0: none); a newly named adapter
+        is polled within a spread fraction of the period."""
+        adapter = (config.get("oracle_adapter") or "").strip()
+        if not adapter or plan.lifecycle not in ORACLE_POLLED:
+            plan.oracle_interval_s = 0.0
+            return
+        raw_interval, raw_timeout = config.get("oracle_poll_interval_ms"), config.get("oracle_timeout_ms")
+        interval_s = max(0.1, int(float(raw_interval)) / 1000) if raw_interval else 2.0
+        if not plan.oracle_interval_s:
+            plan.oracle_due = now + interval_s * spread / 4
+        plan.oracle_interval_s = interval_s
+        plan.oracle_timeout_ms = int(float(raw_timeout)) if raw_timeout else 1000
 
     # --- one pass --------------------------------------------------------------------------------
     def tick(self, now: float | None = None) -> dict[str, int]:
         """One scheduling pass; returns what it enqueued (for tests and the status line)."""
         now = time.monotonic() if now is None else now
-        counts = {"cycles": 0, "feed": 0, "reconcile": 0, "config": 0, "journal": 0, "daily": 0, "history": 0}
+        counts = {"cycles": 0, "feed": 0, "reconcile": 0, "config": 0, "journal": 0, "daily": 0, "history": 0, "oracle": 0}
         if self._last_tick and (now - self._last_tick) * 1000 > self.deadman_timeout_ms and self.plans:
             log.warning("scheduler loop stalled %.1f s (frozen?): every market re-syncs before quoting",
                         now - self._last_tick)
@@ -166,6 +192,11 @@ class Scheduler:
                     due.append(market_id)
             counts["cycles"] += request_cycles(due, reason="tick")
         for market_id, plan in self.plans.items():
+            if plan.oracle_interval_s and now >= plan.oracle_due:
+                plan.oracle_due += plan.oracle_interval_s
+                if plan.oracle_due <= now:  # fell behind: no burst to catch up
+                    plan.oracle_due = now + plan.oracle_interval_s
+                counts["oracle"] += request_oracle_poll(market_id, timeout_ms=plan.oracle_timeout_ms)
             if now >= plan.reconcile_due:
                 plan.reconcile_due = now + _ms("AMM_RECONCILE_INTERVAL_S", 300)
                 counts["reconcile"] += request_reconcile(market_id)

@@ -60,6 +60,20 @@ def request_config_reload(market_ids: list[str]) -> bool:
                           timeout_s=30, queued_ttl_s=60)
 
 
+def oracle_job_key(market_id: str) -> str:
+    return f"oracle:{market_id}"
+
+
+def request_oracle_poll(market_id: str, *, timeout_ms: int) -> bool:
+    """A poll of the market's oracle unless one is queued or running: a slow source never
+    has two polls in flight (the one running serves the request). The job's own time limit
+    is a backstop: the adapter gives up after `timeout_ms`."""
+    from amm import jobs
+
+    return enqueue_unique(oracle_job_key(market_id), jobs.oracle_poll, market_id, marker_ttl_ms=lease_ttl_ms(),
+                          reason="oracle", timeout_s=int(timeout_ms) // 1000 + 10, queued_ttl_s=30)
+
+
 def request_journal_flush() -> bool:
     from amm import jobs
 

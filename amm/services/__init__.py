@@ -9,7 +9,7 @@
   `instance_reset_kill_switch`, `instance_resume`, ...
 The fill feed and REST-answer recording live in amm.bookkeeping; Redis in amm.state.
 """
-from amm.services.alerts import alert_acknowledge, alert_raise  # noqa: F401
+from amm.services.alerts import alert_acknowledge, alert_raise, alert_raise_unless_open  # noqa: F401
 from amm.services.config import config_publish, config_reload, config_save, config_update  # noqa: F401
 from amm.services.instances import (  # noqa: F401
     defense_level_set,

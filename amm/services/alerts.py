@@ -26,6 +26,16 @@ def alert_raise(*, type: str, severity: str, market_id: str = "", payload: dict[
     return alert
 
 
+def alert_raise_unless_open(*, type: str, severity: str, market_id: str = "",
+                            payload: dict[str, Any] | None = None) -> Alert | None:
+    """alert_raise, unless the market already has an unacknowledged alert of this type
+    (then None): a condition that persists or comes back keeps one alert open, not a flood."""
+    if Alert.objects.filter(type=type, market_id=market_id or "", acknowledged=False).exists():
+        log.debug("%s of market=%s still open: not raised again", type, market_id)
+        return None
+    return alert_raise(type=type, severity=severity, market_id=market_id, payload=payload)
+
+
 @transaction.atomic
 def alert_acknowledge(*, alert_id: int, actor: str) -> Alert:
     alert = Alert.objects.select_for_update().get(pk=alert_id)

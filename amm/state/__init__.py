@@ -21,7 +21,7 @@ Design notes
   sampler job, never by the quote cycle.
 - Runtime extensions (amm/runtime): leases, the kept StrategyState, per-market runtime flags
   (resync, rate-limit pause), fills for the next cycle, job markers, the dead man's switch
-  as last armed, the run heartbeat, the daily-reset day. `runtime_cycle_read` is the
+  as last armed, the run heartbeat, the daily-reset day, the oracle poller's failure record. `runtime_cycle_read` is the
   runtime's one-round-trip read (the seed keys plus these); `cycle_commit` its one write.
 - Metrics extensions (issue 11): a fills counter and a cycle-latency histogram, incremented
   inside the fill script and `cycle_commit` / `cycle_end`; `metrics_read` is the scrape's
@@ -97,7 +97,10 @@ from amm.state.store import (  # noqa: F401
     market_status_write_many,
     markets_kept,
     now_ms,
+    oracle_failure_record,
     oracle_get,
+    oracle_health_get,
+    oracle_success_record,
     oracle_write,
     order_call_begin,
     order_calls_end,

@@ -146,6 +146,7 @@ def market_keys(market_id: str) -> list[str]:
 # | `amm:book:{m}` | string | the order book a cycle last read (JSON: sequence_id, bids, asks, fetched_ms, own) |
 # | `amm:privileged:pending` | hash | `{market}:{request_id}` -> `KIND:quantity` of mints/burns sent and not yet applied |
 # | `amm:cash_epoch` | string | counts applied mint/burn answers (a rebuild's balance read must not straddle one) |
+# | `amm:oracle_health:{m}` | hash | ORACLE_HEALTH_FIELDS: the oracle poller's consecutive failures, back-off, alert flag |
 LEASE_PREFIX = f"{PREFIX}:lease:"
 STRATEGY_PREFIX = f"{PREFIX}:strategy:"
 RUNTIME_PREFIX = f"{PREFIX}:runtime:"
@@ -159,6 +160,7 @@ DAILY_RESET = f"{PREFIX}:daily_reset"
 BOOK_PREFIX = f"{PREFIX}:book:"
 PRIVILEGED_PENDING = f"{PREFIX}:privileged:pending"
 CASH_EPOCH = f"{PREFIX}:cash_epoch"
+ORACLE_HEALTH_PREFIX = f"{PREFIX}:oracle_health:"
 
 RUNTIME_FIELDS = {  # field -> Python type
     "resync": str,  # non-empty: resync the market's orders from the platform before quoting (the reason)
@@ -180,6 +182,14 @@ DEADMAN_FIELDS = {"armed_until_ms": int, "timeout_ms": int, "armed_at_ms": int}
 RUN_FIELDS = {"scheduler_ms": int, "last_cycle_ms": int, "started_ms": int, "pid": int,
               "feed_ms": int}  # feed_ms: the fill feed's last answered poll (health, amm/apis)
 FILLS_KEEP = 200
+ORACLE_HEALTH_FIELDS = {  # field -> Python type (amm/oracle/poll.py)
+    "failures": int,  # consecutive failed polls (0 after a success)
+    "last_error": str,
+    "last_error_ms": int,
+    "last_ok_ms": int,
+    "retry_at_ms": int,  # a failing source is not asked again before then (back-off)
+    "alerted": int,  # 1: this run of failures raised its ORACLE_FAILED alert
+}
 
 
 def lease_key(resource: str) -> str:
@@ -210,9 +220,14 @@ def book_key(market_id: str) -> str:
     return f"{BOOK_PREFIX}{market_id}"
 
 
+def oracle_health_key(market_id: str) -> str:
+    return f"{ORACLE_HEALTH_PREFIX}{market_id}"
+
+
 def runtime_market_keys(market_id: str) -> list[str]:
     """The runtime's own keys of one market (not in market_keys: a re-sync keeps them)."""
-    return [strategy_key(market_id), runtime_key(market_id), fills_key(market_id), book_key(market_id)]
+    return [strategy_key(market_id), runtime_key(market_id), fills_key(market_id), book_key(market_id),
+            oracle_health_key(market_id)]
 
 
 # --- operator console extensions (issue 11) -----------------------------------------------------

@@ -408,6 +408,25 @@ end
 return taken
 """
 
+# KEYS: oracle health hash ; ARGV: error, now_ms, alert_after, interval_ms, backoff_max_ms.
+# One more consecutive failure: the count, the back-off (the source is not asked again
+# before now + min(interval * (2^(n-1) - 1), max)), and whether this failure is the one that
+# raises the run's alert (the n-th with n >= alert_after, once until a success). Returns
+# {failures, claimed 0/1, retry_at_ms}.
+ORACLE_FAILED = """
+local n = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+local now = tonumber(ARGV[2])
+local extra = tonumber(ARGV[4]) * (2 ^ math.min(n - 1, 40) - 1)
+local retry_at = now + math.min(extra, tonumber(ARGV[5]))
+redis.call('HSET', KEYS[1], 'last_error', ARGV[1], 'last_error_ms', ARGV[2], 'retry_at_ms', string.format('%d', retry_at))
+local claimed = 0
+if n >= tonumber(ARGV[3]) and redis.call('HGET', KEYS[1], 'alerted') ~= '1' then
+  redis.call('HSET', KEYS[1], 'alerted', '1')
+  claimed = 1
+end
+return {n, claimed, string.format('%d', retry_at)}
+"""
+
 SOURCES = {
     "job_request": JOB_REQUEST,
     "job_request_many": JOB_REQUEST_MANY,
@@ -421,6 +440,7 @@ SOURCES = {
     "cash_view": CASH_VIEW,
     "rebuild": REBUILD,
     "cursor_advance": CURSOR_ADVANCE,
+    "oracle_failed": ORACLE_FAILED,
 }
 
 

@@ -315,6 +315,34 @@ def oracle_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, 
     return _typed(raw, K.ORACLE_FIELDS) if raw else None
 
 
+def oracle_failure_record(market_id: str, *, error: str, now_ms: int, alert_after: int, interval_ms: int,
+                          backoff_max_ms: int, conn: redis.Redis | None = None) -> tuple[int, bool, int]:
+    """One more failed poll of the market's oracle (`amm:oracle_health:{m}`, atomically):
+    (consecutive failures, whether this failure claims the run's one alert, retry_at_ms:
+    the back-off, `interval_ms` doubling per failure up to `backoff_max_ms`)."""
+    failures, claimed, retry_at = script(_conn(conn), "oracle_failed")(
+        keys=[K.oracle_health_key(market_id)],
+        args=[str(error)[:500], int(now_ms), max(1, int(alert_after)), max(0, int(interval_ms)),
+              max(0, int(backoff_max_ms))])
+    return int(failures), bool(int(claimed)), int(retry_at)
+
+
+def oracle_success_record(market_id: str, *, now_ms: int, conn: redis.Redis | None = None) -> int:
+    """A good poll: the failure run ends (count, back-off and alert flag reset); returns the
+    failures it ended (0 when there were none)."""
+    pipe = _conn(conn).pipeline(transaction=True)
+    pipe.hget(K.oracle_health_key(market_id), "failures")
+    pipe.hset(K.oracle_health_key(market_id),
+              mapping={"failures": "0", "alerted": "0", "retry_at_ms": "0", "last_ok_ms": str(int(now_ms))})
+    previous, _ = pipe.execute()
+    return _int(previous)
+
+
+def oracle_health_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, Any]:
+    """The poller's record of the market's oracle (ORACLE_HEALTH_FIELDS), {} before any poll."""
+    return _typed(_conn(conn).hgetall(K.oracle_health_key(market_id)), K.ORACLE_HEALTH_FIELDS)
+
+
 def config_write(
     market_id: str, mapping: Mapping[str, str], *, version: int, conn: redis.Redis | None = None
 ) -> None:

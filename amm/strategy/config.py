@@ -18,10 +18,11 @@ class ConfigError(ValueError):
         super().__init__("; ".join(f"{name}: {msg}" for name, msg in errors.items()))
 
 
-def _param(default: Any, lo: float | None, hi: float | None, help_text: str, why: str = "") -> Any:
+def _param(default: Any, lo: float | None, hi: float | None, help_text: str, why: str = "",
+           choices: tuple[str, ...] = ()) -> Any:
     """A parameter: default, inclusive range, help text, and `why` the range is what it is
-    (added to an out-of-range message)."""
-    return field(default=default, metadata={"min": lo, "max": hi, "help": help_text, "why": why})
+    (added to an out-of-range message); a text parameter may list its `choices`."""
+    return field(default=default, metadata={"min": lo, "max": hi, "help": help_text, "why": why, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,25 @@ class StrategyConfig:
     auto_reinvest: bool = _param(True, None, None, "mint pairs from idle cash within the budget")
     dead_man_timeout_ms: int = _param(10_000, 1_000, 600_000, "platform cancel-all-after timeout in ms")
     oracle_url_template: str = _param("", None, None, "JSON oracle endpoint, {market_id} substituted")
+    # --- the oracle feed (amm/oracle, SPEC §6): read by the poller, ignored by the strategy -------
+    oracle_adapter: str = _param(
+        "", None, None, "oracle adapter name of AMM_ORACLE_ADAPTERS (http_json, sim, ...); blank: no oracle"
+    )
+    oracle_json_path: str = _param(
+        "probability", None, None, "dotted path to the value in the oracle's JSON answer (data.probability, price)"
+    )
+    oracle_ts_json_path: str = _param(
+        "", None, None, "dotted path to the source's timestamp (epoch ms or s, or ISO 8601); blank: the fetch time"
+    )
+    oracle_unit: str = _param(
+        "probability", None, None, "unit of the oracle value: probability (0..1) or cents (0..100)",
+        choices=("probability", "cents"),
+    )
+    oracle_poll_interval_ms: int = _param(2_000, 100, 3_600_000, "oracle poll interval in ms")
+    oracle_timeout_ms: int = _param(
+        1_000, 50, 5_000, "oracle request timeout in ms (the whole answer)",
+        why="a poll holds a worker that quote cycles share: a slow source must let go of it soon",
+    )
     # --- added by the strategy engine (amm/strategy, SPEC §5/§6) ----------------------------
     arrival_decay_k: float = _param(
         1.5, 0.01, 100.0, "A-S order-arrival decay k (per cent) of the spread term (2/γ)·ln(1+γ/k)"
@@ -110,6 +130,11 @@ def parameter_specs() -> list[tuple[str, str, Any, float | None, float | None, s
     ]
 
 
+def parameter_choices() -> dict[str, tuple[str, ...]]:
+    """The text parameters that accept only some values, and those values."""
+    return {f.name: f.metadata["choices"] for f in fields(StrategyConfig) if f.metadata["choices"]}
+
+
 def validate_values(values: Mapping[str, Any]) -> dict[str, str]:
     """Range and consistency checks; returns field -> message (empty when valid)."""
     errors: dict[str, str] = {}
@@ -128,7 +153,9 @@ def validate_values(values: Mapping[str, Any]) -> dict[str, str]:
             errors[f.name] = "must be a number"
             continue
         why = f": {f.metadata['why']}" if f.metadata["why"] else ""
-        if lo is not None and value < lo:
+        if f.metadata["choices"] and value not in f.metadata["choices"]:
+            errors[f.name] = f"must be one of {', '.join(f.metadata['choices'])} (got {value!r})"
+        elif lo is not None and value < lo:
             errors[f.name] = f"must be at least {lo} (got {value}){why}"
         elif hi is not None and value > hi:
             errors[f.name] = f"must be at most {hi} (got {value}){why}"

@@ -1,5 +1,6 @@
-"""SPEC §1: `amm/` never imports `exchange/`; STYLE: only amm/connector knows HTTP and only
-amm/state knows `amm:*` keys."""
+"""SPEC §1: `amm/` never imports `exchange/`; STYLE: only amm/connector knows the platform's
+HTTP (amm/oracle speaks to the oracle sources, never to the platform) and only amm/state
+knows `amm:*` keys."""
 from __future__ import annotations
 
 import ast
@@ -24,10 +25,18 @@ def test_amm_never_imports_exchange():
     assert offenders == []
 
 
-def test_only_the_connector_speaks_http():
-    """The platform's HTTP is the connector's; the alert webhook (not the platform) has its own module."""
+HTTP_PACKAGES = {"connector", "oracle", "notify"}  # the platform's HTTP; the oracle sources' (SPEC §6); the alert webhook
+
+
+def test_only_the_connector_the_oracle_adapters_and_the_alert_webhook_speak_http():
     offenders = [str(p.relative_to(AMM)) for p in AMM.rglob("*.py")
-                 if "httpx" in imports(p) and "connector" not in p.parts and p != AMM / "notify" / "webhook.py"]
+                 if "httpx" in imports(p) and not HTTP_PACKAGES & set(p.relative_to(AMM).parts[:1])]
+    assert offenders == []
+
+
+def test_the_oracle_adapters_never_reach_the_platform():
+    offenders = [str(p.relative_to(AMM)) for p in (AMM / "oracle").rglob("*.py")
+                 if any(n == "amm.connector" or n.startswith("amm.connector.") for n in imports(p))]
     assert offenders == []
 
 
