@@ -65,6 +65,7 @@
   function pnlClass(cents) { return !cents ? "" : (cents > 0 ? "pos" : "neg"); }
   function age(ms) {
     if (ms === null || ms === undefined) return "never";
+    ms = Math.max(0, ms);  // another process's clock may run a few ms ahead of this one's
     if (ms < 10000) return (ms / 1000).toFixed(1) + "s";
     if (ms < 120000) return Math.round(ms / 1000) + "s";
     if (ms < 7200000) return Math.round(ms / 60000) + "m";
