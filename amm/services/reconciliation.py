@@ -62,6 +62,7 @@ def reconcile_market(
     may be in flight)."""
     started_at = timezone.now()
     feed = feed or FillFeed(connector=connector)
+    privileged_before = bool(state.privileged_pending())
     try:
         snap = platform_snapshot(market_id=market_id, connector=connector, feed=feed, attempts=attempts)
     except ConnectorError as exc:
@@ -88,7 +89,13 @@ def reconcile_market(
     state.untracked_fills_prune(market_id, keep=open_orders)
 
     diffs = _diffs(snap, market_id)
-    cash_judged = diffs["cash"] if snap.account_quiet else diffs["cash_total"]
+    # The account's cash is shared by every market: a mint/burn of any market in flight
+    # (its money moved on the platform, its answer not yet in Redis) or applied between the
+    # balance read and Redis's makes the two figures of different moments. The cash is then
+    # not judged this run (the next one will); the rebuild path has the same guard.
+    cash_comparable = not (privileged_before or state.privileged_pending()
+                           or state.cash_epoch() != snap.cash_epoch)
+    cash_judged = (diffs["cash"] if snap.account_quiet else diffs["cash_total"]) if cash_comparable else 0
     beyond = [name for name in VOLUME_FIELDS if diffs[name] > RECON_VOLUME_TOLERANCE]
     beyond += [name for name in COST_FIELDS if diffs[name] > RECON_COST_TOLERANCE_CENTS]
     if cash_judged > RECON_CASH_TOLERANCE_CENTS:
@@ -96,7 +103,8 @@ def reconcile_market(
     record = {
         "trigger": trigger, **diffs, "beyond_tolerance": beyond, "orders_stale": stale, "orders_forgotten": forgotten,
         "orders_remaining_mismatch": mismatched, "trades_quiet": snap.trades_quiet,
-        "account_quiet": snap.account_quiet, "cursor": snap.cursor, "inventory_existed": existed,
+        "account_quiet": snap.account_quiet, "cash_comparable": cash_comparable, "cursor": snap.cursor,
+        "inventory_existed": existed,
     }
     critical = bool(beyond or forgotten or not existed)
     rebuilt, detail = False, ""

@@ -96,6 +96,33 @@ def test_drift_beyond_tolerance_is_alerted_and_repaired(synced, redis_conn, fiel
     assert list(ReconciliationRun.objects.order_by("id").values_list("verdict", flat=True)) == ["CRITICAL", "OK"]
 
 
+def test_a_mint_of_another_market_in_flight_is_no_cash_drift(synced, platform):
+    """The account's cash is shared: another market's mint executed on the platform whose
+    answer is not yet in Redis (recorded in flight) moves the balance by 400 cents while
+    Redis has not; the run must not call that drift (it fired INVENTORY_DRIFT_CRITICAL in the
+    20 % fault test). Once the answer is applied, the cash is judged again and agrees."""
+    m, c, feed = synced
+    other = platform.new_market()
+    market_sync(market_id=other, connector=c, feed=feed)
+    state.privileged_pending_add(other, kind="MINT", request_id="mint-other", quantity=4)
+    answer = c.amm_mint(market_id=other, quantity=4, request_id="mint-other")  # executed, answer held
+    run = reconcile_market(market_id=m, connector=c, feed=feed)
+    assert run.diffs["cash"] == 400 and run.diffs["cash_comparable"] is False
+    assert (run.verdict, run.rebuilt) != ("CRITICAL", True) and not Alert.objects.exists()
+    privileged_record(other, answer, kind="MINT")
+    state.privileged_pending_remove(other, request_id="mint-other")
+    run = reconcile_market(market_id=m, connector=c, feed=feed)
+    assert (run.verdict, run.diffs["cash"], run.diffs["cash_comparable"]) == ("OK", 0, True)
+
+
+def test_cash_drift_without_a_mint_in_flight_is_still_critical(synced, redis_conn):
+    m, c, feed = synced
+    redis_conn.hincrby(f"amm:inventory:{m}", "cash_cents", 400)
+    run = reconcile_market(market_id=m, connector=c, feed=feed)
+    assert run.diffs["cash_comparable"] is True and "cash" in run.diffs["beyond_tolerance"]
+    assert run.verdict == "CRITICAL"
+
+
 def test_an_order_the_amm_forgot_is_critical_and_adopted(synced):
     m, c, feed = synced
     forgotten = c.order_place(market_id=m, order=order("NO", "BUY", 30, 5)).order  # answer never recorded
