@@ -61,3 +61,20 @@ def test_embedded_postgres_serves_a_database(data_dir):
         server.cleanup_mode = "stop"
         server.cleanup()
 
+
+
+def test_started_names_only_the_servers_this_process_started(data_dir, monkeypatch):
+    """The simulator stops exactly these when it ends: never a server someone else started."""
+    monkeypatch.setattr(embedded, "STARTED", {})
+    url = embedded.redis_url(db=0)
+    try:
+        pid = _client(url).info("server")["process_id"]
+        assert embedded.STARTED == {"redis": pid}
+        embedded.STARTED.clear()
+        embedded.redis_url(db=0)  # found running: not ours to stop
+        assert embedded.STARTED == {}
+    finally:
+        try:
+            _client(url).shutdown(nosave=True)
+        except redis.RedisError:
+            pass
