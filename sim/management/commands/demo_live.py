@@ -1,4 +1,4 @@
-"""The main job: the platform, simulated traders and the AMM, together, on one machine.
+"""The live demo (`make demo-live`): the platform, simulated traders and the AMM, running until Ctrl-C.
 
 1. migrate; seed a demo market, funded traders, and fund the AMM's platform account;
 2. enable the AMM on the market (`amm_enable`);
@@ -25,13 +25,14 @@ from django.core.management.base import BaseCommand
 from exchange.invariants import invariants_check
 from exchange.models import Market
 from exchange.services import account_deposit, api_key_issue, market_create, system_users_ensure, user_get_or_create
+from sim.processes import Watchdog, die_with_parent, embedded_servers_owned, ignore_signals, stop_on_signals
 
 DEMO_MARKET = "MKT-BTC-100K-2026"
 AMM_FUNDING_CENTS = 1_000_000
 
 
 class Command(BaseCommand):
-    help = "Run the demo: platform (gunicorn) + simulated traders + the AMM, on the embedded default."
+    help = "Run the live demo until Ctrl-C: platform (gunicorn) + simulated traders + the AMM, on the embedded default."
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default="127.0.0.1:8000")
@@ -66,11 +67,18 @@ class Command(BaseCommand):
                "AMM_PLATFORM_BASE_URL": base, "AMM_PLATFORM_API_KEY": amm_key, "PYTHONUNBUFFERED": "1"}
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         procs: list[tuple[str, subprocess.Popen]] = []
+        # nothing we start outlives us: children die with us (PR_SET_PDEATHSIG), the watchdog
+        # cleans up their groups and the embedded servers we started; SIGTERM/SIGHUP = Ctrl-C
+        watchdog = Watchdog()
+        for _, pid, sig in embedded_servers_owned():
+            watchdog.tell(f"server {pid} {sig}")
+        stop_on_signals()
 
         def start(name: str, argv: list[str], to_log: bool) -> subprocess.Popen:
             out = open(logs / f"{name}.log", "w") if to_log else None
             proc = subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR, stdout=out, stderr=subprocess.STDOUT
-                                    if to_log else None, start_new_session=True)
+                                    if to_log else None, start_new_session=True, preexec_fn=die_with_parent())
+            watchdog.tell(f"group {proc.pid}")
             procs.append((name, proc))
             return proc
 
@@ -94,9 +102,11 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
+            ignore_signals()
             self._stop(procs, say)
         violations = invariants_check()
         say("== invariants: " + ("all hold" if not violations else "; ".join(violations)))
+        watchdog.close()
 
     def _wait_for(self, base: str, timeout_s: float = 30) -> None:
         deadline = time.monotonic() + timeout_s
