@@ -238,27 +238,25 @@ class LmsrMaker(_Maker):
         pass  # a curve, not quotes
 
     def take_ask(self, t, kind, limit, want, other):
-        taken = 0
-        while taken < want:
-            cost = self.buy_cost()
-            if cost > limit + 1e-9 or (other is not None and other <= cost):
-                break
-            mid = self.mid()
-            self.x += 1
-            taken += 1
-            self.record(t, -1, 1, cost, kind, mid, 0.0)
-        return taken
+        return self._walk(t, kind, want, -1, lambda cost: cost <= limit + 1e-9 and (other is None or cost < other))
 
     def take_bid(self, t, kind, limit, want, other):
-        taken = 0
+        return self._walk(t, kind, want, +1, lambda price: price >= limit - 1e-9 and (other is None or price > other))
+
+    def _walk(self, t: float, kind: str, want: int, d: int, ok) -> int:
+        """Share by share along the curve while the next share's price is acceptable; one
+        fill at the average price and average mid (the PnL split is linear in both)."""
+        taken, paid, mids = 0, 0.0, 0.0
         while taken < want:
-            price = self.sell_price()
-            if price < limit - 1e-9 or (other is not None and other >= price):
+            price = self.buy_cost() if d < 0 else self.sell_price()
+            if not ok(price):
                 break
-            mid = self.mid()
-            self.x -= 1
+            mids += self.mid()
+            self.x -= d
             taken += 1
-            self.record(t, +1, 1, price, kind, mid, 0.0)
+            paid += price
+        if taken:
+            self.record(t, d, taken, paid / taken, kind, mids / taken, 0.0)
         return taken
 
     def state(self, t: float) -> QuoteState:

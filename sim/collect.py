@@ -12,6 +12,8 @@ simulator may; the AMM may not) and the AMM's Redis state through `amm.state`'s 
 """
 from __future__ import annotations
 
+import bisect
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -151,12 +153,8 @@ def amm_fills(*, market_ids: list[str], clock: SimClock, kinds: dict[str, str],
 
 
 def _last_before(series: list[tuple[float, float]], t: float) -> float | None:
-    value = None
-    for ts, v in series:
-        if ts > t:
-            break
-        value = v
-    return value
+    i = bisect.bisect_right(series, (t, math.inf))
+    return series[i - 1][1] if i else None
 
 
 def amm_transitions(market_ids: list[str]) -> dict[str, dict[str, list[dict]]]:

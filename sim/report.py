@@ -47,6 +47,9 @@ def headline_rows(result: dict) -> list[list[str]]:
     rows.append(["loss to informed + stale-quote takers per market ($)",
                  *(dollars(agg[m]["loss_to_informed_mean_cents"]) for m in makers)])
     rows.append(["fills / shares traded", *(f"{agg[m]['fills']:,} / {agg[m]['volume']:,}" for m in makers)])
+    bounds = [m["baseline_params"]["lmsr"]["worst_loss_from_50c_cents"] for m in result["markets"]]
+    rows.append(["worst-case loss by design, per market ($)", "none", "none",
+                 f"b·ln 2 = {dollars(sum(bounds) / len(bounds), False)}" if bounds else "–"])
     return rows
 
 
@@ -180,8 +183,8 @@ def _lag_line(result: dict) -> str:
     if "lag_median_s" not in t:
         return "- traders: no arrivals executed"
     return (f"- traders sent {t['orders']:,} orders ({t['rejected']} refused) for {t['arrivals']:,} arrivals; they acted "
-            f"{t['lag_median_s']:.2f} s after their planned time at the median, {t['lag_p95_s']:.2f} s at the 95th "
-            f"percentile (simulated seconds: the machine's load delays them)")
+            f"{t['lag_median_s']:.3f} s after their planned time at the median, {t['lag_p95_s']:.3f} s at the 95th "
+            f"percentile, {t['lag_max_s']:.3f} s at most (simulated seconds: the machine's load delays them)")
 
 
 def _ok(flag: bool) -> str:

@@ -28,7 +28,7 @@ import os
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -237,7 +237,9 @@ class Simulation:
             market_ids = self._markets(plans, clock, run_tag, oracle.url_template)
             oracle.paths.update({m: p.oracle for m, p in zip(market_ids, plans)})
             oracle.start()
-            self.say(f"== oracle feed on {oracle.url_template} ({'read by the AMM through its poller' if self.oracle_wired else 'NOT read by the AMM: no oracle poller in this build'})")
+            reader = ("read by the AMM through its oracle poller" if self.oracle_wired
+                      else "NOT read by the AMM: this build has no oracle poller")
+            self.say(f"== oracle feed on {oracle.url_template} ({reader})")
             amm_args = manage + ["run_amm", "--workers", str(config.amm_workers)]
             for m in market_ids:
                 amm_args += ["--market", m]
@@ -599,5 +601,3 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
-
-__all__ = ["SimConfig", "Simulation", "SimulationFailed", "plan", "inputs_document", "parse_duration", "replace"]

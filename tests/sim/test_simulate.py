@@ -18,6 +18,8 @@ from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parents[2]
 AMM_USER_ID = "00000000-0000-4000-a000-000000000001"
+# One worker runs both, one after the other: each is a whole system on a 2-core machine.
+ONE_WORKER = pytest.mark.xdist_group("sim_e2e")
 SECTIONS = ("## Headline", "## PnL by scenario", "## The AMM per market", "## Baselines per market",
             "## The AMM's defense and phase changes", "## Invariants at the end", "## Plots", "## Method", "## Limits")
 
@@ -29,8 +31,9 @@ def _valid_png(path: Path) -> tuple[int, ...]:
     return matplotlib.image.imread(path).shape
 
 
-@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+@ONE_WORKER
 def test_a_run_ends_in_a_report_whose_pnl_is_the_ledgers(tmp_path, redis_conn):
     from exchange.invariants import invariants_check
     from exchange.models import LedgerEntry, Position, Trade
@@ -128,6 +131,7 @@ def _gone_within(pids: list[int], timeout: float) -> list[int]:
 
 
 @pytest.mark.slow
+@ONE_WORKER
 def test_a_sigkilled_simulator_leaves_nothing_and_the_next_run_starts_and_stops_cleanly(tmp_path):
     data = tmp_path / "data"
     first, second = tmp_path / "run1", tmp_path / "run2"
