@@ -116,7 +116,7 @@ def inputs_document(config: SimConfig, plans: list[MarketPlan], arrivals: list[A
         "config": _config_dict(config),
         "markets": [{"index": p.index, "seed": p.seed, "slot": p.slot, "scenario": p.scenario, "label": p.label,
                      "event_time": p.truth.event_time, "outcome": p.truth.outcome, "jump_times": p.truth.jump_times,
-                     "dt": p.truth.dt, "truth": [round(v, 6) for v in p.truth.probs],
+                     "dt": p.truth.dt, "truth": list(p.truth.probs),
                      "oracle": list(p.oracle.values)} for p in plans],
         "arrivals": [a.as_dict() for a in arrivals],
     }
@@ -124,7 +124,10 @@ def inputs_document(config: SimConfig, plans: list[MarketPlan], arrivals: list[A
 
 def _config_dict(config: SimConfig) -> dict:
     raw = asdict(config)
-    raw["out"] = str(config.out)
+    try:  # relative where it can be: a committed report names no folder of the machine that made it
+        raw["out"] = str(Path(config.out).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        raw["out"] = str(config.out)
     return {k: v for k, v in raw.items() if k not in ("command",)}
 
 
@@ -461,7 +464,8 @@ class Simulation:
             times = [s["t"] for s in rows]
             value = p.truth.cents(horizon)
             cfg = configs[market_id]
-            inputs = baseline_inputs(p, rows, cfg, fees.get(market_id, 0), [a for a in _arrivals(traders) if a.market == p.index and a.t <= horizon])
+            arrivals_here = [a for a in _arrivals(traders) if a.market == p.index and a.t <= horizon]
+            inputs = baseline_inputs(p.truth, rows, cfg, fees.get(market_id, 0), arrivals_here)
             amm_quotes = [QuoteState(t=s["t"], bid=s["amm_bid"], ask=s["amm_ask"], bid_size=s["amm_bid_size"],
                                      ask_size=s["amm_ask_size"]) for s in rows]
             makers = {"amm": maker_metrics(fills=fills[market_id], quotes=amm_quotes, truth=p.truth,
@@ -535,7 +539,7 @@ def _peek(sampler) -> dict:
     return sampler.sample(time.time(), record=False)
 
 
-def baseline_inputs(p: MarketPlan, rows: list[dict], cfg, maker_fee_bps: int, arrivals: list[Arrival]) -> MarketInputs:
+def baseline_inputs(truth: TruePath, rows: list[dict], cfg, maker_fee_bps: int, arrivals: list[Arrival]) -> MarketInputs:
     """The replay's inputs: the live run's sample times and AMM fair prices, its median
     spread and size at the touch (the config's when it never quoted both sides)."""
     both = [s for s in rows if s["amm_bid"] is not None and s["amm_ask"] is not None]
@@ -545,11 +549,39 @@ def baseline_inputs(p: MarketPlan, rows: list[dict], cfg, maker_fee_bps: int, ar
     size = max(1, int(round(sizes[len(sizes) // 2]))) if sizes else int(cfg.order_size)
     fair0 = next((s["fair"] for s in rows if s["fair"] is not None), None)
     return MarketInputs(
-        truth=p.truth, arrivals=tuple(arrivals), quote_times=tuple(s["t"] for s in rows),
+        truth=truth, arrivals=tuple(arrivals), quote_times=tuple(s["t"] for s in rows),
         fair=tuple(s["fair"] for s in rows), spread=spread, size=size, levels=int(cfg.order_levels),
         spacing=int(cfg.level_spacing_cents), position_limit=int(cfg.position_limit), maker_fee_bps=int(maker_fee_bps),
         lmsr_b=lmsr_b_for_depth(size), lmsr_p0=fair0 if fair0 is not None else 50.0,
     )
+
+
+def replay_recorded(out: Path) -> dict[str, dict[str, dict]]:
+    """The baselines' figures again from a finished run's files alone (inputs.json,
+    samples.json, results.json): market id -> maker -> metrics, equal to the report's (the
+    replay reads no clock and no random source)."""
+    from types import SimpleNamespace
+
+    inputs = json.loads((out / "inputs.json").read_text())
+    samples = json.loads((out / "samples.json").read_text())
+    result = json.loads((out / "results.json").read_text())
+    duration, horizon = result["config"]["duration"], result["horizon"]
+    arrivals = [Arrival.from_dict(a) for a in inputs["arrivals"]]
+    figures = {}
+    for m, planned in zip(result["markets"], inputs["markets"]):
+        truth = TruePath(scenario=planned["scenario"], dt=planned["dt"], horizon=duration,
+                         event_time=planned["event_time"], probs=tuple(planned["truth"]),
+                         jump_times=tuple(planned["jump_times"]), outcome=planned["outcome"])
+        rows = [s for s in samples[m["market_id"]] if 0 <= s["t"] <= duration + 1e-6]
+        here = [a for a in arrivals if a.market == planned["index"] and a.t <= horizon]
+        inputs_m = baseline_inputs(truth, rows, SimpleNamespace(**m["config"]), result["config"]["maker_fee_bps"], here)
+        times = [s["t"] for s in rows]
+        figures[m["market_id"]] = {}
+        for name, cls in BASELINES.items():
+            run = replay(cls, inputs_m)
+            figures[m["market_id"]][name] = maker_metrics(fills=run.fills, quotes=run.quotes, truth=truth,
+                                                          final_value=truth.cents(horizon), times=times)
+    return figures
 
 
 def aggregate(markets: list[dict], seeds) -> dict:

@@ -16,6 +16,8 @@ import psutil
 import pytest
 from django.core.management import call_command
 
+from sim.simulation import replay_recorded
+
 ROOT = Path(__file__).resolve().parents[2]
 AMM_USER_ID = "00000000-0000-4000-a000-000000000001"
 # One worker runs both, one after the other: each is a whole system on a 2-core machine.
@@ -73,6 +75,11 @@ def test_a_run_ends_in_a_report_whose_pnl_is_the_ledgers(tmp_path, redis_conn):
         fills += legs
         assert all(m["invariants"][k] for k in ("A1_ok", "A2_ok", "A3_ok")), m["invariants"]
     assert fills > 0, "the traders should have traded with the AMM"
+    # the baselines again from the run's files alone: the report's figures, to the last digit
+    again = replay_recorded(out)
+    for m in result["markets"]:
+        for maker in ("symmetric", "lmsr"):
+            assert again[m["market_id"]][maker] == m["makers"][maker]
     assert result["platform_invariants"] == [] and invariants_check() == []
 
 
