@@ -74,6 +74,22 @@ def _postmaster_pid(pgdata: Path) -> int | None:
     return pid
 
 
+def _redis_pid() -> int | None:
+    try:
+        pid = int((DATA_DIR / "redis" / "redis.pid").read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def started_servers() -> dict[str, int]:
+    """STARTED, less any server that no longer runs as this data dir's (stopped since, or
+    started for another data dir): what the process may stop without hitting another's."""
+    current = {"postgres": _postmaster_pid(DATA_DIR / "pg"), "redis": _redis_pid()}
+    return {name: pid for name, pid in STARTED.items() if current.get(name) == pid}
+
+
 def _redis_socket_path() -> Path:
     # Unix socket paths are limited to ~107 bytes, so the socket sits in the temp dir,
     # named after the data dir so that two checkouts never share a server.

@@ -104,7 +104,7 @@ def embedded_servers_owned() -> list[tuple[str, int, int]]:
     from ammproject import embedded
 
     stop = {"postgres": signal.SIGINT, "redis": signal.SIGTERM}  # PostgreSQL's fast shutdown; Redis saves
-    return [(name, pid, int(stop[name])) for name, pid in sorted(embedded.STARTED.items())]
+    return [(name, pid, int(stop[name])) for name, pid in sorted(embedded.started_servers().items())]
 
 
 class Children:

@@ -270,7 +270,10 @@ class Simulation:
             if self.interrupted:
                 self.say(f"== interrupted ({self.interrupted}): stopping in order")
             elif config.resolve and market_ids and self.children.exited() == []:
-                resolved = self._resolve(plans, market_ids)
+                try:
+                    resolved = self._resolve(plans, market_ids)
+                except Exception as exc:  # noqa: BLE001 - the processes must be stopped all the same
+                    self.say(f"== resolving failed ({exc}): the report marks to the truth instead")
             self.children.stop("amm", timeout_s=40, say=self.say)
             self.children.stop("platform", timeout_s=20, say=self.say)
             if oracle is not None:

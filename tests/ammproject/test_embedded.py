@@ -69,10 +69,12 @@ def test_started_names_only_the_servers_this_process_started(data_dir, monkeypat
     url = embedded.redis_url(db=0)
     try:
         pid = _client(url).info("server")["process_id"]
-        assert embedded.STARTED == {"redis": pid}
+        assert embedded.STARTED == {"redis": pid} and embedded.started_servers() == {"redis": pid}
         embedded.STARTED.clear()
         embedded.redis_url(db=0)  # found running: not ours to stop
         assert embedded.STARTED == {}
+        embedded.STARTED["redis"] = pid + 100_000  # a pid that is not this data dir's server
+        assert embedded.started_servers() == {}
     finally:
         try:
             _client(url).shutdown(nosave=True)
