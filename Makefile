@@ -1,4 +1,4 @@
-# Two entry points for a fresh clone (see README): `make demo` and `make test`.
+# Entry points for a fresh clone (see README): `make demo`, `make test`; `make demo-live` to watch.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +11,7 @@ SECRET_KEY := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(
 endif
 export SECRET_KEY
 
-.PHONY: demo test venv clean-data
+.PHONY: demo demo-live test venv clean-data
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,9 +21,14 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)
 
-## demo: migrate, seed, and run the platform (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)
+## demo: a short simulation (3 markets, 2 simulated minutes) ending in a report with plots and
+## baselines (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL); SIM_ARGS adds options
 demo: $(STAMP)
-	$(BIN)/python manage.py demo
+	$(BIN)/python manage.py simulate --markets 3 --duration 2m $(SIM_ARGS)
+
+## demo-live: the platform, traders and the AMM running until Ctrl-C, its status lines on the console
+demo-live: $(STAMP)
+	$(BIN)/python manage.py demo_live
 
 ## test: the whole suite against real PostgreSQL and Redis
 test: $(STAMP)

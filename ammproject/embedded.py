@@ -19,6 +19,11 @@ from pathlib import Path
 
 DATA_DIR = Path(os.environ.get("AMM_DATA_DIR", Path(__file__).resolve().parent.parent / ".data"))
 
+# The servers this process started ("postgres" / "redis" -> server pid): a command that owns
+# the embedded default for its lifetime (the simulator, the live demo) stops exactly these
+# when it ends, and leaves alone servers that were already running for someone else.
+STARTED: dict[str, int] = {}
+
 
 @contextmanager
 def _file_lock(name: str):
@@ -43,12 +48,46 @@ def postgres_url(database: str = "amm") -> str:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
 
     with _file_lock("pg"):
+        running = _postmaster_pid(DATA_DIR / "pg")
         # cleanup_mode=None: the server outlives this process, shared by every process.
         server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode=None)
+        if running is None:
+            STARTED["postgres"] = server.get_pid()
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
         if "(1 row)" not in exists:
             server.psql(f'CREATE DATABASE "{database}";')
     return server.get_uri(database)
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    """The pid of the PostgreSQL server running on `pgdata`, None when none is."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except PermissionError:  # alive, another user's (pgserver runs it as its own user under root)
+        return pid
+    except OSError:
+        return None
+    return pid
+
+
+def _redis_pid() -> int | None:
+    try:
+        pid = int((DATA_DIR / "redis" / "redis.pid").read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def started_servers() -> dict[str, int]:
+    """STARTED, less any server that no longer runs as this data dir's (stopped since, or
+    started for another data dir): what the process may stop without hitting another's."""
+    current = {"postgres": _postmaster_pid(DATA_DIR / "pg"), "redis": _redis_pid()}
+    return {name: pid for name, pid in STARTED.items() if current.get(name) == pid}
 
 
 def _redis_socket_path() -> Path:
@@ -125,4 +164,8 @@ def redis_url(db: int = 0) -> str:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"embedded Redis did not start; see {workdir / 'redis.log'}")
                 time.sleep(0.05)
+            try:
+                STARTED["redis"] = int(pidfile.read_text().strip())
+            except (OSError, ValueError):
+                pass
     return f"unix://{socket_path}?db={db}"

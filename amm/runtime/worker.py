@@ -20,9 +20,12 @@ SIGALRM death penalty is unavailable: the worker then uses RQ's timer-based pena
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -73,3 +76,27 @@ def watch_parent(parent_pid: int, interval_s: float = 0.5) -> threading.Thread:
     thread = threading.Thread(target=run, name="amm-parent-watch", daemon=True)
     thread.start()
     return thread
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_prctl = None
+if sys.platform.startswith("linux"):  # resolved here, not in the forked child (preexec_fn must stay minimal)
+    try:
+        _prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        _prctl = None
+
+
+def die_with_parent(sig: int = signal.SIGTERM):
+    """A `preexec_fn` for subprocess.Popen: the kernel sends `sig` to the child when the
+    process that started it dies, however it dies (SIGKILL included; Linux PR_SET_PDEATHSIG,
+    elsewhere nothing). A parent that died between fork and prctl is caught by the ppid check."""
+    parent = os.getpid()
+
+    def preexec() -> None:
+        if _prctl is not None:
+            _prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), sig)
+
+    return preexec

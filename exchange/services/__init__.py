@@ -11,7 +11,7 @@ from exchange.services.accounts import (  # noqa: F401
     user_get_or_create,
 )
 from exchange.services.clearing import NewOrder  # noqa: F401
-from exchange.services.markets import market_create, market_set_status  # noqa: F401
+from exchange.services.markets import market_create, market_schedule_set, market_set_status  # noqa: F401
 from exchange.services.orders import (  # noqa: F401
     PlaceResult,
     Replacement,

@@ -11,7 +11,7 @@ from django.db import transaction
 from django_fsm import can_proceed
 
 from exchange.enums import MarketStatus, Outcome
-from exchange.exceptions import InvalidInput, WrongState
+from exchange.exceptions import InvalidInput, NotFound, WrongState
 from exchange.models import Market, MarketEvent, Order, Position
 from exchange.services.clearing import Clearing
 from exchange.signals import market_status_changed
@@ -86,6 +86,27 @@ def market_set_status(*, market_id: str, status: str, outcome: str | None = None
             )
         )
         return market
+
+
+def market_schedule_set(
+    *, market_id: str, trading_end_at: dt.datetime | None, resolution_date: dt.datetime | None
+) -> Market:
+    """Move an open market's trading end and resolution date (staff; the simulator sets its
+    markets' schedule once the AMM is quoting them). Participants read it from the market."""
+    for name, value in (("trading_end_at", trading_end_at), ("resolution_date", resolution_date)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} must carry a time zone", field=name)
+    if trading_end_at and resolution_date and resolution_date < trading_end_at:
+        raise InvalidInput("resolution_date must not precede trading_end_at", field="resolution_date")
+    with transaction.atomic():
+        market = Market.objects.select_for_update().filter(pk=market_id).first()
+        if market is None:
+            raise NotFound(f"market {market_id} not found", field="market_id")
+        if market.status not in (MarketStatus.ACTIVE, MarketStatus.SUSPENDED, MarketStatus.HALTED):
+            raise WrongState(f"market {market_id} is {market.status}: its schedule is fixed", code="ILLEGAL_TRANSITION")
+        market.trading_end_at, market.resolution_date = trading_end_at, resolution_date
+        market.save(update_fields=["trading_end_at", "resolution_date", "updated_at"])
+    return market
 
 
 def _transition_for(market: Market, status: str):

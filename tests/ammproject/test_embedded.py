@@ -61,3 +61,22 @@ def test_embedded_postgres_serves_a_database(data_dir):
         server.cleanup_mode = "stop"
         server.cleanup()
 
+
+
+def test_started_names_only_the_servers_this_process_started(data_dir, monkeypatch):
+    """The simulator stops exactly these when it ends: never a server someone else started."""
+    monkeypatch.setattr(embedded, "STARTED", {})
+    url = embedded.redis_url(db=0)
+    try:
+        pid = _client(url).info("server")["process_id"]
+        assert embedded.STARTED == {"redis": pid} and embedded.started_servers() == {"redis": pid}
+        embedded.STARTED.clear()
+        embedded.redis_url(db=0)  # found running: not ours to stop
+        assert embedded.STARTED == {}
+        embedded.STARTED["redis"] = pid + 100_000  # a pid that is not this data dir's server
+        assert embedded.started_servers() == {}
+    finally:
+        try:
+            _client(url).shutdown(nosave=True)
+        except redis.RedisError:
+            pass

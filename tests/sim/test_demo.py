@@ -1,4 +1,4 @@
-"""The demo's seeding step is repeatable: run twice, it creates everything once; it prints an
+"""The live demo's seeding step is repeatable: run twice, it creates everything once; it prints an
 operator login for the console."""
 import io
 import re
@@ -15,7 +15,7 @@ from tests.ammproject.conftest import admin_login, logged_in
 @pytest.mark.django_db
 def test_demo_seeding_is_idempotent():
     for _ in range(2):
-        call_command("demo", "--no-serve", stdout=io.StringIO())
+        call_command("demo_live", "--no-serve", stdout=io.StringIO())
     assert Market.objects.filter(pk="MKT-BTC-100K-2026", status="ACTIVE").count() == 1
     assert Account.objects.get(user_id=AMM_USER_ID).available_balance == 1_000_000  # funded once
     from amm.models import AMMInstance

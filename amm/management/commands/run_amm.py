@@ -28,6 +28,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from amm.runtime.worker import die_with_parent
+
 log = logging.getLogger("amm.run")
 
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
@@ -45,7 +47,8 @@ class WorkerPool:
         self.spawned += 1
         args = [sys.executable, str(MANAGE), "amm_worker", "--parent-pid", str(os.getpid()),
                 "--name", f"amm-{os.getpid()}-{self.spawned}"]
-        return subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        # SIGTERM (RQ's warm shutdown) from the kernel if run_amm dies without stopping them
+        return subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent(signal.SIGTERM))
 
     def start(self) -> None:
         self.procs = [self._spawn() for _ in range(self.count)]

@@ -167,3 +167,25 @@ def test_mint_is_refused_to_ordinary_users_and_burn_allowed_after_resolution(amm
     amm_burn(user_id=AMM_USER_ID, market_id=market, quantity=5, request_id="wind-down")
     assert position(amm, market).yes_volume == 0
     assert invariants_check() == []
+
+
+def test_an_open_markets_schedule_moves_and_a_closed_ones_does_not():
+    import datetime as dt
+
+    from exchange.services import market_schedule_set
+
+    market = new_market()
+    end = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    market_schedule_set(market_id=market, trading_end_at=end, resolution_date=end + dt.timedelta(hours=1))
+    assert Market.objects.get(pk=market).trading_end_at == end
+    for bad in (dict(trading_end_at=end.replace(tzinfo=None), resolution_date=None),
+                dict(trading_end_at=end, resolution_date=end - dt.timedelta(seconds=1))):
+        with pytest.raises(ExchangeError):
+            market_schedule_set(market_id=market, **bad)
+    with pytest.raises(ExchangeError) as missing:
+        market_schedule_set(market_id="MKT-NONE", trading_end_at=end, resolution_date=None)
+    assert missing.value.status == 404
+    market_set_status(market_id=market, status="RESOLVED", outcome="YES", actor="test")
+    with pytest.raises(ExchangeError):
+        market_schedule_set(market_id=market, trading_end_at=None, resolution_date=None)
+    assert Market.objects.get(pk=market).trading_end_at == end  # unchanged

@@ -1,4 +1,4 @@
-"""The main job: the platform, simulated traders and the AMM, together, on one machine.
+"""The live demo (`make demo-live`): the platform, simulated traders and the AMM, running until Ctrl-C.
 
 1. migrate; seed a demo market, funded traders, and fund the AMM's platform account;
 2. enable the AMM on the market (`amm_enable`); make the operator's console login
@@ -23,17 +23,18 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from ammproject.security.operators import operator_ensure
 from exchange.invariants import invariants_check
 from exchange.models import Market
 from exchange.services import account_deposit, api_key_issue, market_create, system_users_ensure, user_get_or_create
+from sim.console import operator_login_lines
+from sim.processes import Watchdog, die_with_parent, embedded_servers_owned, ignore_signals, stop_on_signals
 
 DEMO_MARKET = "MKT-BTC-100K-2026"
 AMM_FUNDING_CENTS = 1_000_000
 
 
 class Command(BaseCommand):
-    help = "Run the demo: platform (gunicorn) + simulated traders + the AMM, on the embedded default."
+    help = "Run the live demo until Ctrl-C: platform (gunicorn) + simulated traders + the AMM, on the embedded default."
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default="127.0.0.1:8000")
@@ -57,7 +58,7 @@ class Command(BaseCommand):
         amm_user, _ = user_get_or_create(username="amm_market_maker")
         amm_key = api_key_issue(user=amm_user)
         call_command("amm_enable", DEMO_MARKET, "--budget", str(AMM_FUNDING_CENTS // 2), stdout=io.StringIO())
-        operator_lines = self._operator_login(f"http://{bind}")
+        operator_lines = operator_login_lines(f"http://{bind}")
         if no_serve:
             say(operator_lines)
             say("== seeded; not serving (--no-serve)")
@@ -70,11 +71,18 @@ class Command(BaseCommand):
                "AMM_PLATFORM_BASE_URL": base, "AMM_PLATFORM_API_KEY": amm_key, "PYTHONUNBUFFERED": "1"}
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         procs: list[tuple[str, subprocess.Popen]] = []
+        # nothing we start outlives us: children die with us (PR_SET_PDEATHSIG), the watchdog
+        # cleans up their groups and the embedded servers we started; SIGTERM/SIGHUP = Ctrl-C
+        watchdog = Watchdog()
+        for _, pid, sig in embedded_servers_owned():
+            watchdog.tell(f"server {pid} {sig}")
+        stop_on_signals()
 
         def start(name: str, argv: list[str], to_log: bool) -> subprocess.Popen:
             out = open(logs / f"{name}.log", "w") if to_log else None
             proc = subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR, stdout=out, stderr=subprocess.STDOUT
-                                    if to_log else None, start_new_session=True)
+                                    if to_log else None, start_new_session=True, preexec_fn=die_with_parent())
+            watchdog.tell(f"group {proc.pid}")
             procs.append((name, proc))
             return proc
 
@@ -99,19 +107,11 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
+            ignore_signals()
             self._stop(procs, say)
         violations = invariants_check()
         say("== invariants: " + ("all hold" if not violations else "; ".join(violations)))
-
-    @staticmethod
-    def _operator_login(base: str) -> str:
-        """Make the console's login for this run: the password from the environment, else a
-        new one (shown only in the lines returned; stored hashed)."""
-        login = operator_ensure(username=settings.AMM_DEMO_OPERATOR_USERNAME,
-                                password=settings.AMM_DEMO_OPERATOR_PASSWORD or None, new_password=True)
-        password = login.password or "(AMM_DEMO_OPERATOR_PASSWORD)"
-        return (f"== operator console: user {login.username}  password {password}\n"
-                f"   {base}/admin/   {base}/amm/dashboard/")
+        watchdog.close()
 
     def _wait_for(self, base: str, timeout_s: float = 30) -> None:
         deadline = time.monotonic() + timeout_s
