@@ -100,5 +100,6 @@ class OracleServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() waits for a serve_forever that never began otherwise
+            self._server.shutdown()
         self._server.server_close()

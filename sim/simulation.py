@@ -331,7 +331,7 @@ class Simulation:
             ids.append(market_id)
         # the poller exists when the config knows which adapter to use (branch h-oracle)
         self.oracle_wired = "oracle_adapter" in PARAMETER_NAMES
-        budgets = sum(AMMInstance.objects.filter(market_id__in=ids).values_list("budget_cents", flat=True))
+        budgets = sum(AMMInstance.objects.filter(market_id__in=ids).values_list("config__budget_limit_cents", flat=True))
         available = Account.objects.filter(user_id=AMM_USER_ID).values_list("available_balance", flat=True).first() or 0
         if available < budgets:
             account_deposit(user_id=AMM_USER_ID, amount_cents=budgets - available, reference="simulate")

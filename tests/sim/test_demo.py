@@ -25,7 +25,7 @@ def test_demo_seeding_is_idempotent():
 
 def demo_output() -> str:
     out = io.StringIO()
-    call_command("demo", "--no-serve", stdout=out)
+    call_command("demo_live", "--no-serve", stdout=out)
     return out.getvalue()
 
 
