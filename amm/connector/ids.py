@@ -1,8 +1,22 @@
 """Client order ids: `amm_{market_id}_{side}_{direction}_{timestamp_ms}_{seq}` (SPEC §2)."""
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
+
+# The platform keeps a mint/burn's request id as its ledger reference (DB v2.3
+# ledger_entries.reference_id VARCHAR(64)): a longer one is refused.
+REQUEST_ID_MAX = 64
+
+
+def bounded_request_id(request_id: str) -> str:
+    """`request_id` itself, or, when longer than the platform keeps (a long market id), a
+    digest of it of the same meaning: deterministic, so a retry still names the same
+    operation and the platform executes it once."""
+    if len(request_id) <= REQUEST_ID_MAX:
+        return request_id
+    return "amm_" + hashlib.sha256(request_id.encode()).hexdigest()[:40]
 
 
 class ClientOrderIdGenerator:
@@ -26,7 +40,7 @@ class ClientOrderIdGenerator:
         """An idempotency key for a privileged mint/burn, in the same shape."""
         with self._lock:
             seq = next(self._seq)
-        return f"amm_{market_id}_{kind}_{int(timestamp_ms)}_{seq}"
+        return bounded_request_id(f"amm_{market_id}_{kind}_{int(timestamp_ms)}_{seq}")
 
 
 def parse_client_order_id(client_order_id: str) -> dict[str, str] | None:

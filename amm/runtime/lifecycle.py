@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from django_fsm import TransitionNotAllowed
 
 from amm import state
+from amm.connector import bounded_request_id
 from amm.enums import AMMLifecycleState as L
 from amm.enums import KillSwitchState as KS
 from amm.runtime import executor
@@ -169,7 +170,7 @@ def wind_down_step(cycle: "Cycle") -> str:
         plan = wind_down(inventory, [])
     if plan.burn_pairs > 0:
         # The same inventory gives the same id: a retry after a lost answer burns once.
-        request_id = f"amm_{m}_winddown_{inventory.yes_volume}_{inventory.no_volume}"
+        request_id = bounded_request_id(f"amm_{m}_winddown_{inventory.yes_volume}_{inventory.no_volume}")
         executor.burn(ctx, m, quantity=plan.burn_pairs, request_id=request_id, now=cycle.now)
         log.info("%s: winding down, burned %d pairs", m, plan.burn_pairs)
         inventory = Inventory.from_mapping(state.inventory_get(m).as_dict())

@@ -94,7 +94,7 @@ class AmmPrivilegedApi(PlatformApi):
     class InputSerializer(StrictSerializer):
         market_id = MarketIdField()
         quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY, range_code="INVALID_QUANTITY")
-        request_id = StrictCharField(min_length=1, max_length=128, trim_whitespace=False,
+        request_id = StrictCharField(min_length=1, max_length=64, trim_whitespace=False,
                                      help_text="idempotency key: the same request again changes nothing")
 
     class OutputSerializer(ResponseSerializer):

@@ -140,6 +140,16 @@ def test_replace_rate_limit_is_per_user(alice, bob, market, settings, redis_conn
 
 
 # --- mint / burn ---------------------------------------------------------------------------
+def test_a_request_id_longer_than_the_ledger_keeps_is_refused_and_changes_nothing(amm_actor, market):
+    """The ledger keeps the request id as its reference (64 characters): a longer one is a
+    clear 400, never a 500 half-way through the mint."""
+    body = {"market_id": market, "quantity": 1, "request_id": "r" * 65}
+    assert_error(amm_actor.http.post("/amm/mint", json=body), 400, "INVALID_INPUT")
+    assert PrivilegedOp.objects.count() == 0
+    assert Account.objects.get(user_id=amm_actor.user_id).available_balance == 1_000_000
+    assert amm_actor.http.post("/amm/mint", json={**body, "request_id": "r" * 64}).status_code == 201
+
+
 def test_mint_and_burn_are_idempotent_on_request_id(amm_actor, market):
     body = {"market_id": market, "quantity": 10, "request_id": "mint-1"}
     first = amm_actor.http.post("/amm/mint", json=body)
