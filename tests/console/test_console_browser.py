@@ -87,7 +87,8 @@ def test_kill_switch_from_the_admin_empties_the_book_and_the_dashboard_shows_it(
     Select(browser.find_element(By.NAME, "action")).select_by_value("kill")
     browser.find_element(By.CSS_SELECTOR, 'button[name="index"]').click()
 
-    reason = browser.find_element(By.NAME, "reason")
+    # the click submits the action: wait for the confirmation page, not the changelist still shown
+    reason = WebDriverWait(browser, 30).until(lambda d: d.find_element(By.NAME, "reason"))
     reason.send_keys("browser test: operator pulls the switch")
     browser.save_screenshot(str(shots / "kill-confirmation.png"))
     assert platform_open_orders(m), "the market was quoting before the confirmation"
