@@ -45,9 +45,13 @@ def redis_conn():
 @pytest.fixture(autouse=True)
 def _system_rows(request):
     """Transactional tests flush the database (and with it the rows migrations seeded);
-    put the platform's system users back before every database test."""
-    if request.node.get_closest_marker("django_db") is not None:
+    put the platform's system users back before every database test, whether it asked for
+    the database by mark or by fixture (`db`, `transactional_db`)."""
+    db_fixture = next((name for name in ("transactional_db", "db") if name in request.fixturenames), None)
+    if request.node.get_closest_marker("django_db") is not None or db_fixture:
         from exchange.services.bootstrap import system_users_ensure
 
+        if db_fixture:  # asked for as a fixture, not a mark: have the database first
+            request.getfixturevalue(db_fixture)
         system_users_ensure()
     yield
