@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import redis
 
 from amm import state
 from amm.enums import AMMPhase, DefenseLevel, KillSwitchState
@@ -28,3 +29,17 @@ def market_in_redis(redis_conn):
     """seed_market with defaults for market 'MKT-T' (fees: maker 0, taker 100 bps)."""
     seed_market("MKT-T", cash=100_000, taker_bps=100)
     return "MKT-T"
+
+
+def redis_sends(monkeypatch) -> list:
+    """Every command or pipeline this process sends to Redis from now on (one entry per round
+    trip), for tests that a read costs one round trip whatever the number of markets."""
+    sends: list = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sends.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return sends

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-import redis
 from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -24,7 +23,7 @@ from amm.services import (
     instance_start,
 )
 from amm.state import FillLeg, OrderEntry
-from tests.amm.conftest import seed_market
+from tests.amm.conftest import redis_sends, seed_market
 from tests.amm.runtime.support import _stop_deadman_sweeper, rt  # noqa: F401 - fixtures
 
 URL = "/api/amm/v1/metrics"
@@ -196,20 +195,8 @@ def test_who_may_read_the_metrics(client, redis_conn, settings):
     assert posted.status_code == 405 and posted.json()["error"] == "METHOD_NOT_ALLOWED"
 
 
-def _round_trips(monkeypatch) -> list:
-    sends: list = []
-    original = redis.connection.AbstractConnection.send_packed_command
-
-    def counting(self, command, check_health=True):
-        sends.append(command)
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
-    return sends
-
-
 def _cost(client, token, monkeypatch) -> tuple[int, int, dict]:
-    sends = _round_trips(monkeypatch)
+    sends = redis_sends(monkeypatch)
     with CaptureQueriesContext(connection) as queries:
         m = scrape(client, token)
     monkeypatch.undo()

@@ -3,27 +3,14 @@ path already sends (no extra round trip), buckets follow Prometheus's `le` (incl
 the scrape's read is one round trip."""
 from __future__ import annotations
 
-import redis
 
 from amm import state
 from amm.state import FillLeg
-from tests.amm.conftest import seed_market
-
-
-def _count_sends(monkeypatch) -> list:
-    sends: list = []
-    original = redis.connection.AbstractConnection.send_packed_command
-
-    def counting(self, command, check_health=True):
-        sends.append(command)
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
-    return sends
+from tests.amm.conftest import redis_sends, seed_market
 
 
 def test_cycle_commit_counts_the_latency_in_its_one_round_trip(market_in_redis, monkeypatch):
-    sends = _count_sends(monkeypatch)
+    sends = redis_sends(monkeypatch)
     state.cycle_commit(market_in_redis, state_fields={"fair_price_cents": 50}, latency_s=0.05, outcome="quoted")
     assert len(sends) == 1
     state.cycle_commit(market_in_redis, latency_s=11.0, outcome="quoted")
@@ -55,7 +42,7 @@ def test_metrics_read_is_one_round_trip_for_any_number_of_markets(redis_conn, mo
     ids = [f"M-{i}" for i in range(7)]
     for market_id in ids:
         seed_market(market_id, yes=3)
-    sends = _count_sends(monkeypatch)
+    sends = redis_sends(monkeypatch)
     read = state.metrics_read(ids + ["M-UNKNOWN"])
     assert len(sends) == 1
     assert read.markets["M-3"].inventory.yes_volume == 3
