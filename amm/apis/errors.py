@@ -83,10 +83,10 @@ def _platform_error(exc: ConnectorError) -> Response:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, ConnectorError):  # before AMMError: the platform's answers have their own statuses
+        return _platform_error(exc)
     if isinstance(exc, AMMError):
         return _amm_error(exc)
-    if isinstance(exc, ConnectorError):
-        return _platform_error(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):

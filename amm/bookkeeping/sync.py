@@ -20,13 +20,10 @@ from typing import Any, Mapping
 from amm import state
 from amm.bookkeeping.fills import FillFeed
 from amm.connector import Balance, Market, Order, PlatformClient, Position
+from amm.exceptions import SyncError
 from amm.state import OrderEntry
 
 log = logging.getLogger(__name__)
-
-
-class SyncError(RuntimeError):
-    """The platform kept trading while we tried to take a consistent snapshot."""
 
 
 @dataclass(frozen=True)

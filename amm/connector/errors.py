@@ -1,4 +1,5 @@
-"""Typed errors of the platform connector (STYLE: venue errors split into retryable and not).
+"""Typed errors of the platform connector (STYLE: venue errors split into retryable and not);
+all `amm.exceptions.AMMError`s.
 
 `retryable` says whether repeating the same request is safe and may succeed. Two families
 matter for money:
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from amm.exceptions import AMMError
 
-class ConnectorError(Exception):
+
+class ConnectorError(AMMError):
     """Base of every connector error; `status`/`code`/`detail`/`field` come from the platform."""
 
     retryable = False
@@ -32,7 +35,7 @@ class ConnectorError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.status = status
-        self.code = code
+        self.code = code  # the platform's code (None when it gave none)
         self.field = field
         self.body = body
 

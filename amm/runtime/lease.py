@@ -12,13 +12,13 @@ from __future__ import annotations
 import secrets
 import time
 
-from django.conf import settings
-
 from amm import state
+from amm.conf import amm_settings
+from amm.exceptions import LeaseBusy
 
 
 def lease_ttl_ms() -> int:
-    return int(getattr(settings, "AMM_LEASE_TTL_MS", 3000))
+    return amm_settings.AMM_LEASE_TTL_MS
 
 
 class Lease:
@@ -76,10 +76,6 @@ class Lease:
 
     def __exit__(self, *exc) -> None:
         self.release()
-
-
-class LeaseBusy(RuntimeError):
-    """Another holder has the lease."""
 
 
 def market_lease(market_id: str, **kwargs) -> Lease:

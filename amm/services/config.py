@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from amm import state
+from amm.exceptions import InvalidInput
 from amm.models import PARAMETER_NAMES, AMMInstance, MarketConfig
 from amm.strategy.config import ConfigError, StrategyConfig
 
@@ -37,7 +38,7 @@ def config_update(*, market_id: str, actor: str = "system", **changes: Any) -> M
     """Change some parameters of a market's config (unknown names raise ValueError)."""
     unknown = set(changes) - set(PARAMETER_NAMES)
     if unknown:
-        raise ValueError(f"unknown config parameters: {sorted(unknown)}")
+        raise InvalidInput(f"unknown config parameters: {sorted(unknown)}")
     with transaction.atomic():
         config = MarketConfig.objects.select_for_update().select_related("instance").get(instance__market_id=market_id)
         for name, value in changes.items():

@@ -1,7 +1,7 @@
 """AMM instance services: enable, lifecycle, phase, defense level, kill switch (SPEC §5).
 
 Each transition runs in `transaction.atomic()` on the instance row locked with
-`select_for_update`; an illegal one raises `django_fsm.TransitionNotAllowed` and changes
+`select_for_update`; an illegal one raises `amm.exceptions.TransitionRefused` and changes
 nothing (neither the row nor Redis). After commit the new phase / defense level / kill
 switch is mirrored into `amm:state:{market_id}` for the running loop and the monitors.
 HTTP (cancelling orders on a kill) is the runtime's job, never done inside a transition.
@@ -22,6 +22,7 @@ from amm.enums import AMMPhase as P
 from amm.enums import DefenseLevel as D
 from amm.enums import KillSwitchState as KS
 from amm.enums import PhaseTransitionReason
+from amm.exceptions import InvalidInput, TransitionRefused
 from amm.models import (
     AlertSeverity,
     AlertType,
@@ -52,15 +53,20 @@ def _locked(market_id: str) -> AMMInstance:
 
 
 def _apply(instance: AMMInstance, method: Callable, *args) -> None:
-    """Run one transition or raise TransitionNotAllowed naming it."""
+    """Run one transition or raise TransitionRefused naming it."""
     if not can_proceed(method):
-        raise TransitionNotAllowed(
+        raise TransitionRefused(
             f"{instance.market_id}: {method.__name__} is not allowed from "
             f"lifecycle={instance.lifecycle_state} phase={instance.phase} "
             f"defense={instance.defense_level} kill_switch={instance.kill_switch}",
             object=instance, method=method.__name__,
         )
-    method(*args)
+    try:
+        method(*args)
+    except TransitionNotAllowed as exc:  # a condition the model checks itself: refused all the same
+        raise TransitionRefused(str(exc), object=instance, method=method.__name__) from exc
+    except ValueError as exc:  # the model refused the transition's arguments (e.g. a phase reason)
+        raise InvalidInput(str(exc)) from exc
 
 
 def _mirror(market_id: str, **fields: str) -> None:
@@ -73,9 +79,9 @@ def instance_enable(*, market_id: str, budget_cents: int | None = None, actor: s
     `amm:config:{market_id}`; an existing instance is returned (its budget updated if given).
     The budget lives in the config only (`budget_limit_cents`, the one the strategy reads)."""
     if not market_id or len(market_id) > 64:
-        raise ValueError("market id must be 1-64 characters")
+        raise InvalidInput("market id must be 1-64 characters")
     if budget_cents is not None and (not isinstance(budget_cents, int) or budget_cents < 0):
-        raise ValueError("budget must be a non-negative number of cents")
+        raise InvalidInput("budget must be a non-negative number of cents")
     with transaction.atomic():
         instance, created = AMMInstance.objects.select_for_update().get_or_create(market_id=market_id)
         config = MarketConfig.objects.filter(instance=instance).first()
@@ -166,13 +172,13 @@ def instance_resume(*, market_id: str, actor: str, reason: str, now_ms: int | No
     """EMERGENCY -> RUNNING. With the kill switch ON this is the operator's confirmed reset:
     kill switch OFF and defense KILL_SWITCH -> NORMAL in the same transaction — unless
     `reset_kill_switch` is False (a resume by someone who may not reset the switch): then
-    refused while it is ON. Illegal anywhere else (TransitionNotAllowed, nothing changed)."""
+    refused while it is ON. Illegal anywhere else (TransitionRefused, nothing changed)."""
     now_ms = now_ms if now_ms is not None else _now_ms()
     with transaction.atomic():
         instance = _locked(market_id)
         source = instance.lifecycle_state
         if not reset_kill_switch and instance.kill_switch == KS.ON.value:
-            raise TransitionNotAllowed(f"{market_id}: the kill switch is ON: only its reset resumes the market",
+            raise TransitionRefused(f"{market_id}: the kill switch is ON: only its reset resumes the market",
                                        object=instance, method="resume")
         _apply(instance, instance.resume)
         mirror: dict[str, str] = {}
@@ -242,7 +248,7 @@ def instance_reset_kill_switch(*, market_id: str, actor: str, reason: str, now_m
     RUNNING (the runtime re-syncs before quoting). An EMERGENCY with another recorded cause
     (the market SUSPENDED / HALTED before the switch) stays for the market's own way out;
     WINDING_DOWN, STOPPED and STARTING keep their lifecycle state. Switch already OFF:
-    TransitionNotAllowed, nothing changed."""
+    TransitionRefused, nothing changed."""
     from amm.selectors import emergency_cause_recorded
 
     now_ms = now_ms if now_ms is not None else _now_ms()
@@ -286,12 +292,12 @@ def phase_transition(*, market_id: str, to_phase: str, reason: str, timestamp_ms
         elif to_phase == P.EXPLORATION.value:
             last = instance.last_rollback_at_ms
             if source == P.STABILIZATION.value and last is not None and timestamp_ms - last < ROLLBACK_COOLDOWN_MS:
-                raise TransitionNotAllowed(
+                raise TransitionRefused(
                     f"{market_id}: EMERGENCY_ROLLBACK within the 10-minute cooldown (last at {last})",
                     object=instance, method="rollback")
             _apply(instance, instance.rollback, reason, timestamp_ms)
         else:
-            raise ValueError(f"unknown phase {to_phase!r}")
+            raise InvalidInput(f"unknown phase {to_phase!r}")
         instance.save()
         record = PhaseTransition.objects.create(instance=instance, market_id=market_id, from_phase=source,
                                                 to_phase=instance.phase, reason=reason, timestamp_ms=timestamp_ms)
