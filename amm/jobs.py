@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.db import close_old_connections
 
+from amm.conf import amm_settings
 from amm.runtime.lease import lease_ttl_ms
 from amm.runtime.queue import run_unique
 
@@ -70,12 +71,11 @@ def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
 
 def feed() -> None:
     """One window of the fill poller and market-status watch."""
-    from django.conf import settings
-
+    
     from amm.runtime.feed import feed_loop
 
     close_old_connections()
-    window = int(getattr(settings, "AMM_FEED_WINDOW_MS", 1000))
+    window = amm_settings.AMM_FEED_WINDOW_MS
     run_unique("feed", lambda _: feed_loop(), marker_ttl_ms=window + lease_ttl_ms(), rerun=False)
 
 

@@ -74,3 +74,16 @@ def env_map(name: str, default: dict[str, str] | None = None) -> dict[str, str]:
             raise ImproperlyConfiguredEnv(f"{name}: {item!r} is not key=value")
         result[key.strip()] = val.strip()
     return result
+
+
+def env_values(defaults: dict) -> dict:
+    """The settings of `defaults` (name -> default) that the environment sets, each parsed
+    by its default's type; unset ones are left out (the app's own default applies)."""
+    readers = {bool: env_bool, int: env_int, list: env_list, dict: env_map}
+    values = {}
+    for name, default in defaults.items():
+        if env_str(name) is None:
+            continue
+        reader = readers.get(type(default))
+        values[name] = reader(name, default) if reader else env_str(name, default)
+    return values

@@ -6,7 +6,7 @@ thread, not a whole worker; 1: sync workers), GUNICORN_TIMEOUT.
 Each worker runs the dead man's switch sweeper thread (exchange.services.deadman)."""
 import multiprocessing
 
-from ammproject.env import env_bool, env_int, env_str
+from ammproject.env import env_int, env_str
 
 wsgi_app = "ammproject.wsgi"
 bind = env_str("GUNICORN_BIND", "127.0.0.1:8000")
@@ -24,9 +24,10 @@ proc_name = "amm-platform"
 
 def post_worker_init(worker):
     """Django is loaded in this worker now: start its sweeper for good (SPEC §3.6)."""
-    if env_bool("EXCHANGE_DEADMAN_SWEEPER", True):
-        from exchange.services.deadman import deadman_sweeper_ensure
+    from exchange.conf import exchange_settings
+    from exchange.services.deadman import deadman_sweeper_ensure
 
+    if exchange_settings.EXCHANGE_DEADMAN_SWEEPER:
         deadman_sweeper_ensure(persistent=True)
 
 

@@ -1,7 +1,7 @@
 """Settings, all from environment variables (ammproject.env is the only reader).
 
 DATABASE_URL / REDIS_URL unset -> the embedded default (ammproject.embedded) is started.
-Every default an app reads is declared once here with its app prefix (EXCHANGE_*, AMM_*).
+Every default an app reads is declared once, in the app (exchange/conf.py, amm/conf.py).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from ammproject import embedded
-from ammproject.env import database_from_url, env_bool, env_int, env_list, env_map, env_str
+from ammproject.env import database_from_url, env_bool, env_int, env_list, env_str, env_values
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -161,114 +161,17 @@ LOGIN_THROTTLE_LOCKOUT_S = env_int("LOGIN_THROTTLE_LOCKOUT_S", 900)
 # The request header carrying the client's address behind a proxy (e.g. X-Real-IP); unset:
 # the connection's address. Behind a proxy without it, every client shares the proxy's.
 LOGIN_THROTTLE_IP_HEADER = env_str("LOGIN_THROTTLE_IP_HEADER", "")
-# The operator login `make demo` creates (sim demo): unset password -> one generated per run.
-AMM_DEMO_OPERATOR_USERNAME = env_str("AMM_DEMO_OPERATOR_USERNAME", "operator")
-AMM_DEMO_OPERATOR_PASSWORD = env_str("AMM_DEMO_OPERATOR_PASSWORD", "")
+# --- the apps' own settings ---------------------------------------------------------------
+# Each app declares its settings and their defaults once (exchange/conf.py, amm/conf.py);
+# here the environment sets any of them, each parsed by its default's type, and the app
+# checks the values (a bad one refuses to load, by name).
+from amm import conf as amm_conf  # noqa: E402 - the apps' declarations, read after Django's own settings
+from exchange import conf as exchange_conf  # noqa: E402
 
-# --- exchange (the reference platform) -------------------------------------------------
-AMM_USER_ID = "00000000-0000-4000-a000-000000000001"
-# Users whose incoming orders may match their own resting orders (seed §3.4 option A).
-EXCHANGE_SELF_TRADE_EXEMPT_USERS = env_list("EXCHANGE_SELF_TRADE_EXEMPT_USERS", [AMM_USER_ID])
-# Users allowed to call the privileged mint/burn (the AMM).
-EXCHANGE_MINT_BURN_USERS = env_list("EXCHANGE_MINT_BURN_USERS", [AMM_USER_ID])
-# Per-user calls per 60 s window (exchange/apis/ratelimit.py): the replace call
-# (ratelimit:{user_id}:replace), every other GET (:read) and every other call (:write). Far
-# above what the AMM at 300 markets sends (about one replace per market a second: ~18,000 a
-# window) or bench/api.py (~900 reads/s, ~290 orders/s): a brake on a runaway client.
-EXCHANGE_REPLACE_RATE_LIMIT = env_int("EXCHANGE_REPLACE_RATE_LIMIT", 60_000)
-EXCHANGE_RATE_LIMIT_READ = env_int("EXCHANGE_RATE_LIMIT_READ", 600_000)
-EXCHANGE_RATE_LIMIT_WRITE = env_int("EXCHANGE_RATE_LIMIT_WRITE", 120_000)
-EXCHANGE_MAX_BODY_BYTES = env_int("EXCHANGE_MAX_BODY_BYTES", 64 * 1024)
-EXCHANGE_MAX_REPLACEMENTS = env_int("EXCHANGE_MAX_REPLACEMENTS", 40)
-# Dead man's switch (cancel-all-after): a sweeper thread per serving process, ticking.
-EXCHANGE_DEADMAN_SWEEPER = env_bool("EXCHANGE_DEADMAN_SWEEPER", True)
-EXCHANGE_DEADMAN_TICK_MS = env_int("EXCHANGE_DEADMAN_TICK_MS", 200)
+AMM_USER_ID = "00000000-0000-4000-a000-000000000001"  # the platform's AMM account (exchange.enums, amm.constants)
+globals().update(exchange_conf.configure(env_values(exchange_conf.defaults())))
+globals().update(amm_conf.configure(env_values(amm_conf.defaults())))
 
-# --- amm (the plugin) ------------------------------------------------------------------
-AMM_PLATFORM_BASE_URL = env_str("AMM_PLATFORM_BASE_URL", "http://127.0.0.1:8000")
-AMM_PLATFORM_API_KEY = env_str("AMM_PLATFORM_API_KEY", "")
-# Oracle feeds (amm/oracle, SPEC §6): adapters beside the built-ins (http_json, sim), as
-# AMM_ORACLE_ADAPTERS="name=dotted.path.Class,..." (a built-in's name replaces it); a market's
-# config picks one by name. A source failing this many polls in a row raises ORACLE_FAILED;
-# a failing source is polled less often, backing off up to AMM_ORACLE_BACKOFF_MAX_MS.
-AMM_ORACLE_ADAPTERS = env_map("AMM_ORACLE_ADAPTERS", {})
-AMM_ORACLE_ALERT_AFTER_FAILURES = env_int("AMM_ORACLE_ALERT_AFTER_FAILURES", 3)
-AMM_ORACLE_BACKOFF_MAX_MS = env_int("AMM_ORACLE_BACKOFF_MAX_MS", 30_000)
-# Connector (amm/connector): timeouts, retries with exponential backoff, Retry-After cap.
-AMM_PLATFORM_TIMEOUT_MS = env_int("AMM_PLATFORM_TIMEOUT_MS", 5000)
-AMM_PLATFORM_CONNECT_TIMEOUT_MS = env_int("AMM_PLATFORM_CONNECT_TIMEOUT_MS", 2000)
-AMM_PLATFORM_MAX_ATTEMPTS = env_int("AMM_PLATFORM_MAX_ATTEMPTS", 4)
-AMM_PLATFORM_BACKOFF_BASE_MS = env_int("AMM_PLATFORM_BACKOFF_BASE_MS", 50)
-AMM_PLATFORM_BACKOFF_MAX_MS = env_int("AMM_PLATFORM_BACKOFF_MAX_MS", 2000)
-AMM_PLATFORM_MAX_RETRY_AFTER_S = env_int("AMM_PLATFORM_MAX_RETRY_AFTER_S", 30)
-# Bookkeeping: fill-feed page size, order journal stream cap and flush batch.
-AMM_FILL_POLL_LIMIT = env_int("AMM_FILL_POLL_LIMIT", 500)
-AMM_JOURNAL_MAXLEN = env_int("AMM_JOURNAL_MAXLEN", 1_000_000)
-AMM_JOURNAL_FLUSH_BATCH = env_int("AMM_JOURNAL_FLUSH_BATCH", 1000)
-# Audit reports: the one read-only exception to "through the API only" is the ledger
-# cross-check (seed §8.3), a raw SQL read of the platform's ledger_entries on this DB alias.
-AMM_AUDIT_LEDGER_SQL = env_bool("AMM_AUDIT_LEDGER_SQL", True)
-AMM_AUDIT_DATABASE = env_str("AMM_AUDIT_DATABASE", "default")
-# Runtime (amm/runtime, SPEC §7): leases, scheduling, the fill poller, the dead man's switch.
-AMM_LEASE_TTL_MS = env_int("AMM_LEASE_TTL_MS", 3000)  # a dead worker's market is taken over within this
-AMM_CYCLE_LEASE_WAIT_MS = env_int("AMM_CYCLE_LEASE_WAIT_MS", 100)  # a cycle waits this long for its market
-AMM_SCHEDULER_TICK_MS = env_int("AMM_SCHEDULER_TICK_MS", 20)
-AMM_TICK_DISPATCH_MS = env_int("AMM_TICK_DISPATCH_MS", 100)  # periodic cycles due are enqueued together this often
-AMM_TICK_BATCH = env_int("AMM_TICK_BATCH", 10)  # periodic cycles per RQ job
-AMM_FILL_WAIT_MS = env_int("AMM_FILL_WAIT_MS", 250)  # the feed's long poll (GET /trades?wait_ms=); 0: plain polling
-AMM_FILL_POLL_INTERVAL_MS = env_int("AMM_FILL_POLL_INTERVAL_MS", 20)  # poll period when the platform answers at once
-AMM_FEED_WINDOW_MS = env_int("AMM_FEED_WINDOW_MS", 1000)  # one feed job polls this long, then is re-enqueued
-AMM_STATUS_POLL_MS = env_int("AMM_STATUS_POLL_MS", 300)  # market statuses read (GET /markets) by the feed job
-AMM_MARKET_STATUS_MAX_AGE_MS = env_int("AMM_MARKET_STATUS_MAX_AGE_MS", 1000)  # older: the cycle GETs the market
-AMM_ORDERBOOK_DEPTH = env_int("AMM_ORDERBOOK_DEPTH", 10)
-AMM_BOOK_REUSE_MAX_MS = env_int("AMM_BOOK_REUSE_MAX_MS", 10_000)  # a tick re-reads the book at least this often
-AMM_RECONCILE_INTERVAL_S = env_int("AMM_RECONCILE_INTERVAL_S", 300)
-AMM_CONFIG_RELOAD_INTERVAL_S = env_int("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
-AMM_JOURNAL_FLUSH_INTERVAL_MS = env_int("AMM_JOURNAL_FLUSH_INTERVAL_MS", 2000)
-AMM_PRIVILEGED_PENDING_MAX_MS = env_int("AMM_PRIVILEGED_PENDING_MAX_MS", 30_000)  # a mint/burn in flight this long stops blocking rebuilds
-AMM_UNKNOWN_GRACE_MS = env_int("AMM_UNKNOWN_GRACE_MS", 3000)  # re-sync every cycle this long after an unknown outcome
-AMM_DEADMAN_REQUIRED = env_bool("AMM_DEADMAN_REQUIRED", True)  # send orders only while the switch is armed
-AMM_DEADMAN_MARGIN_MS = env_int("AMM_DEADMAN_MARGIN_MS", 300)
-AMM_WORKERS = env_int("AMM_WORKERS", 2)  # run_amm --workers default
-AMM_WORKER_CLASS = env_str("AMM_WORKER_CLASS", "amm.runtime.worker.AmmWorker")
-AMM_STATUS_PRINT_S = env_int("AMM_STATUS_PRINT_S", 5)
-AMM_STATUS_MAX_LINES = env_int("AMM_STATUS_MAX_LINES", 20)  # run_amm: more markets -> a summary line
-AMM_SHUTDOWN_TIMEOUT_S = env_int("AMM_SHUTDOWN_TIMEOUT_S", 10)
-AMM_PLATFORM_KEEPALIVE = env_bool("AMM_PLATFORM_KEEPALIVE", True)  # False: Connection: close on every call
-
-# --- operator dashboard (issue 11): /amm/dashboard/ and its history sampler ------------------------
-AMM_HISTORY_SAMPLE_S = env_int("AMM_HISTORY_SAMPLE_S", 10)  # run_amm samples every driven market this often (amm:history)
-AMM_HISTORY_WINDOW_S = env_int("AMM_HISTORY_WINDOW_S", 3600)  # history kept per market (the charts' span)
-AMM_DASHBOARD_REFRESH_MS = env_int("AMM_DASHBOARD_REFRESH_MS", 3000)  # the page fetches its data this often
-AMM_DASHBOARD_STALE_MS = env_int("AMM_DASHBOARD_STALE_MS", 5000)  # a RUNNING market not requoted for this long wants attention
-
-# --- amm: Prometheus metrics and alert notifications (issue 11) -------------------------
-from ammproject.env import ImproperlyConfiguredEnv  # noqa: E402 - this block's own import, for easy merges
-
-# GET /api/amm/v1/metrics also answers `Authorization: Bearer <AMM_METRICS_TOKEN>` (a
-# scraper); unset: staff sessions only. A short token is refused rather than guessed at.
-AMM_METRICS_TOKEN = env_str("AMM_METRICS_TOKEN", "")
-if AMM_METRICS_TOKEN and len(AMM_METRICS_TOKEN) < 16:
-    raise ImproperlyConfiguredEnv("AMM_METRICS_TOKEN must be at least 16 characters")
-# Alerts of AMM_ALERT_WEBHOOK_MIN_SEVERITY or above are POSTed (JSON) to this URL from a
-# background thread of the raising process (amm/notify); unset: no notifications.
-AMM_ALERT_WEBHOOK_URL = env_str("AMM_ALERT_WEBHOOK_URL", "")
-if AMM_ALERT_WEBHOOK_URL and not AMM_ALERT_WEBHOOK_URL.startswith(("http://", "https://")):
-    raise ImproperlyConfiguredEnv("AMM_ALERT_WEBHOOK_URL must be an http:// or https:// URL")
-AMM_ALERT_WEBHOOK_TIMEOUT_MS = env_int("AMM_ALERT_WEBHOOK_TIMEOUT_MS", 2000)  # per attempt
-AMM_ALERT_WEBHOOK_RETRIES = env_int("AMM_ALERT_WEBHOOK_RETRIES", 3)  # attempts after the first
-AMM_ALERT_WEBHOOK_BACKOFF_MS = env_int("AMM_ALERT_WEBHOOK_BACKOFF_MS", 500)  # doubles after each failed attempt
-AMM_ALERT_WEBHOOK_MIN_SEVERITY = (env_str("AMM_ALERT_WEBHOOK_MIN_SEVERITY", "CRITICAL") or "").upper()
-if AMM_ALERT_WEBHOOK_MIN_SEVERITY not in ("INFO", "WARNING", "CRITICAL"):
-    raise ImproperlyConfiguredEnv("AMM_ALERT_WEBHOOK_MIN_SEVERITY must be INFO, WARNING or CRITICAL")
-if AMM_ALERT_WEBHOOK_TIMEOUT_MS <= 0 or AMM_ALERT_WEBHOOK_RETRIES < 0 or AMM_ALERT_WEBHOOK_BACKOFF_MS < 0:
-    raise ImproperlyConfiguredEnv("AMM_ALERT_WEBHOOK_TIMEOUT_MS must be > 0, _RETRIES and _BACKOFF_MS >= 0")
-
-# --- amm monitoring API (/api/amm/v1/, amm/apis) ----------------------------------------------
-AMM_API_PAGE_SIZE = env_int("AMM_API_PAGE_SIZE", 50)  # rows per page of a list (?page_size= up to the max)
-AMM_API_MAX_PAGE_SIZE = env_int("AMM_API_MAX_PAGE_SIZE", 500)
-AMM_HEALTH_TIMEOUT_MS = env_int("AMM_HEALTH_TIMEOUT_MS", 1000)  # health: Redis and platform probes give up after this
-AMM_HEALTH_FEED_STALE_MS = env_int("AMM_HEALTH_FEED_STALE_MS", 10_000)  # health: fill feed silent this long = failing
 # The AMM API's enums get one schema name each (its schema: /api/amm/v1/schema/).
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update({
     "AmmLifecycleStateEnum": "amm.enums.AMMLifecycleState",

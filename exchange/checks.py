@@ -1,9 +1,9 @@
 """Django system checks for the platform's settings (run by `manage.py check` and at startup)."""
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.checks import CheckMessage, Error
 
+from exchange.conf import exchange_settings
 from exchange.enums import AMM_USER_ID
 
 
@@ -12,7 +12,7 @@ def self_trade_exempt_users_check(app_configs=None, **kwargs) -> list[CheckMessa
     match itself, but the trades constraint (ck_trades_diff_users, SPEC §3.3) allows a
     self-trade for the AMM only, so any other user's self-match is refused by the database
     (every such order a 500)."""
-    others = sorted({str(user_id) for user_id in settings.EXCHANGE_SELF_TRADE_EXEMPT_USERS} - {AMM_USER_ID})
+    others = sorted({str(user_id) for user_id in exchange_settings.EXCHANGE_SELF_TRADE_EXEMPT_USERS} - {AMM_USER_ID})
     if not others:
         return []
     return [Error(
@@ -20,6 +20,6 @@ def self_trade_exempt_users_check(app_configs=None, **kwargs) -> list[CheckMessa
         hint=(f"Only the AMM ({AMM_USER_ID}) may be exempt: the trades constraint ck_trades_diff_users "
               "(SPEC §3.3) allows self-trades for the AMM only, so the database would refuse these users' "
               "self-matches. Remove them from the setting."),
-        obj="settings.EXCHANGE_SELF_TRADE_EXEMPT_USERS",
+        obj="exchange_settings.EXCHANGE_SELF_TRADE_EXEMPT_USERS",
         id="exchange.E001",
     )]

@@ -8,9 +8,10 @@ in field order.
 from __future__ import annotations
 
 import psycopg
-from django.conf import settings
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import register_tzloader
+
+from exchange.conf import exchange_settings
 
 _TIMESTAMPTZ_OID = psycopg.adapters.types["timestamptz"].oid
 
@@ -41,7 +42,7 @@ def cursor():
     """A cursor on the ORM's connection: same transaction, and the connection's execute
     wrappers (Django's query log) see its statements. EXCHANGE_PREPARED_STATEMENTS = False
     (behind a pooler that cannot keep prepared statements) runs them unprepared, as the ORM does."""
-    if not getattr(settings, "EXCHANGE_PREPARED_STATEMENTS", True):
+    if not exchange_settings.EXCHANGE_PREPARED_STATEMENTS:
         return connection.cursor()
     connection.ensure_connection()
     pg = connection.connection

@@ -10,7 +10,6 @@ but without the permission: 403.
 """
 from __future__ import annotations
 
-from django.conf import settings
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import generics, serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
@@ -23,6 +22,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from amm.apis.errors import exception_handler
+from amm.conf import amm_settings
 
 VIEW_PERMISSION = "amm.view_amminstance"
 
@@ -68,8 +68,8 @@ class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
 
     def __init__(self) -> None:
-        self.page_size = int(getattr(settings, "AMM_API_PAGE_SIZE", 50))
-        self.max_page_size = int(getattr(settings, "AMM_API_MAX_PAGE_SIZE", 500))
+        self.page_size = amm_settings.AMM_API_PAGE_SIZE
+        self.max_page_size = amm_settings.AMM_API_MAX_PAGE_SIZE
 
 
 class _AmmApiMixin:

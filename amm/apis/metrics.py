@@ -11,11 +11,11 @@ import hmac
 import logging
 
 import redis
-from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
+from amm.conf import amm_settings
 from amm.metrics import metrics_exposition
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def _refused(request: HttpRequest) -> JsonResponse | None:
     authorization = request.headers.get("Authorization", "")
     if authorization:
         scheme, _, token = authorization.partition(" ")
-        expected = getattr(settings, "AMM_METRICS_TOKEN", "") or ""
+        expected = amm_settings.AMM_METRICS_TOKEN or ""
         if scheme.lower() == "bearer" and expected and hmac.compare_digest(token.strip().encode(), expected.encode()):
             return None
         return _error(401, "INVALID_TOKEN", "the metrics token is not valid" if expected

@@ -19,8 +19,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from amm import state
-from amm.constants import AMM_USER_ID, PROCESSED_SET_MAX
+from amm.conf import amm_settings
 from amm.connector import PlatformClient, Trade
+from amm.constants import AMM_USER_ID, PROCESSED_SET_MAX
 from amm.enums import BookType, Direction, Side
 from amm.state import FillLeg
 
@@ -110,12 +111,11 @@ class FillFeed:
         page_limit: int | None = None,
         conn=None,
     ) -> None:
-        from django.conf import settings
-
+        
         self.connector = connector
         self.amm_user_id = amm_user_id
         self.processed = processed if processed is not None else ProcessedEventSet()
-        self.page_limit = page_limit or int(getattr(settings, "AMM_FILL_POLL_LIMIT", 500))
+        self.page_limit = page_limit or amm_settings.AMM_FILL_POLL_LIMIT
         self.conn = conn
 
     def apply(self, trade: Trade, *, now: int | None = None) -> bool:

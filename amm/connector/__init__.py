@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from amm.conf import amm_settings
 from amm.connector.client import PlatformClient
 from amm.connector.errors import (  # noqa: F401
     Conflict,
@@ -47,17 +48,16 @@ from amm.connector.types import (  # noqa: F401
 
 def connector_from_settings(**overrides: Any) -> PlatformClient:
     """A PlatformClient configured by the AMM_PLATFORM_* settings (keyword overrides win)."""
-    from django.conf import settings
-
+    
     kwargs: dict[str, Any] = {
-        "base_url": settings.AMM_PLATFORM_BASE_URL,
-        "api_key": settings.AMM_PLATFORM_API_KEY,
-        "timeout_s": getattr(settings, "AMM_PLATFORM_TIMEOUT_MS", 5000) / 1000,
-        "connect_timeout_s": getattr(settings, "AMM_PLATFORM_CONNECT_TIMEOUT_MS", 2000) / 1000,
-        "max_attempts": getattr(settings, "AMM_PLATFORM_MAX_ATTEMPTS", 4),
-        "backoff_base_s": getattr(settings, "AMM_PLATFORM_BACKOFF_BASE_MS", 50) / 1000,
-        "backoff_max_s": getattr(settings, "AMM_PLATFORM_BACKOFF_MAX_MS", 2000) / 1000,
-        "max_retry_after_s": getattr(settings, "AMM_PLATFORM_MAX_RETRY_AFTER_S", 30),
+        "base_url": amm_settings.AMM_PLATFORM_BASE_URL,
+        "api_key": amm_settings.AMM_PLATFORM_API_KEY,
+        "timeout_s": amm_settings.AMM_PLATFORM_TIMEOUT_MS / 1000,
+        "connect_timeout_s": amm_settings.AMM_PLATFORM_CONNECT_TIMEOUT_MS / 1000,
+        "max_attempts": amm_settings.AMM_PLATFORM_MAX_ATTEMPTS,
+        "backoff_base_s": amm_settings.AMM_PLATFORM_BACKOFF_BASE_MS / 1000,
+        "backoff_max_s": amm_settings.AMM_PLATFORM_BACKOFF_MAX_MS / 1000,
+        "max_retry_after_s": amm_settings.AMM_PLATFORM_MAX_RETRY_AFTER_S,
     }
     kwargs.update(overrides)
     return PlatformClient(**kwargs)

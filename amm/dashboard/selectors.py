@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count
 
 from amm import state
+from amm.conf import amm_settings
 from amm.enums import AMMLifecycleState as L
 from amm.enums import DefenseLevel as D
 from amm.enums import KillSwitchState as KS
@@ -178,7 +178,7 @@ def dashboard_data(*, history_since_s: int | None = None, history_points: int | 
     `history_since_s`, the whole window when None; at most `history_points` of them per
     market when given), a summary and the loop's heartbeat."""
     now_ms = state.now_ms() if now_ms is None else now_ms
-    stale_ms = int(getattr(settings, "AMM_DASHBOARD_STALE_MS", 5000))
+    stale_ms = amm_settings.AMM_DASHBOARD_STALE_MS
     sample_s = sample_interval_s()
     instances = list(AMMInstance.objects.order_by("market_id").values(*_INSTANCE_FIELDS))
     alerts, alert_totals = _alert_counts()

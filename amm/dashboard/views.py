@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from functools import wraps
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
@@ -13,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET
 
+from amm.conf import amm_settings
 from amm.dashboard.selectors import HISTORY_POINTS, dashboard_data
 
 VIEW_PERMISSION = "amm.view_amminstance"
@@ -27,7 +27,7 @@ def dashboard_page(request):
         **admin.site.each_context(request),
         "title": "AMM dashboard",
         "is_nav_sidebar_enabled": False,  # the table needs the width
-        "refresh_ms": int(getattr(settings, "AMM_DASHBOARD_REFRESH_MS", 3000)),
+        "refresh_ms": amm_settings.AMM_DASHBOARD_REFRESH_MS,
     }
     return render(request, "amm/dashboard.html", context)
 

@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
+from amm.conf import amm_settings
 from amm.notify.webhook import WebhookOutcome, webhook_client, webhook_post, webhook_where
 
 log = logging.getLogger("amm.notify")
@@ -58,8 +58,8 @@ def alert_body(alert) -> dict[str, Any]:
 
 def alert_wanted(severity: str) -> bool:
     """A webhook is configured and `severity` reaches its minimum."""
-    minimum = SEVERITY_RANK.get(getattr(settings, "AMM_ALERT_WEBHOOK_MIN_SEVERITY", "CRITICAL"), 2)
-    return bool(getattr(settings, "AMM_ALERT_WEBHOOK_URL", "")) and SEVERITY_RANK.get(str(severity), 0) >= minimum
+    minimum = SEVERITY_RANK.get(amm_settings.AMM_ALERT_WEBHOOK_MIN_SEVERITY, 2)
+    return bool(amm_settings.AMM_ALERT_WEBHOOK_URL) and SEVERITY_RANK.get(str(severity), 0) >= minimum
 
 
 class AlertNotifier:
@@ -151,10 +151,10 @@ def alert_notify(alert) -> bool:
         if not alert_wanted(alert.severity):
             return False
         return notifier().submit(Notification(
-            body=alert_body(alert), url=settings.AMM_ALERT_WEBHOOK_URL,
-            timeout_s=int(settings.AMM_ALERT_WEBHOOK_TIMEOUT_MS) / 1000,
-            retries=int(settings.AMM_ALERT_WEBHOOK_RETRIES),
-            backoff_s=int(getattr(settings, "AMM_ALERT_WEBHOOK_BACKOFF_MS", 500)) / 1000,
+            body=alert_body(alert), url=amm_settings.AMM_ALERT_WEBHOOK_URL,
+            timeout_s=int(amm_settings.AMM_ALERT_WEBHOOK_TIMEOUT_MS) / 1000,
+            retries=int(amm_settings.AMM_ALERT_WEBHOOK_RETRIES),
+            backoff_s=amm_settings.AMM_ALERT_WEBHOOK_BACKOFF_MS / 1000,
         ))
     except Exception:  # noqa: BLE001 - a notification must never break the code that raised the alert
         log.exception("alert %s: could not queue its webhook notification; dropped", getattr(alert, "pk", None))

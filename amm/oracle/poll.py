@@ -14,9 +14,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from amm import state
+from amm.conf import amm_settings
 from amm.oracle.base import FeedConfig, OracleError, OracleQuote
 from amm.oracle.registry import adapter_get
 from amm.strategy.config import ConfigError, StrategyConfig
@@ -83,10 +82,10 @@ def _failed(market_id: str, feed: FeedConfig, error: str, now: int) -> PollResul
     from amm.models import AlertSeverity, AlertType
     from amm.services.alerts import alert_raise_unless_open
 
-    alert_after = int(getattr(settings, "AMM_ORACLE_ALERT_AFTER_FAILURES", 3))
+    alert_after = amm_settings.AMM_ORACLE_ALERT_AFTER_FAILURES
     failures, claimed, retry_at = state.oracle_failure_record(
         market_id, error=error, now_ms=now, alert_after=alert_after, interval_ms=feed.poll_interval_ms,
-        backoff_max_ms=int(getattr(settings, "AMM_ORACLE_BACKOFF_MAX_MS", 30_000)))
+        backoff_max_ms=amm_settings.AMM_ORACLE_BACKOFF_MAX_MS)
     level = logging.WARNING if failures == 1 else logging.DEBUG  # the first says it; the alert says the rest
     log.log(level, "oracle %s of %s failed (%d in a row): %s — nothing written, the fair price leans on the book "
             "and the fills once the reading is stale", feed.adapter, market_id, failures, error)

@@ -1,13 +1,13 @@
-"""Adapter names -> adapters: the built-ins plus `settings.AMM_ORACLE_ADAPTERS`
+"""Adapter names -> adapters: the built-ins plus `amm_settings.AMM_ORACLE_ADAPTERS`
 (name -> dotted class path), one instance per name and process."""
 from __future__ import annotations
 
 import threading
 from typing import Any, Mapping
 
-from django.conf import settings
 from django.utils.module_loading import import_string
 
+from amm.conf import amm_settings
 from amm.oracle.base import FeedConfig, OracleAdapter, OracleMisconfigured
 
 BUILTIN_ADAPTERS = {
@@ -21,7 +21,7 @@ _lock = threading.Lock()
 
 def adapter_paths() -> dict[str, str]:
     """Every adapter name and its class path (settings override a built-in of the same name)."""
-    return {**BUILTIN_ADAPTERS, **dict(getattr(settings, "AMM_ORACLE_ADAPTERS", None) or {})}
+    return {**BUILTIN_ADAPTERS, **dict(amm_settings.AMM_ORACLE_ADAPTERS or {})}
 
 
 def adapter_get(name: str) -> OracleAdapter:

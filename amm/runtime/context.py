@@ -15,6 +15,7 @@ from django.conf import settings
 
 from amm import state
 from amm.bookkeeping import FillFeed
+from amm.conf import amm_settings
 from amm.connector import ClientOrderIdGenerator, PlatformClient, Trade, connector_from_settings
 from amm.strategy import StrategyConfig
 
@@ -68,7 +69,7 @@ class RuntimeContext:
     def __init__(self, connector: PlatformClient | None = None) -> None:
         if connector is None:
             kwargs: dict[str, Any] = {}
-            if not getattr(settings, "AMM_PLATFORM_KEEPALIVE", True):
+            if not amm_settings.AMM_PLATFORM_KEEPALIVE:
                 kwargs["headers"] = {"Connection": "close"}
             connector = connector_from_settings(**kwargs)
         self.connector = connector
@@ -104,8 +105,8 @@ _local = threading.local()
 
 
 def _settings_key() -> tuple:
-    return (settings.AMM_PLATFORM_BASE_URL, settings.AMM_PLATFORM_API_KEY, settings.REDIS_URL,
-            getattr(settings, "AMM_PLATFORM_KEEPALIVE", True))
+    return (amm_settings.AMM_PLATFORM_BASE_URL, amm_settings.AMM_PLATFORM_API_KEY, settings.REDIS_URL,
+            amm_settings.AMM_PLATFORM_KEEPALIVE)
 
 
 def context() -> RuntimeContext:

@@ -33,11 +33,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.conf import settings
 from django_fsm import TransitionNotAllowed
 
 from amm import state
 from amm.bookkeeping import SyncError
+from amm.conf import amm_settings
 from amm.connector import (
     ConnectorError,
     DuplicateRequest,
@@ -89,16 +89,12 @@ class CycleResult:
     replaced_after_ms: int | None = None  # cycle start -> the platform acknowledged the replace
 
 
-def _setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
-
-
 def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = None,
                 wait_ms: int | None = None, ctx: RuntimeContext | None = None) -> CycleResult:
     """Run one cycle of `market_id` under its lease (module docstring)."""
     started = time.perf_counter()
     lease = market_lease(market_id)
-    if not lease.acquire(wait_ms=_setting("AMM_CYCLE_LEASE_WAIT_MS", 100) if wait_ms is None else wait_ms):
+    if not lease.acquire(wait_ms=amm_settings.AMM_CYCLE_LEASE_WAIT_MS if wait_ms is None else wait_ms):
         return CycleResult(market_id, reason, "busy")
     handle = keeper.add(lease.renew)
     cycle = Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx or context(), started=started)
@@ -181,7 +177,7 @@ class Cycle:
     def refresh_status(self, *, force: bool = False) -> None:
         meta = self.read.quote.market or {}
         age = self.now - int(meta.get("updated_at_ms") or 0)
-        if force or not meta.get("status") or age > _setting("AMM_MARKET_STATUS_MAX_AGE_MS", 1000):
+        if force or not meta.get("status") or age > amm_settings.AMM_MARKET_STATUS_MAX_AGE_MS:
             meta = executor.market_refresh(self.ctx, self.market_id, now=self.now)
         self.market_status = str(meta.get("status") or "")
 
@@ -288,11 +284,11 @@ class Cycle:
         return self.execute(decision)
 
     def deadman_armed(self) -> bool:
-        if not getattr(settings, "AMM_DEADMAN_REQUIRED", True):
+        if not amm_settings.AMM_DEADMAN_REQUIRED:
             return True
         deadman = state.deadman_get() if self.read is None else self.read.deadman
         until = int(deadman.get("armed_until_ms") or 0)
-        return until - state.now_ms() > _setting("AMM_DEADMAN_MARGIN_MS", 300)
+        return until - state.now_ms() > amm_settings.AMM_DEADMAN_MARGIN_MS
 
     def book(self, quote: state.QuoteCycleRead, config) -> LocalOrderBook:
         """The market's order book: the one a cycle last read when nothing says it changed
@@ -300,7 +296,7 @@ class Cycle:
         sequence_id, which the feed's status watch reports for every market."""
         snapshot = self.reusable_book(quote)
         if snapshot is None:
-            depth = max(_setting("AMM_ORDERBOOK_DEPTH", 10), config.order_levels + 3)
+            depth = max(amm_settings.AMM_ORDERBOOK_DEPTH, config.order_levels + 3)
             got = self.ctx.connector.orderbook_get(self.market_id, depth=min(depth, 50))
             snapshot = {"sequence_id": got.sequence_id, "bids": got.bids, "asks": got.asks,
                         "fetched_ms": state.now_ms(), "own": own_orders_key(quote.orders)}
@@ -317,11 +313,11 @@ class Cycle:
         kept, meta = self.read.book if self.read else None, quote.market or {}
         if self.reason != "tick" or not kept or meta.get("book_sequence_id") in (None, ""):
             return None
-        if self.now - int(meta.get("updated_at_ms") or 0) > _setting("AMM_MARKET_STATUS_MAX_AGE_MS", 1000):
+        if self.now - int(meta.get("updated_at_ms") or 0) > amm_settings.AMM_MARKET_STATUS_MAX_AGE_MS:
             return None
         if int(kept.get("sequence_id", -1)) < int(meta["book_sequence_id"]):
             return None
-        if self.now - int(kept.get("fetched_ms") or 0) > _setting("AMM_BOOK_REUSE_MAX_MS", 10_000):
+        if self.now - int(kept.get("fetched_ms") or 0) > amm_settings.AMM_BOOK_REUSE_MAX_MS:
             return None
         return kept if kept.get("own") == own_orders_key(quote.orders) else None
 

@@ -16,12 +16,18 @@ import uuid
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
-from django.conf import settings
-
 from amm import state
-from amm.bookkeeping import cancel_all_record, cancel_record, orders_placed_record, privileged_record, replace_result_record
-from amm.connector import ConnectorError, OrderRequest, ReplaceResult, UnknownOutcome
+from amm.bookkeeping import (
+    cancel_all_record,
+    cancel_record,
+    orders_placed_record,
+    privileged_record,
+    replace_result_record,
+)
+from amm.conf import amm_settings
+from amm.connector import ConnectorError, OrderRequest
 from amm.connector import Replacement as ConnectorReplacement
+from amm.connector import ReplaceResult, UnknownOutcome
 from amm.runtime.context import RuntimeContext
 from amm.strategy import Replacement
 
@@ -29,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 def unknown_grace_ms() -> int:
-    return int(getattr(settings, "AMM_UNKNOWN_GRACE_MS", 3000))
+    return amm_settings.AMM_UNKNOWN_GRACE_MS
 
 
 def _unknown_fields(market_id: str, what: str) -> dict[str, Any]:

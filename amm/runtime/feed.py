@@ -19,20 +19,15 @@ from __future__ import annotations
 import logging
 import time
 
-from django.conf import settings
-
 from amm import state
 from amm.bookkeeping.sync import market_meta
+from amm.conf import amm_settings
 from amm.connector import ConnectorError
 from amm.runtime.context import RuntimeContext, context
 from amm.runtime.keeper import keeper
 from amm.runtime.lease import Lease, lease_ttl_ms
 
 log = logging.getLogger(__name__)
-
-
-def _ms(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
 
 
 def status_watch(ctx: RuntimeContext) -> list[str]:
@@ -62,10 +57,10 @@ def status_watch(ctx: RuntimeContext) -> list[str]:
 def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None) -> dict[str, int]:
     """One feed window (module docstring). Returns counters."""
     ctx = ctx or context()
-    window_ms = _ms("AMM_FEED_WINDOW_MS", 1000) if window_ms is None else window_ms
-    poll_s = _ms("AMM_FILL_POLL_INTERVAL_MS", 20) / 1000
-    wait_s = _ms("AMM_FILL_WAIT_MS", 250) / 1000
-    status_s = _ms("AMM_STATUS_POLL_MS", 300) / 1000
+    window_ms = amm_settings.AMM_FEED_WINDOW_MS if window_ms is None else window_ms
+    poll_s = amm_settings.AMM_FILL_POLL_INTERVAL_MS / 1000
+    wait_s = amm_settings.AMM_FILL_WAIT_MS / 1000
+    status_s = amm_settings.AMM_STATUS_POLL_MS / 1000
     lease = Lease("feed", ttl_ms=lease_ttl_ms())
     if not lease.acquire():
         return {"busy": 1}

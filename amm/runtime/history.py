@@ -3,17 +3,16 @@ AMM_HISTORY_SAMPLE_S, that appends one sample per driven market to `amm:history:
 one pipelined read and one pipelined write for all of them, off the quote cycle entirely."""
 from __future__ import annotations
 
-from django.conf import settings
-
 from amm import state
+from amm.conf import amm_settings
 
 
 def sample_interval_s() -> int:
-    return max(1, int(getattr(settings, "AMM_HISTORY_SAMPLE_S", 10)))
+    return max(1, amm_settings.AMM_HISTORY_SAMPLE_S)
 
 
 def window_s() -> int:
-    return max(1, int(getattr(settings, "AMM_HISTORY_WINDOW_S", 3600)))
+    return max(1, amm_settings.AMM_HISTORY_WINDOW_S)
 
 
 def history_sample(market_ids: list[str], *, now_ms: int | None = None) -> int:

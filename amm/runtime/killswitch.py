@@ -21,11 +21,12 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
-from django.conf import settings
 from django_fsm import TransitionNotAllowed
 
 from amm import state
+from amm.conf import amm_settings
 from amm.connector import ConnectorError
+from amm.exceptions import InvalidInput
 from amm.runtime import executor
 from amm.runtime.context import RuntimeContext, context
 from amm.runtime.lease import market_lease
@@ -47,7 +48,7 @@ class KillResult:
 
 def _wait_ms(market_id: str) -> int:
     """One quote cycle: the market's requote interval, within [lease TTL / 3, lease TTL]."""
-    ttl = int(getattr(settings, "AMM_LEASE_TTL_MS", 3000))
+    ttl = amm_settings.AMM_LEASE_TTL_MS
     try:
         interval = int(state.config_get(market_id).get("requote_interval_ms") or 1000)
     except Exception:  # noqa: BLE001
@@ -62,7 +63,7 @@ def kill(*, market_ids: Iterable[str] | None, reason: str, actor: str,
     from amm.services import instance_kill
 
     if not reason:
-        raise ValueError("a kill switch needs a reason")
+        raise InvalidInput("a kill switch needs a reason")
     ids = list(market_ids) if market_ids is not None else list(
         AMMInstance.objects.order_by("market_id").values_list("market_id", flat=True))
     ctx = ctx or context()
@@ -124,7 +125,7 @@ def resume(*, market_id: str, reason: str, actor: str, check_market: bool = True
     from amm.services import instance_resume
 
     if not reason:
-        raise ValueError("a resume needs a reason")
+        raise InvalidInput("a resume needs a reason")
     if check_market:
         ctx = ctx or context()
         try:
@@ -133,7 +134,7 @@ def resume(*, market_id: str, reason: str, actor: str, check_market: bool = True
             log.warning("resume %s: could not read the market (%s); resuming anyway", market_id, exc)
         else:
             if status != "ACTIVE":
-                raise ValueError(f"market {market_id} is {status}: resume once it is ACTIVE")
+                raise InvalidInput(f"market {market_id} is {status}: resume once it is ACTIVE")
     instance = instance_resume(market_id=market_id, actor=actor, reason=reason, reset_kill_switch=reset_kill_switch)
     state.runtime_update(market_id, emergency_cause="", resync=f"resumed by {actor}")
     try:

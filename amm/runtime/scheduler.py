@@ -35,10 +35,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import close_old_connections
 
 from amm import state
+from amm.conf import amm_settings
 from amm.connector import ConnectorError
 from amm.enums import AMMLifecycleState as L
 from amm.runtime import deadman
@@ -46,7 +46,7 @@ from amm.runtime.context import context
 from amm.runtime.daily import local_day
 from amm.runtime.history import sample_interval_s
 from amm.runtime.keeper import keeper
-from amm.runtime.lease import Lease, lease_ttl_ms
+from amm.runtime.lease import Lease
 from amm.runtime.scheduling import (
     request_config_reload,
     request_cycles,
@@ -67,10 +67,6 @@ CONFIG_FIELDS = ["requote_interval_ms", "dead_man_timeout_ms", "oracle_adapter",
                  "oracle_timeout_ms"]
 
 
-def _ms(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
-
-
 @dataclass
 class Plan:
     lifecycle: str
@@ -89,10 +85,10 @@ class Scheduler:
         self.stop_event = threading.Event()
         self.lease = Lease("scheduler")
         self.plans: dict[str, Plan] = {}
-        self.tick_s = _ms("AMM_SCHEDULER_TICK_MS", 20) / 1000
-        self.dispatch_s = _ms("AMM_TICK_DISPATCH_MS", 100) / 1000
+        self.tick_s = amm_settings.AMM_SCHEDULER_TICK_MS / 1000
+        self.dispatch_s = amm_settings.AMM_TICK_DISPATCH_MS / 1000
         self._refresh_due = self._feed_due = self._journal_due = self._daily_due = self._dispatch_due = 0.0
-        self._config_due = time.monotonic() + _ms("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
+        self._config_due = time.monotonic() + amm_settings.AMM_CONFIG_RELOAD_INTERVAL_S
         self._history_due = 0.0
         self._last_tick = 0.0
         self._day = ""
@@ -136,7 +132,7 @@ class Scheduler:
         for market_id in list(self.plans):
             if market_id not in driven:
                 del self.plans[market_id]
-        recon_s = _ms("AMM_RECONCILE_INTERVAL_S", 300)
+        recon_s = amm_settings.AMM_RECONCILE_INTERVAL_S
         configs = state.config_fields_many(driven, CONFIG_FIELDS)
         for i, (market_id, lifecycle) in enumerate(sorted(driven.items())):
             raw = configs[market_id].get("requote_interval_ms")
@@ -198,10 +194,10 @@ class Scheduler:
                     plan.oracle_due = now + plan.oracle_interval_s
                 counts["oracle"] += request_oracle_poll(market_id, timeout_ms=plan.oracle_timeout_ms)
             if now >= plan.reconcile_due:
-                plan.reconcile_due = now + _ms("AMM_RECONCILE_INTERVAL_S", 300)
+                plan.reconcile_due = now + amm_settings.AMM_RECONCILE_INTERVAL_S
                 counts["reconcile"] += request_reconcile(market_id)
         if self.plans and now >= self._config_due:
-            self._config_due = now + _ms("AMM_CONFIG_RELOAD_INTERVAL_S", 30)
+            self._config_due = now + amm_settings.AMM_CONFIG_RELOAD_INTERVAL_S
             counts["config"] += request_config_reload(sorted(self.plans))
         if self.plans and now >= self._history_due:
             self._history_due = now + sample_interval_s()
@@ -210,7 +206,7 @@ class Scheduler:
             self._feed_due = now + 0.05
             counts["feed"] += request_feed()
         if now >= self._journal_due:
-            self._journal_due = now + _ms("AMM_JOURNAL_FLUSH_INTERVAL_MS", 2000) / 1000
+            self._journal_due = now + amm_settings.AMM_JOURNAL_FLUSH_INTERVAL_MS / 1000
             counts["journal"] += request_journal_flush()
         if now >= self._daily_due:
             self._daily_due = now + 1.0

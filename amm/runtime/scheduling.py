@@ -2,8 +2,7 @@
 on the "amm" queue (amm/runtime/queue.py), executed by amm/jobs.py."""
 from __future__ import annotations
 
-from django.conf import settings
-
+from amm.conf import amm_settings
 from amm.runtime.lease import lease_ttl_ms
 from amm.runtime.queue import enqueue_unique, enqueue_unique_many
 
@@ -30,7 +29,7 @@ def request_cycles(market_ids: list[str], *, reason: str = "tick") -> int:
 
     return enqueue_unique_many([quote_key(m) for m in market_ids], jobs.quote_batch,
                                lambda keys: ([k.split(":", 1)[1] for k in keys], reason),
-                               batch_size=max(1, int(getattr(settings, "AMM_TICK_BATCH", 10))),
+                               batch_size=max(1, amm_settings.AMM_TICK_BATCH),
                                marker_ttl_ms=lease_ttl_ms(), reason=reason, rerun=False, timeout_s=60,
                                queued_ttl_s=30)
 
@@ -39,7 +38,7 @@ def request_feed() -> bool:
     """The fill poller / market-status watcher (one alive at a time)."""
     from amm import jobs
 
-    window = int(getattr(settings, "AMM_FEED_WINDOW_MS", 1000))
+    window = amm_settings.AMM_FEED_WINDOW_MS
     return enqueue_unique("feed", jobs.feed, marker_ttl_ms=window + lease_ttl_ms(), at_front=True,
                           reason="feed", timeout_s=60, queued_ttl_s=30)
 

@@ -32,6 +32,8 @@ import time
 from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker
 
+from amm.conf import amm_settings
+
 log = logging.getLogger(__name__)
 
 
@@ -47,10 +49,9 @@ class AmmWorker(SimpleWorker):
 
 
 def worker_class():
-    from django.conf import settings
     from django.utils.module_loading import import_string
 
-    return import_string(getattr(settings, "AMM_WORKER_CLASS", "amm.runtime.worker.AmmWorker"))
+    return import_string(amm_settings.AMM_WORKER_CLASS)
 
 
 def make_worker(*, name: str | None = None, worker_cls=None):

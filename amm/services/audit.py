@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connections
 
 from amm.bookkeeping.fills import trade_legs
+from amm.conf import amm_settings
 from amm.connector import ConnectorError, PlatformClient, Trade
 from amm.constants import AMM_USER_ID
 from amm.models import AlertSeverity, AlertType
@@ -114,7 +115,7 @@ def ledger_flows(
 ) -> dict[tuple[str, str], int] | None:
     """Σ amount of the AMM's ledger entries by (entry_type, reference_type) in [start, end),
     read-only SQL on the platform's `ledger_entries` (None when disabled)."""
-    if not getattr(settings, "AMM_AUDIT_LEDGER_SQL", True):
+    if not amm_settings.AMM_AUDIT_LEDGER_SQL:
         return None
     sql = (f"SELECT entry_type, reference_type, COALESCE(SUM(amount), 0) FROM {LEDGER_TABLE} "
            "WHERE user_id = %s AND created_at >= %s AND created_at < %s")
@@ -123,7 +124,7 @@ def ledger_flows(
         sql += " AND market_id = %s"
         params.append(market_id)
     sql += " GROUP BY entry_type, reference_type"
-    with connections[getattr(settings, "AMM_AUDIT_DATABASE", "default")].cursor() as cursor:
+    with connections[amm_settings.AMM_AUDIT_DATABASE].cursor() as cursor:
         cursor.execute(sql, params)
         return {(entry_type, ref): int(total) for entry_type, ref, total in cursor.fetchall()}
 
@@ -188,10 +189,10 @@ def mintburn_report(connector: PlatformClient, *, market_id: str) -> MintBurnChe
                    f"{market.total_yes_shares} / {market.total_no_shares}"))
     checks.append(("reserve = 100 × shares", market.reserve_balance == 100 * market.total_yes_shares,
                    f"{market.reserve_balance} vs {100 * market.total_yes_shares}"))
-    if getattr(settings, "AMM_AUDIT_LEDGER_SQL", True):
+    if amm_settings.AMM_AUDIT_LEDGER_SQL:
         sql = (f"SELECT reference_type, reference_id, entry_type, user_id, amount FROM {LEDGER_TABLE} "
                "WHERE market_id = %s AND reference_type IN ('AMM_MINT', 'AMM_BURN') ORDER BY id")
-        with connections[getattr(settings, "AMM_AUDIT_DATABASE", "default")].cursor() as cursor:
+        with connections[amm_settings.AMM_AUDIT_DATABASE].cursor() as cursor:
             cursor.execute(sql, [market_id])
             rows = cursor.fetchall()
         ops: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))

@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import DatabaseError
 
 from amm import state
+from amm.conf import amm_settings
 from amm.connector import ConnectorError, connector_from_settings
 from amm.enums import AMMLifecycleState as L
 from amm.models import AMMInstance
@@ -49,7 +49,7 @@ class Health:
 
 
 def _timeout_s() -> float:
-    return int(getattr(settings, "AMM_HEALTH_TIMEOUT_MS", 1000)) / 1000
+    return amm_settings.AMM_HEALTH_TIMEOUT_MS / 1000
 
 
 def _elapsed_ms(start: float) -> int:
@@ -72,8 +72,8 @@ def _platform_check() -> Check:
                                      headers={"Connection": "close"}) as connector:
             connector.balance_get()
     except ConnectorError as exc:
-        return Check("platform", False, f"{settings.AMM_PLATFORM_BASE_URL}: {exc}", {"ms": _elapsed_ms(start)})
-    return Check("platform", True, settings.AMM_PLATFORM_BASE_URL, {"ms": _elapsed_ms(start)})
+        return Check("platform", False, f"{amm_settings.AMM_PLATFORM_BASE_URL}: {exc}", {"ms": _elapsed_ms(start)})
+    return Check("platform", True, amm_settings.AMM_PLATFORM_BASE_URL, {"ms": _elapsed_ms(start)})
 
 
 def _loops_check(running: list[tuple[str, int, int]], read: state.HealthRead) -> Check:
@@ -95,7 +95,7 @@ def _loops_check(running: list[tuple[str, int, int]], read: state.HealthRead) ->
 def _feed_check(running: list, read: state.HealthRead) -> Check:
     if not running:
         return Check("fill_feed", True, "no market RUNNING: no feed expected", {"feed_ms": read.run.get("feed_ms")})
-    limit = int(getattr(settings, "AMM_HEALTH_FEED_STALE_MS", 10_000))
+    limit = amm_settings.AMM_HEALTH_FEED_STALE_MS
     last = int(read.run.get("feed_ms") or 0)
     age = read.read_at_ms - last if last else None
     data = {"feed_ms": last or None, "age_ms": age, "limit_ms": limit}

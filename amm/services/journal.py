@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import connection, transaction
 
 from amm import state
+from amm.conf import amm_settings
 from amm.connector.status import PLATFORM_TO_AMM
 from amm.enums import AMMOrderState as S
 from amm.models import AMMOrder
@@ -100,7 +100,7 @@ def _new_row(event: dict[str, str]) -> AMMOrder:
 
 def order_journal_flush(*, batch: int | None = None, max_batches: int = 100) -> JournalFlushResult:
     """Flush journal events into AMMOrder (what the runtime calls periodically)."""
-    batch = batch or int(getattr(settings, "AMM_JOURNAL_FLUSH_BATCH", 1000))
+    batch = batch or amm_settings.AMM_JOURNAL_FLUSH_BATCH
     totals = [0, 0, 0, 0]
     for _ in range(max_batches):
         events = state.journal_read(batch)

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 import redis
-from django.conf import settings
 
+from amm.conf import amm_settings
+from amm.exceptions import InvalidInput
 from amm.state import keys as K
 from amm.state.lua import script
 
@@ -31,7 +32,7 @@ def now_ms() -> int:
 
 
 def _journal_maxlen() -> int:
-    return int(getattr(settings, "AMM_JOURNAL_MAXLEN", 1_000_000))
+    return amm_settings.AMM_JOURNAL_MAXLEN
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -271,7 +272,7 @@ def _text(name: str, value: Any, types: Mapping[str, type]) -> str:
     value = getattr(value, "value", value)
     if kind is int:
         if isinstance(value, bool) or int(value) != value:
-            raise ValueError(f"{name} must be an integer, got {value!r}")
+            raise InvalidInput(f"{name} must be an integer, got {value!r}")
         return str(int(value))
     if kind is float:
         return repr(float(value))
@@ -282,7 +283,7 @@ def state_update(market_id: str, *, conn: redis.Redis | None = None, **fields: A
     """HSET the given `amm:state:{m}` fields; names and types are those of seed §4.3 only."""
     unknown = set(fields) - set(K.STATE_FIELDS)
     if unknown:
-        raise ValueError(f"not fields of amm:state: {sorted(unknown)}")
+        raise InvalidInput(f"not fields of amm:state: {sorted(unknown)}")
     if fields:
         _conn(conn).hset(K.state_key(market_id), mapping={n: _text(n, v, K.STATE_FIELDS) for n, v in fields.items()})
 
@@ -291,7 +292,7 @@ def state_increment(market_id: str, *, conn: redis.Redis | None = None, **deltas
     """HINCRBY integer state counters (daily_pnl_cents, total_fills_today)."""
     bad = [n for n in deltas if K.STATE_FIELDS.get(n) is not int]
     if bad:
-        raise ValueError(f"not integer fields of amm:state: {bad}")
+        raise InvalidInput(f"not integer fields of amm:state: {bad}")
     pipe = _conn(conn).pipeline(transaction=True)
     for name, delta in deltas.items():
         pipe.hincrby(K.state_key(market_id), name, int(delta))
@@ -303,7 +304,7 @@ def oracle_write(
 ) -> None:
     """The latest external probability (SPEC §4 extension `amm:oracle:{m}`), YES-view cents."""
     if not 0 <= float(price_cents) <= 100:
-        raise ValueError(f"oracle price_cents must be within [0, 100], got {price_cents}")
+        raise InvalidInput(f"oracle price_cents must be within [0, 100], got {price_cents}")
     _conn(conn).hset(
         K.oracle_key(market_id),
         mapping={"price_cents": repr(float(price_cents)), "ts_ms": str(int(ts_ms)), "source": str(source)},
@@ -471,7 +472,7 @@ def privileged_apply(
     "diverged" (applied; fills were in flight, so the cost sums may be off until rebuilt)."""
     kind = kind.upper()
     if kind not in ("MINT", "BURN"):
-        raise ValueError("kind must be MINT or BURN")
+        raise InvalidInput("kind must be MINT or BURN")
     now = now_ms() if now is None else now
     args = [f"{kind.lower()}:{request_id}", kind, int(quantity), int(now), K.PROCESSED_TTL_S,
             _pending_field(market_id, request_id)]
@@ -543,11 +544,11 @@ def market_rebuild(
     `expected_epoch`, the cash epoch when the snapshot began) a mint/burn is in flight or
     was applied meanwhile: take a new snapshot."""
     if cash_mode not in ("available", "total"):
-        raise ValueError("cash_mode must be 'available' or 'total'")
+        raise InvalidInput("cash_mode must be 'available' or 'total'")
     now = now_ms() if now is None else now
     unknown = (set(state or {}) | set(state_defaults or {})) - set(K.STATE_FIELDS)
     if unknown:
-        raise ValueError(f"not fields of amm:state: {sorted(unknown)}")
+        raise InvalidInput(f"not fields of amm:state: {sorted(unknown)}")
     meta = {k: _text(k, v, K.MARKET_FIELDS) for k, v in market_meta.items() if v is not None}
     meta["updated_at_ms"] = str(int(now))
     pairs: list[str] = []
@@ -562,7 +563,7 @@ def market_rebuild(
               json.dumps({k: _text(k, v, K.STATE_FIELDS) for k, v in (state or {}).items()}),
               json.dumps({k: _text(k, v, K.STATE_FIELDS) for k, v in (state_defaults or {}).items()}),
               int(expected_cursor), len(entries), *pairs, "" if expected_epoch is None else int(expected_epoch),
-              int(getattr(settings, "AMM_PRIVILEGED_PENDING_MAX_MS", 30_000))],
+              amm_settings.AMM_PRIVILEGED_PENDING_MAX_MS],
     )
     return int(cash) if outcome == "ok" else None
 
@@ -690,7 +691,7 @@ def runtime_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> Cy
 def _runtime_mapping(fields: Mapping[str, Any]) -> dict[str, str]:
     unknown = set(fields) - set(K.RUNTIME_FIELDS)
     if unknown:
-        raise ValueError(f"not fields of amm:runtime: {sorted(unknown)}")
+        raise InvalidInput(f"not fields of amm:runtime: {sorted(unknown)}")
     return {n: ("" if v is None else _text(n, v, K.RUNTIME_FIELDS)) for n, v in fields.items()}
 
 
@@ -713,7 +714,7 @@ def cycle_commit(
     now = now_ms() if now is None else now
     unknown = set(state_fields or {}) - set(K.STATE_FIELDS)
     if unknown:
-        raise ValueError(f"not fields of amm:state: {sorted(unknown)}")
+        raise InvalidInput(f"not fields of amm:state: {sorted(unknown)}")
     pipe = _conn(conn).pipeline(transaction=True)
     if state_fields:
         pipe.hset(K.state_key(market_id), mapping={n: v if isinstance(v, str) else _text(n, v, K.STATE_FIELDS)
@@ -744,7 +745,7 @@ def cycle_end(*, now: int, outcome: str, latency_s: float | None = None, conn: r
 
 def _cycle_latency_queue(pipe, outcome: str, latency_s: float) -> None:
     if not outcome or ":" in outcome:
-        raise ValueError(f"a cycle latency needs an outcome without ':', got {outcome!r}")
+        raise InvalidInput(f"a cycle latency needs an outcome without ':', got {outcome!r}")
     bucket, total = K.cycle_latency_fields(outcome, latency_s)
     pipe.hincrby(K.METRICS_CYCLE_LATENCY, bucket, 1)
     pipe.hincrby(K.METRICS_CYCLE_LATENCY, total, max(0, int(round(latency_s * 1_000_000))))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -26,6 +25,7 @@ from exchange.apis.serializers import (
     TradeSerializer,
     errors,
 )
+from exchange.conf import exchange_settings
 from exchange.services import NewOrder, Replacement, amm_burn, amm_mint, orders_replace
 from exchange.services.orders import MAX_QUANTITY
 
@@ -46,7 +46,7 @@ class OrdersReplaceApi(PlatformApi):
 
     class InputSerializer(StrictSerializer):
         market_id = MarketIdField()
-        replacements = ReplacementSerializer(many=True, min_length=1, max_length=settings.EXCHANGE_MAX_REPLACEMENTS)
+        replacements = ReplacementSerializer(many=True, min_length=1, max_length=exchange_settings.EXCHANGE_MAX_REPLACEMENTS)
 
     class OutputSerializer(ResponseSerializer):
         cancelled = OrderSerializer(many=True)
@@ -83,7 +83,7 @@ class CanMintBurn(IsPlatformUser):
     code = "NOT_PRIVILEGED"
 
     def has_permission(self, request, view) -> bool:
-        return super().has_permission(request, view) and str(request.user.id) in settings.EXCHANGE_MINT_BURN_USERS
+        return super().has_permission(request, view) and str(request.user.id) in exchange_settings.EXCHANGE_MINT_BURN_USERS
 
 
 class AmmPrivilegedApi(PlatformApi):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 
 from exchange.apis.auth import IsPlatformUser, PlatformTokenAuthentication
 from exchange.apis.ratelimit import rate_limit_hit
+from exchange.conf import exchange_settings
 from exchange.services.deadman import deadman_fire_if_expired
 
 
@@ -26,7 +26,7 @@ class BoundedJSONParser(JSONParser):
     """JSON with a size limit (EXCHANGE_MAX_BODY_BYTES); anything unreadable is a 400."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        limit = settings.EXCHANGE_MAX_BODY_BYTES
+        limit = exchange_settings.EXCHANGE_MAX_BODY_BYTES
         request = (parser_context or {}).get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
         if declared and str(declared).isdigit() and int(declared) > limit:
@@ -204,7 +204,6 @@ def _name_component(cls) -> None:
         return
     name = cls.__qualname__.replace("Api.", "").replace(".", "").removesuffix("Serializer")
     cls.Meta = type("Meta", (), {"ref_name": name})
-
 
 
 def query_params(serializer_class, request) -> dict:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
-
 from ammproject.redis import get_redis
+from exchange.conf import exchange_settings
 from exchange.exceptions import RateLimited
 
 logger = logging.getLogger(__name__)
@@ -28,7 +27,7 @@ SCOPE_SETTINGS = {
 def rate_limit_hit(*, user_id: str, scope: str) -> None:
     """Count one call of `scope` in the caller's window; over the scope's limit raise
     RateLimited (429) with the seconds left in the window."""
-    limit = getattr(settings, SCOPE_SETTINGS[scope])
+    limit = getattr(exchange_settings, SCOPE_SETTINGS[scope])
     key = f"ratelimit:{user_id}:{scope}"
     try:
         pipe = get_redis().pipeline(transaction=True)

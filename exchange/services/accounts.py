@@ -5,9 +5,9 @@ import hashlib
 import logging
 import secrets
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from exchange.enums import AMM_USER_ID
 from exchange.enums import LedgerEntryType as E
 from exchange.enums import ReferenceType as R
 from exchange.exceptions import Forbidden, Insufficient, InvalidInput, NotFound
@@ -109,7 +109,7 @@ def account_auto_netting_check(*, user_id: str, enabled: bool) -> None:
     """Refuse switching netting on for the AMM's account (seed §3.3, its P0 blocker): the
     AMM holds YES and NO at once on purpose, and netting would take its inventory from under
     its resting sell orders."""
-    if enabled and user_id == settings.AMM_USER_ID:
+    if enabled and user_id == AMM_USER_ID:
         raise Forbidden("auto-netting stays off for the AMM's account: it holds YES and NO at once on purpose "
                         "(seed §3.3)", code="AMM_AUTO_NETTING", field="auto_netting_enabled")
 

@@ -21,10 +21,10 @@ import datetime as dt
 import logging
 import threading
 
-from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from exchange.conf import exchange_settings
 from exchange.exceptions import InvalidInput
 from exchange.models import CancelAllAfter
 from exchange.services.orders import user_cancel_everywhere
@@ -150,7 +150,7 @@ class _Sweeper:
             thread.join(timeout)
 
     def _run(self) -> None:
-        tick = settings.EXCHANGE_DEADMAN_TICK_MS / 1000
+        tick = exchange_settings.EXCHANGE_DEADMAN_TICK_MS / 1000
         try:
             while not self._stop.is_set():
                 try:
@@ -180,7 +180,7 @@ _sweeper = _Sweeper()
 
 def deadman_sweeper_ensure(*, persistent: bool = False) -> None:
     """Start this process's sweeper thread if it is not running (cheap when it is)."""
-    if settings.EXCHANGE_DEADMAN_SWEEPER or persistent:
+    if exchange_settings.EXCHANGE_DEADMAN_SWEEPER or persistent:
         _sweeper.ensure(persistent=persistent)
 
 

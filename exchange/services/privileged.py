@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from exchange.conf import exchange_settings
 from exchange.enums import MarketStatus
 from exchange.exceptions import Forbidden, InvalidInput, WrongState
 from exchange.models import Account, Position, PrivilegedOp
@@ -24,7 +24,7 @@ class PrivilegedResult:
 
 
 def _check(user_id: str, quantity: int, request_id: str) -> None:
-    if user_id not in settings.EXCHANGE_MINT_BURN_USERS:
+    if user_id not in exchange_settings.EXCHANGE_MINT_BURN_USERS:
         raise Forbidden("mint and burn are reserved to the market maker", code="NOT_PRIVILEGED")
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= 10_000_000:
         raise InvalidInput("quantity must be an integer from 1 to 10000000", code="INVALID_QUANTITY", field="quantity")

@@ -28,6 +28,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from amm.conf import amm_settings
 from amm.runtime.worker import die_with_parent
 
 log = logging.getLogger("amm.run")
@@ -87,9 +88,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--market", action="append", dest="markets", default=[], metavar="ID",
                             help="a market to run (repeatable; default: every enabled market)")
-        parser.add_argument("--workers", type=int, default=getattr(settings, "AMM_WORKERS", 2),
+        parser.add_argument("--workers", type=int, default=amm_settings.AMM_WORKERS,
                             help="RQ worker subprocesses to start (one of them mostly runs the fill poller)")
-        parser.add_argument("--status-every", type=float, default=getattr(settings, "AMM_STATUS_PRINT_S", 5),
+        parser.add_argument("--status-every", type=float, default=amm_settings.AMM_STATUS_PRINT_S,
                             help="seconds between status prints (0: never)")
 
     def handle(self, *args, **options):
@@ -135,7 +136,7 @@ class Command(BaseCommand):
         # started by an operator while this runs.
         scheduler = Scheduler(named or None)
         log.info("run_amm pid %d: %d markets, %d workers, platform %s", os.getpid(), len(markets), workers,
-                 settings.AMM_PLATFORM_BASE_URL)
+                 amm_settings.AMM_PLATFORM_BASE_URL)
         if not scheduler.acquire(wait_ms=lease_ttl_ms() + 2000):
             raise CommandError("another run_amm is scheduling (its lease is held); stop it first")
         ctx = context()
@@ -168,7 +169,7 @@ class Command(BaseCommand):
                     next_status = time.monotonic() + float(options["status_every"])
                     try:
                         markets = self._markets(named)
-                        for line in status_lines(markets, max_lines=int(getattr(settings, "AMM_STATUS_MAX_LINES", 20))):
+                        for line in status_lines(markets, max_lines=amm_settings.AMM_STATUS_MAX_LINES):
                             self.stdout.write(line)
                         self.stdout.flush()
                     except Exception as exc:  # noqa: BLE001 - status is best effort
@@ -200,7 +201,7 @@ class Command(BaseCommand):
         scheduler.stop()
         if thread is not None:
             thread.join(timeout=5)
-        killed = pool.stop(timeout_s=float(getattr(settings, "AMM_SHUTDOWN_TIMEOUT_S", 10)))
+        killed = pool.stop(timeout_s=float(amm_settings.AMM_SHUTDOWN_TIMEOUT_S))
         markets_shutdown(markets, ctx=ctx, workers_killed=killed)
         try:
             state.run_markets_set([])

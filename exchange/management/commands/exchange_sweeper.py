@@ -7,9 +7,9 @@ from __future__ import annotations
 import signal
 import threading
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from exchange.conf import exchange_settings
 from exchange.services.deadman import deadman_sweep, deadman_sweep_forever
 
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
     help = "Cancel the open orders of every user whose cancel-all-after deadline has passed, in a loop."
 
     def add_arguments(self, parser):
-        parser.add_argument("--tick-ms", type=int, default=settings.EXCHANGE_DEADMAN_TICK_MS,
+        parser.add_argument("--tick-ms", type=int, default=exchange_settings.EXCHANGE_DEADMAN_TICK_MS,
                             help="milliseconds between sweeps")
         parser.add_argument("--once", action="store_true", help="sweep once, print the count and exit")
 

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from amm.constants import AMM_USER_ID
 from exchange.invariants import invariants_check
 from exchange.models import Market
 from exchange.services import account_deposit, api_key_issue, market_create, system_users_ensure, user_get_or_create
@@ -53,7 +54,7 @@ class Command(BaseCommand):
         say(f"== database {settings.DATABASES['default']['NAME']} / redis {settings.REDIS_URL}")
         if not Market.objects.filter(pk=DEMO_MARKET).exists():
             market_create(market_id=DEMO_MARKET, title="Will BTC close above $100k in 2026?", taker_fee_bps=20)
-            account_deposit(user_id=settings.AMM_USER_ID, amount_cents=AMM_FUNDING_CENTS, reference="demo")
+            account_deposit(user_id=AMM_USER_ID, amount_cents=AMM_FUNDING_CENTS, reference="demo")
             say(f"== created market {DEMO_MARKET}; funded the AMM with {AMM_FUNDING_CENTS} cents")
         amm_user, _ = user_get_or_create(username="amm_market_maker")
         amm_key = api_key_issue(user=amm_user)

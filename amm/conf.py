@@ -1,0 +1,149 @@
+"""The plugin's settings: every `AMM_*` default declared once, here, and read through
+`amm_settings` (django-appconf's idea without the dependency).
+
+    from amm.conf import amm_settings
+    amm_settings.AMM_LEASE_TTL_MS        # the host's value, else the default below
+
+A host project sets any of them in its Django settings (this project reads them from the
+environment: ammproject/settings.py). Reads happen at call time, so a test's
+`settings.AMM_X = ...` override applies at once. `configure()` checks the values a host
+gives and refuses a bad one by name, before anything runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+SEVERITIES = ("INFO", "WARNING", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: Any
+    help: str
+    clean: Callable[[Any], Any] | None = None  # normalises a given value (e.g. upper-case)
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+SETTINGS: dict[str, Setting] = {
+    # Platform connection (amm/connector): timeouts, retries with exponential backoff, Retry-After cap.
+    "AMM_PLATFORM_BASE_URL": Setting("http://127.0.0.1:8000", "the platform's REST API base URL"),
+    "AMM_PLATFORM_API_KEY": Setting("", "the AMM account's API key on the platform"),
+    "AMM_PLATFORM_TIMEOUT_MS": Setting(5000, "read timeout of one platform call"),
+    "AMM_PLATFORM_CONNECT_TIMEOUT_MS": Setting(2000, "connect timeout of one platform call"),
+    "AMM_PLATFORM_MAX_ATTEMPTS": Setting(4, "attempts of an idempotent platform call"),
+    "AMM_PLATFORM_BACKOFF_BASE_MS": Setting(50, "first retry's backoff (doubles)"),
+    "AMM_PLATFORM_BACKOFF_MAX_MS": Setting(2000, "longest backoff between retries"),
+    "AMM_PLATFORM_MAX_RETRY_AFTER_S": Setting(30, "a longer Retry-After is capped to this"),
+    "AMM_PLATFORM_KEEPALIVE": Setting(True, "False: Connection: close on every call"),
+    # Oracle feeds (amm/oracle, SPEC §6).
+    "AMM_ORACLE_ADAPTERS": Setting({}, "name=dotted.path.Class beside the built-ins (a built-in's name replaces it)"),
+    "AMM_ORACLE_ALERT_AFTER_FAILURES": Setting(3, "failed polls in a row before ORACLE_FAILED"),
+    "AMM_ORACLE_BACKOFF_MAX_MS": Setting(30_000, "a failing source is polled less often, up to this"),
+    # Bookkeeping and the order journal.
+    "AMM_FILL_POLL_LIMIT": Setting(500, "trades per page of the fill feed"),
+    "AMM_JOURNAL_MAXLEN": Setting(1_000_000, "order events kept in amm:journal"),
+    "AMM_JOURNAL_FLUSH_BATCH": Setting(1000, "journal events written to the AMMOrder table per batch"),
+    "AMM_AUDIT_LEDGER_SQL": Setting(True, "audit reports read the platform's ledger with SQL"),
+    "AMM_AUDIT_DATABASE": Setting("default", "the database alias the audit reports read"),
+    # Runtime (amm/runtime).
+    "AMM_LEASE_TTL_MS": Setting(3000, "a dead worker's market is taken over within this"),
+    "AMM_CYCLE_LEASE_WAIT_MS": Setting(100, "a cycle waits this long for its market's lease"),
+    "AMM_SCHEDULER_TICK_MS": Setting(20, "the run loop's tick"),
+    "AMM_TICK_DISPATCH_MS": Setting(100, "periodic cycles due are enqueued together this often"),
+    "AMM_TICK_BATCH": Setting(10, "periodic cycles per RQ job"),
+    "AMM_FILL_WAIT_MS": Setting(250, "the feed's long poll (GET /trades?wait_ms=); 0: plain polling"),
+    "AMM_FILL_POLL_INTERVAL_MS": Setting(20, "poll period when the platform answers at once"),
+    "AMM_FEED_WINDOW_MS": Setting(1000, "one feed job polls this long, then is re-enqueued"),
+    "AMM_STATUS_POLL_MS": Setting(300, "market statuses read (GET /markets) by the feed job this often"),
+    "AMM_MARKET_STATUS_MAX_AGE_MS": Setting(1000, "an older market status: the cycle GETs the market"),
+    "AMM_ORDERBOOK_DEPTH": Setting(10, "levels of the book a cycle reads"),
+    "AMM_BOOK_REUSE_MAX_MS": Setting(10_000, "a tick re-reads the book at least this often"),
+    "AMM_RECONCILE_INTERVAL_S": Setting(300, "reconciliation of every market this often (SPEC §8)"),
+    "AMM_CONFIG_RELOAD_INTERVAL_S": Setting(30, "config versions checked this often"),
+    "AMM_JOURNAL_FLUSH_INTERVAL_MS": Setting(2000, "the order journal is flushed this often"),
+    "AMM_PRIVILEGED_PENDING_MAX_MS": Setting(30_000, "a mint/burn in flight this long stops blocking rebuilds"),
+    "AMM_UNKNOWN_GRACE_MS": Setting(3000, "re-sync every cycle this long after an unknown outcome"),
+    "AMM_DEADMAN_REQUIRED": Setting(True, "send orders only while the dead man's switch is armed"),
+    "AMM_DEADMAN_MARGIN_MS": Setting(300, "an armed switch must have this much time left"),
+    "AMM_WORKERS": Setting(2, "run_amm --workers default"),
+    "AMM_WORKER_CLASS": Setting("amm.runtime.worker.AmmWorker", "the RQ worker class run_amm starts"),
+    "AMM_STATUS_PRINT_S": Setting(5, "run_amm prints its status lines this often"),
+    "AMM_STATUS_MAX_LINES": Setting(20, "run_amm: more markets -> a summary line"),
+    "AMM_SHUTDOWN_TIMEOUT_S": Setting(10, "run_amm waits this long for its workers on shutdown"),
+    # Operator dashboard (/amm/dashboard/) and its history sampler.
+    "AMM_HISTORY_SAMPLE_S": Setting(10, "run_amm samples every driven market this often (amm:history)"),
+    "AMM_HISTORY_WINDOW_S": Setting(3600, "history kept per market (the charts' span)"),
+    "AMM_DASHBOARD_REFRESH_MS": Setting(3000, "the page fetches its data this often"),
+    "AMM_DASHBOARD_STALE_MS": Setting(5000, "a RUNNING market not requoted for this long wants attention"),
+    # Metrics and alert notifications.
+    "AMM_METRICS_TOKEN": Setting("", "bearer token of GET /api/amm/v1/metrics (unset: staff sessions only)"),
+    "AMM_ALERT_WEBHOOK_URL": Setting("", "alerts at or above the minimum severity are POSTed here (unset: none)"),
+    "AMM_ALERT_WEBHOOK_TIMEOUT_MS": Setting(2000, "per attempt"),
+    "AMM_ALERT_WEBHOOK_RETRIES": Setting(3, "attempts after the first"),
+    "AMM_ALERT_WEBHOOK_BACKOFF_MS": Setting(500, "doubles after each failed attempt"),
+    "AMM_ALERT_WEBHOOK_MIN_SEVERITY": Setting("CRITICAL", "INFO, WARNING or CRITICAL", clean=_upper),
+    # Monitoring API (/api/amm/v1/).
+    "AMM_API_PAGE_SIZE": Setting(50, "rows per page of a list (?page_size= up to the max)"),
+    "AMM_API_MAX_PAGE_SIZE": Setting(500, "largest ?page_size="),
+    "AMM_HEALTH_TIMEOUT_MS": Setting(1000, "health: Redis and platform probes give up after this"),
+    "AMM_HEALTH_FEED_STALE_MS": Setting(10_000, "health: a fill feed silent this long is failing"),
+    # The demo's operator login (sim).
+    "AMM_DEMO_OPERATOR_USERNAME": Setting("operator", "the operator login `make demo` creates"),
+    "AMM_DEMO_OPERATOR_PASSWORD": Setting("", "its password (unset: one generated per run)"),
+}
+
+
+def defaults() -> dict[str, Any]:
+    return {name: spec.default for name, spec in SETTINGS.items()}
+
+
+def _refusals(values: Mapping[str, Any]) -> list[str]:
+    token, url = values["AMM_METRICS_TOKEN"], values["AMM_ALERT_WEBHOOK_URL"]
+    refusals = []
+    if token and len(token) < 16:
+        refusals.append("AMM_METRICS_TOKEN must be at least 16 characters")
+    if url and not url.startswith(("http://", "https://")):
+        refusals.append("AMM_ALERT_WEBHOOK_URL must be an http:// or https:// URL")
+    if values["AMM_ALERT_WEBHOOK_MIN_SEVERITY"] not in SEVERITIES:
+        refusals.append("AMM_ALERT_WEBHOOK_MIN_SEVERITY must be INFO, WARNING or CRITICAL")
+    if (values["AMM_ALERT_WEBHOOK_TIMEOUT_MS"] <= 0 or values["AMM_ALERT_WEBHOOK_RETRIES"] < 0
+            or values["AMM_ALERT_WEBHOOK_BACKOFF_MS"] < 0):
+        refusals.append("AMM_ALERT_WEBHOOK_TIMEOUT_MS must be > 0, _RETRIES and _BACKOFF_MS >= 0")
+    return refusals
+
+
+def configure(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a host gives (any subset), cleaned and checked, with the defaults for
+    the rest; ImproperlyConfigured naming every bad value."""
+    unknown = sorted(set(given) - set(SETTINGS))
+    if unknown:
+        raise ImproperlyConfigured(f"unknown AMM settings: {', '.join(unknown)}")
+    values = defaults()
+    for name, value in given.items():
+        clean = SETTINGS[name].clean
+        values[name] = clean(value) if clean else value
+    refusals = _refusals(values)
+    if refusals:
+        raise ImproperlyConfigured("; ".join(refusals))
+    return values
+
+
+class AppSettings:
+    """`amm_settings.NAME`: Django's setting NAME when the host set it, else its default."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            spec = SETTINGS[name]
+        except KeyError:
+            raise AttributeError(f"{name} is not an AMM setting (amm/conf.py)") from None
+        return getattr(django_settings, name, spec.default)
+
+
+amm_settings = AppSettings()
