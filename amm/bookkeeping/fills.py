@@ -14,11 +14,11 @@ Exactly once, across polls, duplicates and restarts:
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from amm import state
+from amm.clock import now_ms
 from amm.conf import amm_settings
 from amm.connector import PlatformClient, Trade
 from amm.constants import AMM_USER_ID, PROCESSED_SET_MAX
@@ -127,7 +127,7 @@ class FillFeed:
             log.warning("trade %s of the feed has no AMM leg (buy %s, sell %s)", trade.id,
                         trade.buy_user_id, trade.sell_user_id)
         applied = state.fill_apply(trade.market_id, trade_id=trade.id, legs=legs,
-                                   now=now if now is not None else int(time.time() * 1000), conn=self.conn)
+                                   now=now if now is not None else now_ms(), conn=self.conn)
         self.processed.add(trade.id)
         return applied
 

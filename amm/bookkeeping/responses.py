@@ -7,10 +7,10 @@ The one exception is the AMM's privileged mint/burn, whose answer updates invent
 from __future__ import annotations
 
 import logging
-import time
 from typing import Iterable
 
 from amm import state
+from amm.clock import now_ms
 from amm.connector import Order, PlaceResult, PrivilegedResult, ReplaceResult, Trade, is_live
 from amm.connector.status import REJECTED
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def _now(now: int | None) -> int:
-    return now if now is not None else int(time.time() * 1000)
+    return now if now is not None else now_ms()
 
 
 def _log_trades(market_id: str, trades: Iterable[Trade], source: str) -> None:

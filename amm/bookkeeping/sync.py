@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 from amm import state
 from amm.bookkeeping.fills import FillFeed
+from amm.clock import now_ms
 from amm.connector import Balance, Market, Order, PlatformClient, Position
 from amm.exceptions import SyncError
 from amm.state import OrderEntry
@@ -79,7 +80,7 @@ def platform_snapshot(*, market_id: str, connector: PlatformClient, feed: FillFe
     """Read the platform's truth for one market in a window without AMM trades (retrying)."""
     snapshot = None
     for _ in range(max(1, attempts)):
-        started = int(time.time() * 1000)
+        started = now_ms()
         epoch = state.cash_epoch()
         cursor = feed.poll().cursor
         balance0 = connector.balance_get()
@@ -123,7 +124,7 @@ def market_sync(
         snap = platform_snapshot(market_id=market_id, connector=connector, feed=feed, attempts=1)
         if not snap.trades_quiet:
             continue
-        now_ms = now if now is not None else int(time.time() * 1000)
+        at = now if now is not None else now_ms()
         pos = snap.position
         cash = state.market_rebuild(
             market_id,
@@ -131,18 +132,18 @@ def market_sync(
             no_volume=pos.no_volume, no_cost_sum=pos.no_cost_sum, no_pending_sell=pos.no_pending_sell,
             cash_mode="total", cash_value=snap.balance.total_cents,
             market_meta=market_meta(snap.market),
-            orders=[order_entry(o, default_created_ms=now_ms) for o in snap.orders],
+            orders=[order_entry(o, default_created_ms=at) for o in snap.orders],
             state={**_skew(pos), **(state_fields or {})},
             state_defaults=state_defaults,
             expected_cursor=snap.cursor,
             expected_epoch=snap.cash_epoch,
-            now=now_ms,
+            now=at,
         )
         if cash is None:
             log.info("sync of %s: a fill or a mint/burn moved the AMM's cash during the rebuild; retrying", market_id)
             time.sleep(0.005 * attempt)  # a mint/burn in flight lands within a round trip or two
             continue
-        state.journal_append(_placed_event(o, market_id, now_ms) for o in snap.orders)  # audit of adopted orders
+        state.journal_append(_placed_event(o, market_id, at) for o in snap.orders)  # audit of adopted orders
         log.info("synced %s from the platform: YES %d NO %d cash %d, %d open orders, cursor %d",
                  market_id, pos.yes_volume, pos.no_volume, cash, len(snap.orders), snap.cursor)
         return SyncResult(market_id=market_id, snapshot=snap, cash_cents=cash, attempts=attempt)

@@ -9,7 +9,6 @@ platform's `ledger_entries` table (SPEC §3.1) with a read-only SQL query.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -19,6 +18,7 @@ from django.conf import settings
 from django.db import connections
 
 from amm.bookkeeping.fills import trade_legs
+from amm.clock import now_ms
 from amm.conf import amm_settings
 from amm.connector import ConnectorError, PlatformClient, Trade
 from amm.constants import AMM_USER_ID
@@ -237,7 +237,7 @@ def amm_mint_verified(
     if not ok:
         alert_raise(type=AlertType.MINT_BURN_INCONSISTENT, severity=AlertSeverity.CRITICAL, market_id=market_id,
                     payload={"kind": kind, "quantity": quantity, "request_id": request_id, **deltas,
-                             "at_ms": int(time.time() * 1000)})
+                             "at_ms": now_ms()})
     return result, ok
 
 

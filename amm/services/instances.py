@@ -9,7 +9,6 @@ HTTP (cancelling orders on a kill) is the runtime's job, never done inside a tra
 from __future__ import annotations
 
 import logging
-import time
 from typing import Callable
 
 from django.db import transaction
@@ -17,6 +16,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed
 
 from amm import state
+from amm.clock import now_ms
 from amm.enums import AMMLifecycleState as L
 from amm.enums import AMMPhase as P
 from amm.enums import DefenseLevel as D
@@ -39,10 +39,6 @@ from amm.services.config import config_save
 log = logging.getLogger(__name__)
 
 ROLLBACK_COOLDOWN_MS = 10 * 60 * 1000  # SPEC §5: at most one EMERGENCY_ROLLBACK per 10 minutes
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _locked(market_id: str) -> AMMInstance:
@@ -110,7 +106,7 @@ def _lifecycle(market_id: str, method_name: str, *, actor: str, reason: str, now
         instance.save()
         LifecycleChange.objects.create(
             instance=instance, market_id=market_id, from_state=source, to_state=instance.lifecycle_state,
-            reason=reason[:255], actor=actor, timestamp_ms=now_ms if now_ms is not None else _now_ms(),
+            reason=reason[:255], actor=actor, timestamp_ms=now_ms if now_ms is not None else now_ms(),
         )
     log.info("AMM %s lifecycle %s -> %s (%s, by %s)", market_id, source, instance.lifecycle_state, reason, actor)
     return instance
@@ -131,7 +127,7 @@ def instance_start_complete(*, market_id: str, actor: str = "system", reason: st
     """The startup sync is done: STARTING -> RUNNING, or -> EMERGENCY when the kill switch is
     ON (engaged before the start: the latch holds, nothing is quoted). A market no longer
     STARTING (the kill switch moved it to EMERGENCY during the sync) is left as it is."""
-    now_ms = now_ms if now_ms is not None else _now_ms()
+    now_ms = now_ms if now_ms is not None else now_ms()
     with transaction.atomic():
         instance = _locked(market_id)
         if instance.lifecycle_state != L.STARTING.value:
@@ -173,7 +169,7 @@ def instance_resume(*, market_id: str, actor: str, reason: str, now_ms: int | No
     kill switch OFF and defense KILL_SWITCH -> NORMAL in the same transaction — unless
     `reset_kill_switch` is False (a resume by someone who may not reset the switch): then
     refused while it is ON. Illegal anywhere else (TransitionRefused, nothing changed)."""
-    now_ms = now_ms if now_ms is not None else _now_ms()
+    now_ms = now_ms if now_ms is not None else now_ms()
     with transaction.atomic():
         instance = _locked(market_id)
         source = instance.lifecycle_state
@@ -216,7 +212,7 @@ def instance_kill(*, market_id: str, actor: str, reason: str, now_ms: int | None
     STARTING -> EMERGENCY; WINDING_DOWN and STOPPED keep their lifecycle state with the switch
     latched ON (docs/state-machines.md). The running loop sees `kill_switch=ON` in amm:state
     and cancels every order."""
-    now_ms = now_ms if now_ms is not None else _now_ms()
+    now_ms = now_ms if now_ms is not None else now_ms()
     with transaction.atomic():
         instance = _locked(market_id)
         _apply(instance, instance.engage_kill_switch)
@@ -251,7 +247,7 @@ def instance_reset_kill_switch(*, market_id: str, actor: str, reason: str, now_m
     TransitionRefused, nothing changed."""
     from amm.selectors import emergency_cause_recorded
 
-    now_ms = now_ms if now_ms is not None else _now_ms()
+    now_ms = now_ms if now_ms is not None else now_ms()
     with transaction.atomic():
         instance = _locked(market_id)
         _apply(instance, instance.reset_kill_switch)
@@ -312,7 +308,7 @@ def defense_level_set(*, market_id: str, level: str, reason: str, actor: str = "
     """Record the defense stack's new level (None when unchanged). KILL_SWITCH from here is the
     automatic kill (alerted); leaving KILL_SWITCH is refused — only instance_resume resets it."""
     level = getattr(level, "value", level)
-    timestamp_ms = timestamp_ms if timestamp_ms is not None else _now_ms()
+    timestamp_ms = timestamp_ms if timestamp_ms is not None else now_ms()
     with transaction.atomic():
         instance = _locked(market_id)
         source = instance.defense_level

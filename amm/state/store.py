@@ -7,12 +7,12 @@ setup, monitoring or recovery.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 import redis
 
+from amm.clock import now_ms  # noqa: F401 - the package face's clock (state.now_ms)
 from amm.conf import amm_settings
 from amm.exceptions import InvalidInput
 from amm.state import keys as K
@@ -25,10 +25,6 @@ def _conn(conn: redis.Redis | None) -> redis.Redis:
     from ammproject.redis import get_redis
 
     return get_redis()
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _journal_maxlen() -> int:
