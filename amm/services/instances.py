@@ -15,8 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed
 
-from amm import state
-from amm.clock import now_ms
+from amm import clock, state
 from amm.enums import AMMLifecycleState as L
 from amm.enums import AMMPhase as P
 from amm.enums import DefenseLevel as D
@@ -106,7 +105,7 @@ def _lifecycle(market_id: str, method_name: str, *, actor: str, reason: str, now
         instance.save()
         LifecycleChange.objects.create(
             instance=instance, market_id=market_id, from_state=source, to_state=instance.lifecycle_state,
-            reason=reason[:255], actor=actor, timestamp_ms=now_ms if now_ms is not None else now_ms(),
+            reason=reason[:255], actor=actor, timestamp_ms=now_ms if now_ms is not None else clock.now_ms(),
         )
     log.info("AMM %s lifecycle %s -> %s (%s, by %s)", market_id, source, instance.lifecycle_state, reason, actor)
     return instance
@@ -127,7 +126,7 @@ def instance_start_complete(*, market_id: str, actor: str = "system", reason: st
     """The startup sync is done: STARTING -> RUNNING, or -> EMERGENCY when the kill switch is
     ON (engaged before the start: the latch holds, nothing is quoted). A market no longer
     STARTING (the kill switch moved it to EMERGENCY during the sync) is left as it is."""
-    now_ms = now_ms if now_ms is not None else now_ms()
+    now_ms = now_ms if now_ms is not None else clock.now_ms()
     with transaction.atomic():
         instance = _locked(market_id)
         if instance.lifecycle_state != L.STARTING.value:
@@ -169,7 +168,7 @@ def instance_resume(*, market_id: str, actor: str, reason: str, now_ms: int | No
     kill switch OFF and defense KILL_SWITCH -> NORMAL in the same transaction — unless
     `reset_kill_switch` is False (a resume by someone who may not reset the switch): then
     refused while it is ON. Illegal anywhere else (TransitionRefused, nothing changed)."""
-    now_ms = now_ms if now_ms is not None else now_ms()
+    now_ms = now_ms if now_ms is not None else clock.now_ms()
     with transaction.atomic():
         instance = _locked(market_id)
         source = instance.lifecycle_state
@@ -212,7 +211,7 @@ def instance_kill(*, market_id: str, actor: str, reason: str, now_ms: int | None
     STARTING -> EMERGENCY; WINDING_DOWN and STOPPED keep their lifecycle state with the switch
     latched ON (docs/state-machines.md). The running loop sees `kill_switch=ON` in amm:state
     and cancels every order."""
-    now_ms = now_ms if now_ms is not None else now_ms()
+    now_ms = now_ms if now_ms is not None else clock.now_ms()
     with transaction.atomic():
         instance = _locked(market_id)
         _apply(instance, instance.engage_kill_switch)
@@ -247,7 +246,7 @@ def instance_reset_kill_switch(*, market_id: str, actor: str, reason: str, now_m
     TransitionRefused, nothing changed."""
     from amm.selectors import emergency_cause_recorded
 
-    now_ms = now_ms if now_ms is not None else now_ms()
+    now_ms = now_ms if now_ms is not None else clock.now_ms()
     with transaction.atomic():
         instance = _locked(market_id)
         _apply(instance, instance.reset_kill_switch)
@@ -308,7 +307,7 @@ def defense_level_set(*, market_id: str, level: str, reason: str, actor: str = "
     """Record the defense stack's new level (None when unchanged). KILL_SWITCH from here is the
     automatic kill (alerted); leaving KILL_SWITCH is refused — only instance_resume resets it."""
     level = getattr(level, "value", level)
-    timestamp_ms = timestamp_ms if timestamp_ms is not None else now_ms()
+    timestamp_ms = timestamp_ms if timestamp_ms is not None else clock.now_ms()
     with transaction.atomic():
         instance = _locked(market_id)
         source = instance.defense_level
