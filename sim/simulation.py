@@ -309,7 +309,7 @@ class Simulation:
     def _markets(self, plans: list[MarketPlan], clock, run_tag: str, oracle_url: str) -> list[str]:
         from amm.constants import AMM_USER_ID
         from amm.models import PARAMETER_NAMES, AMMInstance
-        from amm.services.config import config_update
+        from amm.services.market_config import config_update
         from amm.services.instances import instance_enable
         from exchange.models import Account
         from exchange.services import account_deposit, market_create

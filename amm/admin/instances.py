@@ -28,7 +28,7 @@ from amm import selectors
 from amm.admin.base import actor
 from amm.admin.operations import OPERATIONS, Operation, ReasonForm, operation_run
 from amm.models import AMMInstance
-from amm.services.alerts import alert_acknowledge
+from amm.alerts import alert_acknowledge
 
 HISTORY_ROWS = 25  # newest transitions shown per state machine (the full list is one link away)
 ALERT_ROWS = 20

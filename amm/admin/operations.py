@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import messages
 
 from amm.exceptions import AMMError
+from amm.runtime import operator
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,6 @@ class Outcome:
 
 
 def _run_kill(market_ids: list[str], *, reason: str, actor: str) -> list[Outcome]:
-    from amm.runtime import operator
-
     try:
         results = operator.kill(market_ids=market_ids, reason=reason, actor=actor)
     except AMMError as exc:
@@ -89,8 +88,6 @@ def operation_run(operation: Operation, *, market_ids: Iterable[str], reason: st
     """Run one operator action on some markets: the kill switch in one call for all of them
     (all stop within one cycle), the others market by market (a refusal for one market
     leaves that market unchanged and the others go on)."""
-    from amm.runtime import operator  # the runtime (HTTP client, queues) loads when an operator acts
-
     ids = list(market_ids)
     if operation.name == "kill":
         return _run_kill(ids, reason=reason, actor=actor)

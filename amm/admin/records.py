@@ -16,7 +16,7 @@ from amm.models import (
     PhaseTransition,
     ReconciliationRun,
 )
-from amm.services.alerts import alert_acknowledge
+from amm.alerts import alert_acknowledge
 
 
 @admin.register(Alert)

@@ -10,7 +10,7 @@ from amm import selectors
 from amm.apis.base import AmmApi, AmmListApi, HasPerm, Output, errors
 from amm.apis.filters import AlertFilter, ReconciliationRunFilter
 from amm.models import Alert, AlertSeverity, AlertType, ReconciliationVerdict
-from amm.services.alerts import alert_acknowledge
+from amm.alerts import alert_acknowledge
 
 ACKNOWLEDGE_PERMISSION = "amm.change_alert"
 

@@ -1,4 +1,4 @@
-"""`GET /api/amm/v1/metrics`: the Prometheus scrape (amm/metrics.py says what and why).
+"""`GET /api/amm/v1/metrics`: the Prometheus scrape (amm/prometheus_metrics.py says what and why).
 
 Who may read it: a staff session with `amm.view_amminstance` (an operator looking), or a
 scraper sending `Authorization: Bearer <AMM_METRICS_TOKEN>` (unset: no token is accepted).
@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
 from amm.conf import amm_settings
-from amm.metrics import metrics_exposition
+from amm.prometheus_metrics import metrics_exposition
 
 log = logging.getLogger(__name__)
 

@@ -14,4 +14,10 @@ from amm.bookkeeping.responses import (  # noqa: F401
     privileged_record,
     replace_result_record,
 )
-from amm.bookkeeping.sync import PlatformSnapshot, SyncError, SyncResult, market_sync, platform_snapshot  # noqa: F401
+from amm.bookkeeping.snapshot import (  # noqa: F401
+    PlatformSnapshot,
+    SyncError,
+    SyncResult,
+    market_sync,
+    platform_snapshot,
+)

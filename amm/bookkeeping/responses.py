@@ -10,9 +10,11 @@ import logging
 from typing import Iterable
 
 from amm import state
+from amm.alerts import alert_raise
 from amm.clock import now_ms
 from amm.connector import Order, PlaceResult, PrivilegedResult, ReplaceResult, Trade, is_live
-from amm.connector.status import REJECTED
+from amm.connector.order_status import REJECTED
+from amm.models import AlertSeverity, AlertType
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,6 @@ def orders_placed_record(market_id: str, orders: Iterable[Order], *, now: int | 
     tracked = 0
     for order in orders:
         if order.status == REJECTED:
-            from amm.models import AlertSeverity, AlertType
-            from amm.services.alerts import alert_raise
 
             log.error("order %s (%s) REJECTED by the platform", order.id, order.client_order_id)
             alert_raise(type=AlertType.ORDER_REJECTED, severity=AlertSeverity.WARNING, market_id=market_id,

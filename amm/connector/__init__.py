@@ -29,7 +29,7 @@ from amm.connector.errors import (  # noqa: F401
     UnknownOutcome,
 )
 from amm.connector.ids import ClientOrderIdGenerator, bounded_request_id, parse_client_order_id  # noqa: F401
-from amm.connector.status import OPEN_STATUSES, PLATFORM_TO_AMM, amm_order_state, is_live  # noqa: F401
+from amm.connector.order_status import OPEN_STATUSES, PLATFORM_TO_AMM, amm_order_state, is_live  # noqa: F401
 from amm.connector.types import (  # noqa: F401
     Balance,
     Market,

@@ -29,7 +29,7 @@ from amm.connector.errors import (
     UnknownOutcome,
     error_for_status,
 )
-from amm.connector.status import OPEN_STATUSES
+from amm.connector.order_status import OPEN_STATUSES
 from amm.connector.types import (
     Balance,
     Market,

@@ -15,7 +15,9 @@ import logging
 from dataclasses import dataclass
 
 from amm import state
+from amm.alerts import alert_raise_unless_open
 from amm.conf import amm_settings
+from amm.models import AlertSeverity, AlertType
 from amm.oracle.base import FeedConfig, OracleError, OracleQuote
 from amm.oracle.registry import adapter_get
 from amm.strategy.config import ConfigError, StrategyConfig
@@ -79,8 +81,6 @@ def oracle_poll(*, market_id: str, now_ms: int | None = None) -> PollResult:
 
 
 def _failed(market_id: str, feed: FeedConfig, error: str, now: int) -> PollResult:
-    from amm.models import AlertSeverity, AlertType
-    from amm.services.alerts import alert_raise_unless_open
 
     alert_after = amm_settings.AMM_ORACLE_ALERT_AFTER_FAILURES
     failures, claimed, retry_at = state.oracle_failure_record(

@@ -191,7 +191,7 @@ def _rebuild_if_diverged(outcome: str) -> dict[str, str]:
 
 def market_refresh(ctx: RuntimeContext, market_id: str, *, now: int) -> dict:
     """GET the market and write its metadata (status first) to `amm:market:{m}`."""
-    from amm.bookkeeping.sync import market_meta
+    from amm.bookkeeping.snapshot import market_meta
 
     market = ctx.connector.market_get(market_id)
     meta = {**market_meta(market), "updated_at_ms": now}

@@ -20,7 +20,7 @@ import logging
 import time
 
 from amm import state
-from amm.bookkeeping.sync import market_meta
+from amm.bookkeeping.snapshot import market_meta
 from amm.conf import amm_settings
 from amm.connector import ConnectorError
 from amm.runtime.context import RuntimeContext, context

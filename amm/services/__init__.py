@@ -9,8 +9,7 @@
   `instance_reset_kill_switch`, `instance_resume`, ...
 The fill feed and REST-answer recording live in amm.bookkeeping; Redis in amm.state.
 """
-from amm.services.alerts import alert_acknowledge, alert_raise, alert_raise_unless_open  # noqa: F401
-from amm.services.config import config_publish, config_reload, config_save, config_update  # noqa: F401
+from amm.alerts import alert_acknowledge, alert_raise, alert_raise_unless_open  # noqa: F401
 from amm.services.instances import (  # noqa: F401
     defense_level_set,
     instance_emergency,
@@ -27,5 +26,6 @@ from amm.services.instances import (  # noqa: F401
     phase_transition,
 )
 from amm.services.journal import JournalFlushResult, order_journal_flush  # noqa: F401
+from amm.services.market_config import config_publish, config_reload, config_save, config_update  # noqa: F401
+from amm.services.market_startup import market_startup_sync  # noqa: F401
 from amm.services.reconciliation import reconcile_market  # noqa: F401
-from amm.services.sync import market_startup_sync  # noqa: F401

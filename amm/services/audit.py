@@ -23,7 +23,7 @@ from amm.conf import amm_settings
 from amm.connector import ConnectorError, PlatformClient, Trade
 from amm.constants import AMM_USER_ID
 from amm.models import AlertSeverity, AlertType
-from amm.services.alerts import alert_raise
+from amm.alerts import alert_raise
 
 SCENARIOS = ("MINT", "TRANSFER_YES", "TRANSFER_NO", "BURN")
 TRADE_CASH_ENTRIES = ("TRANSFER_PAYMENT", "TRANSFER_RECEIPT", "MINT_COST", "BURN_REVENUE", "FEE")

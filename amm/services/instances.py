@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed
 
 from amm import clock, state
+from amm.alerts import alert_raise
 from amm.enums import AMMLifecycleState as L
 from amm.enums import AMMPhase as P
 from amm.enums import DefenseLevel as D
@@ -32,8 +33,8 @@ from amm.models import (
     MarketConfig,
     PhaseTransition,
 )
-from amm.services.alerts import alert_raise
-from amm.services.config import config_save
+from amm.selectors import emergency_cause_recorded
+from amm.services.market_config import config_save
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +245,6 @@ def instance_reset_kill_switch(*, market_id: str, actor: str, reason: str, now_m
     (the market SUSPENDED / HALTED before the switch) stays for the market's own way out;
     WINDING_DOWN, STOPPED and STARTING keep their lifecycle state. Switch already OFF:
     TransitionRefused, nothing changed."""
-    from amm.selectors import emergency_cause_recorded
 
     now_ms = now_ms if now_ms is not None else clock.now_ms()
     with transaction.atomic():

@@ -14,10 +14,11 @@ import logging
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from amm import state
 from amm.conf import amm_settings
-from amm.connector.status import PLATFORM_TO_AMM
+from amm.connector.order_status import PLATFORM_TO_AMM
 from amm.enums import AMMOrderState as S
 from amm.models import AMMOrder
 
@@ -142,7 +143,6 @@ def _flush(events: list[tuple[str, dict[str, str]]]) -> tuple[int, int, int]:
         if new:
             AMMOrder.objects.bulk_create(new.values())
         if changed:
-            from django.utils import timezone
 
             now = timezone.now()
             for row in changed.values():

@@ -22,12 +22,12 @@ from django.utils import timezone
 
 from amm import state
 from amm.bookkeeping import FillFeed, SyncError
-from amm.bookkeeping.sync import PlatformSnapshot, platform_snapshot
+from amm.bookkeeping.snapshot import PlatformSnapshot, platform_snapshot
 from amm.connector import ConnectorError, PlatformClient
 from amm.constants import RECON_CASH_TOLERANCE_CENTS, RECON_COST_TOLERANCE_CENTS, RECON_VOLUME_TOLERANCE
 from amm.models import AlertSeverity, AlertType, ReconciliationRun, ReconciliationVerdict
-from amm.services.alerts import alert_raise
-from amm.services.sync import market_startup_sync
+from amm.alerts import alert_raise
+from amm.services.market_startup import market_startup_sync
 
 log = logging.getLogger(__name__)
 

@@ -246,7 +246,7 @@ def history_key(market_id: str) -> str:
     return f"{HISTORY_PREFIX}{market_id}"
 
 
-# --- metrics extensions (issue 11: the Prometheus scrape reads them, amm/metrics.py) ----------
+# --- metrics extensions (issue 11: the Prometheus scrape reads them, amm/prometheus_metrics.py) ----------
 # | key | type | what |
 # |---|---|---|
 # | `amm:metrics:cycle_latency` | hash | `{outcome}:{le}` -> quote cycles of that outcome whose latency fell in that bucket (per bucket, not cumulative); `{outcome}:sum_us` -> their summed latency in µs |

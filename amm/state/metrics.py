@@ -1,4 +1,4 @@
-"""What the Prometheus scrape reads from Redis (issue 11, amm/metrics.py): every market's
+"""What the Prometheus scrape reads from Redis (issue 11, amm/prometheus_metrics.py): every market's
 inventory, live orders and `amm:state`, the fills counter and the cycle-latency histogram,
 in one pipelined round trip whatever the number of markets.
 

@@ -6,7 +6,7 @@ import pytest
 
 from amm import state
 from amm.bookkeeping import FillFeed, cancel_all_record, cancel_record, place_result_record, privileged_record
-from amm.bookkeeping.sync import market_sync
+from amm.bookkeeping.snapshot import market_sync
 from amm.connector import TradesPage
 from amm.state import keys as K
 from exchange.models import Trade

@@ -8,7 +8,7 @@ import pytest
 
 from amm import state
 from amm.bookkeeping import FillFeed, place_result_record, privileged_record
-from amm.bookkeeping.sync import market_sync
+from amm.bookkeeping.snapshot import market_sync
 from amm.models import Alert, ReconciliationRun
 from amm.services import reconcile_market
 from exchange.services import order_cancel

@@ -5,7 +5,7 @@ import pytest
 
 from amm import state
 from amm.bookkeeping import FillFeed, place_result_record, privileged_record
-from amm.bookkeeping.sync import market_sync
+from amm.bookkeeping.snapshot import market_sync
 from amm.models import AMMInstance, AMMOrder
 from amm.services import (
     instance_enable,

@@ -4,7 +4,7 @@ The parameter fields are generated from `amm.strategy.config.parameter_specs()`,
 source of names, defaults, ranges and help text, so model and strategy cannot drift (a
 test also checks that no migration is missing). Ranges are validated in `clean()` with the
 strategy's own `validate_values`, and the `oracle_*` fields by the adapter they name
-(amm/oracle). `version` is bumped by `amm.services.config.config_save`
+(amm/oracle). `version` is bumped by `amm.services.market_config.config_save`
 on every save, which then writes `amm:config:{market_id}`.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from amm.models.instance import AMMInstance
+from amm.oracle.registry import oracle_config_errors
 from amm.strategy.config import ConfigError, StrategyConfig, parameter_choices, parameter_specs, validate_values
 
 
@@ -51,7 +52,6 @@ class MarketConfig(models.Model):
             except ConfigError as exc:
                 errors = exc.errors
         if not errors:  # the oracle adapter named must exist and accept the market's settings
-            from amm.oracle.registry import oracle_config_errors
 
             errors = oracle_config_errors(values)
         if errors:

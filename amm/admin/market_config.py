@@ -13,7 +13,7 @@ from django.contrib import admin
 
 from amm.admin.base import actor
 from amm.models import PARAMETER_NAMES, MarketConfig
-from amm.services.config import config_save
+from amm.services.market_config import config_save
 
 # Fieldsets by concern; a parameter not named here still shows, under "Other".
 _GROUPS = (

@@ -5,7 +5,7 @@ from amm.bookkeeping import FillFeed, SyncResult, market_sync
 from amm.connector import PlatformClient
 from amm.enums import AMMPhase, DefenseLevel, KillSwitchState
 from amm.models import AMMInstance, MarketConfig
-from amm.services.config import config_publish
+from amm.services.market_config import config_publish
 
 
 def market_startup_sync(*, market_id: str, connector: PlatformClient, feed: FillFeed | None = None) -> SyncResult:
