@@ -30,8 +30,9 @@ demo: $(STAMP)
 demo-live: $(STAMP)
 	$(BIN)/python manage.py demo_live
 
-## test: the whole suite against real PostgreSQL and Redis
+## test: the import contracts (.importlinter), then the whole suite against real PostgreSQL and Redis
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	bash scripts/ensure-browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -106,9 +106,9 @@ def config_reload(market_ids: list[str]) -> None:
 
 
 def oracle_poll(market_id: str) -> None:
-    """One poll of the market's oracle (amm/oracle/poll.py): its own job, so a slow source
+    """One poll of the market's oracle (amm/runtime/oracle_poll.py): its own job, so a slow source
     delays no cycle; at most one queued or running per market."""
-    from amm.oracle.poll import oracle_poll as poll
+    from amm.runtime.oracle_poll import oracle_poll as poll
     from amm.runtime.scheduling import oracle_job_key
 
     close_old_connections()

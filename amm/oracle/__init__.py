@@ -1,6 +1,6 @@
 """Oracle feeds: the first layer of the fair price (SPEC §6, `amm:oracle:{market_id}`).
 
-An adapter reads one market's external probability; the poller (`amm.oracle.poll`, run
+An adapter reads one market's external probability; the poller (`amm.runtime.oracle_poll`, run
 as the `oracle_poll` RQ job beside the quote cycles) writes it to Redis, and the next
 quote cycle reads it like any other state and hands it to the strategy, whose guards
 decide what it is worth (STALE: weight 0; JUMP / DEVIATION: weight 0 and the defense

@@ -182,7 +182,7 @@ DEADMAN_FIELDS = {"armed_until_ms": int, "timeout_ms": int, "armed_at_ms": int}
 RUN_FIELDS = {"scheduler_ms": int, "last_cycle_ms": int, "started_ms": int, "pid": int,
               "feed_ms": int}  # feed_ms: the fill feed's last answered poll (health, amm/apis)
 FILLS_KEEP = 200
-ORACLE_HEALTH_FIELDS = {  # field -> Python type (amm/oracle/poll.py)
+ORACLE_HEALTH_FIELDS = {  # field -> Python type (amm/runtime/oracle_poll.py)
     "failures": int,  # consecutive failed polls (0 after a success)
     "last_error": str,
     "last_error_ms": int,

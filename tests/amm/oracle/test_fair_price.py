@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from amm import state
-from amm.oracle.poll import oracle_poll
+from amm.runtime.oracle_poll import oracle_poll
 from amm.runtime.cycle import quote_cycle
 from amm.services import config_update
 from tests.amm.runtime.support import _stop_deadman_sweeper, rt, wait_until  # noqa: F401 - fixtures

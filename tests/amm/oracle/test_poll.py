@@ -1,4 +1,4 @@
-"""The poller (amm/oracle/poll.py) with real Redis, PostgreSQL and a real HTTP source: a
+"""The poller (amm/runtime/oracle_poll.py) with real Redis, PostgreSQL and a real HTTP source: a
 good answer lands in `amm:oracle:{m}`; a failure writes nothing, backs off, and the N-th in
 a row raises one ORACLE_FAILED alert (not N); the per-market config is validated."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from amm import state
 from amm.models import Alert, AlertSeverity, AlertType, MarketConfig
 from amm.oracle import OracleAdapter, OracleQuote
-from amm.oracle.poll import oracle_poll
+from amm.runtime.oracle_poll import oracle_poll
 from amm.services import alert_acknowledge, config_update, instance_enable
 
 pytestmark = pytest.mark.django_db(transaction=True)
