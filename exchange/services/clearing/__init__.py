@@ -17,9 +17,9 @@ worst-case fee of one share (max of maker and taker bps, rounded up); a fill unf
 share of that and pays the actual price and fee; the excess goes back to available.
 A SELL freezes shares (`*_pending_sell`).
 
-The hot path speaks SQL directly (the helpers at the end of this module), on the ORM's own
-connection and transaction: compiling ORM queries cost more than running them. Rows become
-model instances (`Model.from_db`) so callers get the usual Order and Trade objects.
+The hot path speaks SQL directly (`reads`, and the writes at the end of this module), on the
+ORM's own connection and transaction: compiling ORM queries cost more than running them. Rows
+become model instances (`Model.from_db`) so callers get the usual Order and Trade objects.
 """
 from __future__ import annotations
 
@@ -27,11 +27,10 @@ import heapq
 import itertools
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from exchange.enums import (
@@ -39,7 +38,6 @@ from exchange.enums import (
     OPEN_STATUSES,
     RESERVE_USER_ID,
     BookSide,
-    BookType,
     Direction,
     FrozenAssetType,
     LedgerEntryType as E,
@@ -52,6 +50,21 @@ from exchange.enums import (
 )
 from exchange.exceptions import Insufficient, InvalidInput, NotFound, WrongState
 from exchange.models import Account, Market, Order, Position, Trade
+from exchange.services.clearing.reads import (
+    _ORDER_COLUMNS,
+    BOOK_PAGE,
+    OrderLookup,
+    _accounts_and_positions,
+    _lock_accounts_sql,
+    _lock_market_of_order_sql,
+    _lock_market_sql,
+    _open_orders,
+    _orders_sql,
+    _positions,
+    _Reach,
+    _resting_page_sql,
+)
+from exchange.services.clearing.rules import CASH_ENTRY, SCENARIOS, NewOrder, classify, crosses, fee_for
 from exchange.services.trade_feed import trades_announce_on_commit
 from exchange.sql import columns as _columns
 from exchange.sql import cursor as _cursor
@@ -60,53 +73,6 @@ from exchange.sql import select_together as _select_together
 # Held from the first trade insert to commit, so trade ids become visible in id order and
 # `GET /trades?since=` never skips a trade committed late with a smaller id (SPEC §3.6).
 TRADE_FEED_LOCK_KEY = 72_010_001
-
-SCENARIOS = {
-    (BookType.NATIVE_BUY, BookType.NATIVE_SELL): TradeScenario.TRANSFER_YES,
-    (BookType.NATIVE_BUY, BookType.SYNTHETIC_SELL): TradeScenario.MINT,
-    (BookType.SYNTHETIC_BUY, BookType.NATIVE_SELL): TradeScenario.BURN,
-    (BookType.SYNTHETIC_BUY, BookType.SYNTHETIC_SELL): TradeScenario.TRANSFER_NO,
-}
-# Cash entry type of a party by scenario and its own direction.
-CASH_ENTRY = {
-    TradeScenario.TRANSFER_YES: {Direction.BUY: E.TRANSFER_PAYMENT, Direction.SELL: E.TRANSFER_RECEIPT},
-    TradeScenario.TRANSFER_NO: {Direction.BUY: E.TRANSFER_PAYMENT, Direction.SELL: E.TRANSFER_RECEIPT},
-    TradeScenario.MINT: {Direction.BUY: E.MINT_COST},
-    TradeScenario.BURN: {Direction.SELL: E.BURN_REVENUE},
-}
-
-
-def classify(side: str, direction: str, price_cents: int) -> tuple[str, str, int]:
-    """(book_type, book_side, YES-view price) of a user order (SPEC §3.2 table)."""
-    if side == Side.YES:
-        if direction == Direction.BUY:
-            return BookType.NATIVE_BUY, BookSide.BID, price_cents
-        return BookType.NATIVE_SELL, BookSide.ASK, price_cents
-    if direction == Direction.SELL:
-        return BookType.SYNTHETIC_BUY, BookSide.BID, 100 - price_cents
-    return BookType.SYNTHETIC_SELL, BookSide.ASK, 100 - price_cents
-
-
-def fee_for(notional: int, bps: int) -> int:
-    """ceil(notional × bps / 10000) in integer arithmetic (SPEC §3.2)."""
-    return -(-notional * bps // 10_000)
-
-
-def crosses(bid_price: int, ask_price: int) -> bool:
-    return bid_price >= ask_price
-
-
-@dataclass
-class NewOrder:
-    """A validated order request (the engine re-checks what depends on the market)."""
-
-    client_order_id: str
-    side: str
-    direction: str
-    price_cents: int
-    quantity: int
-    time_in_force: str = TimeInForce.GTC
-
 
 @dataclass
 class _Ref:
@@ -123,42 +89,6 @@ class _BookSide:
     rows: list[Order]
     complete: bool  # False: more crossing orders are stored than were read (read the next page)
 
-
-@dataclass
-class _Reach:
-    """How far into the book new orders may trade: per side, the farthest price and the total
-    quantity (a bid takes asks up to max_bid, an ask takes bids down to min_ask)."""
-
-    max_bid: int | None = None
-    bid_quantity: int = 0
-    min_ask: int | None = None
-    ask_quantity: int = 0
-
-    @classmethod
-    def of(cls, new_orders: Iterable[NewOrder]) -> _Reach:
-        reach = cls()
-        for new in new_orders:
-            _, book_side, yes_price = classify(new.side, new.direction, new.price_cents)
-            if book_side == BookSide.BID:
-                reach.max_bid = yes_price if reach.max_bid is None else max(reach.max_bid, yes_price)
-                reach.bid_quantity += new.quantity
-            else:
-                reach.min_ask = yes_price if reach.min_ask is None else min(reach.min_ask, yes_price)
-                reach.ask_quantity += new.quantity
-        return reach
-
-    @property
-    def any(self) -> bool:
-        return self.max_bid is not None or self.min_ask is not None
-
-
-@dataclass
-class OrderLookup:
-    """Orders to read with the locks: by id, and `user_id`'s orders using any of `client_order_ids`."""
-
-    ids: list[uuid.UUID]
-    user_id: str | None = None
-    client_order_ids: list[str] = field(default_factory=list)
 
 
 class Clearing:
@@ -785,15 +715,6 @@ class Clearing:
                 [m.sequence_id, m.reserve_balance, m.total_yes_shares, m.total_no_shares, m.updated_at, m.id])
 
 
-# --- SQL -------------------------------------------------------------------------------------
-# Small statements the engine runs on the ORM's connection (same transaction). Column lists
-# come from the models, so a row maps onto `Model.from_db` in field order.
-
-_OPEN = "(" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"
-_MARKET_COLUMNS = _columns(Market)
-_ORDER_COLUMNS = _columns(Order)
-_ACCOUNT_COLUMNS = _columns(Account)
-_POSITION_COLUMNS = _columns(Position)
 _POSITION_VALUES = ["yes_volume", "yes_cost_sum", "yes_pending_sell", "no_volume", "no_cost_sum",
                     "no_pending_sell", "realized_pnl"]
 _ZERO_POSITION = (0,) * len(_POSITION_VALUES)
@@ -805,108 +726,6 @@ _LEDGER_COLUMNS = ["user_id", "market_id", "entry_type", "amount", "balance_afte
 def _position_values(position: Position) -> tuple:
     return (position.yes_volume, position.yes_cost_sum, position.yes_pending_sell, position.no_volume,
             position.no_cost_sum, position.no_pending_sell, position.realized_pnl)
-
-
-def _lock_market_sql(market_id: str):
-    """The market row, locked: it serializes every operation on this market's book and positions."""
-    return f"SELECT {', '.join(_MARKET_COLUMNS)} FROM markets WHERE id = %s FOR UPDATE", [market_id]
-
-
-def _market_of_order(order_id: uuid.UUID, user_id: str):
-    """SQL for the market of a user's order (an order never changes market) and its parameters."""
-    return "(SELECT market_id FROM orders WHERE id = %s AND user_id = %s)", [order_id, user_id]
-
-
-def _lock_market_of_order_sql(user_id: str, order_id: uuid.UUID):
-    market_sql, params = _market_of_order(order_id, user_id)
-    return f"SELECT {', '.join(_MARKET_COLUMNS)} FROM markets WHERE id = {market_sql} FOR UPDATE", params
-
-
-def _orders_sql(lookup: OrderLookup):
-    sql = f"SELECT {', '.join(_ORDER_COLUMNS)} FROM orders WHERE id = ANY(%s::uuid[])"
-    params: list = [list(lookup.ids)]
-    if lookup.client_order_ids:
-        sql += " OR (user_id = %s AND client_order_id = ANY(%s::varchar[]))"
-        params += [lookup.user_id, list(lookup.client_order_ids)]
-    return sql, params
-
-
-# The accounts an operation may touch, locked in user_id order in one statement (so two
-# operations always lock accounts in the same order), with their positions in the market:
-# the given users; the counterparties, i.e. owners of open orders on the other side within
-# reach of the new orders' prices, in book order only as deep as the new orders' total
-# quantity may go (`ahead`: other users' remaining quantity before an order; the given users'
-# own orders are skipped, cancelled or theirs anyway, so they do not count).
-_LOCK_ACCOUNTS_SQL = f"""
-WITH book AS (
-    SELECT user_id, book_side, COALESCE(SUM(CASE WHEN user_id = ANY(%s::varchar[]) THEN 0
-                                                 ELSE quantity - filled_quantity END) OVER (
-        PARTITION BY book_side ORDER BY CASE book_side WHEN 'ASK' THEN yes_price ELSE -yes_price END, priority
-        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS ahead
-    FROM orders
-    WHERE market_id = {{market}} AND status IN {_OPEN}
-      AND ((book_side = 'ASK' AND yes_price <= %s) OR (book_side = 'BID' AND yes_price >= %s))
-), crossing AS (
-    SELECT DISTINCT user_id FROM book WHERE ahead < CASE book_side WHEN 'ASK' THEN %s ELSE %s END
-), wanted AS (
-    SELECT user_id, bool_or(is_crossing) AS is_crossing FROM (
-        SELECT unnest(%s::varchar[]), false
-        UNION ALL SELECT user_id, true FROM crossing
-    ) AS u (user_id, is_crossing) GROUP BY user_id
-)
-SELECT w.is_crossing, {", ".join("a." + c for c in _ACCOUNT_COLUMNS)}, {", ".join("p." + c for c in _POSITION_COLUMNS)}
-FROM wanted w JOIN accounts a ON a.user_id = w.user_id
-LEFT JOIN positions p ON p.user_id = a.user_id AND p.market_id = {{market}}
-ORDER BY a.user_id
-FOR UPDATE OF a
-"""
-
-
-def _lock_accounts_sql(market_id: str | None, user_ids: Iterable[str], reach: _Reach,
-                       own_order: tuple[str, uuid.UUID] | None = None):
-    market_sql, market_params = ("%s", [market_id]) if own_order is None else _market_of_order(own_order[1], own_order[0])
-    users = sorted(user_ids)
-    return (_LOCK_ACCOUNTS_SQL.format(market=market_sql),
-            [users, *market_params, reach.max_bid, reach.min_ask, reach.bid_quantity, reach.ask_quantity,
-             users, *market_params])
-
-
-def _accounts_and_positions(rows) -> Iterator[tuple[bool, Account, Position | None]]:
-    n = len(_ACCOUNT_COLUMNS)
-    for row in rows:
-        account = Account.from_db("default", None, row[1:1 + n])
-        position = Position.from_db("default", None, row[1 + n:]) if row[1 + n] is not None else None
-        yield row[0], account, position
-
-
-def _positions(market_id: str, user_ids: set[str]) -> list[Position]:
-    (rows,) = _select_together([(f"SELECT {', '.join(_POSITION_COLUMNS)} FROM positions WHERE market_id = %s "
-                                 "AND user_id = ANY(%s::varchar[])", [market_id, sorted(user_ids)])])
-    return [Position.from_db("default", None, row) for row in rows]
-
-
-BOOK_PAGE = 50  # rows per read of the book; a taker usually needs the first few
-
-
-def _resting_page_sql(market_id: str, side: str, reach: int, offset: int = 0):
-    """One page of the book: open orders of `side` crossing `reach`, best price then time first."""
-    if side == BookSide.ASK:
-        condition, ordering = "yes_price <= %s", "yes_price, priority"
-    else:
-        condition, ordering = "yes_price >= %s", "yes_price DESC, priority"
-    return (f"SELECT {', '.join(_ORDER_COLUMNS)} FROM orders WHERE market_id = %s AND status IN {_OPEN} "
-            f"AND book_side = %s AND {condition} ORDER BY {ordering} LIMIT %s OFFSET %s",
-            [market_id, side, reach, BOOK_PAGE, offset])
-
-
-def _open_orders(market_id: str, user_id: str | None) -> list[Order]:
-    sql = f"SELECT {', '.join(_ORDER_COLUMNS)} FROM orders WHERE market_id = %s AND status IN {_OPEN}"
-    params = [market_id]
-    if user_id is not None:
-        sql += " AND user_id = %s"
-        params.append(user_id)
-    (rows,) = _select_together([(sql + " ORDER BY priority", params)])
-    return [Order.from_db("default", None, row) for row in rows]
 
 
 # Many rows travel as ONE json parameter, expanded by json_populate_recordset into the
