@@ -14,4 +14,5 @@ class Clearing(Locking, OrderEntry, Matching, Pairs, Ledger, Settlement, Flush):
     """One operation on one market: constructing it takes the locks (`Locking.__init__`);
     `place`, `cancel`, `mint`, `burn`, `settle`, `void` change rows in memory; `flush` writes
     them. Each base is one concern over the shared `ClearingState`; they call one another
-    through `self`, and no two define the same name, so none overrides another."""
+    through `self`, and no two define the same name, so none overrides another (checked by
+    tests/exchange/services/test_clearing_package.py, with the imports between the modules)."""
