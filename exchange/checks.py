@@ -20,6 +20,6 @@ def self_trade_exempt_users_check(app_configs=None, **kwargs) -> list[CheckMessa
         hint=(f"Only the AMM ({AMM_USER_ID}) may be exempt: the trades constraint ck_trades_diff_users "
               "(SPEC §3.3) allows self-trades for the AMM only, so the database would refuse these users' "
               "self-matches. Remove them from the setting."),
-        obj="exchange_settings.EXCHANGE_SELF_TRADE_EXEMPT_USERS",
+        obj="settings.EXCHANGE_SELF_TRADE_EXEMPT_USERS",
         id="exchange.E001",
     )]

@@ -5,7 +5,7 @@ import hashlib
 import logging
 import secrets
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from exchange.enums import AMM_USER_ID
 from exchange.enums import LedgerEntryType as E

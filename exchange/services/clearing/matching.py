@@ -130,7 +130,7 @@ class Matching(ClearingState):
             self._shares(-quantity)
         self.trades.append(trade)
         self._next_sequence()
-        for user_id in {bid.user_id, ask.user_id}:
+        for user_id in dict.fromkeys((bid.user_id, ask.user_id)):  # bid first: the same ledger order in every process
             self._net(user_id, ref)
         return trade
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.utils import timezone
 
+from exchange.conf import exchange_settings
 from exchange.models import Account, Market, Order, Position, Trade
 
 
@@ -47,7 +47,7 @@ class ClearingState:
 
     def __init__(self) -> None:
         self.now = timezone.now()
-        self.exempt = frozenset(settings.EXCHANGE_SELF_TRADE_EXEMPT_USERS)
+        self.exempt = frozenset(exchange_settings.EXCHANGE_SELF_TRADE_EXEMPT_USERS)
         self.accounts: dict[str, Account] = {}
         self.positions: dict[str, Position] = {}
         self._positions_read: dict[str, tuple | None] = {}  # as read (None: no row yet), to write only changes
