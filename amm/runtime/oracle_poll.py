@@ -22,7 +22,7 @@ from amm.oracle.base import FeedConfig, OracleError, OracleQuote
 from amm.oracle.registry import adapter_get
 from amm.strategy.config import ConfigError, StrategyConfig
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("amm.oracle.poll")  # the name operators filter oracle logs by (the module moved from amm/oracle)
 
 
 @dataclass(frozen=True)
