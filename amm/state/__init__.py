@@ -8,7 +8,8 @@ Modules (the data dictionary first, then one module per domain):
 - keys.py: every `amm:*` key and field table, named once (the data dictionary).
 - lua.py: the Lua scripts that make multi-key updates atomic (a fill, a placement, a cancel,
   a mint/burn, a rebuild), registered once per client.
-- connection.py: the Redis client a state function uses when it is given none.
+- connection.py: the AMM's own Redis clients (settings.REDIS_URL), the health probe's among
+  them: the plugin does not import its host project.
 - codec.py: Redis text <-> Python values for the field tables.
 - values.py: the value types (InventoryView, OrderEntry, FillLeg, QuoteCycleRead, CycleRead).
 - quote_cycle.py: the quote cycle's one read (`quote_cycle_read`, `runtime_cycle_read`) and
@@ -48,6 +49,7 @@ Design notes
   `cycle_end`, no round trip more).
 """
 from amm.clock import now_ms  # noqa: F401 - the package face's clock
+from amm.state.connection import get_redis, get_redis_probe  # noqa: F401
 from amm.state.history import (  # noqa: F401
     HistorySample,
     history_append_many,
