@@ -11,7 +11,9 @@ Modules (the data dictionary first, then one module per domain):
 - connection.py: the AMM's own Redis clients (settings.REDIS_URL), the health probe's among
   them: the plugin does not import its host project.
 - codec.py: Redis text <-> Python values for the field tables.
-- values.py: the value types (InventoryView, OrderEntry, FillLeg, QuoteCycleRead, CycleRead).
+- values.py: the value types (OrderEntry, FillLeg, QuoteCycleRead, CycleRead) and the
+  inventory read: `Inventory`, the strategy's type, the one in-memory inventory
+  (`InventoryView` is its name here).
 - quote_cycle.py: the quote cycle's one read (`quote_cycle_read`, `runtime_cycle_read`) and
   its one write (`cycle_commit`, `cycle_end`).
 - inventory.py: `amm:inventory` reads and the fill feed's write (`fill_apply`, exactly once

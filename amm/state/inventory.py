@@ -14,10 +14,10 @@ from amm.state.connection import conn_or_default
 from amm.state.lua import script
 from amm.state.order_journal import journal_maxlen
 from amm.state.trade_cursor import trade_cursor_get
-from amm.state.values import FillLeg, InventoryView, inventory_from_hash
+from amm.state.values import FillLeg, Inventory, inventory_from_hash
 
 
-def inventory_get(market_id: str, *, conn: redis.Redis | None = None) -> InventoryView:
+def inventory_get(market_id: str, *, conn: redis.Redis | None = None) -> Inventory:
     """The market's inventory (`exists` False when Redis keeps none for it)."""
     return inventory_from_hash(conn_or_default(conn).hgetall(K.inventory_key(market_id)))
 

@@ -18,7 +18,7 @@ from amm.clock import now_ms
 from amm.exceptions import InvalidInput
 from amm.state.codec import parse_fields
 from amm.state.connection import conn_or_default
-from amm.state.values import InventoryView, OrderEntry, inventory_from_hash, orders_from_hash
+from amm.state.values import Inventory, OrderEntry, inventory_from_hash, orders_from_hash
 
 
 def cycle_latency_queue(pipe, outcome: str, latency_s: float) -> None:
@@ -33,7 +33,7 @@ def cycle_latency_queue(pipe, outcome: str, latency_s: float) -> None:
 @dataclass(frozen=True, slots=True)
 class MarketMetricsRead:
     market_id: str
-    inventory: InventoryView
+    inventory: Inventory
     orders: dict[str, OrderEntry]
     state: dict[str, Any]
 

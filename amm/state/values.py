@@ -1,5 +1,6 @@
-"""The values the state package reads and writes: the inventory, one live order, one fill leg,
-and what a quote cycle reads."""
+"""The values the state package reads and writes: the inventory (the strategy's `Inventory`,
+the one in-memory inventory type, built here from `amm:inventory:{m}`), one live order, one
+fill leg, and what a quote cycle reads."""
 from __future__ import annotations
 
 import json
@@ -9,32 +10,19 @@ from typing import Any, Mapping
 import amm.state.keys as K
 from amm.clock import now_ms
 from amm.state.codec import parse_int
+from amm.strategy.types import Inventory
 
 
-@dataclass(frozen=True, slots=True)
-class InventoryView:
-    """`amm:inventory:{m}` as ints; `exists` is False when the market was never synced."""
-
-    yes_volume: int = 0
-    no_volume: int = 0
-    yes_available: int = 0
-    no_available: int = 0
-    yes_cost_sum_cents: int = 0
-    no_cost_sum_cents: int = 0
-    cash_cents: int = 0
-    updated_at_ms: int = 0
-    exists: bool = False
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in K.INVENTORY_FIELDS}
+# The name callers of amm.state have always used: the same type, not a copy.
+InventoryView = Inventory
 
 
-def inventory_from_hash(raw: Mapping[str, str]) -> InventoryView:
+def inventory_from_hash(raw: Mapping[str, str]) -> Inventory:
     """`amm:inventory:{m}` as ints (INVENTORY_FIELDS, `updated_at_ms` included); all zeros and
     `exists=False` when Redis keeps no inventory for the market (never synced, or forgotten)."""
     if not raw:
-        return InventoryView()
-    return InventoryView(**{name: parse_int(raw.get(name)) for name in K.INVENTORY_FIELDS}, exists=True)
+        return Inventory(exists=False)
+    return Inventory(**{name: parse_int(raw.get(name)) for name in K.INVENTORY_FIELDS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +83,7 @@ class QuoteCycleRead:
     """Everything one quote cycle reads from Redis, from one MULTI/EXEC round trip."""
 
     market_id: str
-    inventory: InventoryView
+    inventory: Inventory
     orders: dict[str, OrderEntry]
     state: dict[str, Any]
     config_version: int | None
