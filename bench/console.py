@@ -31,7 +31,7 @@ def seed(first: int, last: int) -> None:
     from amm import state
     from amm.runtime.history import history_sample
     from amm.services import instance_enable
-    from amm.state.store import OrderEntry
+    from amm.state import OrderEntry
     from amm.models import AMMInstance
 
     ids = [f"MKT-BENCH-{i:04d}" for i in range(first, last)]

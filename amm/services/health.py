@@ -135,6 +135,4 @@ def health_check() -> Health:
 
 
 def _probe():
-    from ammproject.redis import get_redis_probe
-
-    return get_redis_probe(_timeout_s())
+    return state.get_redis_probe(_timeout_s())

@@ -15,9 +15,10 @@ from typing import Any, Iterable, Mapping
 
 import redis
 
-from amm.state import keys as K
+import amm.state.keys as K
+from amm.state.codec import parse_fields, parse_int
+from amm.state.connection import conn_or_default
 from amm.state.live import LIVE_COMMANDS, best_quotes, live_parse, live_queue
-from amm.state.store import _conn, _int, _typed
 
 SEP = K.HISTORY_SEPARATOR
 
@@ -68,7 +69,7 @@ def history_sample_read(market_ids: Iterable[str], *, now_ms: int,
     ids = list(market_ids)
     if not ids:
         return {}
-    pipe = _conn(conn).pipeline(transaction=False)
+    pipe = conn_or_default(conn).pipeline(transaction=False)
     for market_id in ids:
         pipe.hmget(K.state_key(market_id), _SAMPLE_STATE_FIELDS)
         pipe.hmget(K.inventory_key(market_id), _SAMPLE_INVENTORY_FIELDS)
@@ -82,9 +83,9 @@ def history_sample_read(market_ids: Iterable[str], *, now_ms: int,
             continue
         bid, ask = best_quotes(json.loads(raw) for raw in orders)
         samples[market_id] = HistorySample(
-            ts_s=ts_s, fair=None if fair in (None, "") else _int(fair), bid=bid[0] if bid else None,
-            ask=ask[0] if ask else None, yes=_int(yes), no=_int(no),
-            skew=None if skew in (None, "") else float(skew), pnl=None if pnl in (None, "") else _int(pnl))
+            ts_s=ts_s, fair=None if fair in (None, "") else parse_int(fair), bid=bid[0] if bid else None,
+            ask=ask[0] if ask else None, yes=parse_int(yes), no=parse_int(no),
+            skew=None if skew in (None, "") else float(skew), pnl=None if pnl in (None, "") else parse_int(pnl))
     return samples
 
 
@@ -94,7 +95,7 @@ def history_append_many(samples: Mapping[str, HistorySample], *, keep: int, ttl_
     sampled after `ttl_s`: one round trip."""
     if not samples:
         return
-    pipe = _conn(conn).pipeline(transaction=False)
+    pipe = conn_or_default(conn).pipeline(transaction=False)
     for market_id, sample in samples.items():
         key = K.history_key(market_id)
         pipe.rpush(key, sample.encode())
@@ -159,7 +160,7 @@ def history_columns(raw: list[str], *, since_s: int | None = None, step: int = 1
 
 def history_get(market_id: str, *, since_s: int | None = None, conn: redis.Redis | None = None) -> list[HistorySample]:
     """A market's samples, oldest first (those after `since_s` when given)."""
-    return _history_parse(_conn(conn).lrange(K.history_key(market_id), 0, -1), since_s)
+    return _history_parse(conn_or_default(conn).lrange(K.history_key(market_id), 0, -1), since_s)
 
 
 def markets_dashboard_read(market_ids: list[str], *, history_since_s: int | None, now_ms: int, sample_s: int,
@@ -171,13 +172,13 @@ def markets_dashboard_read(market_ids: list[str], *, history_since_s: int | None
     the kept spacing in samples) and the run heartbeat (`amm:run`): one round trip whatever
     the number of markets."""
     ids = list(market_ids)
-    pipe = _conn(conn).pipeline(transaction=False)
+    pipe = conn_or_default(conn).pipeline(transaction=False)
     pipe.hgetall(K.RUN)
     for market_id in ids:
         live_queue(pipe, market_id)
         _history_queue(pipe, market_id, since_s=history_since_s, now_s=now_ms // 1000, sample_s=sample_s)
     results = pipe.execute()
-    run = _typed(results[0], K.RUN_FIELDS)
+    run = parse_fields(results[0], K.RUN_FIELDS)
     n = LIVE_COMMANDS + 1
     out: dict[str, dict] = {}
     for i, market_id in enumerate(ids):

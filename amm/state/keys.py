@@ -11,7 +11,8 @@ Seed keys (exact names, fields and types):
 | `amm:processed:{m}` | set, TTL 24 h | processed trade ids (+ `mint:`/`burn:` request ids) |
 | `amm:oracle:{m}` | hash | price_cents, ts_ms, source |
 
-Extensions (this module's own bookkeeping, documented in amm/state/__init__.py):
+Extensions (not in the seed: the AMM's own bookkeeping; amm/state/__init__.py lists the module
+that reads and writes each):
 
 | key | type | what |
 |---|---|---|

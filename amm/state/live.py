@@ -14,8 +14,10 @@ import json
 import redis
 
 from amm.enums import BookType, Side
-from amm.state import keys as K
-from amm.state.store import InventoryView, _conn, _typed
+import amm.state.keys as K
+from amm.state.codec import parse_fields
+from amm.state.connection import conn_or_default
+from amm.state.values import inventory_from_hash
 
 BID_BOOK_TYPES = (BookType.NATIVE_BUY.value, BookType.SYNTHETIC_BUY.value)
 YES = Side.YES.value
@@ -72,16 +74,17 @@ def live_parse(results: list) -> dict[str, Any]:
     orders.sort(key=lambda o: (0, -yes_view(o)) if is_bid(o) else (1, yes_view(o)))  # best bid first, then asks
     bid, ask = best_quotes(orders)
     return {
-        "inventory": InventoryView.from_hash(inventory).as_dict() if inventory else None,
+        "inventory": inventory_from_hash(inventory).as_dict() if inventory else None,
         "orders": orders,
         "best_bid": None if bid is None else {"price": bid[0], "qty": bid[1]},
         "best_ask": None if ask is None else {"price": ask[0], "qty": ask[1]},
-        "state": _typed(state_raw, K.STATE_FIELDS),
-        "market": _typed(market, K.MARKET_FIELDS) if market else None,
-        "runtime": _typed({k: v for k, v in zip(LIVE_RUNTIME_FIELDS, runtime) if v is not None}, K.RUNTIME_FIELDS),
+        "state": parse_fields(state_raw, K.STATE_FIELDS),
+        "market": parse_fields(market, K.MARKET_FIELDS) if market else None,
+        "runtime": parse_fields({k: v for k, v in zip(LIVE_RUNTIME_FIELDS, runtime) if v is not None},
+                                K.RUNTIME_FIELDS),
         "config": config,  # `amm:config:{m}` as written (strings), without its version
         "config_version": None if version is None else int(version),
-        "oracle": _typed(oracle, K.ORACLE_FIELDS) if oracle else None,
+        "oracle": parse_fields(oracle, K.ORACLE_FIELDS) if oracle else None,
     }
 
 
@@ -91,7 +94,7 @@ def markets_live_read(market_ids: list[str], *, conn: redis.Redis | None = None)
     ids = list(market_ids)
     if not ids:
         return {}
-    pipe = _conn(conn).pipeline(transaction=False)
+    pipe = conn_or_default(conn).pipeline(transaction=False)
     for market_id in ids:
         live_queue(pipe, market_id)
     results = pipe.execute()

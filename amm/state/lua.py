@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import redis
 
-from amm.state import keys as K
+import amm.state.keys as K
 
 PRELUDE = f"""
 local INV_PREFIX = '{K.INVENTORY_PREFIX}'

@@ -7,8 +7,10 @@ from typing import Any, Iterable
 
 import redis
 
-from amm.state import keys as K
-from amm.state.store import _conn, _int, _typed, now_ms
+import amm.state.keys as K
+from amm.clock import now_ms
+from amm.state.codec import parse_fields, parse_int
+from amm.state.connection import conn_or_default
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,13 +26,13 @@ class HealthRead:
 def health_read(market_ids: Iterable[str], *, conn: redis.Redis | None = None) -> HealthRead:
     """One round trip; raises redis.RedisError when Redis does not answer (the check fails)."""
     ids = list(dict.fromkeys(market_ids))
-    pipe = _conn(conn).pipeline(transaction=False)
+    pipe = conn_or_default(conn).pipeline(transaction=False)
     pipe.hgetall(K.RUN)
     for market_id in ids:
         pipe.hget(K.state_key(market_id), "last_requote_ms")
     results = pipe.execute()
     return HealthRead(
-        run=_typed(results[0], K.RUN_FIELDS),
-        last_requote_ms={m: _int(value) for m, value in zip(ids, results[1:])},
+        run=parse_fields(results[0], K.RUN_FIELDS),
+        last_requote_ms={m: parse_int(value) for m, value in zip(ids, results[1:])},
         read_at_ms=now_ms(),
     )

@@ -58,11 +58,20 @@ class MarketInfo:
         return max(self.maker_fee_bps, self.taker_fee_bps)
 
 
+# The position and cash of `amm:inventory:{market_id}` (SPEC §4); the hash adds `updated_at_ms`.
+_POSITION_FIELDS = ("yes_volume", "no_volume", "yes_available", "no_available", "yes_cost_sum_cents",
+                    "no_cost_sum_cents", "cash_cents")
+_HASH_FIELDS = (*_POSITION_FIELDS, "updated_at_ms")
+
+
 @dataclass(frozen=True, slots=True)
 class Inventory:
-    """The AMM's position and cash in one market (SPEC §4 `amm:inventory:{market_id}`).
+    """The AMM's position and cash in one market (SPEC §4 `amm:inventory:{market_id}`): the one
+    in-memory inventory, the strategy's input and what amm.state reads from the hash.
 
     `*_available` exclude shares frozen by open sells; `cash_cents` is available (unfrozen) cash.
+    `updated_at_ms` (the hash's last write) and `exists` (False: Redis keeps no inventory for
+    the market, it was never synced) describe the record; the strategy reads neither.
     """
 
     yes_volume: int = 0
@@ -72,6 +81,8 @@ class Inventory:
     yes_cost_sum_cents: int = 0
     no_cost_sum_cents: int = 0
     cash_cents: int = 0
+    updated_at_ms: int = 0
+    exists: bool = True
 
     @property
     def skew(self) -> float:
@@ -92,16 +103,22 @@ class Inventory:
         """Cash committed to held shares: the 'used' part of the budget."""
         return self.yes_cost_sum_cents + self.no_cost_sum_cents
 
+    def as_dict(self) -> dict[str, int]:
+        """The hash's fields as ints, in its order: position, cash, `updated_at_ms`."""
+        return {name: getattr(self, name) for name in _HASH_FIELDS}
+
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> "Inventory":
-        """From the inventory hash (str or bytes values); missing fields are 0."""
+        """The position and cash of an inventory hash or of `as_dict()` (str or bytes keys and
+        values); missing fields are 0. `updated_at_ms` is left at 0: an input built from a mapping
+        carries the position, and one read at another time compares equal."""
         def get(name: str) -> int:
             value = raw.get(name, raw.get(name.encode(), 0)) if raw else 0
             if isinstance(value, bytes):
                 value = value.decode()
             return int(value or 0)
 
-        return cls(**{name: get(name) for name in cls.__dataclass_fields__})
+        return cls(**{name: get(name) for name in _POSITION_FIELDS})
 
 
 @dataclass(frozen=True, slots=True)

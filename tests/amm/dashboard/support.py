@@ -8,7 +8,7 @@ import redis
 
 from amm import state
 from amm.models import AMMInstance
-from amm.state.store import OrderEntry
+from amm.state import OrderEntry
 from tests.amm.conftest import seed_market
 
 

@@ -1,9 +1,10 @@
-"""What the Prometheus scrape reads from Redis (issue 11, amm/prometheus_metrics.py): every market's
-inventory, live orders and `amm:state`, the fills counter and the cycle-latency histogram,
-in one pipelined round trip whatever the number of markets.
+"""The metric counters in Redis and what the Prometheus scrape reads (issue 11, amm/prometheus_metrics.py):
+every market's inventory, live orders and `amm:state`, the fills counter and the
+cycle-latency histogram, in one pipelined round trip whatever the number of markets.
 
 The counters are written on the hot path inside commands already sent (keys.py, "metrics
-extensions"): `cycle_commit` / `cycle_end` count a cycle's latency, the fill script a fill.
+extensions"): `cycle_commit` / `cycle_end` count a cycle's latency (`cycle_latency_queue`),
+the fill script a fill.
 """
 from __future__ import annotations
 
@@ -12,14 +13,27 @@ from typing import Any, Iterable
 
 import redis
 
-from amm.state import keys as K
-from amm.state.store import InventoryView, OrderEntry, _conn, _orders, _typed, now_ms
+import amm.state.keys as K
+from amm.clock import now_ms
+from amm.exceptions import InvalidInput
+from amm.state.codec import parse_fields
+from amm.state.connection import conn_or_default
+from amm.state.values import Inventory, OrderEntry, inventory_from_hash, orders_from_hash
+
+
+def cycle_latency_queue(pipe, outcome: str, latency_s: float) -> None:
+    """Count one cycle's latency in the `outcome`'s histogram, on a pipeline the cycle sends anyway."""
+    if not outcome or ":" in outcome:
+        raise InvalidInput(f"a cycle latency needs an outcome without ':', got {outcome!r}")
+    bucket, total = K.cycle_latency_fields(outcome, latency_s)
+    pipe.hincrby(K.METRICS_CYCLE_LATENCY, bucket, 1)
+    pipe.hincrby(K.METRICS_CYCLE_LATENCY, total, max(0, int(round(latency_s * 1_000_000))))
 
 
 @dataclass(frozen=True, slots=True)
 class MarketMetricsRead:
     market_id: str
-    inventory: InventoryView
+    inventory: Inventory
     orders: dict[str, OrderEntry]
     state: dict[str, Any]
 
@@ -73,7 +87,7 @@ def metrics_read(market_ids: Iterable[str], *, conn: redis.Redis | None = None) 
     """Every market's inventory, orders and state plus the global counters: one round trip
     (a pipeline, not a transaction: a scrape tolerates markets read a moment apart)."""
     ids = list(market_ids)
-    pipe = _conn(conn).pipeline(transaction=False)
+    pipe = conn_or_default(conn).pipeline(transaction=False)
     for market_id in ids:
         pipe.hgetall(K.inventory_key(market_id))
         pipe.hgetall(K.orders_key(market_id))
@@ -84,8 +98,8 @@ def metrics_read(market_ids: Iterable[str], *, conn: redis.Redis | None = None) 
     markets = {}
     for i, market_id in enumerate(ids):
         inventory, orders, st = results[3 * i:3 * i + 3]
-        markets[market_id] = MarketMetricsRead(market_id, InventoryView.from_hash(inventory), _orders(orders),
-                                               _typed(st, K.STATE_FIELDS))
+        markets[market_id] = MarketMetricsRead(market_id, inventory_from_hash(inventory), orders_from_hash(orders),
+                                               parse_fields(st, K.STATE_FIELDS))
     fills, latency = results[-2:]
     return MetricsRead(markets=markets, fills_total={m: int(v) for m, v in fills.items()},
                        cycle_latency=_histograms(latency))

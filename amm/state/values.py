@@ -1,0 +1,106 @@
+"""The values the state package reads and writes: the inventory (the strategy's `Inventory`,
+the one in-memory inventory type, built here from `amm:inventory:{m}`), one live order, one
+fill leg, and what a quote cycle reads."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import amm.state.keys as K
+from amm.clock import now_ms
+from amm.state.codec import parse_int
+from amm.strategy.types import Inventory
+
+
+# The name callers of amm.state have always used: the same type, not a copy.
+InventoryView = Inventory
+
+
+def inventory_from_hash(raw: Mapping[str, str]) -> Inventory:
+    """`amm:inventory:{m}` as ints (INVENTORY_FIELDS, `updated_at_ms` included); all zeros and
+    `exists=False` when Redis keeps no inventory for the market (never synced, or forgotten)."""
+    if not raw:
+        return Inventory(exists=False)
+    return Inventory(**{name: parse_int(raw.get(name)) for name in K.INVENTORY_FIELDS})
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEntry:
+    """One value of `amm:orders:{m}`: JSON {side, direction, price, qty, remaining, book_type, created_ms}."""
+
+    order_id: str
+    side: str
+    direction: str
+    price: int  # own-side price in cents
+    qty: int
+    remaining: int
+    book_type: str
+    created_ms: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"side": self.side, "direction": self.direction, "price": self.price, "qty": self.qty,
+             "remaining": self.remaining, "book_type": self.book_type, "created_ms": self.created_ms},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, order_id: str, raw: str | Mapping[str, Any]) -> "OrderEntry":
+        data = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+        return cls(
+            order_id=order_id,
+            side=str(data["side"]),
+            direction=str(data["direction"]),
+            price=int(data["price"]),
+            qty=int(data["qty"]),
+            remaining=int(data["remaining"]),
+            book_type=str(data["book_type"]),
+            created_ms=int(data.get("created_ms") or 0),
+        )
+
+
+def orders_from_hash(raw: Mapping[str, str]) -> dict[str, OrderEntry]:
+    """`amm:orders:{m}` as {order_id: OrderEntry}."""
+    return {oid: OrderEntry.from_json(oid, value) for oid, value in raw.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class FillLeg:
+    """The AMM's side of one trade, as the fill script applies it (seed §4.1)."""
+
+    order_id: str
+    side: str  # YES / NO (own side)
+    direction: str  # BUY / SELL
+    own_price: int  # own-side price of the fill (YES-view price, or 100 − it for NO)
+    quantity: int
+    fee: int  # the fee this leg paid (maker_fee when its order was the maker, else taker_fee)
+    book_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteCycleRead:
+    """Everything one quote cycle reads from Redis, from one MULTI/EXEC round trip."""
+
+    market_id: str
+    inventory: Inventory
+    orders: dict[str, OrderEntry]
+    state: dict[str, Any]
+    config_version: int | None
+    oracle: dict[str, Any] | None
+    market: dict[str, Any] | None = None
+    read_at_ms: int = field(default_factory=now_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRead:
+    """Everything a runtime quote cycle reads from Redis, in one MULTI/EXEC round trip: the
+    seed keys (`quote`), the kept StrategyState, the market's runtime flags, the fills the
+    feed applied since the last cycle (taken: the read removes them), and the dead man's switch."""
+
+    quote: QuoteCycleRead
+    strategy: dict[str, Any] | None
+    runtime: dict[str, Any]
+    fills: list[dict[str, Any]]
+    deadman: dict[str, Any]
+    book: dict[str, Any] | None = None  # the book a cycle last read (`amm:book:{m}`)
