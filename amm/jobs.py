@@ -1,6 +1,6 @@
 """RQ jobs of the AMM runtime (queue "amm"): thin — take the ids, call the runtime service.
 
-Each is enqueued as a unique job by amm.runtime.scheduling (at most one queued or running
+Each is enqueued as a unique job by amm.runtime.job_requests (at most one queued or running
 per key) and runs in an AmmWorker (amm.runtime.worker).
 """
 from __future__ import annotations
@@ -9,13 +9,13 @@ from django.db import close_old_connections
 
 from amm.conf import amm_settings
 from amm.runtime.lease import lease_ttl_ms
-from amm.runtime.queue import run_unique
+from amm.runtime.unique_jobs import run_unique
 
 
 def quote(market_id: str, reason: str = "tick") -> None:
     """One quote cycle of the market (again while requotes were requested meanwhile)."""
     from amm.runtime.cycle import quote_cycle
-    from amm.runtime.scheduling import quote_key
+    from amm.runtime.job_requests import quote_key
 
     close_old_connections()
     run_unique(quote_key(market_id), lambda again: quote_cycle(market_id, reason=again or reason),
@@ -24,7 +24,7 @@ def quote(market_id: str, reason: str = "tick") -> None:
 
 def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
     """Quote cycles of several markets one after the other (the scheduler's periodic ticks,
-    amm.runtime.scheduling.request_cycles). When a fill's (or an operator's) cycle waits at
+    amm.runtime.job_requests.request_cycles). When a fill's (or an operator's) cycle waits at
     the head of the queue, the rest of the batch goes back to the queue and this worker takes
     that one: a market of the rest with a request of its own waiting (a fill came while the
     batch held it) goes to the front as a cycle of its own, the others to the back as a
@@ -34,9 +34,9 @@ def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
 
     from amm import state
     from amm.runtime.cycle import quote_cycle
-    from amm.runtime.keeper import keeper
-    from amm.runtime.queue import urgent_waiting
-    from amm.runtime.scheduling import quote_key, request_cycle, request_cycles
+    from amm.runtime.renewer import keeper
+    from amm.runtime.unique_jobs import urgent_waiting
+    from amm.runtime.job_requests import quote_key, request_cycle, request_cycles
 
     close_old_connections()
     ttl = lease_ttl_ms()
@@ -91,7 +91,7 @@ def start(market_id: str) -> None:
 
 def reconcile(market_id: str) -> None:
     """Reconciliation of one market (SPEC §8), in the market's lane (its lease)."""
-    from amm.runtime.recon import reconcile_in_lane
+    from amm.runtime.reconcile_lane import reconcile_in_lane
 
     close_old_connections()
     run_unique(f"reconcile:{market_id}", lambda _: reconcile_in_lane(market_id), marker_ttl_ms=120_000, rerun=False)
@@ -99,7 +99,7 @@ def reconcile(market_id: str) -> None:
 
 def config_reload(market_ids: list[str]) -> None:
     """The config reload of every driven market (SPEC §4: a new version noticed within 30 s)."""
-    from amm.runtime.recon import config_reload_many
+    from amm.runtime.reconcile_lane import config_reload_many
 
     close_old_connections()
     run_unique("config", lambda _: config_reload_many(market_ids), marker_ttl_ms=30_000, rerun=False)
@@ -109,7 +109,7 @@ def oracle_poll(market_id: str) -> None:
     """One poll of the market's oracle (amm/oracle/poll.py): its own job, so a slow source
     delays no cycle; at most one queued or running per market."""
     from amm.oracle.poll import oracle_poll as poll
-    from amm.runtime.scheduling import oracle_job_key
+    from amm.runtime.job_requests import oracle_job_key
 
     close_old_connections()
     run_unique(oracle_job_key(market_id), lambda _: poll(market_id=market_id), marker_ttl_ms=lease_ttl_ms(),
@@ -130,8 +130,8 @@ def daily_reset(day: str) -> None:
 
 
 def history_sample(market_ids: list[str]) -> None:
-    """One sample of every driven market for the dashboard's charts (amm.runtime.history)."""
-    from amm.runtime.history import history_sample as sample
+    """One sample of every driven market for the dashboard's charts (amm.runtime.history_sampler)."""
+    from amm.runtime.history_sampler import history_sample as sample
 
     run_unique("history", lambda _: sample(market_ids), marker_ttl_ms=30_000, rerun=False)
 

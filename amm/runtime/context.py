@@ -45,7 +45,7 @@ class RuntimeFillFeed(FillFeed):
     def wake(self) -> dict[str, int]:
         """Push the applied fills to their markets and request a requote of each at the
         front of the queue (reason "fill"); returns fills per market."""
-        from amm.runtime.scheduling import request_cycle
+        from amm.runtime.job_requests import request_cycle
 
         trades, self.applied = self.applied, []
         by_market: dict[str, list[dict[str, Any]]] = {}

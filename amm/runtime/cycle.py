@@ -53,7 +53,7 @@ from amm.enums import AMMLifecycleState as L
 from amm.enums import AMMPhase, KillSwitchState
 from amm.runtime import executor, lifecycle
 from amm.runtime.context import RuntimeContext, context
-from amm.runtime.keeper import keeper
+from amm.runtime.renewer import keeper
 from amm.runtime.lease import Lease, market_lease
 from amm.strategy import (
     Decision,

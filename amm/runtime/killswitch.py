@@ -95,7 +95,7 @@ def kill(*, market_ids: Iterable[str] | None, reason: str, actor: str,
         finally:
             lease.release()
         try:
-            from amm.runtime.scheduling import request_cycle
+            from amm.runtime.job_requests import request_cycle
 
             request_cycle(market_id, reason="kill", at_front=True)
         except Exception:  # noqa: BLE001 - no queue: nothing is quoting either
@@ -138,7 +138,7 @@ def resume(*, market_id: str, reason: str, actor: str, check_market: bool = True
     instance = instance_resume(market_id=market_id, actor=actor, reason=reason, reset_kill_switch=reset_kill_switch)
     state.runtime_update(market_id, emergency_cause="", resync=f"resumed by {actor}")
     try:
-        from amm.runtime.scheduling import request_cycle
+        from amm.runtime.job_requests import request_cycle
 
         request_cycle(market_id, reason="resume", at_front=True)
     except Exception:  # noqa: BLE001

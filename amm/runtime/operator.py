@@ -71,7 +71,7 @@ def _refused() -> Iterator[None]:
 def _request_cycle(market_id: str, reason: str) -> None:
     """Run the market's cycle now rather than at its next tick (no queue: nothing runs it)."""
     try:
-        from amm.runtime.scheduling import request_cycle
+        from amm.runtime.job_requests import request_cycle
 
         request_cycle(market_id, reason=reason, at_front=True)
     except Exception:  # noqa: BLE001

@@ -170,7 +170,7 @@ def markets_shutdown(market_ids: list[str], *, ctx: RuntimeContext, workers_kill
     Otherwise orders may be left (a failed cancel) or still land (a killed worker's call in
     flight), and the armed switch has the platform cancel them within its timeout.
     Returns the markets whose cancel failed."""
-    from amm.runtime import deadman
+    from amm.runtime import deadman_arming
 
     failed = []
     for market_id in market_ids:
@@ -185,7 +185,7 @@ def markets_shutdown(market_ids: list[str], *, ctx: RuntimeContext, workers_kill
                     else f"{workers_killed} worker(s) killed mid-job")
         return failed
     try:
-        deadman.disarm(ctx)
+        deadman_arming.disarm(ctx)
     except Exception as exc:  # noqa: BLE001
         log.error("dead man's switch: disarm failed: %s", exc)
     return failed

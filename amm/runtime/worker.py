@@ -56,7 +56,7 @@ def worker_class():
 
 def make_worker(*, name: str | None = None, worker_cls=None):
     """A worker on the "amm" queue (django_rq's connection)."""
-    from amm.runtime.queue import get_queue
+    from amm.runtime.unique_jobs import get_queue
 
     queue = get_queue()
     cls = worker_cls or worker_class()

@@ -13,7 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("market_ids", nargs="*", metavar="MARKET_ID")
 
     def handle(self, *args, **options):
-        from amm.runtime.status import status_lines
+        from amm.runtime.status_lines import status_lines
 
         lines = status_lines(options["market_ids"] or None)
         if not lines:

@@ -4,7 +4,7 @@ Starts the AMM for the enabled markets (or those named): each instance STOPPED -
 -> RUNNING through the startup sync (a failed sync -> STOPPED with an alert; a market left
 RUNNING/EMERGENCY/WINDING_DOWN by a run that died is adopted; one an operator stopped stays
 STOPPED unless named with --market; an operator's later start is picked up within about a
-second, amm/runtime/scheduler.py), arms the platform's dead
+second, amm/runtime/run_loop.py), arms the platform's dead
 man's switch, starts N RQ worker subprocesses (`manage.py amm_worker`, respawned when one
 dies) and runs the scheduler in this process, printing one status line per market every
 few seconds (beyond AMM_STATUS_MAX_LINES markets, a summary and the markets that want
@@ -96,17 +96,17 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from amm import state
         from amm.models import AMMInstance
-        from amm.runtime import deadman
+        from amm.runtime import deadman_arming
         from amm.runtime.context import context
         from amm.runtime.lease import lease_ttl_ms
-        from amm.runtime.scheduler import Scheduler
+        from amm.runtime.run_loop import Scheduler
         from amm.runtime.startup import (
             market_start,
             markets_to_start,
             privileged_pending_resolve,
             working_state_check,
         )
-        from amm.runtime.status import status_lines
+        from amm.runtime.status_lines import status_lines
 
         for handler in logging.getLogger().handlers:  # logs to stdout, one stream for an operator or a harness
             if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stderr, sys.__stderr__):
@@ -154,7 +154,7 @@ class Command(BaseCommand):
             if not stop.is_set():
                 scheduler.refresh(time.monotonic())
                 try:
-                    deadman.arm(ctx, timeout_ms=scheduler.deadman_timeout_ms, market_ids=list(scheduler.plans))
+                    deadman_arming.arm(ctx, timeout_ms=scheduler.deadman_timeout_ms, market_ids=list(scheduler.plans))
                 except Exception as exc:  # noqa: BLE001 - the scheduler's thread retries; cycles wait for it
                     log.warning("dead man's switch: first arm failed: %s", exc)
                 pool.start()
@@ -195,7 +195,7 @@ class Command(BaseCommand):
     def _shutdown(self, scheduler, thread, pool, markets, ctx) -> None:
         from amm import state
         from amm.runtime.startup import markets_shutdown
-        from amm.runtime.status import status_lines
+        from amm.runtime.status_lines import status_lines
 
         log.info("stopping: scheduling stops, workers finish their jobs")
         scheduler.stop()

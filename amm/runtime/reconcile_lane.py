@@ -5,7 +5,7 @@ import logging
 
 from amm import state
 from amm.runtime.context import context
-from amm.runtime.keeper import keeper
+from amm.runtime.renewer import keeper
 from amm.runtime.lease import market_lease
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,10 @@
 """Requests for jobs (what the scheduler, the feed and operators call): each a unique job
-on the "amm" queue (amm/runtime/queue.py), executed by amm/jobs.py."""
+on the "amm" queue (amm/runtime/unique_jobs.py), executed by amm/jobs.py."""
 from __future__ import annotations
 
 from amm.conf import amm_settings
 from amm.runtime.lease import lease_ttl_ms
-from amm.runtime.queue import enqueue_unique, enqueue_unique_many
+from amm.runtime.unique_jobs import enqueue_unique, enqueue_unique_many
 
 
 def quote_key(market_id: str) -> str:
