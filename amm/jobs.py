@@ -34,7 +34,7 @@ def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
 
     from amm import state
     from amm.runtime.cycle import quote_cycle
-    from amm.runtime.renewer import keeper
+    from amm.runtime.renewer import renewer
     from amm.runtime.unique_jobs import urgent_waiting
     from amm.runtime.job_requests import quote_key, request_cycle, request_cycles
 
@@ -43,7 +43,7 @@ def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
     keys = [quote_key(m) for m in market_ids]
     at = [0]
     state.job_renew_many(keys, ttl_ms=ttl)  # running now: a worker that dies frees them within the TTL
-    handle = keeper.add(lambda: state.job_renew_many(keys[at[0] + 1:], ttl_ms=ttl))  # the markets still waiting
+    handle = renewer.add(lambda: state.job_renew_many(keys[at[0] + 1:], ttl_ms=ttl))  # the markets still waiting
     first_error: Exception | None = None
     try:
         for i, market_id in enumerate(market_ids):
@@ -64,7 +64,7 @@ def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
                 logging.getLogger(__name__).exception("quote cycle of %s failed", market_id)
                 first_error = first_error or exc
     finally:
-        keeper.remove(handle)
+        renewer.remove(handle)
     if first_error is not None:
         raise first_error
 
@@ -99,7 +99,7 @@ def reconcile(market_id: str) -> None:
 
 def config_reload(market_ids: list[str]) -> None:
     """The config reload of every driven market (SPEC §4: a new version noticed within 30 s)."""
-    from amm.runtime.reconcile_lane import config_reload_many
+    from amm.runtime.config_refresh import config_reload_many
 
     close_old_connections()
     run_unique("config", lambda _: config_reload_many(market_ids), marker_ttl_ms=30_000, rerun=False)

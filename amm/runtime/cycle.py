@@ -53,7 +53,7 @@ from amm.enums import AMMLifecycleState as L
 from amm.enums import AMMPhase, KillSwitchState
 from amm.runtime import executor, lifecycle
 from amm.runtime.context import RuntimeContext, context
-from amm.runtime.renewer import keeper
+from amm.runtime.renewer import renewer
 from amm.runtime.lease import Lease, market_lease
 from amm.strategy import (
     Decision,
@@ -96,12 +96,12 @@ def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = No
     lease = market_lease(market_id)
     if not lease.acquire(wait_ms=amm_settings.AMM_CYCLE_LEASE_WAIT_MS if wait_ms is None else wait_ms):
         return CycleResult(market_id, reason, "busy")
-    handle = keeper.add(lease.renew)
+    handle = renewer.add(lease.renew)
     cycle = Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx or context(), started=started)
     try:
         result = cycle.run()
     finally:
-        keeper.remove(handle)
+        renewer.remove(handle)
         lease.release()
     if result.outcome not in ("quoted", "unchanged"):  # those committed it with their state (and latency)
         state.cycle_end(now=state.now_ms(), outcome=result.outcome,

@@ -45,7 +45,7 @@ from amm.runtime import deadman_arming
 from amm.runtime.context import context
 from amm.runtime.daily import local_day
 from amm.runtime.history_sampler import sample_interval_s
-from amm.runtime.renewer import keeper
+from amm.runtime.renewer import renewer
 from amm.runtime.lease import Lease
 from amm.runtime.job_requests import (
     request_config_reload,
@@ -102,12 +102,12 @@ class Scheduler:
         """Become the scheduler (waiting for a dead run's lease to expire)."""
         if not self.lease.acquire(wait_ms=wait_ms, poll_ms=100):
             return False
-        self._keeper = keeper.add(self.lease.renew)
+        self._renewal = renewer.add(self.lease.renew)
         self.active = True
         return True
 
     def release(self) -> None:
-        keeper.remove(getattr(self, "_keeper", 0))
+        renewer.remove(getattr(self, "_renewal", 0))
         try:
             self.lease.release()
         except Exception:  # noqa: BLE001

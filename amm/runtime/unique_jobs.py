@@ -157,10 +157,10 @@ def run_unique(key: str, fn: Callable[[str | None], Any], *, marker_ttl_ms: int,
     """The body of a unique job: run `fn(reason)` (the reason of a request that came while
     it waited, else None), again while reruns were requested meanwhile (at most `max_runs`;
     never when not `rerun`), keeping the marker alive; release it at the end."""
-    from amm.runtime.renewer import keeper
+    from amm.runtime.renewer import renewer
 
     reason = state.job_started(key, ttl_ms=marker_ttl_ms)
-    handle = keeper.add(lambda: state.job_renew(key, ttl_ms=marker_ttl_ms))
+    handle = renewer.add(lambda: state.job_renew(key, ttl_ms=marker_ttl_ms))
     try:
         result = None
         if not rerun:
@@ -181,4 +181,4 @@ def run_unique(key: str, fn: Callable[[str | None], Any], *, marker_ttl_ms: int,
             pass
         raise
     finally:
-        keeper.remove(handle)
+        renewer.remove(handle)

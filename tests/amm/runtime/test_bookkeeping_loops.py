@@ -105,7 +105,7 @@ def test_the_config_reload_job_republishes_a_config_redis_lost(rt, redis_conn):
     assert state.config_version(other) is not None
     assert state.config_get(other)["requote_interval_ms"] == "300"
 
-    from amm.runtime.reconcile_lane import config_reload_many
+    from amm.runtime.config_refresh import config_reload_many
 
     assert config_reload_many([rt.market_id, other]) == []  # this worker holds both versions: nothing read
     config_update(market_id=other, actor="test", order_size=7)
