@@ -24,8 +24,9 @@ from amm.bookkeeping.sync import market_meta
 from amm.conf import amm_settings
 from amm.connector import ConnectorError
 from amm.runtime.context import RuntimeContext, context
-from amm.runtime.renewer import renewer
+from amm.runtime.job_requests import request_cycle
 from amm.runtime.lease import Lease, lease_ttl_ms
+from amm.runtime.renewer import renewer
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,6 @@ log = logging.getLogger(__name__)
 def status_watch(ctx: RuntimeContext) -> list[str]:
     """Refresh the status of the markets the scheduler drives; request a cycle of each one
     whose status changed. Returns those markets."""
-    from amm.runtime.job_requests import request_cycle
-
     markets = state.run_markets_get()
     if not markets:
         return []

@@ -41,6 +41,7 @@ from amm import state
 from amm.conf import amm_settings
 from amm.connector import ConnectorError
 from amm.enums import AMMLifecycleState as L
+from amm.models import AMMInstance
 from amm.runtime import deadman_arming
 from amm.runtime.context import context
 from amm.runtime.daily import local_day
@@ -118,8 +119,6 @@ class Scheduler:
         """Re-read which markets are driven (the database) and their intervals (Redis config),
         every second: a market an operator stopped leaves the plans, one an operator started
         (STARTING) gets its startup job, and once RUNNING its cycles."""
-        from amm.models import AMMInstance
-
         close_old_connections()
         rows = AMMInstance.objects.all()
         if self.market_ids is not None:
