@@ -29,7 +29,7 @@ def seed(first: int, last: int) -> None:
     """Markets first..last-1: an AMM instance and config, Redis state with 8 live orders, and
     an hour of history."""
     from amm import state
-    from amm.runtime.history import history_sample
+    from amm.runtime.history_sampler import history_sample
     from amm.services import instance_enable
     from amm.state import OrderEntry
     from amm.models import AMMInstance

@@ -74,7 +74,7 @@ def running_market(conn, market_id: str, now_ms: int) -> dict[str, str]:
     keys (amm/runtime/cycle.py `commit`, amm/runtime/context.py `wake`), and the markers that
     exist while a cycle is queued or running. Returns {key: what it holds} for the report."""
     from amm import state
-    from amm.runtime.scheduling import quote_key
+    from amm.runtime.job_requests import quote_key
     from amm.state import keys as K
     from amm.strategy import Inventory, MarketInfo, StrategyConfig, StrategyState, decide
     from strategy import live_from, make_inputs  # bench/strategy.py: the same seeded random walk
@@ -100,7 +100,7 @@ def running_market(conn, market_id: str, now_ms: int) -> dict[str, str]:
         book=snapshot, now=now_ms, conn=conn)
     state.fills_push(market_id, [{"price_cents": 60 + i, "quantity": 25, "ts_ms": now_ms - 300 + i,
                                   "trade_id": str(9_000_000 + i)} for i in range(3)], conn=conn)
-    # while a cycle is queued and running (amm/runtime/queue.py, lease.py)
+    # while a cycle is queued and running (amm/runtime/unique_jobs.py, lease.py)
     state.job_request(quote_key(market_id), f"amm-quote-{market_id}-0123abcd", reason="tick", ttl_ms=30_000,
                       conn=conn)
     state.lease_acquire(f"market:{market_id}", "0123456789abcdef", ttl_ms=30_000, conn=conn)

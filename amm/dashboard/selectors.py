@@ -17,7 +17,7 @@ from amm.enums import DefenseLevel as D
 from amm.enums import KillSwitchState as KS
 from amm.models import Alert, AMMInstance
 from amm.models.alerts import AlertSeverity
-from amm.runtime.history import sample_interval_s, window_s
+from amm.runtime.history_sampler import sample_interval_s, window_s
 
 HISTORY_POINTS = 120  # the first answer's points per market (a chart is ~300 px wide): 30 s apart over an hour
 SKEW_WATCH = 0.6  # |skew| worth watching: defense widens at 0.80 (SPEC §5), this comes before it

@@ -17,6 +17,8 @@ from amm import state
 from amm.bookkeeping import FillFeed
 from amm.conf import amm_settings
 from amm.connector import ClientOrderIdGenerator, PlatformClient, Trade, connector_from_settings
+from amm.runtime.job_requests import request_cycle
+from amm.services import config_reload
 from amm.strategy import StrategyConfig
 
 log = logging.getLogger(__name__)
@@ -45,8 +47,6 @@ class RuntimeFillFeed(FillFeed):
     def wake(self) -> dict[str, int]:
         """Push the applied fills to their markets and request a requote of each at the
         front of the queue (reason "fill"); returns fills per market."""
-        from amm.runtime.scheduling import request_cycle
-
         trades, self.applied = self.applied, []
         by_market: dict[str, list[dict[str, Any]]] = {}
         for trade in trades:
@@ -84,8 +84,6 @@ class RuntimeContext:
         cached = self.configs.get(market_id)
         if cached is not None and version is not None and cached[0] == version:
             return cached[1]
-        from amm.services import config_reload
-
         loaded = config_reload(market_id=market_id, known_version=None)
         if loaded is None:
             if cached is not None:

@@ -2,27 +2,35 @@
 
     quote_cycle("MKT-1", reason="fill")
 
+A pipeline, read top to bottom in `_Cycle`: read → decide → act → record. The cycle alone
+owns its state; the steps it calls (lifecycle.step, killswitch.engage_by_defense, the
+executor) take values and return values.
+
 1. Take the market's lease (cycles of a market never overlap; AMM_CYCLE_LEASE_WAIT_MS).
-2. One pipelined Redis read (`state.runtime_cycle_read`): inventory, orders, state, config
-   version, oracle, market metadata, the kept StrategyState, runtime flags, new fills, the
-   dead man's switch. The instance's lifecycle from the database (its source of truth).
+2. Read: one pipelined Redis read (`state.runtime_cycle_read`): inventory, orders, state,
+   config version, oracle, market metadata, the kept StrategyState, runtime flags, new
+   fills, the dead man's switch. The instance's lifecycle from the database (its source of
+   truth).
 3. Redis lost the market (FLUSHDB, restart) or asked for it: full rebuild from the platform.
 4. Market status: `amm:market:{m}` as the feed job refreshes it (AMM_STATUS_POLL_MS), or a
    GET of the market when that is older than AMM_MARKET_STATUS_MAX_AGE_MS; lifecycle
    reactions (amm/runtime/lifecycle.py) — only RUNNING + ACTIVE + kill switch OFF quotes.
 5. Guards: rate-limit pause (Retry-After), the dead man's switch armed, re-sync of the
    orders from the platform when flagged (unknown outcome, freeze, resume) — before quoting.
-6. The order book (a tick keeps the one it last read while the platform reports no change
-   to it, `Cycle.reusable_book`; anything else GETs it), `decide(...)`, then in the
-   strategy's documented order: record the phase transition; engage the kill switch
-   (defense) or record a new defense level; send the replacements through the atomic
-   replace (nothing when there are none); mint; write `amm:state` (state_fields +
-   last_requote_ms), the StrategyState, runtime fields, the book read and the cycle's latency
-   (`amm_quote_cycle_duration_seconds`, counted in that same write).
+6. Decide: the order book (a tick keeps the one it last read while the platform reports no
+   change to it, `_Cycle.reusable_book`; anything else GETs it), then `decide(...)` on the
+   typed inputs built in one place (`StrategyInput`).
+7. Act, in the strategy's documented order: record the phase transition; engage the kill
+   switch (defense) or record a new defense level; send the replacements through the
+   atomic replace (nothing when there are none); mint.
+8. Record: write `amm:state` (state_fields + last_requote_ms), the StrategyState, runtime
+   fields, the book read and the cycle's latency (`amm_quote_cycle_duration_seconds`,
+   counted in that same write).
 
 A cycle that would change nothing sends nothing: no order call, and a quiet tick no call at all.
-Before every order call the lease is checked: a holder that lost it (frozen past its TTL)
-is fenced out and sends nothing.
+Before each replace and mint the decision sends, the lease is checked: a holder that lost
+it (frozen past its TTL) is fenced out and sends nothing. (Cancels, the wind-down's burns
+and a lost mint's retry are idempotent or only take exposure away.)
 """
 from __future__ import annotations
 
@@ -31,12 +39,9 @@ import json
 import logging
 import time
 from dataclasses import dataclass, replace
-from typing import Any
-
-from django_fsm import TransitionNotAllowed
+from typing import Any, Mapping
 
 from amm import state
-from amm.bookkeeping import SyncError
 from amm.conf import amm_settings
 from amm.connector import (
     ConnectorError,
@@ -50,11 +55,16 @@ from amm.connector import (
     UnknownOutcome,
 )
 from amm.enums import AMMLifecycleState as L
-from amm.enums import AMMPhase, KillSwitchState
-from amm.runtime import executor, lifecycle
+from amm.enums import AMMPhase, DefenseLevel, KillSwitchState
+from amm.exceptions import SyncError, TransitionRefused
+from amm.models import ReconciliationVerdict
+from amm.runtime import executor, killswitch, lifecycle
 from amm.runtime.context import RuntimeContext, context
-from amm.runtime.keeper import keeper
 from amm.runtime.lease import Lease, market_lease
+from amm.runtime.lifecycle import LifecycleInput
+from amm.runtime.renewer import renewer
+from amm.selectors import InstanceView, instance_view
+from amm.services import defense_level_set, phase_transition, reconcile_market
 from amm.strategy import (
     Decision,
     Fill,
@@ -63,11 +73,14 @@ from amm.strategy import (
     LocalOrderBook,
     MarketInfo,
     OracleReading,
+    StrategyConfig,
     StrategyState,
     decide,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)  # "amm.runtime.cycle": bench/runtime.py reads its INFO lines
+
+RECORDED = ("quoted", "unchanged", "kill_switch")  # the outcomes of a decision acted on: its state is written
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,29 @@ class CycleResult:
     replaced_after_ms: int | None = None  # cycle start -> the platform acknowledged the replace
 
 
+@dataclass(frozen=True)
+class StrategyInput:
+    """Everything `decide` takes, in the strategy's own types: built in one place
+    (`_Cycle.strategy_input`) from what the cycle read."""
+
+    state: StrategyState
+    market: MarketInfo
+    inventory: Inventory
+    config: StrategyConfig
+    now_ms: int
+    book: LocalOrderBook
+    live_orders: tuple[LiveOrder, ...]
+    oracle: OracleReading | None
+    fills: tuple[Fill, ...]
+    daily_pnl_cents: int
+    kill_switch: KillSwitchState
+
+    def decide(self) -> Decision:
+        return decide(state=self.state, market=self.market, inventory=self.inventory, config=self.config,
+                      now_ms=self.now_ms, book=self.book, live_orders=self.live_orders, oracle=self.oracle,
+                      fills=self.fills, daily_pnl_cents=self.daily_pnl_cents, kill_switch=self.kill_switch)
+
+
 def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = None,
                 wait_ms: int | None = None, ctx: RuntimeContext | None = None) -> CycleResult:
     """Run one cycle of `market_id` under its lease (module docstring)."""
@@ -96,14 +132,15 @@ def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = No
     lease = market_lease(market_id)
     if not lease.acquire(wait_ms=amm_settings.AMM_CYCLE_LEASE_WAIT_MS if wait_ms is None else wait_ms):
         return CycleResult(market_id, reason, "busy")
-    handle = keeper.add(lease.renew)
-    cycle = Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx or context(), started=started)
+    handle = renewer.add(lease.renew)
+    cycle = _Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx or context(), started=started)
     try:
         result = cycle.run()
     finally:
-        keeper.remove(handle)
+        renewer.remove(handle)
         lease.release()
     if result.outcome not in ("quoted", "unchanged"):  # those committed it with their state (and latency)
+        # The heartbeat is wall-clock time: the scheduler compares it with its own clock.
         state.cycle_end(now=state.now_ms(), outcome=result.outcome,
                         latency_s=None if cycle.latency_recorded else time.perf_counter() - started)
     result = replace(result, duration_ms=round((time.perf_counter() - started) * 1000, 2), **cycle.latencies())
@@ -117,30 +154,34 @@ def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = No
     return result
 
 
-class Cycle:
-    """The state of one running cycle; lifecycle.py reads and updates it."""
+class _Cycle:
+    """One running cycle, the only owner of its state: what it read (instance, Redis,
+    lifecycle, runtime flags, the fills it took) and what it did (sent, placed, cancelled)."""
 
     def __init__(self, market_id: str, *, reason: str, now_ms: int | None, lease: Lease,
-                 ctx: RuntimeContext, started: float | None = None) -> None:
+                 ctx: RuntimeContext, started: float) -> None:
         self.market_id = market_id
-        self.started = time.perf_counter() if started is None else started  # the latency histogram's origin
-        self.latency_recorded = False
         self.reason = reason
-        self.fixed_now = now_ms
-        self.started_ms = state.now_ms()
-        self.now = now_ms if now_ms is not None else self.started_ms
         self.lease = lease
         self.ctx = ctx
+        self.started = started  # perf_counter: the latency histogram's origin
+        self.fixed_now = now_ms
+        self.started_ms = state.now_ms()  # the cycle's clock read; `now` goes down to every step
+        self.now = now_ms if now_ms is not None else self.started_ms
+        # read
+        self.instance: InstanceView | None = None
         self.read: state.CycleRead | None = None
-        self.runtime: dict[str, Any] = {}
+        self.runtime: Mapping[str, Any] = {}
+        self.fills: list[dict[str, Any]] = []  # every read takes the new fills: kept across re-reads
         self.lifecycle = ""
         self.market_status = ""
         self.kill_switch_on = False
-        self.instance = None
-        self.fills: list[dict[str, Any]] = []
+        self.recorded_phase = self.recorded_defense = ""  # as the database has them (load_instance, act)
+        # done
         self.fetched_book: dict[str, Any] | None = None
-        self.replaced_ms = 0
         self.sent = self.placed = self.cancelled = 0
+        self.replaced_ms = 0
+        self.latency_recorded = False
 
     def result(self, outcome: str, detail: str = "") -> CycleResult:
         return CycleResult(self.market_id, self.reason, outcome, lifecycle=self.lifecycle, sent=self.sent,
@@ -154,34 +195,11 @@ class Cycle:
                 "replaced_after_ms": self.replaced_ms - self.started_ms if self.replaced_ms else None}
 
     def tick(self) -> None:
+        """A new attempt after a refusal: the clock read again (unless a test fixed it)."""
         if self.fixed_now is None:
             self.now = state.now_ms()
 
-    # --- reads -------------------------------------------------------------------------------
-    def load(self) -> None:
-        self.read = state.runtime_cycle_read(self.market_id)
-        self.fills += self.read.fills
-        self.runtime = executor.orphaned_calls_adopt(self.market_id, self.read.runtime)
-        kill = (self.read.quote.state or {}).get("kill_switch")
-        self.kill_switch_on = lifecycle.is_kill_on(self.instance.kill_switch, kill)
-
-    def load_instance(self) -> bool:
-        from amm.selectors import instance_view
-
-        self.instance = instance_view(market_id=self.market_id)
-        if self.instance is None:
-            return False
-        self.lifecycle = self.instance.lifecycle_state
-        return True
-
-    def refresh_status(self, *, force: bool = False) -> None:
-        meta = self.read.quote.market or {}
-        age = self.now - int(meta.get("updated_at_ms") or 0)
-        if force or not meta.get("status") or age > amm_settings.AMM_MARKET_STATUS_MAX_AGE_MS:
-            meta = executor.market_refresh(self.ctx, self.market_id, now=self.now)
-        self.market_status = str(meta.get("status") or "")
-
-    # --- the cycle ---------------------------------------------------------------------------
+    # --- the pipeline --------------------------------------------------------------------------
     def run(self) -> CycleResult:
         try:
             return self._run()
@@ -198,24 +216,6 @@ class Cycle:
             log.error("cycle %s: platform refused: %s", self.market_id, exc)
             return self.result("error", str(exc))
 
-    def inventory_disagrees(self, exc: InsufficientFunds) -> str:
-        """The platform refused an order the strategy sized from Redis's cash or shares, even
-        after the cycle caught up on fills and orders. That is not proof of drift: a taker's
-        fill can land between the catch-up and the second replace. Nothing was placed (the
-        replace is atomic), so reconcile the market now, in its lane: drift beyond tolerance
-        raises INVENTORY_DRIFT_CRITICAL and rebuilds it from the platform there; any smaller
-        difference (the strategy sizes to the last share, so even one matters) or a platform
-        that could not be read rebuilds it quietly on the next cycle."""
-        from amm.models import ReconciliationVerdict
-        from amm.services import reconcile_market
-
-        log.warning("cycle %s: %s, again after catching up; reconciling the market", self.market_id, exc)
-        run = reconcile_market(market_id=self.market_id, connector=self.ctx.connector, feed=self.ctx.feed,
-                               trigger=f"order refused: {exc.code}")
-        if run.verdict != ReconciliationVerdict.OK and not run.rebuilt:
-            state.runtime_update(self.market_id, resync_full=f"the platform refused an order: {exc.code}")
-        return f"{exc} (reconciliation {run.verdict})"
-
     def _run(self) -> CycleResult:
         if not self.load_instance():
             return self.result("no_instance")
@@ -230,10 +230,11 @@ class Cycle:
             self.load()
         funds_resynced = False
         for attempt in range(3):
-            self.refresh_status(force=attempt > 0)
-            outcome = lifecycle.step(self)
-            if outcome is not None:
-                return self.result(outcome)
+            self.market_status = self.status(force=attempt > 0)
+            step = lifecycle.step(self.lifecycle_input(), ctx=self.ctx)
+            self.lifecycle, self.runtime = step.lifecycle, step.runtime
+            if step.outcome is not None:
+                return self.result(step.outcome)
             try:
                 return self.quote()
             except (OrderNotOpen, NotFound) as exc:
@@ -258,14 +259,75 @@ class Cycle:
         return self.result("conflict")
 
     def quote(self) -> CycleResult:
-        m, now, rt = self.market_id, self.now, self.runtime
-        if int(rt.get("retry_after_ms") or 0) > now:
-            return self.result("rate_limited")
+        """Guards, then decide → act → record."""
+        held = self.held()
+        if held is not None:
+            return self.result(held)
+        quote = self.catch_up()
+        config = self.ctx.config(self.market_id, quote.config_version)
+        book = self.book(quote, config)
+        decision = self.strategy_input(quote, config, book).decide()
+        outcome, detail = self.act(decision)
+        if outcome in RECORDED:  # fenced / not_armed sent nothing and record nothing
+            self.commit(decision, requoted=outcome != "kill_switch")
+        return self.result(outcome, detail)
+
+    # --- read ----------------------------------------------------------------------------------
+    def load_instance(self) -> bool:
+        self.instance = instance_view(market_id=self.market_id)
+        if self.instance is None:
+            return False
+        self.lifecycle = self.instance.lifecycle_state
+        self.recorded_phase, self.recorded_defense = self.instance.phase, self.instance.defense_level
+        return True
+
+    def load(self) -> None:
+        self.read = state.runtime_cycle_read(self.market_id)
+        self.fills += self.read.fills
+        self.runtime = executor.orphaned_calls_adopt(self.market_id, self.read.runtime)
+        kill = (self.read.quote.state or {}).get("kill_switch")
+        self.kill_switch_on = lifecycle.is_kill_on(self.instance.kill_switch, kill)
+
+    def status(self, *, force: bool = False) -> str:
+        meta = self.read.quote.market or {}
+        age = self.now - int(meta.get("updated_at_ms") or 0)
+        if force or not meta.get("status") or age > amm_settings.AMM_MARKET_STATUS_MAX_AGE_MS:
+            meta = executor.market_refresh(self.ctx, self.market_id, now=self.now)
+        return str(meta.get("status") or "")
+
+    def lifecycle_input(self) -> LifecycleInput:
+        return LifecycleInput(market_id=self.market_id, lifecycle=self.lifecycle, market_status=self.market_status,
+                              kill_switch_on=self.kill_switch_on, runtime=self.runtime,
+                              orders_tracked=bool(self.read.quote.orders), now=self.now)
+
+    # --- guards --------------------------------------------------------------------------------
+    def held(self) -> str | None:
+        """Why the cycle may not quote now (a rate-limit pause, the dead man's switch not
+        armed), else None."""
+        rt = self.runtime
+        if int(rt.get("retry_after_ms") or 0) > self.now:
+            return "rate_limited"
         if not self.deadman_armed():
             if not rt.get("resync"):
-                state.runtime_update(m, resync="the dead man's switch was not armed")
-            return self.result("not_armed")
-        quote = self.read.quote
+                state.runtime_update(self.market_id, resync="the dead man's switch was not armed")
+            return "not_armed"
+        return None
+
+    def deadman_armed(self) -> bool:
+        if not amm_settings.AMM_DEADMAN_REQUIRED:
+            return True
+        deadman = state.deadman_get() if self.read is None else self.read.deadman
+        until = int(deadman.get("armed_until_ms") or 0)
+        # The clock now, not the cycle's `now`: the margin must hold when the orders go out.
+        return until - state.now_ms() > amm_settings.AMM_DEADMAN_MARGIN_MS
+
+    def catch_up(self) -> state.QuoteCycleRead:
+        """Redis brought up to the platform before deciding: the orders re-synced while
+        flagged or within an unknown outcome's grace, a mint whose answer was lost asked
+        again (same request id). Returns the seed keys to decide on, read again when either
+        changed them."""
+        m, now, rt = self.market_id, self.now, self.runtime
+        quote: state.QuoteCycleRead | None = self.read.quote
         if executor.resync_due(rt, now):
             executor.orders_resync(self.ctx, m, now=now)
             if rt.get("resync"):
@@ -276,21 +338,10 @@ class Cycle:
             request_id, _, qty = str(rt["pending_mint"]).rpartition(":")
             executor.mint(self.ctx, m, quantity=int(qty), request_id=request_id, now=now)
             quote = None
-        if quote is None:  # Redis changed under this cycle (re-sync, mint): read it again
-            quote = state.quote_cycle_read(m)
-        config = self.ctx.config(m, quote.config_version)
-        book = self.book(quote, config)
-        decision = self.decide(quote, config, book)
-        return self.execute(decision)
+        return quote if quote is not None else state.quote_cycle_read(m)
 
-    def deadman_armed(self) -> bool:
-        if not amm_settings.AMM_DEADMAN_REQUIRED:
-            return True
-        deadman = state.deadman_get() if self.read is None else self.read.deadman
-        until = int(deadman.get("armed_until_ms") or 0)
-        return until - state.now_ms() > amm_settings.AMM_DEADMAN_MARGIN_MS
-
-    def book(self, quote: state.QuoteCycleRead, config) -> LocalOrderBook:
+    # --- decide --------------------------------------------------------------------------------
+    def book(self, quote: state.QuoteCycleRead, config: StrategyConfig) -> LocalOrderBook:
         """The market's order book: the one a cycle last read when nothing says it changed
         (`reusable_book`), else a GET. Every change of the platform's book bumps its
         sequence_id, which the feed's status watch reports for every market."""
@@ -299,7 +350,8 @@ class Cycle:
             depth = max(amm_settings.AMM_ORDERBOOK_DEPTH, config.order_levels + 3)
             got = self.ctx.connector.orderbook_get(self.market_id, depth=min(depth, 50))
             snapshot = {"sequence_id": got.sequence_id, "bids": got.bids, "asks": got.asks,
-                        "fetched_ms": state.now_ms(), "own": own_orders_key(quote.orders)}
+                        "fetched_ms": state.now_ms(),  # its age decides its reuse: when it was read
+                        "own": own_orders_key(quote.orders)}
             self.fetched_book = snapshot
         book = LocalOrderBook(self.market_id)
         book.apply_snapshot({"bids": snapshot["bids"], "asks": snapshot["asks"], "sequence_id": snapshot["sequence_id"]})
@@ -321,7 +373,9 @@ class Cycle:
             return None
         return kept if kept.get("own") == own_orders_key(quote.orders) else None
 
-    def decide(self, quote: state.QuoteCycleRead, config, book: LocalOrderBook) -> Decision:
+    def strategy_input(self, quote: state.QuoteCycleRead, config: StrategyConfig,
+                       book: LocalOrderBook) -> StrategyInput:
+        """The strategy's inputs from the cycle's read, in its own types (the one place)."""
         m, now = self.market_id, self.now
         meta = quote.market or {}
         market = MarketInfo(
@@ -335,6 +389,9 @@ class Cycle:
         saved = self.read.strategy
         if saved and saved.get("market_id") == m:
             strategy_state = StrategyState.from_dict(saved)
+            if strategy_state.phase.value != self.instance.phase:  # the database's phase is the truth
+                strategy_state = replace(strategy_state, phase=AMMPhase(self.instance.phase),
+                                         phase_entered_ms=self.instance.phase_changed_at_ms or now)
         else:
             strategy_state = StrategyState(market_id=m, phase=AMMPhase(self.instance.phase),
                                            phase_entered_ms=self.instance.phase_changed_at_ms or now)
@@ -346,48 +403,50 @@ class Cycle:
                            trade_id=str(f.get("trade_id", ""))) for f in self.fills)
         live = tuple(LiveOrder(o.order_id, o.side, o.direction, o.price, o.remaining) for o in quote.orders.values())
         st = quote.state or {}
-        return decide(
-            state=strategy_state, market=market, inventory=Inventory.from_mapping(quote.inventory.as_dict()),
+        return StrategyInput(
+            state=strategy_state, market=market, inventory=quote.inventory,
             config=config, now_ms=now, book=book, live_orders=live, oracle=reading, fills=fills,
             daily_pnl_cents=int(st.get("daily_pnl_cents") or 0),
             kill_switch=KillSwitchState.ON if self.kill_switch_on else KillSwitchState.OFF,
         )
 
-    def execute(self, decision: Decision) -> CycleResult:
-        from amm.services import defense_level_set, phase_transition
-
+    # --- act -----------------------------------------------------------------------------------
+    def act(self, decision: Decision) -> tuple[str, str]:
+        """Carry the decision out in the strategy's documented order; returns the outcome
+        and its detail."""
         m, now = self.market_id, self.now
         # 1. phase transition (recorded; a refusal such as the rollback cooldown is logged)
         if decision.phase_transition is not None:
             t = decision.phase_transition
             try:
                 phase_transition(market_id=m, to_phase=t.to_phase, reason=t.reason, timestamp_ms=t.timestamp_ms)
-            except (TransitionNotAllowed, ValueError) as exc:
+                self.recorded_phase = getattr(t.to_phase, "value", t.to_phase)
+            except (TransitionRefused, ValueError) as exc:
                 log.warning("%s: phase transition not recorded: %s", m, exc)
         # 2. kill switch from the defense stack, or a new defense level
         if decision.engage_kill_switch:
-            from amm.runtime.killswitch import engage_in_cycle
-
-            engage_in_cycle(self, reason=decision.defense.reason or "defense KILL_SWITCH")
-            self.commit(decision, requoted=False)
-            return self.result("kill_switch", decision.defense.reason or "")
+            self.lifecycle = killswitch.engage_by_defense(
+                m, reason=decision.defense.reason or "defense KILL_SWITCH", now=now)
+            self.recorded_defense = DefenseLevel.KILL_SWITCH.value
+            executor.cancel_all(self.ctx, m, now=now)
+            return "kill_switch", decision.defense.reason or ""
         level = decision.defense.level.value
         if level != self.instance.defense_level:
             try:
                 defense_level_set(market_id=m, level=level, reason=decision.defense.reason or level, timestamp_ms=now)
-            except TransitionNotAllowed as exc:
+                self.recorded_defense = level
+            except TransitionRefused as exc:
                 log.warning("%s: defense level not recorded: %s", m, exc)
-        # 3. replacements
+        # 3. replacements: only while the lease is ours and the dead man's switch armed
         outcome = "unchanged"
         if decision.replacements:
             if not self.lease.check():
-                return self.result("fenced", "lost the market's lease before sending")
+                return "fenced", "lost the market's lease before sending"
             if not self.deadman_armed():
-                return self.result("not_armed")
+                return "not_armed", ""
             self.sent = len(decision.replacements)
-            result = executor.replace(self.ctx, m, decision.replacements, now=now)
-            self.replaced_ms = state.now_ms()  # the new quotes are live: what last_requote_ms says
-            self.placed, self.cancelled = len(result.placed), len(result.all_cancelled_ids)
+            replaced = executor.replace(self.ctx, m, decision.replacements, now=now)
+            self.placed, self.cancelled, self.replaced_ms = replaced.placed, replaced.cancelled, replaced.replaced_ms
             outcome = "quoted"
         # 4. mint
         if decision.mint_pairs > 0 and self.lease.check():
@@ -398,16 +457,21 @@ class Cycle:
                 log.warning("%s: mint %s outcome unknown; retried next cycle", m, request_id)
             except ConnectorError as exc:
                 log.warning("%s: mint of %d pairs refused: %s", m, decision.mint_pairs, exc)
-        # 5. publish
-        self.commit(decision, requoted=True)
-        return self.result(outcome)
+        return outcome, ""
 
+    # --- record --------------------------------------------------------------------------------
     def commit(self, decision: Decision, *, requoted: bool) -> None:
-        fields = decision.state_fields()
+        # Redis follows the database: the phase and defense level as recorded there (a
+        # refused transition, such as the rollback cooldown, leaves them where they were).
+        fields = {**decision.state_fields(), "phase": self.recorded_phase, "defense_level": self.recorded_defense}
+        strategy = decision.state
+        if strategy.phase.value != self.recorded_phase:
+            strategy = replace(strategy, phase=AMMPhase(self.recorded_phase),
+                               phase_entered_ms=self.instance.phase_changed_at_ms or strategy.phase_entered_ms)
         if requoted:  # when the platform acknowledged the new quotes, or confirmed the old ones
             fields["last_requote_ms"] = self.now if self.fixed_now is not None else (self.replaced_ms or state.now_ms())
         state.cycle_commit(
-            self.market_id, state_fields=fields, strategy=decision.state.to_dict(),
+            self.market_id, state_fields=fields, strategy=strategy.to_dict(),
             runtime={"last_reason": self.reason, "last_outcome": "quoted" if self.sent else "unchanged",
                      "summary": json.dumps(decision.summary(), separators=(",", ":"))},
             book=self.fetched_book if not self.sent else None,  # a replace changed the book it read
@@ -416,6 +480,22 @@ class Cycle:
             outcome="quoted" if self.sent else ("unchanged" if requoted else "kill_switch"),
         )
         self.latency_recorded = True
+
+    # --- a refusal the catch-up did not explain ------------------------------------------------
+    def inventory_disagrees(self, exc: InsufficientFunds) -> str:
+        """The platform refused an order the strategy sized from Redis's cash or shares, even
+        after the cycle caught up on fills and orders. That is not proof of drift: a taker's
+        fill can land between the catch-up and the second replace. Nothing was placed (the
+        replace is atomic), so reconcile the market now, in its lane: drift beyond tolerance
+        raises INVENTORY_DRIFT_CRITICAL and rebuilds it from the platform there; any smaller
+        difference (the strategy sizes to the last share, so even one matters) or a platform
+        that could not be read rebuilds it quietly on the next cycle."""
+        log.warning("cycle %s: %s, again after catching up; reconciling the market", self.market_id, exc)
+        run = reconcile_market(market_id=self.market_id, connector=self.ctx.connector, feed=self.ctx.feed,
+                               trigger=f"order refused: {exc.code}")
+        if run.verdict != ReconciliationVerdict.OK and not run.rebuilt:
+            state.runtime_update(self.market_id, resync_full=f"the platform refused an order: {exc.code}")
+        return f"{exc} (reconciliation {run.verdict})"
 
 
 def own_orders_key(orders: dict[str, state.OrderEntry]) -> str:

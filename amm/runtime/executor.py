@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from amm import state
@@ -24,11 +25,13 @@ from amm.bookkeeping import (
     privileged_record,
     replace_result_record,
 )
+from amm.bookkeeping.snapshot import market_meta
 from amm.conf import amm_settings
 from amm.connector import ConnectorError, OrderRequest
-from amm.connector import Replacement as ConnectorReplacement
-from amm.connector import ReplaceResult, UnknownOutcome
+from amm.connector import Replacement as WireReplacement
+from amm.connector import UnknownOutcome
 from amm.runtime.context import RuntimeContext
+from amm.services import market_startup_sync
 from amm.strategy import Replacement
 
 log = logging.getLogger(__name__)
@@ -126,14 +129,23 @@ def orders_resync(ctx: RuntimeContext, market_id: str, *, now: int | None = None
 
 def full_sync(ctx: RuntimeContext, market_id: str) -> None:
     """Rebuild the market's Redis state from the platform (Redis lost it, or it drifted)."""
-    from amm.services import market_startup_sync
-
     market_startup_sync(market_id=market_id, connector=ctx.connector, feed=ctx.feed)
     state.runtime_update(market_id, resync="", resync_full="")
 
 
-def replace(ctx: RuntimeContext, market_id: str, replacements: Iterable[Replacement], *, now: int) -> ReplaceResult:
-    """Send the strategy's replacements through the atomic replace and record the answer."""
+@dataclass(frozen=True)
+class ReplaceOutcome:
+    """What one atomic replace did, as its answer was recorded."""
+
+    placed: int
+    cancelled: int
+    replaced_ms: int  # the platform's answer recorded: the new quotes are live (what last_requote_ms says)
+
+
+def wire_replacements(ctx: RuntimeContext, market_id: str, replacements: Iterable[Replacement], *,
+                      now: int) -> list[WireReplacement]:
+    """The strategy's replacements as the platform's replace items, each new order with a
+    fresh client order id: the one place the two types meet."""
     items = []
     for item in replacements:
         new = None
@@ -142,11 +154,18 @@ def replace(ctx: RuntimeContext, market_id: str, replacements: Iterable[Replacem
             coid = ctx.ids.next(market_id=market_id, side=quote.side, direction=quote.direction, timestamp_ms=now)
             new = OrderRequest(client_order_id=coid, side=quote.side.value, direction=quote.direction.value,
                                price_cents=quote.price_cents, quantity=quote.quantity)
-        items.append(ConnectorReplacement(old_order_id=item.old_order_id, new=new))
+        items.append(WireReplacement(old_order_id=item.old_order_id, new=new))
+    return items
+
+
+def replace(ctx: RuntimeContext, market_id: str, replacements: Iterable[Replacement], *, now: int) -> ReplaceOutcome:
+    """Send the strategy's replacements through the atomic replace and record the answer."""
+    items = wire_replacements(ctx, market_id, replacements, now=now)
     with order_call(market_id, f"replace of {len(items)}"):
         result = ctx.connector.orders_replace(market_id=market_id, replacements=items)
         replace_result_record(market_id, result, now=now)
-    return result
+    return ReplaceOutcome(placed=len(result.placed), cancelled=len(result.all_cancelled_ids),
+                          replaced_ms=state.now_ms())
 
 
 def mint(ctx: RuntimeContext, market_id: str, *, quantity: int, request_id: str, now: int) -> bool:
@@ -191,8 +210,6 @@ def _rebuild_if_diverged(outcome: str) -> dict[str, str]:
 
 def market_refresh(ctx: RuntimeContext, market_id: str, *, now: int) -> dict:
     """GET the market and write its metadata (status first) to `amm:market:{m}`."""
-    from amm.bookkeeping.snapshot import market_meta
-
     market = ctx.connector.market_get(market_id)
     meta = {**market_meta(market), "updated_at_ms": now}
     state.market_meta_write(market_id, meta)

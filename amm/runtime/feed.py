@@ -24,8 +24,9 @@ from amm.bookkeeping.snapshot import market_meta
 from amm.conf import amm_settings
 from amm.connector import ConnectorError
 from amm.runtime.context import RuntimeContext, context
-from amm.runtime.keeper import keeper
+from amm.runtime.job_requests import request_cycle
 from amm.runtime.lease import Lease, lease_ttl_ms
+from amm.runtime.renewer import renewer
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,6 @@ log = logging.getLogger(__name__)
 def status_watch(ctx: RuntimeContext) -> list[str]:
     """Refresh the status of the markets the scheduler drives; request a cycle of each one
     whose status changed. Returns those markets."""
-    from amm.runtime.scheduling import request_cycle
-
     markets = state.run_markets_get()
     if not markets:
         return []
@@ -64,7 +63,7 @@ def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None
     lease = Lease("feed", ttl_ms=lease_ttl_ms())
     if not lease.acquire():
         return {"busy": 1}
-    handle = keeper.add(lease.renew)
+    handle = renewer.add(lease.renew)
     counters = {"polls": 0, "fills": 0, "status_changes": 0, "errors": 0}
     answered_ms = 0  # the last poll the platform answered: the feed's heartbeat (health)
     try:
@@ -100,7 +99,7 @@ def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None
                 # hold answers (plain polling) — pace the next poll.
                 time.sleep(max(0.0, min(poll_s, next_status - time.monotonic())) if poll_s > 0 else 0)
     finally:
-        keeper.remove(handle)
+        renewer.remove(handle)
         lease.release()
         if answered_ms:  # once per window, not per poll
             state.run_update(feed_ms=answered_ms)

@@ -9,8 +9,9 @@ the market on the platform (cancel-all: also orders Redis does not track) and re
 in Redis. Every later cycle sees `kill_switch=ON` and only keeps the book empty (and cancels
 again while an order call's outcome is unknown: a fenced holder's call may land late).
 
-`engage_in_cycle()` — the defense stack's (decision.engage_kill_switch), inside a cycle
-that already holds the lease.
+`engage_by_defense()` — the defense stack's (decision.engage_kill_switch), inside a cycle
+that already holds the lease: records the switch and returns the lifecycle the cycle goes
+on with; the cycle then cancels every order.
 
 `resume()` — the only way back: the operator's confirmed reset through the FSM
 (`instance_resume`, refused where illegal); the next cycle re-syncs before quoting.
@@ -19,20 +20,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
-
-from django_fsm import TransitionNotAllowed
+from typing import Iterable
 
 from amm import state
 from amm.conf import amm_settings
 from amm.connector import ConnectorError
-from amm.exceptions import InvalidInput
+from amm.enums import AMMLifecycleState as L
+from amm.exceptions import InvalidInput, TransitionRefused
+from amm.models import AMMInstance
 from amm.runtime import executor
 from amm.runtime.context import RuntimeContext, context
+from amm.runtime.job_requests import request_cycle
 from amm.runtime.lease import market_lease
-
-if TYPE_CHECKING:
-    from amm.runtime.cycle import Cycle
+from amm.services import instance_kill, instance_resume
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,6 @@ def _wait_ms(market_id: str) -> int:
 def kill(*, market_ids: Iterable[str] | None, reason: str, actor: str,
          ctx: RuntimeContext | None = None) -> list[KillResult]:
     """Engage the kill switch of `market_ids` (None: every AMM instance)."""
-    from amm.models import AMMInstance
-    from amm.services import instance_kill
-
     if not reason:
         raise InvalidInput("a kill switch needs a reason")
     ids = list(market_ids) if market_ids is not None else list(
@@ -72,7 +69,7 @@ def kill(*, market_ids: Iterable[str] | None, reason: str, actor: str,
         try:
             instance_kill(market_id=market_id, actor=actor, reason=reason)
             engaged[market_id] = True
-        except TransitionNotAllowed:
+        except TransitionRefused:
             engaged[market_id] = False  # already ON: still make sure the book is empty
         state.runtime_update(market_id, emergency_cause="KILL_SWITCH")
     results = []
@@ -95,35 +92,29 @@ def kill(*, market_ids: Iterable[str] | None, reason: str, actor: str,
         finally:
             lease.release()
         try:
-            from amm.runtime.scheduling import request_cycle
-
             request_cycle(market_id, reason="kill", at_front=True)
         except Exception:  # noqa: BLE001 - no queue: nothing is quoting either
             pass
     return results
 
 
-def engage_in_cycle(cycle: "Cycle", *, reason: str) -> None:
-    """The defense stack reached KILL_SWITCH: switch ON, EMERGENCY, alert, cancel all."""
-    from amm.services import instance_kill
-
+def engage_by_defense(market_id: str, *, reason: str, now: int) -> str:
+    """The defense stack reached KILL_SWITCH: switch ON, EMERGENCY, alert. Returns the
+    lifecycle the cycle goes on with (EMERGENCY); the cycle, holding the lease, then cancels
+    every order."""
     try:
-        instance_kill(market_id=cycle.market_id, actor="defense", reason=reason, now_ms=cycle.now)
-    except TransitionNotAllowed as exc:
-        log.warning("%s: %s", cycle.market_id, exc)
-    state.runtime_update(cycle.market_id, emergency_cause="KILL_SWITCH")
-    cycle.lifecycle = "EMERGENCY"
-    cycle.kill_switch_on = True
-    executor.cancel_all(cycle.ctx, cycle.market_id, now=cycle.now)
+        instance_kill(market_id=market_id, actor="defense", reason=reason, now_ms=now)
+    except TransitionRefused as exc:
+        log.warning("%s: %s", market_id, exc)
+    state.runtime_update(market_id, emergency_cause="KILL_SWITCH")
+    return L.EMERGENCY.value
 
 
 def resume(*, market_id: str, reason: str, actor: str, check_market: bool = True,
            ctx: RuntimeContext | None = None, reset_kill_switch: bool = True):
     """The operator's resume (EMERGENCY -> RUNNING, kill switch OFF unless
-    `reset_kill_switch` is False: then refused while it is ON); TransitionNotAllowed where
-    illegal. With `check_market`, refused (ValueError) while the market is not ACTIVE."""
-    from amm.services import instance_resume
-
+    `reset_kill_switch` is False: then refused while it is ON); TransitionRefused where
+    illegal. With `check_market`, refused (InvalidInput) while the market is not ACTIVE."""
     if not reason:
         raise InvalidInput("a resume needs a reason")
     if check_market:
@@ -138,8 +129,6 @@ def resume(*, market_id: str, reason: str, actor: str, check_market: bool = True
     instance = instance_resume(market_id=market_id, actor=actor, reason=reason, reset_kill_switch=reset_kill_switch)
     state.runtime_update(market_id, emergency_cause="", resync=f"resumed by {actor}")
     try:
-        from amm.runtime.scheduling import request_cycle
-
         request_cycle(market_id, reason="resume", at_front=True)
     except Exception:  # noqa: BLE001
         pass

@@ -18,17 +18,19 @@ import logging
 from contextlib import contextmanager
 from typing import Iterator
 
-from django_fsm import TransitionNotAllowed
-
 from amm import state
 from amm.connector import ConnectorError
 from amm.enums import AMMLifecycleState as L
 from amm.enums import KillSwitchState as KS
-from amm.exceptions import ActionFailed, ActionRefused, InstanceNotFound
+from amm.exceptions import ActionFailed, ActionRefused, InstanceNotFound, TransitionRefused
+from amm.models import AMMInstance
 from amm.runtime import executor, killswitch
 from amm.runtime.context import RuntimeContext, context
+from amm.runtime.job_requests import request_cycle
 from amm.runtime.killswitch import KillResult
 from amm.runtime.lease import lease_ttl_ms, market_lease
+from amm.selectors import OPERATOR_STOP_PREFIX, emergency_cause_recorded
+from amm.services import instance_reset_kill_switch, instance_start, instance_stop
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,6 @@ def _actor(actor: str) -> str:
 
 
 def _instance(market_id: str):
-    from amm.models import AMMInstance
-
     try:
         return AMMInstance.objects.get(market_id=market_id)
     except AMMInstance.DoesNotExist:
@@ -62,7 +62,7 @@ def _refused() -> Iterator[None]:
     operator's ActionRefused; the services changed nothing (one transaction)."""
     try:
         yield
-    except TransitionNotAllowed as exc:
+    except TransitionRefused as exc:
         raise ActionRefused(str(exc)) from None
     except ValueError as exc:
         raise ActionRefused(str(exc)) from None
@@ -71,8 +71,6 @@ def _refused() -> Iterator[None]:
 def _request_cycle(market_id: str, reason: str) -> None:
     """Run the market's cycle now rather than at its next tick (no queue: nothing runs it)."""
     try:
-        from amm.runtime.scheduling import request_cycle
-
         request_cycle(market_id, reason=reason, at_front=True)
     except Exception:  # noqa: BLE001
         pass
@@ -84,8 +82,6 @@ def kill(*, market_ids: list[str] | None, reason: str, actor: str,
     and empty their books on the platform before returning (killswitch.kill). Idempotent:
     a switch already ON is reported `engaged=False` and its book is cancelled again. Unknown
     markets: InstanceNotFound before anything is engaged; an empty list: ActionRefused."""
-    from amm.models import AMMInstance
-
     reason, actor = _reason(reason), _actor(actor)
     if market_ids is not None:
         ids = list(dict.fromkeys(market_ids))
@@ -104,9 +100,6 @@ def reset_kill_switch(*, market_id: str, reason: str, actor: str):
     EMERGENCY the switch caused -> RUNNING (re-sync, then quoting); an EMERGENCY the market
     caused (SUSPENDED / HALTED before the switch) stays for its own way out; WINDING_DOWN
     winds down again; STOPPED and STARTING keep their state. Switch OFF: ActionRefused."""
-    from amm.selectors import emergency_cause_recorded
-    from amm.services import instance_reset_kill_switch
-
     reason, actor = _reason(reason), _actor(actor)
     instance = _instance(market_id)
     if instance.kill_switch != KS.ON.value:
@@ -142,8 +135,6 @@ def start(*, market_id: str, reason: str, actor: str):
     """STOPPED -> STARTING. A running `run_amm` picks the market up within about a second
     (its scheduler's refresh): startup sync, then RUNNING and quoting — or EMERGENCY at once
     when the kill switch is still ON. Without a run_amm it starts with the next one."""
-    from amm.services import instance_start
-
     reason, actor = _reason(reason), _actor(actor)
     _instance(market_id)
     with _refused():
@@ -156,9 +147,6 @@ def stop(*, market_id: str, reason: str, actor: str, ctx: RuntimeContext | None 
     of the market on the platform, then record STOPPED. The scheduler stops driving it and
     run_amm leaves it stopped (even across restarts) until an operator starts it. A cancel
     the platform does not answer: ActionFailed, the lifecycle unchanged."""
-    from amm.selectors import OPERATOR_STOP_PREFIX
-    from amm.services import instance_stop
-
     reason, actor = _reason(reason), _actor(actor)
     instance = _instance(market_id)
     if instance.lifecycle_state not in STOPPABLE:

@@ -9,11 +9,22 @@ from __future__ import annotations
 import logging
 
 from amm import state
-from amm.bookkeeping import SyncError
 from amm.connector import ConnectorError
 from amm.enums import AMMLifecycleState as L
+from amm.exceptions import SyncError, TransitionRefused
+from amm.models import AlertSeverity, AlertType, AMMInstance
+from amm.runtime import deadman_arming, executor
 from amm.runtime.context import RuntimeContext, context
-from amm.runtime.lease import market_lease, lease_ttl_ms
+from amm.runtime.lease import lease_ttl_ms, market_lease
+from amm.selectors import stopped_by_operator
+from amm.services import (
+    alert_raise,
+    instance_start,
+    instance_start_complete,
+    instance_start_failed,
+    instance_stop,
+    market_startup_sync,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +36,6 @@ def working_state_check(*, ctx: RuntimeContext | None = None, keep: tuple[str, .
     its cursor would skip this platform's fills and its processed ids refuse them. Then
     every `amm:*` key but `keep` (the caller's leases) is wiped (the startup syncs rebuild
     them) and an alert raised. Returns True when the state was kept."""
-    from amm.models import AlertSeverity, AlertType
-    from amm.services import alert_raise
-
     ctx = ctx or context()
     cursor = state.trade_cursor_get()
     if cursor <= 0:
@@ -48,8 +56,6 @@ def privileged_pending_resolve(*, ctx: RuntimeContext | None = None) -> int:
     """Mints/burns a previous run sent and never saw answered: ask again with the same
     request_id (the platform executes each once) and apply the answer, so that the startup
     syncs that follow read a balance Redis agrees with. Returns how many were resolved."""
-    from amm.runtime import executor
-
     ctx = ctx or context()
     resolved = 0
     for market_id, request_id, kind, quantity in state.privileged_pending():
@@ -66,9 +72,6 @@ def markets_to_start(market_ids: list[str], *, named: list[str]) -> list[str]:
     """The markets run_amm starts (or adopts) when it begins: those named with --market, or
     every instance but the STOPPED ones an operator stopped (operator.stop holds across
     restarts: they wait for an operator's start)."""
-    from amm.models import AMMInstance
-    from amm.selectors import stopped_by_operator
-
     if named:
         return list(market_ids)
     stopped = set(AMMInstance.objects.filter(market_id__in=market_ids, lifecycle_state=L.STOPPED.value)
@@ -85,17 +88,6 @@ def market_start(market_id: str, *, actor: str = "run_amm", ctx: RuntimeContext 
     `only_starting` (an operator's start picked up by the scheduler) a market that is no
     longer STARTING is left alone. The kill switch holds through the start: ON before it or
     engaged during the sync, the market ends in EMERGENCY and nothing is quoted."""
-    from django_fsm import TransitionNotAllowed
-
-    from amm.models import AlertSeverity, AlertType, AMMInstance
-    from amm.services import (
-        alert_raise,
-        instance_start,
-        instance_start_complete,
-        instance_start_failed,
-        market_startup_sync,
-    )
-
     ctx = ctx or context()
     lease = market_lease(market_id)
     if not lease.acquire(wait_ms=lease_ttl_ms()):
@@ -118,7 +110,7 @@ def market_start(market_id: str, *, actor: str = "run_amm", ctx: RuntimeContext 
                 return lifecycle
             try:
                 instance_start_failed(market_id=market_id, actor=actor, reason=f"startup sync failed: {exc}"[:255])
-            except TransitionNotAllowed:  # the kill switch moved it to EMERGENCY meanwhile: its cycles re-sync
+            except TransitionRefused:  # the kill switch moved it to EMERGENCY meanwhile: its cycles re-sync
                 state.resync_request([market_id], reason="startup sync failed", full=True)
                 return AMMInstance.objects.get(market_id=market_id).lifecycle_state
             alert_raise(type=AlertType.SYNC_FAILED, severity=AlertSeverity.CRITICAL, market_id=market_id,
@@ -141,12 +133,6 @@ def market_shutdown(market_id: str, *, actor: str = "run_amm", ctx: RuntimeConte
     """run_amm stops: cancel every AMM order of the market (under its lease, taken over
     after one TTL) and release them in Redis; a RUNNING market becomes STOPPED (EMERGENCY
     and WINDING_DOWN stay for the next run). Returns the orders released."""
-    from django_fsm import TransitionNotAllowed
-
-    from amm.models import AMMInstance
-    from amm.runtime import executor
-    from amm.services import instance_stop
-
     ctx = ctx or context()
     lease = market_lease(market_id)
     if not lease.acquire(wait_ms=lease_ttl_ms()):
@@ -157,7 +143,7 @@ def market_shutdown(market_id: str, *, actor: str = "run_amm", ctx: RuntimeConte
         if instance is not None and instance.lifecycle_state == L.RUNNING.value:
             try:
                 instance_stop(market_id=market_id, actor=actor, reason="run_amm stopped")
-            except TransitionNotAllowed:
+            except TransitionRefused:
                 pass
         return released
     finally:
@@ -170,8 +156,6 @@ def markets_shutdown(market_ids: list[str], *, ctx: RuntimeContext, workers_kill
     Otherwise orders may be left (a failed cancel) or still land (a killed worker's call in
     flight), and the armed switch has the platform cancel them within its timeout.
     Returns the markets whose cancel failed."""
-    from amm.runtime import deadman
-
     failed = []
     for market_id in market_ids:
         try:
@@ -185,7 +169,7 @@ def markets_shutdown(market_ids: list[str], *, ctx: RuntimeContext, workers_kill
                     else f"{workers_killed} worker(s) killed mid-job")
         return failed
     try:
-        deadman.disarm(ctx)
+        deadman_arming.disarm(ctx)
     except Exception as exc:  # noqa: BLE001
         log.error("dead man's switch: disarm failed: %s", exc)
     return failed

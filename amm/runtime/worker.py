@@ -29,10 +29,12 @@ import sys
 import threading
 import time
 
+from django.utils.module_loading import import_string
 from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker
 
 from amm.conf import amm_settings
+from amm.runtime.unique_jobs import get_queue
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +51,11 @@ class AmmWorker(SimpleWorker):
 
 
 def worker_class():
-    from django.utils.module_loading import import_string
-
     return import_string(amm_settings.AMM_WORKER_CLASS)
 
 
 def make_worker(*, name: str | None = None, worker_cls=None):
     """A worker on the "amm" queue (django_rq's connection)."""
-    from amm.runtime.queue import get_queue
-
     queue = get_queue()
     cls = worker_cls or worker_class()
     return cls([queue], connection=queue.connection, name=name)

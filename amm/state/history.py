@@ -1,6 +1,6 @@
 """`amm:history:{m}`: a capped list of compact samples per market for the dashboard's charts.
 
-The sampler (amm.runtime.history, a periodic job of run_amm, never the quote cycle) reads
+The sampler (amm.runtime.history_sampler, a periodic job of run_amm, never the quote cycle) reads
 every driven market in one round trip (`history_sample_read`) and appends one sample each
 in another (`history_append_many`: RPUSH + LTRIM + EXPIRE). A sample is one short string
 (keys.HISTORY_FIELDS joined by "|") of about 40 bytes: an hour at 10 s is 360 of them,

@@ -368,7 +368,7 @@ end
 return 0
 """
 
-# Job markers (amm/runtime/queue.py): at most one queued-or-running job per key.
+# Job markers (amm/runtime/unique_jobs.py): at most one queued-or-running job per key.
 # KEYS: marker, rerun ; ARGV: marker value, ttl ms, reason.
 # Returns 1 when the marker was taken (enqueue the job), 0 when a job is queued or running
 # (it is asked to run again). Atomic against JOB_FINISH, so no request is ever lost.

@@ -8,6 +8,9 @@ import getpass
 
 from django.core.management.base import BaseCommand, CommandError
 
+from amm.exceptions import ActionRefused, InstanceNotFound
+from amm.runtime import operator
+
 
 class Command(BaseCommand):
     help = "Engage the AMM kill switch for some markets or all of them."
@@ -19,9 +22,6 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default=None, help="who (default: operator:<login>)")
 
     def handle(self, *args, **options):
-        from amm.exceptions import ActionRefused, InstanceNotFound
-        from amm.runtime import operator
-
         ids, everything = options["market_ids"], options["all"]
         if bool(ids) == bool(everything):
             raise CommandError("name the markets or give --all (not both)")

@@ -11,6 +11,10 @@ import getpass
 
 from django.core.management.base import BaseCommand, CommandError
 
+from amm.exceptions import ActionRefused, InstanceNotFound
+from amm.models import AMMInstance
+from amm.runtime import operator
+
 
 class Command(BaseCommand):
     help = "Resume an AMM market from EMERGENCY (resets the kill switch)."
@@ -22,10 +26,6 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="resume even if the market is not ACTIVE")
 
     def handle(self, *args, **options):
-        from amm.exceptions import ActionRefused, InstanceNotFound
-        from amm.models import AMMInstance
-        from amm.runtime import operator
-
         if not options["reason"].strip():
             raise CommandError("--reason must say why")
         actor = options["actor"] or f"operator:{getpass.getuser()}"

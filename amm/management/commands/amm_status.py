@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from amm.runtime.status_lines import status_lines
+
 
 class Command(BaseCommand):
     help = "One status line per AMM market."
@@ -13,8 +15,6 @@ class Command(BaseCommand):
         parser.add_argument("market_ids", nargs="*", metavar="MARKET_ID")
 
     def handle(self, *args, **options):
-        from amm.runtime.status import status_lines
-
         lines = status_lines(options["market_ids"] or None)
         if not lines:
             self.stdout.write("no AMM market (run amm_enable MARKET_ID)")

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+
+from amm import jobs
+from amm.runtime.job_requests import JOBS
+from amm.runtime.worker import make_worker, watch_parent
 
 
 class Command(BaseCommand):
@@ -19,8 +23,10 @@ class Command(BaseCommand):
         parser.add_argument("--logging-level", default="WARNING", help="RQ's own log level")
 
     def handle(self, *args, **options):
-        from amm.runtime.worker import make_worker, watch_parent
-
+        # The runtime requests jobs by name: one that names no job here fails now, not at its first run.
+        missing = [path for path in JOBS if not callable(getattr(jobs, path.rpartition(".")[2], None))]
+        if missing:
+            raise CommandError(f"jobs requested but not in amm.jobs: {', '.join(missing)}")
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP call drowns the status
         if options["parent_pid"]:
             watch_parent(options["parent_pid"])

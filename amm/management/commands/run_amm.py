@@ -4,7 +4,7 @@ Starts the AMM for the enabled markets (or those named): each instance STOPPED -
 -> RUNNING through the startup sync (a failed sync -> STOPPED with an alert; a market left
 RUNNING/EMERGENCY/WINDING_DOWN by a run that died is adopted; one an operator stopped stays
 STOPPED unless named with --market; an operator's later start is picked up within about a
-second, amm/runtime/scheduler.py), arms the platform's dead
+second, amm/runtime/run_loop.py), arms the platform's dead
 man's switch, starts N RQ worker subprocesses (`manage.py amm_worker`, respawned when one
 dies) and runs the scheduler in this process, printing one status line per market every
 few seconds (beyond AMM_STATUS_MAX_LINES markets, a summary and the markets that want
@@ -28,7 +28,21 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from amm import state
 from amm.conf import amm_settings
+from amm.models import AMMInstance
+from amm.runtime import deadman_arming
+from amm.runtime.context import RuntimeContext, context
+from amm.runtime.lease import lease_ttl_ms
+from amm.runtime.run_loop import Scheduler
+from amm.runtime.startup import (
+    market_start,
+    markets_shutdown,
+    markets_to_start,
+    privileged_pending_resolve,
+    working_state_check,
+)
+from amm.runtime.status_lines import status_lines
 from amm.runtime.worker import die_with_parent
 
 log = logging.getLogger("amm.run")
@@ -94,44 +108,11 @@ class Command(BaseCommand):
                             help="seconds between status prints (0: never)")
 
     def handle(self, *args, **options):
-        from amm import state
-        from amm.models import AMMInstance
-        from amm.runtime import deadman
-        from amm.runtime.context import context
-        from amm.runtime.lease import lease_ttl_ms
-        from amm.runtime.scheduler import Scheduler
-        from amm.runtime.startup import (
-            market_start,
-            markets_to_start,
-            privileged_pending_resolve,
-            working_state_check,
-        )
-        from amm.runtime.status import status_lines
-
-        for handler in logging.getLogger().handlers:  # logs to stdout, one stream for an operator or a harness
-            if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stderr, sys.__stderr__):
-                handler.setStream(sys.stdout)
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP call drowns the status
-        stop = threading.Event()
-
-        def on_signal(signum, frame):
-            if not stop.is_set():
-                log.warning("%s received: stopping", signal.Signals(signum).name)
-            stop.set()
-
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
-
+        self._log_to_stdout()
+        stop = self._stop_on_signals()
         named = list(dict.fromkeys(options["markets"]))
-        known = set(AMMInstance.objects.values_list("market_id", flat=True))
-        missing = [m for m in named if m not in known]
-        if missing:
-            raise CommandError(f"no AMM instance for {', '.join(missing)} (run amm_enable first)")
-        markets = named or sorted(known)
-        if not markets:
-            raise CommandError("no enabled market (run amm_enable MARKET_ID first)")
+        markets = self.markets_known = self._markets_named_or_all(named)
         workers = max(1, int(options["workers"]))
-
         # Without --market the scheduler considers every instance, also ones enabled and
         # started by an operator while this runs.
         scheduler = Scheduler(named or None)
@@ -146,43 +127,91 @@ class Command(BaseCommand):
         thread = None
         try:
             state.run_update(started_ms=state.now_ms(), pid=os.getpid())
-            for market_id in markets_to_start(markets, named=named):
-                if stop.is_set():
-                    break
-                lifecycle = market_start(market_id, ctx=ctx)
-                log.info("%s: %s", market_id, lifecycle)
+            self._start_markets(markets_to_start(markets, named=named), ctx=ctx, stop=stop)
             if not stop.is_set():
-                scheduler.refresh(time.monotonic())
-                try:
-                    deadman.arm(ctx, timeout_ms=scheduler.deadman_timeout_ms, market_ids=list(scheduler.plans))
-                except Exception as exc:  # noqa: BLE001 - the scheduler's thread retries; cycles wait for it
-                    log.warning("dead man's switch: first arm failed: %s", exc)
-                pool.start()
-                thread = threading.Thread(target=scheduler.run, name="amm-scheduler", daemon=True)
-                thread.start()
-                log.info("quoting: workers %s", [p.pid for p in pool.procs])
-            next_status = time.monotonic() + 1.0
-            while not stop.is_set():
-                stop.wait(0.2)
-                pool.supervise()
-                if options["status_every"] and time.monotonic() >= next_status:
-                    next_status = time.monotonic() + float(options["status_every"])
-                    try:
-                        markets = self._markets(named)
-                        for line in status_lines(markets, max_lines=amm_settings.AMM_STATUS_MAX_LINES):
-                            self.stdout.write(line)
-                        self.stdout.flush()
-                    except Exception as exc:  # noqa: BLE001 - status is best effort
-                        log.warning("status: %s", exc)
+                thread = self._start_quoting(scheduler, pool, ctx)
+            self._supervise(pool, named, stop=stop, status_every=float(options["status_every"] or 0))
         finally:
-            self._shutdown(scheduler, thread, pool, self._markets(named, default=markets), ctx)
+            self._shutdown(scheduler, thread, pool, self._markets(named, default=self.markets_known), ctx)
         return None
+
+    # --- the steps, in order -------------------------------------------------------------------
+    @staticmethod
+    def _log_to_stdout() -> None:
+        """Logs to stdout: one stream for an operator or a harness."""
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stderr, sys.__stderr__):
+                handler.setStream(sys.stdout)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP call drowns the status
+
+    @staticmethod
+    def _stop_on_signals() -> threading.Event:
+        """SIGINT / SIGTERM set the returned event: the run stops cleanly."""
+        stop = threading.Event()
+
+        def on_signal(signum, frame):
+            if not stop.is_set():
+                log.warning("%s received: stopping", signal.Signals(signum).name)
+            stop.set()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        return stop
+
+    @staticmethod
+    def _markets_named_or_all(named: list[str]) -> list[str]:
+        """The markets named with --market (each must have an AMM instance), else every one."""
+        known = set(AMMInstance.objects.values_list("market_id", flat=True))
+        missing = [m for m in named if m not in known]
+        if missing:
+            raise CommandError(f"no AMM instance for {', '.join(missing)} (run amm_enable first)")
+        markets = named or sorted(known)
+        if not markets:
+            raise CommandError("no enabled market (run amm_enable MARKET_ID first)")
+        return markets
+
+    @staticmethod
+    def _start_markets(market_ids: list[str], *, ctx: RuntimeContext, stop: threading.Event) -> None:
+        """The startup sync of each market (or its adoption from a run that died), one by one."""
+        for market_id in market_ids:
+            if stop.is_set():
+                break
+            log.info("%s: %s", market_id, market_start(market_id, ctx=ctx))
+
+    @staticmethod
+    def _start_quoting(scheduler: Scheduler, pool: WorkerPool, ctx: RuntimeContext) -> threading.Thread:
+        """Arm the dead man's switch, start the workers, run the scheduler in a thread."""
+        scheduler.refresh(time.monotonic())
+        try:
+            deadman_arming.arm(ctx, timeout_ms=scheduler.deadman_timeout_ms, market_ids=list(scheduler.plans))
+        except Exception as exc:  # noqa: BLE001 - the scheduler's thread retries; cycles wait for it
+            log.warning("dead man's switch: first arm failed: %s", exc)
+        pool.start()
+        thread = threading.Thread(target=scheduler.run, name="amm-scheduler", daemon=True)
+        thread.start()
+        log.info("quoting: workers %s", [p.pid for p in pool.procs])
+        return thread
+
+    def _supervise(self, pool: WorkerPool, named: list[str], *, stop: threading.Event, status_every: float) -> None:
+        """Until stopped: replace dead workers, print the status lines every `status_every` s
+        (the markets printed are those the shutdown cancels should the database be gone)."""
+        next_status = time.monotonic() + 1.0
+        while not stop.is_set():
+            stop.wait(0.2)
+            pool.supervise()
+            if status_every and time.monotonic() >= next_status:
+                next_status = time.monotonic() + status_every
+                try:
+                    self.markets_known = self._markets(named)
+                    for line in status_lines(self.markets_known, max_lines=amm_settings.AMM_STATUS_MAX_LINES):
+                        self.stdout.write(line)
+                    self.stdout.flush()
+                except Exception as exc:  # noqa: BLE001 - status is best effort
+                    log.warning("status: %s", exc)
 
     @staticmethod
     def _markets(named: list[str], *, default: list[str] | None = None) -> list[str]:
         """The markets this run answers for: those named, else every instance (now)."""
-        from amm.models import AMMInstance
-
         if named:
             return named
         try:
@@ -192,11 +221,10 @@ class Command(BaseCommand):
                 raise
             return default
 
-    def _shutdown(self, scheduler, thread, pool, markets, ctx) -> None:
-        from amm import state
-        from amm.runtime.startup import markets_shutdown
-        from amm.runtime.status import status_lines
-
+    def _shutdown(self, scheduler: Scheduler, thread: threading.Thread | None, pool: WorkerPool,
+                  markets: list[str], ctx: RuntimeContext) -> None:
+        """Stop scheduling, let the workers finish their jobs, cancel every market's orders,
+        disarm the dead man's switch (markets_shutdown says when not), print the last status."""
         log.info("stopping: scheduling stops, workers finish their jobs")
         scheduler.stop()
         if thread is not None:

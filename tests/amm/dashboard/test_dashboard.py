@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from amm import state
 from amm.models import Alert
-from amm.runtime.history import history_sample
+from amm.runtime.history_sampler import history_sample
 from tests.amm.dashboard.support import market, order, redis_round_trips
 
 pytestmark = pytest.mark.django_db

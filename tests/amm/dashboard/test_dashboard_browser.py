@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from amm import state
-from amm.runtime.history import history_sample
+from amm.runtime.history_sampler import history_sample
 from tests.amm.dashboard.support import market
 from tests.console.browser import browser_or_skip
 

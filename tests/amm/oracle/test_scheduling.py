@@ -1,4 +1,4 @@
-"""The oracle poll as an RQ job beside the other loops (amm/runtime/scheduler.py): enqueued
+"""The oracle poll as an RQ job beside the other loops (amm/runtime/run_loop.py): enqueued
 for every running market whose config names an adapter, at its interval, never for the
 others; one in flight per market, so a slow source never piles up copies."""
 from __future__ import annotations
@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from amm import state
-from amm.runtime.queue import get_queue
-from amm.runtime.scheduler import Scheduler
+from amm.runtime.unique_jobs import get_queue
+from amm.runtime.run_loop import Scheduler
 from amm.services import config_update, instance_emergency, instance_enable, instance_running, instance_start
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,7 +54,7 @@ def test_polls_are_enqueued_for_running_markets_with_an_adapter_and_only_for_the
     assert scheduler.tick(now=t0 + 0.6)["oracle"] == 2
     assert sorted(oracle_jobs(queue)) == [with_oracle, in_emergency]
     assert {j.id.rsplit("-", 1)[0] for j in queue.get_jobs() if j.func_name == "amm.jobs.oracle_poll"} == {
-        "amm-oracle-MKT-A", "amm-oracle-MKT-E"}  # deterministic ids (plus the suffix RQ needs, see queue.py)
+        "amm-oracle-MKT-A", "amm-oracle-MKT-E"}  # deterministic ids (plus the suffix RQ needs, see amm/runtime/unique_jobs.py)
 
     # Due again after the interval while both are still queued (no worker): no second copy.
     assert scheduler.tick(now=t0 + 2.7)["oracle"] == 0
@@ -74,7 +74,7 @@ def test_polls_are_enqueued_for_running_markets_with_an_adapter_and_only_for_the
 def test_a_slow_source_does_not_pile_up_polls(queue, oracle_server, settings):
     from django.db import connection
 
-    from amm.runtime.scheduling import request_oracle_poll
+    from amm.runtime.job_requests import request_oracle_poll
     from amm.runtime.worker import make_worker
 
     market = running_market("MKT-SLOW", oracle_adapter="http_json", oracle_url_template=oracle_server.template,

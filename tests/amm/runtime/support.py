@@ -69,7 +69,7 @@ class WorkerThreads:
 
 class SchedulerThread:
     def __init__(self, market_ids: list[str]) -> None:
-        from amm.runtime.scheduler import Scheduler
+        from amm.runtime.run_loop import Scheduler
 
         self.scheduler = Scheduler(market_ids)
         self.thread: threading.Thread | None = None
@@ -172,7 +172,7 @@ class Runtime:
     # --- AMM side -----------------------------------------------------------------------------
     def start(self, *market_ids: str) -> None:
         """What run_amm does first: start (sync) the markets and arm the dead man's switch."""
-        from amm.runtime import deadman
+        from amm.runtime import deadman_arming as deadman
         from amm.runtime.context import context
         from amm.runtime.startup import market_start
 

@@ -105,7 +105,7 @@ def test_the_config_reload_job_republishes_a_config_redis_lost(rt, redis_conn):
     assert state.config_version(other) is not None
     assert state.config_get(other)["requote_interval_ms"] == "300"
 
-    from amm.runtime.recon import config_reload_many
+    from amm.runtime.config_refresh import config_reload_many
 
     assert config_reload_many([rt.market_id, other]) == []  # this worker holds both versions: nothing read
     config_update(market_id=other, actor="test", order_size=7)
@@ -194,7 +194,7 @@ def test_a_working_state_of_another_platform_is_wiped_at_startup(rt, redis_conn)
 
 
 def test_the_reconciliation_lane_trims_the_processed_set(rt, redis_conn):
-    from amm.runtime.recon import reconcile_in_lane
+    from amm.runtime.reconcile_lane import reconcile_in_lane
 
     rt.start()
     key = f"amm:processed:{rt.market_id}"

@@ -2,11 +2,13 @@
 would change nothing sends nothing, a fill is requoted, an unknown outcome is re-synced."""
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 
 from amm import state
+from amm.state import keys as K
 from amm.runtime import executor
 from amm.services import config_update
 from amm.runtime.context import context
@@ -286,3 +288,22 @@ def test_a_mint_an_earlier_run_never_saw_answered_is_resolved_before_the_syncs(r
     assert (inv.yes_volume, inv.no_volume, inv.cash_cents) == (truth["yes_volume"], truth["no_volume"],
                                                                truth["cash_cents"])
     assert privileged_pending_resolve(ctx=ctx) == 0
+
+
+def test_the_phase_in_redis_follows_the_database_never_the_other_way(rt, redis_conn):
+    """A kept StrategyState whose phase the database never recorded (a refused transition,
+    a stale Redis) is brought back to the database's phase by the next cycle, and amm:state
+    says what the database says."""
+    from amm.models import AMMInstance
+
+    rt.start()
+    assert quote_cycle(rt.market_id, reason="start").outcome == "quoted"
+    kept = state.strategy_get(rt.market_id)
+    assert kept["phase"] == "EXPLORATION"
+    redis_conn.set(K.strategy_key(rt.market_id), json.dumps({**kept, "phase": "STABILIZATION"}))
+    assert state.strategy_get(rt.market_id)["phase"] == "STABILIZATION"
+
+    quote_cycle(rt.market_id, reason="tick")
+    assert AMMInstance.objects.get(market_id=rt.market_id).phase == "EXPLORATION"
+    assert state.state_get(rt.market_id)["phase"] == "EXPLORATION"
+    assert state.strategy_get(rt.market_id)["phase"] == "EXPLORATION"

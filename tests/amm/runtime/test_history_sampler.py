@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from amm import state
-from amm.runtime.queue import get_queue
-from amm.runtime.scheduler import Scheduler
+from amm.runtime.unique_jobs import get_queue
+from amm.runtime.run_loop import Scheduler
 from tests.amm.dashboard.support import market
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the scheduler closes old connections, as in run_amm

@@ -144,7 +144,7 @@ def test_amm_status_prints_one_line_per_market(rt, capsys):
 
 
 def test_status_of_many_markets_is_a_summary_and_the_markets_that_want_attention(rt):
-    from amm.runtime.status import status_lines
+    from amm.runtime.status_lines import status_lines
 
     markets = [rt.market_id, rt.new_market(), rt.new_market()]
     rt.start(*markets[:2])  # the third stays STOPPED

@@ -47,8 +47,8 @@ def test_periodic_ticks_of_many_markets_go_several_to_a_job(rt, settings, redis_
     is already queued is left to that one; a fill of a market in a queued batch moves the
     batch to the front and makes that market's cycle a fill's; a worker runs every market of
     a batch."""
-    from amm.runtime.queue import get_queue
-    from amm.runtime.scheduling import request_cycle, request_cycles
+    from amm.runtime.unique_jobs import get_queue
+    from amm.runtime.job_requests import request_cycle, request_cycles
     from tests.amm.runtime.support import WorkerThreads
 
     settings.AMM_TICK_BATCH = 2
@@ -83,8 +83,8 @@ def test_periodic_ticks_of_many_markets_go_several_to_a_job(rt, settings, redis_
 def _batch_taken_and_a_fill_waiting(rt, settings):
     """Four markets: a batch of the last three taken by a worker (this test), and a fill's
     cycle of the first waiting at the head of the queue. Returns (markets, queue, batch)."""
-    from amm.runtime.queue import get_queue
-    from amm.runtime.scheduling import request_cycle, request_cycles
+    from amm.runtime.unique_jobs import get_queue
+    from amm.runtime.job_requests import request_cycle, request_cycles
 
     settings.AMM_TICK_BATCH = 3
     markets = [rt.market_id, rt.new_market(), rt.new_market(), rt.new_market()]
@@ -122,7 +122,7 @@ def test_a_market_whose_fill_came_while_a_batch_held_it_jumps_the_queue_when_the
     When the batch gives way, that market goes to the front as a cycle of its own (with the
     fill's reason), not to the back of the queue with the rest of the batch."""
     from amm import jobs
-    from amm.runtime.scheduling import request_cycle
+    from amm.runtime.job_requests import request_cycle
 
     markets, queue, batch = _batch_taken_and_a_fill_waiting(rt, settings)
     assert not request_cycle(markets[3], reason="fill", at_front=True)  # held by the batch: asked to run again

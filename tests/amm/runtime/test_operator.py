@@ -87,7 +87,7 @@ def test_kill_while_stopped_latches_a_later_start_goes_to_emergency(rt):
 
     operator.reset_kill_switch(market_id=rt.market_id, reason="all clear", actor=WHO)  # caused by the switch
     assert rt.instance().lifecycle_state == "RUNNING"
-    from amm.runtime import deadman
+    from amm.runtime import deadman_arming as deadman
     from amm.runtime.context import context
 
     deadman.arm(context(), timeout_ms=30_000, market_ids=[rt.market_id])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from amm import state
-from amm.runtime.history import history_sample
+from amm.runtime.history_sampler import history_sample
 from amm.state import keys as K
 from tests.amm.conftest import seed_market
 from tests.amm.dashboard.support import order, redis_round_trips

@@ -1,6 +1,7 @@
-"""One daemon thread per process that keeps this process's leases and job markers alive.
+"""The renewer: one daemon thread per process that keeps this process's leases and job
+markers alive.
 
-A cycle registers its market lease (and its job marker) while it runs; the keeper renews
+A cycle registers its market lease (and its job marker) while it runs; the renewer renews
 them every third of their TTL, so a cycle stuck in a slow platform call keeps its market,
 while a process that dies or is frozen stops renewing and loses it within one TTL
 (SPEC §7: a market whose worker died is picked up by another worker).
@@ -14,7 +15,7 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 
-class Keeper:
+class Renewer:
     def __init__(self, interval_s: float = 1.0) -> None:
         self.interval_s = interval_s
         self._items: dict[int, Callable[[], object]] = {}
@@ -27,7 +28,7 @@ class Keeper:
             self._seq += 1
             self._items[self._seq] = renew
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="amm-lease-keeper", daemon=True)
+                self._thread = threading.Thread(target=self._run, name="amm-lease-renewer", daemon=True)
                 self._thread.start()
             return self._seq
 
@@ -48,4 +49,4 @@ class Keeper:
                     log.warning("lease renewal failed", exc_info=True)
 
 
-keeper = Keeper()
+renewer = Renewer()

@@ -4,11 +4,11 @@ requote age. Reads Redis and the database only."""
 from __future__ import annotations
 
 from amm import state
+from amm.models import AMMInstance
+from amm.selectors import best_quotes
 
 
 def _best(orders) -> tuple[str, str]:
-    from amm.selectors import best_quotes
-
     fmt = lambda quote: f"{quote.price_cents}x{quote.quantity}" if quote else "-"  # noqa: E731
     bid, ask = best_quotes(orders.values())
     return fmt(bid), fmt(ask)
@@ -16,8 +16,6 @@ def _best(orders) -> tuple[str, str]:
 
 def status_line(market_id: str, *, instance=None, now_ms: int | None = None,
                 read: state.QuoteCycleRead | None = None) -> str:
-    from amm.models import AMMInstance
-
     now_ms = now_ms if now_ms is not None else state.now_ms()
     instance = instance or AMMInstance.objects.filter(market_id=market_id).first()
     read = read or state.quote_cycle_read(market_id)
@@ -40,8 +38,6 @@ def status_line(market_id: str, *, instance=None, now_ms: int | None = None,
 def status_lines(market_ids: list[str] | None = None, *, max_lines: int | None = None) -> list[str]:
     """One line per market; with more markets than `max_lines`, a summary line and then only
     the markets that want attention (not RUNNING, kill switch on, defense up, requote late)."""
-    from amm.models import AMMInstance
-
     rows = AMMInstance.objects.order_by("market_id")
     if market_ids:
         rows = rows.filter(market_id__in=market_ids)

@@ -25,6 +25,7 @@ from typing import Any, Callable
 from django.conf import settings
 
 from amm import state
+from amm.runtime.renewer import renewer
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def job_id(key: str) -> str:
 
 @lru_cache(maxsize=4)
 def _queue(url: str):
-    import django_rq
+    import django_rq  # app loading: django_rq reads Django's settings when imported; the runtime must import without them (sim, scripts)
 
     return django_rq.get_queue(QUEUE_NAME)
 
@@ -60,7 +61,7 @@ def get_queue():
 
 def enqueue_unique(
     key: str,
-    func: Callable[..., Any],
+    func: str,
     *args: Any,
     marker_ttl_ms: int,
     at_front: bool = False,
@@ -68,8 +69,9 @@ def enqueue_unique(
     timeout_s: int = 120,
     queued_ttl_s: int = 60,
 ) -> bool:
-    """Enqueue `func(*args)` as job `key` unless one is queued or running; then ask it to
-    run again (and, `at_front`, move it forward if it still waits). True when enqueued."""
+    """Enqueue `func(*args)` (`func` a job's dotted path) as job `key` unless one is queued
+    or running; then ask it to run again (and, `at_front`, move it forward if it still
+    waits). True when enqueued."""
     jid = f"{job_id(key)}-{secrets.token_hex(4)}"
     if not state.job_request(key, jid, reason=reason, ttl_ms=_queued_marker_ttl_ms(marker_ttl_ms, queued_ttl_s)):
         if at_front:
@@ -90,7 +92,7 @@ def enqueue_unique(
 
 def enqueue_unique_many(
     keys: list[str],
-    func: Callable[..., Any],
+    func: str,
     make_args: Callable[[list[str]], tuple],
     *,
     batch_size: int,
@@ -157,10 +159,8 @@ def run_unique(key: str, fn: Callable[[str | None], Any], *, marker_ttl_ms: int,
     """The body of a unique job: run `fn(reason)` (the reason of a request that came while
     it waited, else None), again while reruns were requested meanwhile (at most `max_runs`;
     never when not `rerun`), keeping the marker alive; release it at the end."""
-    from amm.runtime.keeper import keeper
-
     reason = state.job_started(key, ttl_ms=marker_ttl_ms)
-    handle = keeper.add(lambda: state.job_renew(key, ttl_ms=marker_ttl_ms))
+    handle = renewer.add(lambda: state.job_renew(key, ttl_ms=marker_ttl_ms))
     try:
         result = None
         if not rerun:
@@ -181,4 +181,4 @@ def run_unique(key: str, fn: Callable[[str | None], Any], *, marker_ttl_ms: int,
             pass
         raise
     finally:
-        keeper.remove(handle)
+        renewer.remove(handle)

@@ -41,13 +41,14 @@ from amm import state
 from amm.conf import amm_settings
 from amm.connector import ConnectorError
 from amm.enums import AMMLifecycleState as L
-from amm.runtime import deadman
+from amm.models import AMMInstance
+from amm.runtime import deadman_arming
 from amm.runtime.context import context
 from amm.runtime.daily import local_day
-from amm.runtime.history import sample_interval_s
-from amm.runtime.keeper import keeper
+from amm.runtime.history_sampler import sample_interval_s
+from amm.runtime.renewer import renewer
 from amm.runtime.lease import Lease
-from amm.runtime.scheduling import (
+from amm.runtime.job_requests import (
     request_config_reload,
     request_cycles,
     request_daily_reset,
@@ -94,7 +95,7 @@ class Scheduler:
         self._day = ""
         self._deadman_thread: threading.Thread | None = None
         self._started_ms = state.now_ms()
-        self.deadman_timeout_ms = deadman.DEFAULT_TIMEOUT_MS
+        self.deadman_timeout_ms = deadman_arming.DEFAULT_TIMEOUT_MS
         self.active = False
 
     # --- ownership -----------------------------------------------------------------------------
@@ -102,12 +103,12 @@ class Scheduler:
         """Become the scheduler (waiting for a dead run's lease to expire)."""
         if not self.lease.acquire(wait_ms=wait_ms, poll_ms=100):
             return False
-        self._keeper = keeper.add(self.lease.renew)
+        self._renewal = renewer.add(self.lease.renew)
         self.active = True
         return True
 
     def release(self) -> None:
-        keeper.remove(getattr(self, "_keeper", 0))
+        renewer.remove(getattr(self, "_renewal", 0))
         try:
             self.lease.release()
         except Exception:  # noqa: BLE001
@@ -118,8 +119,6 @@ class Scheduler:
         """Re-read which markets are driven (the database) and their intervals (Redis config),
         every second: a market an operator stopped leaves the plans, one an operator started
         (STARTING) gets its startup job, and once RUNNING its cycles."""
-        from amm.models import AMMInstance
-
         close_old_connections()
         rows = AMMInstance.objects.all()
         if self.market_ids is not None:
@@ -147,7 +146,7 @@ class Scheduler:
             self._plan_oracle(plan, configs[market_id], now=now, spread=spread)
         state.run_markets_set(self.plans)
         if self.plans:
-            self.deadman_timeout_ms = deadman.timeout_for(self.plans, configs=configs)
+            self.deadman_timeout_ms = deadman_arming.timeout_for(self.plans, configs=configs)
 
     @staticmethod
     def _plan_oracle(plan: Plan, config: dict, *, now: float, spread: float) -> None:
@@ -251,7 +250,7 @@ class Scheduler:
             timeout = self.deadman_timeout_ms
             try:
                 if self.plans and self.active and self._workers_alive(timeout):
-                    deadman.arm(ctx, timeout_ms=timeout, market_ids=list(self.plans))
+                    deadman_arming.arm(ctx, timeout_ms=timeout, market_ids=list(self.plans))
             except ConnectorError as exc:
                 log.warning("dead man's switch: arm failed: %s", exc)
             except Exception:  # noqa: BLE001

@@ -1,22 +1,42 @@
-"""Requests for jobs (what the scheduler, the feed and operators call): each a unique job
-on the "amm" queue (amm/runtime/queue.py), executed by amm/jobs.py."""
+"""Requests for jobs (what the scheduler loop, the feed and operators call): each a unique
+job on the "amm" queue (amm/runtime/unique_jobs.py), executed by amm/jobs.py.
+
+Jobs are named by their dotted path: RQ imports the function in the worker that runs it,
+so the runtime never imports amm/jobs.py, the thin layer above it.
+"""
 from __future__ import annotations
 
 from amm.conf import amm_settings
 from amm.runtime.lease import lease_ttl_ms
-from amm.runtime.queue import enqueue_unique, enqueue_unique_many
+from amm.runtime.unique_jobs import enqueue_unique, enqueue_unique_many
+
+# The jobs (functions of amm/jobs.py), by the dotted path RQ stores and imports.
+QUOTE = "amm.jobs.quote"
+QUOTE_BATCH = "amm.jobs.quote_batch"
+FEED = "amm.jobs.feed"
+START = "amm.jobs.start"
+RECONCILE = "amm.jobs.reconcile"
+CONFIG_RELOAD = "amm.jobs.config_reload"
+ORACLE_POLL = "amm.jobs.oracle_poll"
+JOURNAL_FLUSH = "amm.jobs.journal_flush"
+DAILY_RESET = "amm.jobs.daily_reset"
+HISTORY_SAMPLE = "amm.jobs.history_sample"
+JOBS = (QUOTE, QUOTE_BATCH, FEED, START, RECONCILE, CONFIG_RELOAD, ORACLE_POLL, JOURNAL_FLUSH, DAILY_RESET,
+        HISTORY_SAMPLE)
 
 
 def quote_key(market_id: str) -> str:
     return f"quote:{market_id}"
 
 
+def oracle_job_key(market_id: str) -> str:
+    return f"oracle:{market_id}"
+
+
 def request_cycle(market_id: str, *, reason: str = "tick", at_front: bool = False) -> bool:
     """Enqueue the market's quote cycle unless one is queued or running (that one then runs
     once more). Fills, status changes and operator actions go to the front of the queue."""
-    from amm import jobs
-
-    return enqueue_unique(quote_key(market_id), jobs.quote, market_id, reason, marker_ttl_ms=lease_ttl_ms(),
+    return enqueue_unique(quote_key(market_id), QUOTE, market_id, reason, marker_ttl_ms=lease_ttl_ms(),
                           at_front=at_front, reason=reason, timeout_s=60, queued_ttl_s=30)
 
 
@@ -25,9 +45,7 @@ def request_cycles(market_ids: list[str], *, reason: str = "tick") -> int:
     of a job (about twenty Redis commands) costs as much as a quiet cycle. A market with a
     cycle queued or running is left to it, not asked to run again: under load, ticks that
     pile up would otherwise double the work. Returns the cycles enqueued."""
-    from amm import jobs
-
-    return enqueue_unique_many([quote_key(m) for m in market_ids], jobs.quote_batch,
+    return enqueue_unique_many([quote_key(m) for m in market_ids], QUOTE_BATCH,
                                lambda keys: ([k.split(":", 1)[1] for k in keys], reason),
                                batch_size=max(1, amm_settings.AMM_TICK_BATCH),
                                marker_ttl_ms=lease_ttl_ms(), reason=reason, rerun=False, timeout_s=60,
@@ -36,68 +54,49 @@ def request_cycles(market_ids: list[str], *, reason: str = "tick") -> int:
 
 def request_feed() -> bool:
     """The fill poller / market-status watcher (one alive at a time)."""
-    from amm import jobs
-
     window = amm_settings.AMM_FEED_WINDOW_MS
-    return enqueue_unique("feed", jobs.feed, marker_ttl_ms=window + lease_ttl_ms(), at_front=True,
+    return enqueue_unique("feed", FEED, marker_ttl_ms=window + lease_ttl_ms(), at_front=True,
                           reason="feed", timeout_s=60, queued_ttl_s=30)
 
 
 def request_reconcile(market_id: str) -> bool:
-    from amm import jobs
-
-    return enqueue_unique(f"reconcile:{market_id}", jobs.reconcile, market_id, marker_ttl_ms=120_000,
+    return enqueue_unique(f"reconcile:{market_id}", RECONCILE, market_id, marker_ttl_ms=120_000,
                           reason="reconcile", timeout_s=120, queued_ttl_s=300)
 
 
 def request_config_reload(market_ids: list[str]) -> bool:
     """One job for every market: each checks its config version (a cycle also does, on
     every read; this republishes a config Redis lost even while no cycle runs)."""
-    from amm import jobs
-
-    return enqueue_unique("config", jobs.config_reload, list(market_ids), marker_ttl_ms=30_000, reason="config",
+    return enqueue_unique("config", CONFIG_RELOAD, list(market_ids), marker_ttl_ms=30_000, reason="config",
                           timeout_s=30, queued_ttl_s=60)
-
-
-def oracle_job_key(market_id: str) -> str:
-    return f"oracle:{market_id}"
 
 
 def request_oracle_poll(market_id: str, *, timeout_ms: int) -> bool:
     """A poll of the market's oracle unless one is queued or running: a slow source never
     has two polls in flight (the one running serves the request). The job's own time limit
     is a backstop: the adapter gives up after `timeout_ms`."""
-    from amm import jobs
-
-    return enqueue_unique(oracle_job_key(market_id), jobs.oracle_poll, market_id, marker_ttl_ms=lease_ttl_ms(),
+    return enqueue_unique(oracle_job_key(market_id), ORACLE_POLL, market_id, marker_ttl_ms=lease_ttl_ms(),
                           reason="oracle", timeout_s=int(timeout_ms) // 1000 + 10, queued_ttl_s=30)
 
 
 def request_journal_flush() -> bool:
-    from amm import jobs
-
-    return enqueue_unique("journal", jobs.journal_flush, marker_ttl_ms=60_000, reason="journal", timeout_s=60,
+    return enqueue_unique("journal", JOURNAL_FLUSH, marker_ttl_ms=60_000, reason="journal", timeout_s=60,
                           queued_ttl_s=60)
 
 
 def request_daily_reset(day: str) -> bool:
-    from amm import jobs
-
-    return enqueue_unique(f"daily:{day}", jobs.daily_reset, day, marker_ttl_ms=60_000, reason="daily reset",
+    return enqueue_unique(f"daily:{day}", DAILY_RESET, day, marker_ttl_ms=60_000, reason="daily reset",
                           timeout_s=60, queued_ttl_s=3600)
 
 
 def request_history_sample(market_ids: list[str]) -> bool:
     """The dashboard's history sample of every driven market (one job for all of them)."""
-    from amm import jobs
-
-    return enqueue_unique("history", jobs.history_sample, list(market_ids), marker_ttl_ms=30_000, reason="history",
+    return enqueue_unique("history", HISTORY_SAMPLE, list(market_ids), marker_ttl_ms=30_000, reason="history",
                           timeout_s=30, queued_ttl_s=30)
+
 
 def request_start(market_id: str) -> bool:
     """The startup sync of a market an operator started (STARTING), on a worker: the
     scheduler's loop must not wait for the platform."""
-    from amm import jobs
-
-    return enqueue_unique(f"start:{market_id}", jobs.start, market_id, marker_ttl_ms=60_000, at_front=True,
+    return enqueue_unique(f"start:{market_id}", START, market_id, marker_ttl_ms=60_000, at_front=True,
                           reason="start", timeout_s=60, queued_ttl_s=60)

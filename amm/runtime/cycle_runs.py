@@ -1,0 +1,66 @@
+"""Quote cycles run as unique jobs (the bodies of amm.jobs.quote and amm.jobs.quote_batch):
+one market's cycle, again while requotes were requested meanwhile; and a batch of periodic
+cycles that gives way when a single market's cycle (a fill's, a status change's, an
+operator's) or the feed waits at the head of the queue."""
+from __future__ import annotations
+
+import logging
+
+from amm import state
+from amm.runtime import cycle  # cycle.quote_cycle read at each call: the runtime tests wrap it to count cycles
+from amm.runtime.job_requests import quote_key, request_cycle, request_cycles
+from amm.runtime.lease import lease_ttl_ms
+from amm.runtime.renewer import renewer
+from amm.runtime.unique_jobs import run_unique, urgent_waiting
+
+log = logging.getLogger(__name__)
+
+
+def cycle_run(market_id: str, reason: str = "tick") -> None:
+    """One quote cycle of the market (again while requotes were requested meanwhile)."""
+    run_unique(quote_key(market_id), lambda again: cycle.quote_cycle(market_id, reason=again or reason),
+               marker_ttl_ms=lease_ttl_ms())
+
+
+def cycles_run_batch(market_ids: list[str], reason: str = "tick") -> None:
+    """Quote cycles of several markets one after the other (the scheduler's periodic ticks,
+    job_requests.request_cycles). When a fill's (or an operator's) cycle waits at the head of
+    the queue, the rest of the batch goes back to the queue and this worker takes that one:
+    a market of the rest with a request of its own waiting (a fill came while the batch held
+    it) goes to the front as a cycle of its own, the others to the back as a batch. One
+    market's error does not starve the others; the first is raised at the end, so RQ records
+    the job as failed."""
+    ttl = lease_ttl_ms()
+    keys = [quote_key(m) for m in market_ids]
+    at = [0]
+    state.job_renew_many(keys, ttl_ms=ttl)  # running now: a worker that dies frees them within the TTL
+    handle = renewer.add(lambda: state.job_renew_many(keys[at[0] + 1:], ttl_ms=ttl))  # the markets still waiting
+    first_error: Exception | None = None
+    try:
+        for i, market_id in enumerate(market_ids):
+            at[0] = i
+            if i and urgent_waiting():
+                _give_way(market_ids[i:], keys[i:], reason=reason)
+                break
+            try:
+                run_unique(keys[i], lambda again, m=market_id: cycle.quote_cycle(m, reason=again or reason),
+                           marker_ttl_ms=ttl)
+            except Exception as exc:  # noqa: BLE001 - logged, raised after the others ran
+                log.exception("quote cycle of %s failed", market_id)
+                first_error = first_error or exc
+    finally:
+        renewer.remove(handle)
+    if first_error is not None:
+        raise first_error
+
+
+def _give_way(market_ids: list[str], keys: list[str], *, reason: str) -> None:
+    """Hand the rest of a batch back to the queue: a market whose own request waits (its
+    rerun marker) to the front with that request's reason, the others to the back."""
+    waiting = state.job_reruns(keys)
+    for key in keys:
+        state.job_done(key)
+    for market_id, key in zip(market_ids, keys):
+        if key in waiting:
+            request_cycle(market_id, reason=waiting[key], at_front=True)
+    request_cycles([m for m, key in zip(market_ids, keys) if key not in waiting], reason=reason)
