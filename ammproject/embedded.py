@@ -49,14 +49,28 @@ def postgres_url(database: str = "amm") -> str:
 
     with _file_lock("pg"):
         running = _postmaster_pid(DATA_DIR / "pg")
-        # cleanup_mode=None: the server outlives this process, shared by every process.
-        server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode=None)
+        server = _pg_server(pgserver, DATA_DIR / "pg")
         if running is None:
             STARTED["postgres"] = server.get_pid()
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
         if "(1 row)" not in exists:
             server.psql(f'CREATE DATABASE "{database}";')
     return server.get_uri(database)
+
+
+def _pg_server(pgserver, pgdata: Path, *, patience_s: float = 90.0):
+    """pgserver's server on `pgdata` (cleanup_mode=None: it outlives this process, shared by
+    every process). pgserver gives `pg_ctl start` 10 s; a server that must first recover from
+    a crash (its owner was killed) on a loaded machine can take longer, so a failed start is
+    asked again until `patience_s` has passed."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            return pgserver.get_server(pgdata, cleanup_mode=None)
+        except subprocess.CalledProcessError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
 
 
 def _postmaster_pid(pgdata: Path) -> int | None:
