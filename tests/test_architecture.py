@@ -152,3 +152,30 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
                 if len(component) > 1:
                     components.append(sorted(component))
     return components
+
+
+def _app_sources(app: str) -> list[Path]:
+    return [p for p in (ROOT / app).rglob("*.py") if "migrations" not in p.parts and p.name != "conf.py"]
+
+
+def test_every_app_setting_is_read_through_its_apps_conf_module():
+    """`amm_settings.AMM_X` / `exchange_settings.EXCHANGE_X` only: no `getattr(settings, ...)`
+    with a default written again, no Django settings read of an app's setting."""
+    import re
+
+    direct = re.compile(r"getattr\(settings,|(?<![\w.\"])settings\.(AMM|EXCHANGE)_")  # a quoted name is text
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for app in ("amm", "exchange", "sim") for p in _app_sources(app)
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if direct.search(line)]
+    assert offenders == []
+
+
+def test_every_app_setting_read_is_declared_once_with_a_default():
+    import re
+
+    from amm.conf import SETTINGS as AMM_SETTINGS
+    from exchange.conf import SETTINGS as EXCHANGE_SETTINGS
+
+    read = {(m.group(1), m.group(2)) for app in ("amm", "exchange", "sim") for p in _app_sources(app)
+            for m in re.finditer(r"(amm|exchange)_settings\.([A-Z_]+)", p.read_text())}
+    undeclared = sorted(name for app, name in read if name not in (AMM_SETTINGS if app == "amm" else EXCHANGE_SETTINGS))
+    assert read and undeclared == []
