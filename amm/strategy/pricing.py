@@ -15,7 +15,7 @@ Oracle guards (config `oracle_*`), and their documented effects:
 | ABSENT      | no reading                                                  | 0         | none    |
 | STALE       | now − reading.ts > oracle_stale_ms                          | 0         | none    |
 | JUMP        | a new reading differs from the previous one by > oracle_gap_cents; it stays distrusted until a later reading within the gap confirms it | 0 | at least WIDEN |
-| DEVIATION   | |oracle − L2| > oracle_deviation_cents (only when L2 exists) | 0         | at least WIDEN |
+| DEVIATION   | |oracle − L2| > oracle_deviation_cents (only when L2 exists and the external top of book holds ≥ ORACLE_BOOK_MIN_CONFIDENCE × order_size a side) | 0 | at least WIDEN |
 | OK          | otherwise                                                   | phase w₁  | none    |
 
 A stale oracle is simply absent; a jumping or disagreeing oracle means real uncertainty
@@ -43,6 +43,11 @@ ORACLE_STALE = "STALE"
 ORACLE_JUMP = "JUMP"
 ORACLE_DEVIATION = "DEVIATION"
 ORACLE_DISTRUST = frozenset({ORACLE_JUMP, ORACLE_DEVIATION})  # statuses that raise defense
+# DEVIATION compares the oracle with L2 only when the external top of book is at least this
+# deep (micro_depth_factor): a book too thin to set the fair price is too thin to overrule the
+# oracle, and a one-lot quote far from it flipped the defense to WIDEN and back every few
+# cycles (issue 13: NORMAL/WIDEN 40–80 times in 10 minutes).
+ORACLE_BOOK_MIN_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
