@@ -106,8 +106,9 @@ class StrategyConfig:
     )
     unwind_max_loss_cents: float = _param(
         2.0, 0.0, 20.0,
-        "cents per share: in the unwind mode (ONE_SIDE defense, reduce-only window) the reducing quote may sit at "
-        "most this far on the wrong side of fair; 0: never through fair",
+        "cents per share: in the unwind mode (ONE_SIDE defense, reduce-only window) the reducing quote may sit "
+        "through fair by the distress discount (0-5 c as the skew goes 0.90 to 0.95), at most this far; "
+        "0: never through fair",
     )
     reduce_only_window_ms: int = _param(
         60_000, 0, 30 * 86_400_000,

@@ -6,9 +6,10 @@ prices (YES-view cents) are bounded by, in this order:
 1. Fair edge. bid ≤ ⌊fair − m⌋ and ask ≥ ⌈fair + m⌉ with m = `min_half_spread_cents` + the
    maker fee of one share at the worse own-side price: the AMM never buys above, or sells
    below, fair less its minimum edge. Unwind mode (the ONE_SIDE defense and the reduce-only
-   window, both one-sided and inventory-reducing) may go through fair by at most
-   `unwind_max_loss_cents` on the side it unwinds: bid ≤ ⌊fair + L⌋, ask ≥ ⌈fair − L⌉: the loss
-   per share it accepts to shed risk, and no more.
+   window, both one-sided and inventory-reducing) gives up the edge on the side it unwinds
+   and may go through fair by L: bid ≤ ⌊fair + L⌋, ask ≥ ⌈fair − L⌉, with L the defense's
+   distress discount (the seed's 0–5 c ramp) capped at `unwind_max_loss_cents`: the loss per
+   share it accepts to shed risk, and no more.
 2. Band ends. An ask at the band's bottom (a bid at its top) is always on the wrong side of
    a fair price above it (below it), so asks stay ≥ lo + 1 while fair > lo and bids ≤ hi − 1
    while fair < hi (no more YES sold at 1 when fair is 5, in any mode).

@@ -30,8 +30,9 @@ simulation replays exactly. Order of evaluation (each step sees the previous ste
    ends, post-only behind the external book). Inside `reduce_only_window_ms` before trading
    end the defense is ONE_SIDE (reason REDUCE_ONLY_WINDOW): only the side that sells what is
    held is quoted, inventory-backed, at most the net position; nothing when flat. ONE_SIDE
-   (by skew or by the window) is the unwind mode: its one side may sit up to
-   `unwind_max_loss_cents` through fair, never more.
+   (by skew or by the window) is the unwind mode: its one side gives up the minimum edge and
+   may sit through fair by the defense's distress discount (0–5 c as the skew goes 0.90 →
+   0.95), at most `unwind_max_loss_cents`.
 7. Mint from idle cash (never in the reduce-only window); diff against the live orders.
 """
 from __future__ import annotations
@@ -189,6 +190,8 @@ class Decision:
     bounds: QuoteBounds | None = None  # edge bounds of the best bid / ask (edge.py)
     reduce_only: bool = False  # inside reduce_only_window_ms before trading end
     unwind: bool = False  # the quoted side may go through fair by at most unwind_max_loss_cents
+    bid_size: int = 0  # shares per bid level the strategy wants (skew, expiry shrink; 0: side not quoted),
+    ask_size: int = 0  # before capacity, the edge bounds and the band take their share
 
     @property
     def best_bid(self) -> int | None:
@@ -242,6 +245,7 @@ class Decision:
             "arrival_rate_per_s": round(self.intensity.a_per_s, 6) if self.intensity else None,
             "arrival_decay_k": round(self.intensity.k_per_cent, 6) if self.intensity else None,
             "bounds": self.bounds.to_dict() if self.bounds else None,
+            "level_sizes": [self.bid_size, self.ask_size],
             "reduce_only": self.reduce_only,
             "unwind": self.unwind,
         }
@@ -389,11 +393,13 @@ def decide(
     unwind = defense.level is DefenseLevel.ONE_SIDE and quote_bids != quote_asks
     bounds = quote_bounds(
         fair=fair.raw, edge=edge_cents(fair.raw, config.min_half_spread_cents, market.maker_fee_bps), lo=lo, hi=hi,
-        unwind_loss=config.unwind_max_loss_cents, unwind_bids=unwind and quote_bids, unwind_asks=unwind and quote_asks,
+        unwind_loss=min(config.unwind_max_loss_cents, float(defense.distress_discount_cents)),
+        unwind_bids=unwind and quote_bids, unwind_asks=unwind and quote_asks,
         external_bid=bid, external_ask=ask,
     )
     bid_size, ask_size = side_sizes(size=size, full_size=full_size, net=net, q=q, levels=config.order_levels,
                                     exponent=config.size_skew_exponent)
+    bid_size, ask_size = (bid_size if quote_bids else 0), (ask_size if quote_asks else 0)
     quotes: tuple[DesiredQuote, ...] = ()
     if halt_reason is None:
         quotes = build_ladder(
@@ -464,6 +470,8 @@ def decide(
         bounds=bounds,
         reduce_only=reduce_only,
         unwind=unwind,
+        bid_size=bid_size if halt_reason is None else 0,
+        ask_size=ask_size if halt_reason is None else 0,
     )
 
 
