@@ -101,6 +101,19 @@ def local_sigma_scale(x: float) -> float:
     return 4.0 * x * (1.0 - x)
 
 
+def expected_sigma_cents(*, fair: float, sigma50: float, hours: float | None, expiry_weight: float) -> float:
+    """The larger of the realized σ at `fair` and the pm-AMM's expiry σ, cents per √minute: how
+    fast the price may move right now (pricing.py's oracle jump guard). No quadrature."""
+    x = fair / PAIR
+    x = 0.005 if x < 0.005 else 0.995 if x > 0.995 else x
+    local = sigma50 * local_sigma_scale(x)
+    if hours is None or expiry_weight <= 0.0:
+        return local
+    minutes = hours * 60.0
+    expiry = PAIR * normal_pdf(probit(x)) * math.sqrt(expiry_weight / (minutes if minutes > MIN_MINUTES else MIN_MINUTES))
+    return expiry if expiry > local else local
+
+
 class BinaryRisk(NamedTuple):
     """The inventory risk of one share over the holding horizon (module docstring); a plain
     record built every cycle."""

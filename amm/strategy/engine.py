@@ -11,7 +11,8 @@ Pure: no clock, no randomness, no I/O. The same inputs give the same Decision, s
 simulation replays exactly. Order of evaluation (each step sees the previous steps' results):
 
 1. L2 micro-price of the external book (own orders removed, weight scaled by its depth) →
-   oracle guards → L3 post-fill update → fair price blended with the *current* phase's weights.
+   oracle guards (the jump gap scaled by the volatility expected at the previous fair) → L3
+   post-fill update → fair price blended with the *current* phase's weights.
 2. Fair sample appended (at most one per 5 s, wider spacing when the windows keep more than
    600 samples: volatility.sample_spacing_ms), σ from the samples (log-odds, quoted in cents
    at 50: volatility.sigma_at50), LVR velocity and cooldown; the order-flow intensity (A, k)
@@ -43,7 +44,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from amm.enums import AMMPhase, DefenseLevel, KillSwitchState, PhaseTransitionReason
 from amm.strategy.avellaneda import gamma_at, hours_remaining, time_factor
-from amm.strategy.binary import BinaryRisk, binary_risk
+from amm.strategy.binary import BinaryRisk, binary_risk, expected_sigma_cents
 from amm.strategy.book import LocalOrderBook, external_top, micro_price
 from amm.strategy.config import StrategyConfig
 from amm.strategy.defense import DefenseEval, asset_value_cents, evaluate_defense, reduce_only_defense
@@ -77,7 +78,7 @@ from amm.strategy.types import (
     OracleReading,
     Replacement,
 )
-from amm.strategy.volatility import VOL_WINDOW_MS, append_sample, sigma_at50_memo
+from amm.strategy.volatility import SIGMA_PRIOR_CENTS, VOL_WINDOW_MS, append_sample, bound_sigma, sigma_at50_memo
 
 STATE_VERSION = 2  # 2: + flow (order-flow intensity) and sigma_memo; a version-1 dict loads with both empty
 
@@ -303,7 +304,8 @@ def decide(
     bid, bid_qty, ask, ask_qty = external_top(book, live_orders)
     micro = micro_price(bid, bid_qty, ask, ask_qty) if bid is not None and ask is not None and bid < ask else None
     micro_confidence = micro_depth_factor(bid_qty, ask_qty, config.order_size)
-    oracle_mem = oracle_remember(state.oracle, oracle, config)
+    hours = hours_remaining(market.trading_end_ms, now_ms)
+    oracle_mem = oracle_remember(state.oracle, oracle, config, _expected_sigma(state, oracle, config, hours))
     check = oracle_check(oracle_mem, now_ms=now_ms, config=config,
                          book_price=micro if micro_confidence >= ORACLE_BOOK_MIN_CONFIDENCE else None)
     post = post_fill_update(state.post_fill, fills) if fills else state.post_fill
@@ -357,7 +359,6 @@ def decide(
     )
 
     # 5. γ, τ, the binary's risk, reservation price, spread.
-    hours = hours_remaining(market.trading_end_ms, now_ms)
     gamma = gamma_at(config, hours)
     tau = time_factor(hours, config.time_smoothing_kappa)
     risk = binary_risk(fair=fair.raw, sigma50=sigma, hours=hours, expiry_weight=config.expiry_risk_weight)
@@ -473,6 +474,19 @@ def decide(
         bid_size=bid_size if halt_reason is None else 0,
         ask_size=ask_size if halt_reason is None else 0,
     )
+
+
+def _expected_sigma(state: StrategyState, oracle: OracleReading | None, config: StrategyConfig,
+                    hours: float | None) -> float:
+    """How fast the price may move now, from the previous cycle's fair and σ: the oracle jump
+    guard's yardstick, needed only when a reading moved by more than `oracle_gap_cents` (0
+    otherwise, and before there is a fair price: the seed's fixed gap)."""
+    last = state.oracle.price
+    if state.fair is None or oracle is None or last is None or abs(oracle.price_cents - last) <= config.oracle_gap_cents:
+        return 0.0
+    memo = state.sigma_memo
+    sigma50 = SIGMA_PRIOR_CENTS if memo is None or memo[2] is None else bound_sigma(memo[2])
+    return expected_sigma_cents(fair=state.fair, sigma50=sigma50, hours=hours, expiry_weight=config.expiry_risk_weight)
 
 
 def _traded_prices(fills: Sequence[Fill], market_trades: Iterable[MarketTrade]) -> list[int]:

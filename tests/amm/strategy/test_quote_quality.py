@@ -349,3 +349,17 @@ def test_old_state_without_the_new_keys_still_loads():
     old = StrategyState.from_dict(raw)
     assert old.flow.ts_ms is None and old.sigma_memo is None
     assert decide(state=old, market=MarketInfo("M"), inventory=stocked(0), config=StrategyConfig(), now_ms=T0 + 1_000).quotes
+
+
+def test_an_oracle_following_a_binary_near_its_end_is_not_a_jump():
+    """A 10-cent move in a second is a jump a day before the end, not three minutes before it."""
+    def second_reading(end_h):
+        market = MarketInfo("M", trading_end_ms=T0 + int(end_h * HOUR))
+        first = decide(state=sampled_state(50.0, [], AMMPhase.STABILIZATION), market=market, inventory=stocked(0),
+                       config=StrategyConfig(), now_ms=T0, oracle=OracleReading(50.0, T0 - 500))
+        return decide(state=first.state, market=market, inventory=stocked(0), config=StrategyConfig(),
+                      now_ms=T0 + 1_000, oracle=OracleReading(60.0, T0 + 500))
+
+    assert second_reading(24.0).fair.oracle_status == "JUMP"
+    near = second_reading(3 / 60)
+    assert near.fair.oracle_status == "OK" and near.defense.level is DefenseLevel.NORMAL
