@@ -1,12 +1,14 @@
 """Time one full strategy decision for one market (target: p50 < 100 µs).
 
 One `amm.strategy.decide` call = fair price (oracle guards, external micro-price, post-fill),
-σ over a warm 10-minute sample window, γ/τ/reservation price, a ladder of 8 orders
-(order_levels = 4), defense, phase, LVR and the diff against the 8 live orders.
+σ over a warm 10-minute sample window, γ/τ, the binary's risk and the reservation price,
+the order-flow intensity, a ladder of 8 orders (order_levels = 4) inside the edge bounds,
+defense, phase, LVR and the diff against the 8 live orders.
 
 The market is a seeded random walk: each cycle (1 s of simulated time) the book moves, the
-oracle updates every 5 s, a fill arrives every 7th cycle, and the previous decision's quotes
-are the live orders (as if the runtime had carried them out). Inputs are built outside the
+oracle updates every 5 s, a fill arrives every 7th cycle, 0–3 trades of others print near the
+touch, and the previous decision's quotes are the live orders (as if the runtime had carried
+them out). Inputs are built outside the
 timed region; only `decide` is timed.
 
     .venv/bin/python bench/strategy.py [--cycles 20000] [--warmup 900] [--seed 7]
@@ -31,6 +33,7 @@ from amm.strategy import (  # noqa: E402
     LiveOrder,
     LocalOrderBook,
     MarketInfo,
+    MarketTrade,
     OracleReading,
     StrategyConfig,
     StrategyState,
@@ -41,7 +44,7 @@ DAY_MS = 86_400_000
 
 
 def make_inputs(rng: random.Random, cycles: int, start_ms: int):
-    """Precomputed per-cycle (now, book, oracle, fills)."""
+    """Precomputed per-cycle (now, book, oracle, fills, market trades)."""
     mid = 50.0
     out = []
     for i in range(cycles):
@@ -54,7 +57,9 @@ def make_inputs(rng: random.Random, cycles: int, start_ms: int):
         book.bid_levels(), book.ask_levels()  # warm the sorted caches, as a live book would be
         oracle = OracleReading(round(mid + rng.uniform(-1, 1), 1), now - (i % 5) * 1_000, "bench")
         fills = (Fill(center + rng.choice((-3, 3)), rng.randint(5, 60), now - 200, f"t{i}"),) if i % 7 == 0 else ()
-        out.append((now, book, oracle, fills))
+        trades = tuple(MarketTrade(center + rng.choice((-2, -1, 1, 2)), rng.randint(1, 30), now - 300, f"m{i}-{j}")
+                       for j in range(rng.randint(0, 3)))
+        out.append((now, book, oracle, fills, trades))
     return out
 
 
@@ -89,11 +94,11 @@ def main() -> None:
     samples: list[int] = []
     orders = replacements = 0
     perf = time.perf_counter_ns
-    for i, (now, book, oracle, fills) in enumerate(inputs):
+    for i, (now, book, oracle, fills, trades) in enumerate(inputs):
         t0 = perf()
         decision = decide(
             state=state, market=market, inventory=inventory, config=config, now_ms=now, book=book,
-            live_orders=live, oracle=oracle, fills=fills, daily_pnl_cents=-1_000,
+            live_orders=live, oracle=oracle, fills=fills, daily_pnl_cents=-1_000, market_trades=trades,
         )
         elapsed = perf() - t0
         if i >= args.warmup:
@@ -113,6 +118,9 @@ def main() -> None:
     print()
     print(f"decide(): {n} timed decisions after {args.warmup} warm-up cycles; σ window holds {len(state.sample_ts)} samples")
     print(f"  orders per ladder (mean)   {orders / n:6.2f}   replacement entries per cycle (mean) {replacements / n:5.2f}")
+    learned = decision.intensity
+    print(f"  learned order flow: A {learned.a_per_s:.2f} trades/s, k {learned.k_per_cent:.3f} per cent "
+          f"(prior {config.arrival_decay_k}); σ {decision.sigma_cents:.2f} c at 50, V {decision.risk.variance:.2f} c²")
     print(f"  p50 {p50:8.1f} µs   p90 {us[int(n * 0.9)]:8.1f} µs   p99 {p99:8.1f} µs   max {us[-1]:8.1f} µs   mean {mean:6.1f} µs")
     print(f"  decisions per second per core: {1e6 / mean:,.0f}  (at p50: {1e6 / p50:,.0f})")
     print(f"  target p50 < 100 µs: {'met' if p50 < 100 else 'NOT met'} (ratio p50/target {p50 / 100:.2f}); cpu count {os.cpu_count()}")

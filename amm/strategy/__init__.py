@@ -17,6 +17,7 @@ Main entry point — one quote cycle of one market::
         now_ms=now_ms, book=local_order_book, live_orders=(LiveOrder(...), ...),
         oracle=OracleReading(price_cents, ts_ms, source) or None, fills=(Fill(...), ...),
         daily_pnl_cents=pnl, kill_switch=KillSwitchState.OFF,
+        market_trades=(MarketTrade(...), ...),  # optional: anyone's trades in the market since the last cycle
     )
 
 The runtime then, in this order:
@@ -41,9 +42,16 @@ Building blocks (each usable and tested on its own):
                 mid, spread, depth_3, get_vwap, micro_price), external_micro_price
   - pricing:    oracle_remember / oracle_check (stale, deviation, jump guards), post_fill_update,
                 micro_depth_factor, blend_fair (three layers by phase, clamped)
-  - volatility: sigma_cents (clipped, time-normalised realized volatility in [1, 15])
-  - avellaneda: gamma_for (tiers), time_factor τ = h/(h+κ), reservation_price, optimal_spread,
-                spread_term, as_quotes (A-S mode, used by bench/as_paper.py)
+  - volatility: sigma_cents (clipped, time-normalised realized volatility in [1, 15]),
+                sigma_at50 (the same in log-odds, quoted in cents at 50: what decide reports)
+  - avellaneda: gamma_for (tiers), gamma_at (continuous across tiers), time_factor τ = h/(h+κ),
+                reservation_price, optimal_spread, spread_term, as_quotes (A-S mode, used by
+                bench/as_paper.py)
+  - binary:     binary_risk (the price variance over the holding horizon: realized σ in a
+                p(1 − p) shape or the pm-AMM expiry rate, up to the settlement jump)
+  - exposure:   net exposure in cents against its limit, exposure skew, side sizes
+  - intensity:  order-flow intensity (A, k) learned from fills and market trades
+  - edge:       quote_bounds (fair ± minimum half-spread, unwind allowance, band ends, post-only)
   - ladder:     compose_spread, capacity_for, build_ladder (prices, sizes, backing, limits)
   - diff:       diff_orders (minimal replacements within tolerance)
   - defense:    evaluate_defense (NORMAL / WIDEN / ONE_SIDE / KILL_SWITCH + reason)
@@ -53,6 +61,7 @@ Building blocks (each usable and tested on its own):
 """
 from amm.strategy.avellaneda import (
     as_quotes,
+    gamma_at,
     gamma_for,
     hours_remaining,
     optimal_spread,
@@ -60,12 +69,16 @@ from amm.strategy.avellaneda import (
     spread_term,
     time_factor,
 )
+from amm.strategy.binary import BinaryRisk, binary_risk
 from amm.strategy.book import LocalOrderBook, external_micro_price, external_top, micro_price
 from amm.strategy.config import ConfigError, StrategyConfig, parameter_specs, validate_values
 from amm.strategy.defense import DefenseEval, asset_value_cents, evaluate_defense
 from amm.strategy.diff import diff_orders
+from amm.strategy.edge import QuoteBounds, quote_bounds
 from amm.strategy.engine import Decision, StrategyState, decide
+from amm.strategy.exposure import exposure_cents, exposure_skew, net_shares
 from amm.strategy.ladder import Capacity, SpreadBreakdown, build_ladder, capacity_for, compose_spread
+from amm.strategy.intensity import FlowMemory, Intensity, intensity
 from amm.strategy.lvr import LvrEval, evaluate_lvr, fair_velocity
 from amm.strategy.phase import PhaseTransition, evaluate_phase, phase_multipliers
 from amm.strategy.pricing import (
@@ -86,14 +99,16 @@ from amm.strategy.types import (
     Inventory,
     LiveOrder,
     MarketInfo,
+    MarketTrade,
     OracleReading,
     Replacement,
     fee_per_share,
     yes_view_price,
 )
-from amm.strategy.volatility import realized_sigma, sigma_cents
+from amm.strategy.volatility import realized_sigma, sigma_at50, sigma_cents
 
 __all__ = [
+    "BinaryRisk",
     "Capacity",
     "ConfigError",
     "Decision",
@@ -101,16 +116,20 @@ __all__ = [
     "DesiredQuote",
     "FairPrice",
     "Fill",
+    "FlowMemory",
+    "Intensity",
     "Inventory",
     "LiveOrder",
     "LocalOrderBook",
     "LvrEval",
     "MarketInfo",
+    "MarketTrade",
     "OracleCheck",
     "OracleMemory",
     "OracleReading",
     "PhaseTransition",
     "PostFillMemory",
+    "QuoteBounds",
     "Replacement",
     "SpreadBreakdown",
     "StrategyConfig",
@@ -118,6 +137,7 @@ __all__ = [
     "WindDown",
     "as_quotes",
     "asset_value_cents",
+    "binary_risk",
     "blend_fair",
     "build_ladder",
     "capacity_for",
@@ -127,23 +147,30 @@ __all__ = [
     "evaluate_defense",
     "evaluate_lvr",
     "evaluate_phase",
+    "exposure_cents",
+    "exposure_skew",
     "external_micro_price",
     "external_top",
     "fair_velocity",
     "fee_per_share",
+    "gamma_at",
     "gamma_for",
     "hours_remaining",
+    "intensity",
     "micro_depth_factor",
     "micro_price",
     "mint_pairs",
+    "net_shares",
     "optimal_spread",
     "oracle_check",
     "oracle_remember",
     "parameter_specs",
     "phase_multipliers",
     "post_fill_update",
+    "quote_bounds",
     "realized_sigma",
     "reservation_price",
+    "sigma_at50",
     "sigma_cents",
     "spread_term",
     "time_factor",

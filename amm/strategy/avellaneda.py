@@ -5,10 +5,12 @@ Two modes share the same two functions:
 
 - *A-S mode* (the paper, `bench/as_paper.py`): q is the raw inventory in shares, σ the price
   volatility per unit time, τ = T − t the remaining horizon. Quotes r ± δ/2.
-- *Project mode* (the AMM): q is the inventory skew (YES − NO)/(YES + NO) in [−1, 1], σ the
-  fair-price volatility in cents per √minute, τ = h/(h + κ) with h the hours to the end of
-  trading (seed §5.1), and the reservation shift |r − s| is capped by
-  `max_reservation_shift_cents`.
+- *Project mode* (the AMM): q is the inventory skew in [−1, 1] (since issue 13 the net
+  exposure against its limit, exposure.py), σ²·τ becomes V, the binary's price variance over
+  the holding horizon (binary.py: realized σ in a p(1 − p) shape, growing to the settlement
+  jump as the end nears), γ is continuous across the lifetime tiers (`gamma_at`), and the
+  reservation shift |r − s| is capped by `max_reservation_shift_cents`. The seed's
+  τ = h/(h + κ) now sets the pm-AMM's √(T − t) shrink of the quoted size (engine.py).
 
 The arithmetic uses only +, −, ×, / and ** on q, σ, τ and s, so the bench can pass numpy
 arrays for s and q (one call prices 1,000 paths).
@@ -23,6 +25,10 @@ from amm.strategy.config import StrategyConfig
 MS_PER_HOUR = 3_600_000
 SHORT_TIER_HOURS = 7 * 24  # ends within 7 days (inclusive) -> gamma_short  (config help, seed §4.4)
 MID_TIER_HOURS = 30 * 24  # ends within 30 days (inclusive) -> gamma_mid; later -> gamma_long
+TIER_BLEND = 2.0  # gamma_at: γ blends between tiers from boundary / 2 to boundary × 2
+_BLEND_SHORT = (SHORT_TIER_HOURS / TIER_BLEND, SHORT_TIER_HOURS * TIER_BLEND)
+_BLEND_MID = (MID_TIER_HOURS / TIER_BLEND, MID_TIER_HOURS * TIER_BLEND)
+_BLEND_LOG_SPAN = math.log(TIER_BLEND * TIER_BLEND)
 
 
 def hours_remaining(trading_end_ms: int | None, now_ms: int) -> float | None:
@@ -40,6 +46,24 @@ def gamma_for(config: StrategyConfig, hours: float | None) -> float:
     if hours > SHORT_TIER_HOURS:
         return config.gamma_mid
     return config.gamma_short
+
+
+def gamma_at(config: StrategyConfig, hours: float | None) -> float:
+    """γ continuous in time to the end (issue 13: no jump at a tier boundary). Deep inside a
+    tier γ is that tier's value (`gamma_for`); within a factor TIER_BLEND of a boundary
+    (3.5–14 days around 7, 15–60 days around 30) it moves linearly in log-hours from one
+    tier's value to the next, passing their mean at the boundary itself."""
+    if hours is None or hours >= _BLEND_MID[1]:
+        return config.gamma_long
+    if hours <= _BLEND_SHORT[0]:
+        return config.gamma_short
+    if hours < _BLEND_SHORT[1]:
+        t = math.log(hours / _BLEND_SHORT[0]) / _BLEND_LOG_SPAN
+        return config.gamma_short + (config.gamma_mid - config.gamma_short) * t
+    if hours <= _BLEND_MID[0]:
+        return config.gamma_mid
+    t = math.log(hours / _BLEND_MID[0]) / _BLEND_LOG_SPAN
+    return config.gamma_mid + (config.gamma_long - config.gamma_mid) * t
 
 
 def time_factor(hours: float | None, kappa: float) -> float:

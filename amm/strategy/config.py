@@ -86,13 +86,63 @@ class StrategyConfig:
     )
     # --- added by the strategy engine (amm/strategy, SPEC §5/§6) ----------------------------
     arrival_decay_k: float = _param(
-        1.5, 0.01, 100.0, "A-S order-arrival decay k (per cent) of the spread term (2/γ)·ln(1+γ/k)"
+        1.5, 0.01, 100.0,
+        "prior of the A-S order-arrival decay k (per cent from fair) of the spread term (2/γ)·ln(1+γ/k); "
+        "the strategy learns k from the market's trades (intensity_prior_trades)"
     )
     max_reservation_shift_cents: int = _param(
-        10, 0, 98, "cap on |r − s|, the inventory shift q·γ·σ²·τ of the reservation price, in cents"
+        10, 0, 98, "cap on |r − s|, the inventory shift q·γ·V of the reservation price, in cents"
     )
     skew_min_inventory: int = _param(
-        100, 0, 10**9, "shares; skew used by pricing and defense is (YES − NO) / max(YES + NO, this): small books are not ±1"
+        100, 0, 10**9, "shares; the seed's skew for invariant A1 and the defense is (YES − NO) / max(YES + NO, this): "
+        "small books are not ±1"
+    )
+    # --- quote quality (issue 13): edge, expiry, exposure, order flow ---------------------
+    min_half_spread_cents: float = _param(
+        1.0, 0.5, 20.0,
+        "cents (plus the maker fee per share): a bid is never above fair − this, an ask never below fair + it, "
+        "outside the unwind mode",
+        why="0.5 keeps the best bid below the best ask at any fair price",
+    )
+    unwind_max_loss_cents: float = _param(
+        2.0, 0.0, 20.0,
+        "cents per share: in the unwind mode (ONE_SIDE defense, reduce-only window) the reducing quote may sit "
+        "through fair by the distress discount (0-5 c as the skew goes 0.90 to 0.95), at most this far; "
+        "0: never through fair",
+    )
+    reduce_only_window_ms: int = _param(
+        60_000, 0, 30 * 86_400_000,
+        "ms before trading end in which the AMM only reduces its net position (sells what it holds) and mints "
+        "nothing; 0: off",
+    )
+    expiry_risk_weight: float = _param(
+        1.0, 0.0, 10.0,
+        "weight (×) of the binary's expiry risk: the pm-AMM probit variance rate 1/(T − t) that makes the price "
+        "risk grow to the settlement jump p(100 − p) as trading end nears; 0: realized σ only",
+    )
+    exposure_limit_pct: int = _param(
+        20, 1, 100,
+        "percent of budget_limit_cents: the net directional exposure (YES − NO shares at fair value, in cents) "
+        "that counts as inventory skew ±1 for pricing and defense",
+    )
+    exposure_target_pct: int = _param(
+        0, -90, 90,
+        "percent of the exposure limit: the net exposure the AMM steers to (+ long YES, − long NO); 0: flat",
+    )
+    size_skew_exponent: float = _param(
+        1.0, 0.0, 10.0,
+        "the side that adds exposure quotes size × (1 − |skew|)^this (no new exposure at the limit); 0: unskewed",
+    )
+    intensity_prior_trades: float = _param(
+        20.0, 0.0, 10_000.0,
+        "weight of the arrival_decay_k prior in trades: the learned k is (n0 + n) / (n0/k0 + Σ distance) over "
+        "the decayed trades",
+    )
+    arrival_decay_k_min: float = _param(
+        0.2, 0.01, 100.0, "floor of the learned arrival decay k (per cent): the spread term never exceeds (2/γ)·ln(1+γ/k_min)"
+    )
+    intensity_half_life_ms: int = _param(
+        600_000, 1_000, 86_400_000, "half-life in ms of the trades the order-flow intensity (A, k) is learned from"
     )
 
     def __post_init__(self) -> None:

@@ -8,15 +8,26 @@ Level, checked from the most severe down; the first rule that holds wins:
 | KILL_SWITCH | daily loss > 50 % of `budget_limit_cents`, or > `max_loss_daily_cents`          |
 | KILL_SWITCH | A3: cash + YES·fair + NO·(100 − fair) < `min_asset_floor_cents`                 |
 | KILL_SWITCH | A1: |skew| > 0.95                                                             |
-| ONE_SIDE    | |skew| > 0.90                                                                |
-| WIDEN       | |skew| > 0.80                                                                |
+| ONE_SIDE    | max(|skew|, |exposure_skew|) > 0.90                                          |
+| WIDEN       | max(|skew|, |exposure_skew|) > 0.80                                          |
 | WIDEN       | oracle JUMP / DEVIATION (pricing.py): the price itself is uncertain             |
 | NORMAL      | otherwise                                                                    |
+
+Within `reduce_only_window_ms` before trading end the engine turns a non-kill level into
+ONE_SIDE with reason REDUCE_ONLY_WINDOW (`reduce_only_defense`).
 
 `skew` is the risk skew (YES − NO) / max(YES + NO, `skew_min_inventory`) (Inventory.risk_skew):
 equal to the seed's skew once the AMM holds `skew_min_inventory` shares, damped below, so one
 fill on a cash-only book is not a ±1 skew that kills the market (a documented relaxation of
 A1 for books smaller than `skew_min_inventory`; set it to 0 for the seed's exact rule).
+
+`exposure_skew` (issue 13, exposure.py) is the net directional exposure in cents against its
+limit, which minting pairs does not dilute. WIDEN and ONE_SIDE act on the larger of |skew|
+and |exposure_skew| (the side to quote in ONE_SIDE follows the sign of the larger), so a book
+diluted by minting still widens and unwinds at the same net exposure; the KILL_SWITCH rule
+stays the seed's A1 on `skew`. An exposure beyond 0.95 of its limit stays ONE_SIDE at its
+widest (reduce-only, the most the unwind may give is bounded by edge.py), not a kill: the
+exposure limit is a budget to unwind from, not an operator emergency.
 
 Behaviour (SPEC §5): NORMAL ×1, two-sided. WIDEN: spread × 1.5 → 3 linearly as |skew| goes
 0.80 → 0.90 (oracle-only WIDEN uses ×1.5). ONE_SIDE: spread × 2 → 4 and a distress discount
@@ -45,6 +56,8 @@ REASON_DAILY_LOSS_BUDGET = "DAILY_LOSS_OVER_HALF_BUDGET"
 REASON_DAILY_LOSS_LIMIT = "DAILY_LOSS_OVER_MAX"
 REASON_ASSET_FLOOR = "ASSET_FLOOR_BREACHED"
 REASON_SKEW = "SKEW"
+REASON_EXPOSURE = "EXPOSURE"
+REASON_REDUCE_ONLY = "REDUCE_ONLY_WINDOW"
 REASON_ORACLE = "ORACLE_"
 
 
@@ -83,6 +96,7 @@ def evaluate_defense(
     config: StrategyConfig,
     kill_switch: KillSwitchState = KillSwitchState.OFF,
     oracle_status: str | None = None,
+    exposure_skew: float | None = None,
 ) -> DefenseEval:
     """Evaluate the stack (module table). `daily_pnl_cents` < 0 is a loss."""
     if kill_switch == KillSwitchState.ON:
@@ -97,11 +111,15 @@ def evaluate_defense(
     mag = abs(skew)
     if mag > SKEW_KILL:
         return _kill(REASON_SKEW)
+    reason = REASON_SKEW
+    if exposure_skew is not None and abs(exposure_skew) > mag:
+        skew, reason = exposure_skew, REASON_EXPOSURE
+        mag = min(abs(skew), SKEW_KILL)
     if mag > SKEW_ONE_SIDE:
         long_yes = skew > 0
         return DefenseEval(
             DefenseLevel.ONE_SIDE,
-            REASON_SKEW,
+            reason,
             spread_multiplier=_lerp(mag, SKEW_ONE_SIDE, SKEW_KILL, *ONE_SIDE_MULTIPLIER),
             quote_bids=not long_yes,
             quote_asks=long_yes,
@@ -109,11 +127,29 @@ def evaluate_defense(
         )
     if mag > SKEW_WIDEN:
         return DefenseEval(
-            DefenseLevel.WIDEN, REASON_SKEW, spread_multiplier=_lerp(mag, SKEW_WIDEN, SKEW_ONE_SIDE, *WIDEN_MULTIPLIER)
+            DefenseLevel.WIDEN, reason, spread_multiplier=_lerp(mag, SKEW_WIDEN, SKEW_ONE_SIDE, *WIDEN_MULTIPLIER)
         )
     if oracle_status in ORACLE_DISTRUST:
         return DefenseEval(DefenseLevel.WIDEN, REASON_ORACLE + oracle_status, spread_multiplier=WIDEN_MULTIPLIER[0])
     return DefenseEval(DefenseLevel.NORMAL, REASON_NORMAL)
+
+
+def reduce_only_defense(evaluated: DefenseEval, net_shares: int) -> DefenseEval:
+    """The reduce-only window before trading end (config `reduce_only_window_ms`, issue 13) as a
+    defense state: ONE_SIDE, reason REDUCE_ONLY_WINDOW, quoting only the side that sells the net
+    position down (long YES → asks, long NO → bids, flat → nothing), at the evaluated level's
+    spread multiplier and discount (a wider spread would only move the reducing quote away).
+    ONE_SIDE also stops minting (reinvest.py). A KILL_SWITCH evaluation is never relaxed."""
+    if evaluated.is_kill:
+        return evaluated
+    return DefenseEval(
+        DefenseLevel.ONE_SIDE,
+        REASON_REDUCE_ONLY,
+        spread_multiplier=evaluated.spread_multiplier,
+        quote_bids=net_shares < 0,
+        quote_asks=net_shares > 0,
+        distress_discount_cents=evaluated.distress_discount_cents,
+    )
 
 
 def _kill(reason: str) -> DefenseEval:

@@ -2,7 +2,7 @@
 
     decision = decide(state=state, market=market, inventory=inventory, config=config,
                       now_ms=now_ms, book=book, live_orders=live, oracle=oracle, fills=new_fills,
-                      daily_pnl_cents=pnl, kill_switch=kill)
+                      daily_pnl_cents=pnl, kill_switch=kill, market_trades=new_market_trades)
     # runtime: record decision.phase_transition; if decision.engage_kill_switch, set the kill
     # switch ON, cancel all, alert; send decision.replacements through the atomic replace;
     # mint decision.mint_pairs; write decision.state_fields() to amm:state; keep decision.state.
@@ -11,30 +11,52 @@ Pure: no clock, no randomness, no I/O. The same inputs give the same Decision, s
 simulation replays exactly. Order of evaluation (each step sees the previous steps' results):
 
 1. L2 micro-price of the external book (own orders removed, weight scaled by its depth) →
-   oracle guards → L3 post-fill update → fair price blended with the *current* phase's weights.
+   oracle guards (the jump gap scaled by the volatility expected at the previous fair) → L3
+   post-fill update → fair price blended with the *current* phase's weights.
 2. Fair sample appended (at most one per 5 s, wider spacing when the windows keep more than
-   600 samples: volatility.sample_spacing_ms), σ from the samples, LVR velocity and cooldown.
+   600 samples: volatility.sample_spacing_ms), σ from the samples (log-odds, quoted in cents
+   at 50: volatility.sigma_at50), LVR velocity and cooldown; the order-flow intensity (A, k)
+   updated with the new fills and market trades, measured from the previous cycle's fair.
 3. Phase transition (fill volume, stability, time; rollback on 5-minute range or loss).
-4. Defense level from the risk skew, daily loss, asset floor, oracle status, sticky kill switch.
-5. γ tier, τ, reservation price, spread with the (new) phase, defense and LVR multipliers.
-6. Ladder (nothing when the market is not ACTIVE, trading has ended, or KILL_SWITCH).
-7. Mint from idle cash; diff against the live orders.
+4. Exposure: net YES − NO at fair value against its limit (exposure.py); defense level from the
+   seed's risk skew (A1) and the exposure skew, daily loss, asset floor, oracle status, sticky
+   kill switch.
+5. γ continuous across the tiers, τ, the binary's price variance V over the holding horizon
+   (binary.py: realized σ or the pm-AMM expiry rate, up to the settlement jump), reservation
+   r = fair − clamp(q·γ·V, ±max_reservation_shift_cents) with q the exposure skew, spread with
+   the learned k and the (new) phase, defense and LVR multipliers.
+6. Ladder (nothing when the market is not ACTIVE, trading has ended, or KILL_SWITCH): sizes ×
+   √τ (the pm-AMM's √(T − t) liquidity), the exposure-adding side × (1 − |q|)^η; best prices
+   bounded by the edge (edge.py: fair ± minimum half-spread, the unwind allowance, the band
+   ends, post-only behind the external book). Inside `reduce_only_window_ms` before trading
+   end the defense is ONE_SIDE (reason REDUCE_ONLY_WINDOW): only the side that sells what is
+   held is quoted, inventory-backed, at most the net position; nothing when flat. ONE_SIDE
+   (by skew or by the window) is the unwind mode: its one side gives up the minimum edge and
+   may sit through fair by the defense's distress discount (0–5 c as the skew goes 0.90 →
+   0.95), at most `unwind_max_loss_cents`.
+7. Mint from idle cash (never in the reduce-only window); diff against the live orders.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from amm.enums import AMMPhase, DefenseLevel, KillSwitchState, PhaseTransitionReason
-from amm.strategy.avellaneda import gamma_for, hours_remaining, reservation_price, time_factor
+from amm.strategy.avellaneda import gamma_at, hours_remaining, time_factor
+from amm.strategy.binary import BinaryRisk, binary_risk, expected_sigma_cents
 from amm.strategy.book import LocalOrderBook, external_top, micro_price
 from amm.strategy.config import StrategyConfig
-from amm.strategy.defense import DefenseEval, asset_value_cents, evaluate_defense
+from amm.strategy.defense import DefenseEval, asset_value_cents, evaluate_defense, reduce_only_defense
 from amm.strategy.diff import diff_orders
+from amm.strategy.edge import QuoteBounds, edge_cents, quote_bounds
+from amm.strategy.exposure import exposure_cents, exposure_skew, exposure_step, net_shares, side_sizes
+from amm.strategy.intensity import FlowMemory, Intensity, flow_update, intensity, trade_distances
 from amm.strategy.ladder import SpreadBreakdown, build_ladder, capacity_for, compose_spread, level_size
 from amm.strategy.lvr import LvrEval, evaluate_lvr
 from amm.strategy.phase import ROLLBACK_WINDOW_MS, PhaseTransition, evaluate_phase, phase_multipliers
 from amm.strategy.pricing import (
+    ORACLE_BOOK_MIN_CONFIDENCE,
     FairPrice,
     OracleMemory,
     PostFillMemory,
@@ -45,10 +67,20 @@ from amm.strategy.pricing import (
     post_fill_update,
 )
 from amm.strategy.reinvest import mint_pairs
-from amm.strategy.types import MARKET_ACTIVE, DesiredQuote, Fill, Inventory, LiveOrder, MarketInfo, OracleReading, Replacement
-from amm.strategy.volatility import VOL_WINDOW_MS, append_sample, sigma_cents
+from amm.strategy.types import (
+    MARKET_ACTIVE,
+    DesiredQuote,
+    Fill,
+    Inventory,
+    LiveOrder,
+    MarketInfo,
+    MarketTrade,
+    OracleReading,
+    Replacement,
+)
+from amm.strategy.volatility import SIGMA_PRIOR_CENTS, VOL_WINDOW_MS, append_sample, bound_sigma, sigma_at50_memo
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: + flow (order-flow intensity) and sigma_memo; a version-1 dict loads with both empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +101,8 @@ class StrategyState:
     phase_fill_volume: int = 0  # AMM fill volume since entering the current phase
     total_fill_volume: int = 0
     defense_level: DefenseLevel = DefenseLevel.NORMAL  # last evaluated (for reporting)
+    flow: FlowMemory = field(default_factory=FlowMemory)  # order-flow intensity statistics (intensity.py)
+    sigma_memo: tuple | None = None  # volatility.sigma_at50_memo: (first ts, last ts, raw σ or None)
 
     @classmethod
     def initial(cls, market_id: str, now_ms: int) -> "StrategyState":
@@ -93,6 +127,8 @@ class StrategyState:
             "phase_fill_volume": self.phase_fill_volume,
             "total_fill_volume": self.total_fill_volume,
             "defense_level": self.defense_level.value,
+            "flow": self.flow.to_dict(),
+            "sigma_memo": list(self.sigma_memo) if self.sigma_memo is not None else None,
         }
 
     @classmethod
@@ -117,6 +153,8 @@ class StrategyState:
             phase_fill_volume=int(raw.get("phase_fill_volume") or 0),
             total_fill_volume=int(raw.get("total_fill_volume") or 0),
             defense_level=DefenseLevel(raw.get("defense_level", DefenseLevel.NORMAL.value)),
+            flow=FlowMemory.from_dict(raw.get("flow")),
+            sigma_memo=_memo(raw.get("sigma_memo")),
         )
 
 
@@ -133,7 +171,7 @@ class Decision:
     tau: float
     hours_remaining: float | None
     skew: float  # the seed's (YES − NO)/(YES + NO), reported as inventory_skew
-    risk_skew: float  # q used by the reservation price and the defense (Inventory.risk_skew)
+    risk_skew: float  # the seed's skew damped for small books (Inventory.risk_skew): A1 and the defense
     reservation_price: float
     spread: SpreadBreakdown
     defense: DefenseEval
@@ -144,6 +182,17 @@ class Decision:
     mint_pairs: int
     engage_kill_switch: bool  # defense reached KILL_SWITCH while the switch was OFF: set it ON, alert
     halt_reason: str | None  # why nothing is quoted (None while quoting)
+    # --- issue 13 (defaults keep a hand-built Decision valid) ---
+    net_shares: int = 0  # YES − NO volume
+    exposure_cents: float = 0.0  # net directional exposure at fair (exposure.py), + long YES
+    exposure_skew: float = 0.0  # q of the reservation price and sizes: exposure / limit − target, in [−1, 1]
+    risk: BinaryRisk | None = None  # V and σ parts (binary.py)
+    intensity: Intensity | None = None  # learned (A, k) (intensity.py)
+    bounds: QuoteBounds | None = None  # edge bounds of the best bid / ask (edge.py)
+    reduce_only: bool = False  # inside reduce_only_window_ms before trading end
+    unwind: bool = False  # the quoted side may go through fair by at most unwind_max_loss_cents
+    bid_size: int = 0  # shares per bid level the strategy wants (skew, expiry shrink; 0: side not quoted),
+    ask_size: int = 0  # before capacity, the edge bounds and the band take their share
 
     @property
     def best_bid(self) -> int | None:
@@ -190,6 +239,16 @@ class Decision:
             "mint_pairs": self.mint_pairs,
             "halt_reason": self.halt_reason,
             "phase_transition": self.phase_transition.to_dict() if self.phase_transition else None,
+            "net_shares": self.net_shares,
+            "exposure_cents": round(self.exposure_cents, 2),
+            "exposure_skew": round(self.exposure_skew, 6),
+            "risk": self.risk.to_dict() if self.risk else None,
+            "arrival_rate_per_s": round(self.intensity.a_per_s, 6) if self.intensity else None,
+            "arrival_decay_k": round(self.intensity.k_per_cent, 6) if self.intensity else None,
+            "bounds": self.bounds.to_dict() if self.bounds else None,
+            "level_sizes": [self.bid_size, self.ask_size],
+            "reduce_only": self.reduce_only,
+            "unwind": self.unwind,
         }
 
     def state_fields(self) -> dict[str, str]:
@@ -218,9 +277,25 @@ def decide(
     fills: Iterable[Fill] = (),
     daily_pnl_cents: int = 0,
     kill_switch: KillSwitchState = KillSwitchState.OFF,
+    market_trades: Iterable[MarketTrade] = (),
 ) -> Decision:
-    """Run one quote cycle (module docstring). `fills` are the AMM fills new since the last
-    call; `live_orders` the AMM's open orders in this market."""
+    """Run one quote cycle (module docstring).
+
+    Inputs (every one after `now_ms` is optional; the defaults are "nothing known"):
+    - `book`: the market's YES-view book as last read (the AMM's own orders in it are taken
+      out: book.external_top); it sets L2 of the fair price and, since issue 13, the post-only
+      bounds (a bid below the best external ask, an ask above the best external bid).
+    - `live_orders`: the AMM's open orders in this market.
+    - `oracle`: the latest `amm:oracle:{market_id}` reading, or None.
+    - `fills`: the AMM's own fills new since the last call (its trade feed).
+    - `market_trades` (issue 13): the platform's trades in this market, anyone's, new since
+      the last call (YES-view price, quantity, time, trade id); they teach the order-flow
+      intensity (intensity.py) how far from fair trades happen and how often. Trades that are
+      also in `fills` (same trade id) count once; with none passed, k is learned from the
+      AMM's fills alone (and stays at the prior `arrival_decay_k` until there are some).
+    - `market`: metadata; `trading_end_ms` drives γ, τ, the expiry risk, the size shrink and the
+      reduce-only window; `maker_fee_bps` the fee protection and the edge.
+    - `inventory`, `daily_pnl_cents`, `kill_switch`: as in `amm:inventory` / `amm:state`."""
     fills = tuple(fills)
     lo, hi = market.min_price_cents, market.max_price_cents
     fee_bps = market.worst_fee_bps
@@ -228,23 +303,29 @@ def decide(
     # 1. Fair price.
     bid, bid_qty, ask, ask_qty = external_top(book, live_orders)
     micro = micro_price(bid, bid_qty, ask, ask_qty) if bid is not None and ask is not None and bid < ask else None
-    oracle_mem = oracle_remember(state.oracle, oracle, config)
-    check = oracle_check(oracle_mem, now_ms=now_ms, book_price=micro, config=config)
+    micro_confidence = micro_depth_factor(bid_qty, ask_qty, config.order_size)
+    hours = hours_remaining(market.trading_end_ms, now_ms)
+    oracle_mem = oracle_remember(state.oracle, oracle, config, _expected_sigma(state, oracle, config, hours))
+    check = oracle_check(oracle_mem, now_ms=now_ms, config=config,
+                         book_price=micro if micro_confidence >= ORACLE_BOOK_MIN_CONFIDENCE else None)
     post = post_fill_update(state.post_fill, fills) if fills else state.post_fill
     fair = blend_fair(
         phase=state.phase, oracle=check, micro=micro, post_fill=post, now_ms=now_ms,
         previous=state.fair, initial=config.initial_fair_price_cents, lo=lo, hi=hi,
-        micro_confidence=micro_depth_factor(bid_qty, ask_qty, config.order_size),
+        micro_confidence=micro_confidence,
     )
 
-    # 2. Samples, σ, LVR.
+    # 2. Samples, σ, LVR, order-flow intensity.
     retention = max(VOL_WINDOW_MS, config.price_stable_window_ms, ROLLBACK_WINDOW_MS)
     sample_ts, sample_px = append_sample(state.sample_ts, state.sample_px, now_ms=now_ms, price=fair.raw, retention_ms=retention)
-    sigma = sigma_cents(sample_ts, sample_px, now_ms=now_ms)
+    sigma, sigma_memo = sigma_at50_memo(sample_ts, sample_px, now_ms=now_ms, memo=state.sigma_memo)
     lvr = evaluate_lvr(
         prev_fair=state.fair, prev_ms=state.fair_ms, fair=fair.raw, now_ms=now_ms,
         cooldown_until_ms=state.lvr_cooldown_until, config=config,
     )
+    flow = flow_update(state.flow, trade_distances(_traded_prices(fills, market_trades), state.fair),
+                       now_ms=now_ms, half_life_ms=config.intensity_half_life_ms)
+    learned = intensity(flow, config, now_ms)
 
     # 3. Phase.
     fill_volume = sum(f.quantity for f in fills if f.quantity > 0)
@@ -260,45 +341,75 @@ def decide(
         if transition.reason is PhaseTransitionReason.EMERGENCY_ROLLBACK:
             last_rollback = now_ms
 
-    # 4. Defense.
+    # 4. Exposure and defense.
     capacity = capacity_for(inventory, live_orders, config, fee_bps)
     skew = inventory.skew
-    q = inventory.risk_skew(config.skew_min_inventory)
+    q_seed = inventory.risk_skew(config.skew_min_inventory)
+    net = net_shares(inventory)
+    exposure = exposure_cents(net, fair.raw)
+    q = exposure_skew(exposure, config)
     defense = evaluate_defense(
-        skew=q,
+        skew=q_seed,
         daily_pnl_cents=daily_pnl_cents,
         asset_value=asset_value_cents(capacity.cash_free, inventory.yes_volume, inventory.no_volume, fair.raw),
         config=config,
         kill_switch=kill_switch,
         oracle_status=check.status,
+        exposure_skew=q,
     )
 
-    # 5. A-S terms and spread.
-    hours = hours_remaining(market.trading_end_ms, now_ms)
-    gamma = gamma_for(config, hours)
+    # 5. γ, τ, the binary's risk, reservation price, spread.
+    gamma = gamma_at(config, hours)
     tau = time_factor(hours, config.time_smoothing_kappa)
-    reservation = reservation_price(fair.raw, q, gamma, sigma, tau, config.max_reservation_shift_cents)
+    risk = binary_risk(fair=fair.raw, sigma50=sigma, hours=hours, expiry_weight=config.expiry_risk_weight)
+    shift = q * gamma * risk.variance
+    cap = config.max_reservation_shift_cents
+    reservation = fair.raw - (cap if shift > cap else -cap if shift < -cap else shift)
     phase_spread, phase_size = phase_multipliers(phase, config)
+    full_size = level_size(config, phase_size * lvr.size_factor)
+    size = level_size(config, phase_size * lvr.size_factor * math.sqrt(tau))
     spread = compose_spread(
         gamma=gamma, sigma=sigma, tau=tau, fair=fair.raw, maker_fee_bps=market.maker_fee_bps,
         multiplier=phase_spread * defense.spread_multiplier * lvr.spread_multiplier, config=config,
+        variance=risk.variance, exposure_step=exposure_step(size, fair.raw, config), k=learned.k_per_cent,
     )
 
     # 6. Ladder.
     halt_reason: str | None = None
+    reduce_only = (
+        config.reduce_only_window_ms > 0 and market.trading_end_ms is not None
+        and market.trading_end_ms - now_ms <= config.reduce_only_window_ms
+    )
+    if reduce_only and not defense.is_kill:
+        defense = reduce_only_defense(defense, net)
+    quote_bids, quote_asks = defense.quote_bids, defense.quote_asks
     if market.status != MARKET_ACTIVE:
         halt_reason = f"MARKET_{market.status}"
     elif market.trading_end_ms is not None and now_ms >= market.trading_end_ms:
         halt_reason = "TRADING_ENDED"
     elif defense.is_kill:
         halt_reason = f"KILL_SWITCH:{defense.reason}"
-    size = level_size(config, phase_size * lvr.size_factor)
+    elif reduce_only and not quote_bids and not quote_asks:
+        halt_reason = "REDUCE_ONLY_FLAT"  # nothing held to sell down
+    unwind = defense.level is DefenseLevel.ONE_SIDE and quote_bids != quote_asks
+    bounds = quote_bounds(
+        fair=fair.raw, edge=edge_cents(fair.raw, config.min_half_spread_cents, market.maker_fee_bps), lo=lo, hi=hi,
+        unwind_loss=min(config.unwind_max_loss_cents, float(defense.distress_discount_cents)),
+        unwind_bids=unwind and quote_bids, unwind_asks=unwind and quote_asks,
+        external_bid=bid, external_ask=ask,
+    )
+    bid_size, ask_size = side_sizes(size=size, full_size=full_size, net=net, q=q, levels=config.order_levels,
+                                    exponent=config.size_skew_exponent)
+    bid_size, ask_size = (bid_size if quote_bids else 0), (ask_size if quote_asks else 0)
     quotes: tuple[DesiredQuote, ...] = ()
     if halt_reason is None:
         quotes = build_ladder(
             reservation=reservation, spread_cents=spread.cents, lo=lo, hi=hi, levels=config.order_levels,
             spacing=config.level_spacing_cents, size=size, capacity=capacity, fee_bps=fee_bps,
-            quote_bids=defense.quote_bids, quote_asks=defense.quote_asks, discount_cents=defense.distress_discount_cents,
+            quote_bids=quote_bids, quote_asks=quote_asks, discount_cents=defense.distress_discount_cents,
+            bid_max=bounds.bid_max, ask_min=bounds.ask_min,
+            bid_size=bid_size, ask_size=ask_size,
+            bid_total=-net if reduce_only else None, ask_total=net if reduce_only else None, sell_only=reduce_only,
         )
 
     # 7. Mint and diff.
@@ -306,7 +417,7 @@ def decide(
     mint = mint_pairs(
         inventory=inventory, capacity=capacity, ladder_cash_cents=ladder_cash,
         target_per_side=config.order_levels * size, defense_level=defense.level,
-        quoting=halt_reason is None, config=config,
+        quoting=halt_reason is None and not reduce_only, config=config,
     )
     replacements = diff_orders(
         live_orders, quotes, price_tolerance_cents=config.quote_tolerance_cents,
@@ -328,6 +439,8 @@ def decide(
         phase_fill_volume=phase_volume,
         total_fill_volume=state.total_fill_volume + fill_volume,
         defense_level=defense.level,
+        flow=flow,
+        sigma_memo=sigma_memo,
     )
     return Decision(
         market_id=market.market_id,
@@ -339,7 +452,7 @@ def decide(
         tau=tau,
         hours_remaining=hours,
         skew=skew,
-        risk_skew=q,
+        risk_skew=q_seed,
         reservation_price=reservation,
         spread=spread,
         defense=defense,
@@ -350,7 +463,46 @@ def decide(
         mint_pairs=mint,
         engage_kill_switch=defense.is_kill and kill_switch != KillSwitchState.ON,
         halt_reason=halt_reason,
+        net_shares=net,
+        exposure_cents=exposure,
+        exposure_skew=q,
+        risk=risk,
+        intensity=learned,
+        bounds=bounds,
+        reduce_only=reduce_only,
+        unwind=unwind,
+        bid_size=bid_size if halt_reason is None else 0,
+        ask_size=ask_size if halt_reason is None else 0,
     )
+
+
+def _expected_sigma(state: StrategyState, oracle: OracleReading | None, config: StrategyConfig,
+                    hours: float | None) -> float:
+    """How fast the price may move now, from the previous cycle's fair and σ: the oracle jump
+    guard's yardstick, needed only when a reading moved by more than `oracle_gap_cents` (0
+    otherwise, and before there is a fair price: the seed's fixed gap)."""
+    last = state.oracle.price
+    if state.fair is None or oracle is None or last is None or abs(oracle.price_cents - last) <= config.oracle_gap_cents:
+        return 0.0
+    memo = state.sigma_memo
+    sigma50 = SIGMA_PRIOR_CENTS if memo is None or memo[2] is None else bound_sigma(memo[2])
+    return expected_sigma_cents(fair=state.fair, sigma50=sigma50, hours=hours, expiry_weight=config.expiry_risk_weight)
+
+
+def _traded_prices(fills: Sequence[Fill], market_trades: Iterable[MarketTrade]) -> list[int]:
+    """YES-view prices of the AMM's fills and the market's trades, a trade in both once."""
+    prices = [f.price_cents for f in fills if f.quantity > 0]
+    seen = {f.trade_id for f in fills if f.trade_id}
+    for trade in market_trades:
+        if trade.quantity > 0 and not (trade.trade_id and trade.trade_id in seen):
+            prices.append(trade.price_cents)
+    return prices
+
+
+def _memo(raw: Any) -> tuple | None:
+    if not raw or len(raw) != 3:
+        return None
+    return (int(raw[0]), int(raw[1]), None if raw[2] is None else float(raw[2]))
 
 
 def _opt_int(value: Any) -> int | None:

@@ -14,9 +14,17 @@ Oracle guards (config `oracle_*`), and their documented effects:
 |-------------|-------------------------------------------------------------|-----------|---------|
 | ABSENT      | no reading                                                  | 0         | none    |
 | STALE       | now − reading.ts > oracle_stale_ms                          | 0         | none    |
-| JUMP        | a new reading differs from the previous one by > oracle_gap_cents; it stays distrusted until a later reading within the gap confirms it | 0 | at least WIDEN |
-| DEVIATION   | |oracle − L2| > oracle_deviation_cents (only when L2 exists) | 0         | at least WIDEN |
+| JUMP        | a new reading differs from the previous one by > max(oracle_gap_cents, 4·σ·√Δt) (σ the binary's expected volatility, see below); it stays distrusted until a later reading within the gap confirms it | 0 | at least WIDEN |
+| DEVIATION   | |oracle − L2| > oracle_deviation_cents (only when L2 exists and the external top of book holds ≥ ORACLE_BOOK_MIN_CONFIDENCE × order_size a side) | 0 | at least WIDEN |
 | OK          | otherwise                                                   | phase w₁  | none    |
+
+The jump gap grows with the volatility the market is expected to have (issue 13): σ is the
+larger of the realized σ and the pm-AMM's expiry σ 100·φ(Φ⁻¹(p))/√(T − t) at the previous fair
+(binary.expected_sigma_cents), per √minute, over the Δt between the two readings. Far from
+the end it is `oracle_gap_cents` as before; in the last minutes of a binary, whose price
+legitimately moves many cents a second, an oracle that follows it is not distrusted each
+time (the defense flipped NORMAL/WIDEN on every reading in the simulator's resolution
+scenario, and the fair price lagged the truth by 15+ cents while the oracle was ignored).
 
 A stale oracle is simply absent; a jumping or disagreeing oracle means real uncertainty
 about the price, so the defense stack widens (defense.py) while the oracle is ignored.
@@ -43,6 +51,12 @@ ORACLE_STALE = "STALE"
 ORACLE_JUMP = "JUMP"
 ORACLE_DEVIATION = "DEVIATION"
 ORACLE_DISTRUST = frozenset({ORACLE_JUMP, ORACLE_DEVIATION})  # statuses that raise defense
+# DEVIATION compares the oracle with L2 only when the external top of book is at least this
+# deep (micro_depth_factor): a book too thin to set the fair price is too thin to overrule the
+# oracle, and a one-lot quote far from it flipped the defense to WIDEN and back every few
+# cycles (issue 13: NORMAL/WIDEN 40–80 times in 10 minutes).
+ORACLE_BOOK_MIN_CONFIDENCE = 0.5
+JUMP_SIGMAS = 4.0  # a reading further than this many expected σ (and oracle_gap_cents) from the last is a JUMP
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +82,34 @@ class OracleCheck:
         return self.status in ORACLE_DISTRUST
 
 
-def oracle_remember(prev: OracleMemory, reading: OracleReading | None, config: StrategyConfig) -> OracleMemory:
+def oracle_remember(
+    prev: OracleMemory, reading: OracleReading | None, config: StrategyConfig, expected_sigma_cents: float = 0.0
+) -> OracleMemory:
     """Record a reading. A *new* reading (other timestamp or price) is a jump when it differs
-    from the previous reading by more than `oracle_gap_cents`; the same reading keeps its flag."""
+    from the previous reading by more than `jump_gap_cents` (at least `oracle_gap_cents`); the same
+    reading keeps its flag. `expected_sigma_cents` is the binary's expected volatility per
+    √minute (binary.expected_sigma_cents), 0 for the seed's fixed gap."""
     if reading is None:
         return prev
     price = float(reading.price_cents)
     if prev.ts_ms == reading.ts_ms and prev.price == price:
         return prev
-    jump = prev.price is not None and abs(price - prev.price) > config.oracle_gap_cents
+    jump = False
+    if prev.price is not None:
+        move = abs(price - prev.price)
+        if move > config.oracle_gap_cents:
+            dt_ms = reading.ts_ms - prev.ts_ms if prev.ts_ms is not None else 0
+            jump = move > jump_gap_cents(config.oracle_gap_cents, expected_sigma_cents, dt_ms)
     return OracleMemory(price=price, ts_ms=reading.ts_ms, jump=jump)
+
+
+def jump_gap_cents(gap_cents: float, expected_sigma_cents: float, dt_ms: int) -> float:
+    """max(oracle_gap_cents, JUMP_SIGMAS·σ·√Δt): a move the binary's own volatility over the
+    time between the two readings explains is not a jump (σ per √minute, Δt in minutes)."""
+    if expected_sigma_cents <= 0.0 or dt_ms <= 0:
+        return gap_cents
+    explained = JUMP_SIGMAS * expected_sigma_cents * (dt_ms / 60_000.0) ** 0.5
+    return explained if explained > gap_cents else gap_cents
 
 
 def oracle_check(memory: OracleMemory, *, now_ms: int, book_price: float | None, config: StrategyConfig) -> OracleCheck:

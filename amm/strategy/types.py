@@ -184,6 +184,18 @@ class Fill:
 
 
 @dataclass(frozen=True, slots=True)
+class MarketTrade:
+    """One trade of the market by anyone (the platform's trade feed for the market), YES-view
+    price: what the order-flow intensity is learned from (intensity.py). A trade that is also
+    one of the AMM's `Fill`s (same non-empty `trade_id`) counts once."""
+
+    price_cents: int
+    quantity: int
+    ts_ms: int
+    trade_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredQuote:
     """One order the strategy wants live: own-side `price_cents`, plus its YES-view price.
 

@@ -16,6 +16,11 @@ over the samples of the last VOL_WINDOW_MS, then σ is bounded to [1.0, 15.0] ce
 - Until the window holds VOL_MIN_SAMPLES samples spanning VOL_MIN_SPAN_MS, σ is the prior
   SIGMA_PRIOR_CENTS: a new market is quoted as moderately volatile, not as flat.
 
+Since issue 13 the strategy reads σ in log-odds, quoted in cents at 50 (`sigma_at50`): the
+same number as before for a market near 50, but a 1-cent move at 2 is a large move and the
+price-space σ at p is σ × 4·x(1 − x) (binary.py), so σ has a probability's p(1 − p) shape
+instead of quoting 1/9 at fair 2 and 43/57 at 50 with the same σ = 3.
+
 Samples are taken at most every 5 s: σ and the phase rules look at minutes, sub-5-second
 flicker is noise for them, and 120 samples per window keep the cycle fast and the state small
 (the LVR guard compares consecutive cycles itself, not samples).
@@ -25,8 +30,9 @@ immutable and serialisable and the hot path uses C-level slicing, `bisect`, `map
 from __future__ import annotations
 
 from bisect import bisect_left
-from math import sqrt
-from operator import mul, sub
+from itertools import repeat
+from math import log, sqrt
+from operator import mul, sub, truediv
 from typing import Sequence
 
 SIGMA_MIN_CENTS = 1.0  # SPEC §6 / seed §4.3 range [1.0, 15.0]
@@ -39,6 +45,8 @@ VOL_MIN_SAMPLES = 3
 VOL_CLIP_CENTS = 10.0
 SAMPLE_MIN_SPACING_MS = 5_000  # at most one fair sample per 5 s (120 per σ window) …
 MAX_SAMPLES = 600  # … and at most this many kept (spacing grows for long windows)
+LOGIT_CENTS_AT_50 = 25.0  # d(price)/d(log-odds) at 50: 100 · ½ · ½ cents
+LOGIT_MIN_CENTS = 0.5  # prices are kept inside [0.5, 99.5] before taking log-odds
 
 
 def bound_sigma(sigma: float) -> float:
@@ -70,6 +78,67 @@ def realized_sigma(
     if max(diffs) > clip_cents or min(diffs) < -clip_cents:
         diffs = [clip_cents if d > clip_cents else -clip_cents if d < -clip_cents else d for d in diffs]
     return sqrt(sum(map(mul, diffs, diffs)) * horizon_ms / span)
+
+
+def realized_sigma_at50(
+    ts: Sequence[int],
+    px: Sequence[float],
+    *,
+    now_ms: int,
+    window_ms: int = VOL_WINDOW_MS,
+    horizon_ms: int = VOL_HORIZON_MS,
+    clip_cents: float = VOL_CLIP_CENTS,
+    min_samples: int = VOL_MIN_SAMPLES,
+    min_span_ms: int = VOL_MIN_SPAN_MS,
+) -> float | None:
+    """`realized_sigma` of the log-odds ln(p / (100 − p)) instead of the price, quoted "in cents
+    at 50" (× LOGIT_CENTS_AT_50 = 25, the slope of the price in log-odds at 50), so a 1-cent
+    move at 50 counts 1 and a 1-cent move at 2 counts about 12.8 (issue 13: σ in a unit that
+    fits a probability). The price-space σ at p is this × 4·x(1 − x) (binary.local_sigma_scale);
+    the increment clip applies in the same unit. None when the history is too short."""
+    start = bisect_left(ts, now_ms - window_ms)
+    if len(ts) - start < min_samples:
+        return None
+    span = ts[-1] - ts[start]
+    if span < max(min_span_ms, 1):
+        return None
+    window = px[start:]
+    if min(window) < LOGIT_MIN_CENTS or max(window) > 100.0 - LOGIT_MIN_CENTS:
+        window = [LOGIT_MIN_CENTS if p < LOGIT_MIN_CENTS else 100.0 - LOGIT_MIN_CENTS if p > 100.0 - LOGIT_MIN_CENTS
+                  else p for p in window]
+    logits = list(map(log, map(truediv, window, map(sub, repeat(100.0), window))))
+    diffs = list(map(sub, logits[1:], logits[:-1]))
+    clip = clip_cents / LOGIT_CENTS_AT_50
+    if max(diffs) > clip or min(diffs) < -clip:
+        diffs = [clip if d > clip else -clip if d < -clip else d for d in diffs]
+    return LOGIT_CENTS_AT_50 * sqrt(sum(map(mul, diffs, diffs)) * horizon_ms / span)
+
+
+def sigma_at50(ts: Sequence[int], px: Sequence[float], *, now_ms: int, **kwargs: int | float) -> float:
+    """`realized_sigma_at50` bounded to [1.0, 15.0] (the seed's `sigma_cents` range, read at 50);
+    SIGMA_PRIOR_CENTS while the history is too short. What the strategy reports as σ."""
+    raw = realized_sigma_at50(ts, px, now_ms=now_ms, **kwargs)  # type: ignore[arg-type]
+    return SIGMA_PRIOR_CENTS if raw is None else bound_sigma(raw)
+
+
+SigmaMemo = tuple  # (first sample ts in the window, last sample ts, raw σ at 50 or None)
+
+
+def sigma_at50_memo(
+    ts: Sequence[int], px: Sequence[float], *, now_ms: int, memo: SigmaMemo | None = None
+) -> tuple[float, SigmaMemo | None]:
+    """`sigma_at50` and the memo to keep. σ is re-estimated when a sample is appended (at most
+    every 5 s); between appends the memo's value, taken at the last append over the window
+    ending there, is the answer (a cycle every second re-reads 120 samples once in five)."""
+    if not ts or ts[-1] <= now_ms - VOL_WINDOW_MS:
+        return SIGMA_PRIOR_CENTS, None
+    last = ts[-1]
+    if memo is not None and memo[1] == last:
+        raw = memo[2]
+    else:
+        raw = realized_sigma_at50(ts, px, now_ms=now_ms)
+    start = bisect_left(ts, now_ms - VOL_WINDOW_MS)
+    return (SIGMA_PRIOR_CENTS if raw is None else bound_sigma(raw)), (ts[start], last, raw)
 
 
 def sigma_cents(ts: Sequence[int], px: Sequence[float], *, now_ms: int, **kwargs: int | float) -> float:

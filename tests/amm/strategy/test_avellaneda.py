@@ -9,7 +9,9 @@ from amm.strategy.avellaneda import (
     MID_TIER_HOURS,
     MS_PER_HOUR,
     SHORT_TIER_HOURS,
+    TIER_BLEND,
     as_quotes,
+    gamma_at,
     gamma_for,
     hours_remaining,
     optimal_spread,
@@ -102,3 +104,24 @@ def test_reservation_price_decreases_with_inventory_and_respects_cap(s, q1, q2, 
     r_hi = reservation_price(s, hi, gamma, sigma, tau, cap)
     assert r_hi <= r_lo + 1e-9
     assert abs(r_lo - s) <= cap + 1e-9 and abs(r_hi - s) <= cap + 1e-9
+
+
+# --- γ continuous across the tiers (issue 13) --------------------------------------------------
+def test_gamma_at_is_the_tier_value_deep_inside_a_tier_and_the_mean_at_a_boundary():
+    assert gamma_at(CFG, None) == CFG.gamma_long
+    assert gamma_at(CFG, 0.0) == gamma_at(CFG, SHORT_TIER_HOURS / TIER_BLEND) == CFG.gamma_short
+    assert gamma_at(CFG, SHORT_TIER_HOURS * TIER_BLEND) == CFG.gamma_mid == gamma_at(CFG, MID_TIER_HOURS / TIER_BLEND)
+    assert gamma_at(CFG, MID_TIER_HOURS * TIER_BLEND) == CFG.gamma_long == gamma_at(CFG, 10**6)
+    assert math.isclose(gamma_at(CFG, SHORT_TIER_HOURS), (CFG.gamma_short + CFG.gamma_mid) / 2)
+    assert math.isclose(gamma_at(CFG, MID_TIER_HOURS), (CFG.gamma_mid + CFG.gamma_long) / 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(h=st.floats(0, 5_000), dh=st.floats(0, 0.01), g=st.tuples(st.floats(0, 50), st.floats(0, 50), st.floats(0, 50)))
+def test_gamma_at_has_no_jump(h, dh, g):
+    """Lipschitz in log-hours: a 0.01-hour step moves γ by at most |Δγ_tiers|·0.01/(h·ln 4)."""
+    cfg = StrategyConfig(gamma_short=g[0], gamma_mid=g[1], gamma_long=g[2])
+    a, b = gamma_at(cfg, h), gamma_at(cfg, h + dh)
+    assert min(g) - 1e-9 <= a <= max(g) + 1e-9
+    if h >= 1.0:
+        assert abs(a - b) <= (abs(g[0] - g[1]) + abs(g[1] - g[2])) * dh / (h * math.log(4)) + 1e-9

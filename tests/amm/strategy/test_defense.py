@@ -7,16 +7,16 @@ from hypothesis import strategies as st
 
 from amm.enums import DefenseLevel, KillSwitchState
 from amm.strategy.config import StrategyConfig
-from amm.strategy.defense import asset_value_cents, evaluate_defense
+from amm.strategy.defense import asset_value_cents, evaluate_defense, reduce_only_defense
 from amm.strategy.types import Inventory
 
 CFG = StrategyConfig(budget_limit_cents=100_000, max_loss_daily_cents=30_000, min_asset_floor_cents=1_000)
 SEVERITY = {DefenseLevel.NORMAL: 0, DefenseLevel.WIDEN: 1, DefenseLevel.ONE_SIDE: 2, DefenseLevel.KILL_SWITCH: 3}
 
 
-def defend(skew=0.0, pnl=0, assets=10**9, kill=KillSwitchState.OFF, oracle=None, config=CFG):
+def defend(skew=0.0, pnl=0, assets=10**9, kill=KillSwitchState.OFF, oracle=None, config=CFG, exposure_skew=None):
     return evaluate_defense(skew=skew, daily_pnl_cents=pnl, asset_value=assets, config=config,
-                            kill_switch=kill, oracle_status=oracle)
+                            kill_switch=kill, oracle_status=oracle, exposure_skew=exposure_skew)
 
 
 @pytest.mark.parametrize(
@@ -107,3 +107,23 @@ def test_severity_grows_with_skew(a, b):
 @given(skew=st.floats(-1, 1), pnl=st.integers(-10**6, 10**6), assets=st.floats(-1e6, 1e9))
 def test_kill_switch_on_always_wins(skew, pnl, assets):
     assert defend(skew=skew, pnl=pnl, assets=assets, kill=KillSwitchState.ON).is_kill
+
+
+# --- exposure skew and the reduce-only window (issue 13) ------------------------------------------
+def test_exposure_skew_widens_and_unwinds_a_book_diluted_by_minting():
+    d = defend(skew=0.1, exposure_skew=0.85)
+    assert d.level is DefenseLevel.WIDEN and d.reason == "EXPOSURE"
+    d = defend(skew=0.1, exposure_skew=-0.93)
+    assert d.level is DefenseLevel.ONE_SIDE and (d.quote_bids, d.quote_asks) == (True, False)
+    beyond = defend(skew=0.1, exposure_skew=1.0)  # past the limit: still reduce-only, not a kill
+    assert beyond.level is DefenseLevel.ONE_SIDE and beyond.spread_multiplier == 4.0
+    assert defend(skew=0.96, exposure_skew=0.0).is_kill  # A1 stays the seed's skew
+
+
+def test_reduce_only_window_is_one_side_on_the_net_position():
+    long_yes = reduce_only_defense(defend(), 120)
+    assert (long_yes.level, long_yes.reason) == (DefenseLevel.ONE_SIDE, "REDUCE_ONLY_WINDOW")
+    assert (long_yes.quote_bids, long_yes.quote_asks) == (False, True)
+    flat = reduce_only_defense(defend(), 0)
+    assert not flat.quote_bids and not flat.quote_asks
+    assert reduce_only_defense(defend(skew=0.99), 120).is_kill  # a kill is never relaxed

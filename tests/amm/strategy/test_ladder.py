@@ -155,17 +155,26 @@ def ladder_case(draw):
         quote_bids=draw(st.booleans()),
         quote_asks=draw(st.booleans()),
         discount_cents=draw(st.integers(0, 5)),
+        bid_max=draw(st.one_of(st.none(), st.integers(-5, 105))),
+        ask_min=draw(st.one_of(st.none(), st.integers(-5, 105))),
+        bid_size=draw(st.one_of(st.none(), st.integers(0, 5_000))),
+        ask_size=draw(st.one_of(st.none(), st.integers(0, 5_000))),
     )
 
 
-def assert_ladder_invariants(quotes, *, lo, hi, levels, size, capacity, fee_bps, quote_bids=True, quote_asks=True, **_):
+def assert_ladder_invariants(quotes, *, lo, hi, levels, size, capacity, fee_bps, quote_bids=True, quote_asks=True,
+                             bid_max=None, ask_min=None, bid_size=None, ask_size=None, **_):
     bids = [q for q in quotes if q.is_bid]
     asks = [q for q in quotes if not q.is_bid]
     assert len(quotes) <= 2 * levels
     for q in quotes:
         assert lo <= q.price_cents <= hi, q  # own-side price in band
         assert lo <= q.yes_view_price <= hi, q
-        assert 1 <= q.quantity <= size
+        assert 1 <= q.quantity <= ((bid_size if q.is_bid else ask_size) or size)
+        if q.is_bid and bid_max is not None:
+            assert q.yes_view_price <= bid_max
+        if not q.is_bid and ask_min is not None:
+            assert q.yes_view_price >= ask_min
         expected_yes_view = q.price_cents if q.side is Side.YES else 100 - q.price_cents
         assert q.yes_view_price == expected_yes_view
     if bids and asks:
@@ -199,3 +208,44 @@ def test_ladder_invariants_on_random_inputs(case):
     quotes = ladder(**case)
     assert_ladder_invariants(quotes, **case)
     assert ladder(**case) == quotes  # deterministic
+
+
+# --- issue 13: core cap, edge bounds, per-side sizes, sell-only ---------------------------------
+def test_core_cap_leaves_room_for_every_multiplier():
+    cfg = StrategyConfig(base_spread_cents=2, max_spread_cents=16)
+    huge = compose_spread(gamma=2.5, sigma=15.0, tau=1.0, fair=50, maker_fee_bps=0, multiplier=1.0, config=cfg)
+    assert huge.core_capped and huge.core == 8 and huge.cents == 8
+    widen = compose_spread(gamma=2.5, sigma=15.0, tau=1.0, fair=50, maker_fee_bps=0, multiplier=1.5, config=cfg)
+    assert widen.cents == 12  # WIDEN still acts on a capped core
+    both = compose_spread(gamma=2.5, sigma=15.0, tau=1.0, fair=50, maker_fee_bps=0, multiplier=4.0, config=cfg)
+    assert both.cents == 16  # the total cap still holds
+    base_over_half = StrategyConfig(base_spread_cents=12, max_spread_cents=15)
+    s = compose_spread(gamma=2.5, sigma=15.0, tau=1.0, fair=50, maker_fee_bps=0, multiplier=1.0, config=base_over_half)
+    assert s.cents == 12  # never below the base
+
+
+def test_spread_with_variance_uses_the_exposure_step_and_the_learned_k():
+    cfg = StrategyConfig(base_spread_cents=1, max_spread_cents=40)
+    s = compose_spread(gamma=2.0, sigma=1.0, tau=1.0, fair=50, maker_fee_bps=0, multiplier=1.0, config=cfg,
+                       variance=100.0, exposure_step=0.05, k=0.5)
+    assert math.isclose(s.as_term, 2.0 * 100.0 * 0.05 + (2 / 2.0) * math.log1p(2.0 / 0.5)) and s.k == 0.5
+
+
+def test_bounds_move_the_best_prices_and_can_remove_a_side():
+    quotes = ladder(capacity=cap(yes=10**4, no=10**4), spread=2, bid_max=45, ask_min=53)
+    assert [q.yes_view_price for q in quotes] == [45, 53, 44, 54]
+    no_bids = ladder(reservation=2.0, capacity=cap(yes=10**4, no=10**4), bid_max=0)
+    assert no_bids and all(not q.is_bid for q in no_bids)
+    no_asks = ladder(reservation=98.0, capacity=cap(yes=10**4, no=10**4), ask_min=100)
+    assert no_asks and all(q.is_bid for q in no_asks)
+
+
+def test_side_sizes_totals_and_sell_only():
+    quotes = ladder(capacity=cap(yes=10**4, no=10**4), bid_size=30, ask_size=0)
+    assert [(q.is_bid, q.quantity) for q in quotes] == [(True, 30), (True, 30)]
+    capped = ladder(capacity=cap(yes=10**4, no=10**4), quote_bids=False, ask_total=150)
+    assert [q.quantity for q in capped] == [100, 50]
+    # sell-only: no YES to sell and no cash-backed BUY NO instead
+    assert ladder(capacity=cap(no=10**4, cash=10**7), quote_bids=False, sell_only=True) == ()
+    sells = ladder(capacity=cap(yes=120, cash=10**7), quote_bids=False, sell_only=True)
+    assert [(q.direction, q.quantity) for q in sells] == [(Direction.SELL, 100), (Direction.SELL, 20)]

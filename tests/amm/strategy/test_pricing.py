@@ -19,6 +19,7 @@ from amm.strategy.pricing import (
     PostFillMemory,
     blend_fair,
     decay,
+    jump_gap_cents,
     oracle_check,
     oracle_remember,
     post_fill_update,
@@ -153,3 +154,14 @@ def test_thin_book_only_nudges_the_fair_price():
     deep = blend_fair(phase=AMMPhase.STABILIZATION, oracle=none, micro=80.0, post_fill=PostFillMemory(), now_ms=0,
                       previous=50.0, initial=50, lo=1, hi=99, micro_confidence=1.0)
     assert deep.raw == 80.0
+
+
+def test_jump_gap_grows_with_the_expected_volatility():
+    """Issue 13: near a binary's end the price moves many cents a second; an oracle following it
+    is not a jump. The seed's oracle_gap_cents stays the floor."""
+    assert jump_gap_cents(5, 0.0, 1_000) == 5  # the seed's fixed gap
+    assert jump_gap_cents(5, 2.0, 1_000) == 5  # calm: 4·2·√(1/60) ≈ 1 c
+    assert math.isclose(jump_gap_cents(5, 40.0, 1_000), 4 * 40.0 * math.sqrt(1 / 60))  # a minute before the end
+    fast = oracle_remember(OracleMemory(50.0, 0), OracleReading(60, 1_000), CFG, expected_sigma_cents=40.0)
+    assert not fast.jump
+    assert oracle_remember(OracleMemory(50.0, 0), OracleReading(60, 1_000), CFG, expected_sigma_cents=2.0).jump

@@ -14,7 +14,10 @@ from amm.strategy.volatility import (
     bound_sigma,
     price_range,
     realized_sigma,
+    realized_sigma_at50,
     sample_spacing_ms,
+    sigma_at50,
+    sigma_at50_memo,
     sigma_cents,
 )
 
@@ -133,3 +136,41 @@ def test_constant_step_walk_is_exact_at_any_sampling_interval(signs, d, step_ms)
     ts, px = series(prices, step_ms=step_ms)
     raw = realized_sigma(ts, px, now_ms=ts[-1], window_ms=10**9, min_span_ms=0)
     assert math.isclose(raw, d * math.sqrt(VOL_HORIZON_MS / step_ms))
+
+
+# --- σ in log-odds, quoted in cents at 50 (issue 13) -------------------------------------------
+def test_sigma_at50_matches_cents_near_50_and_scales_a_move_at_the_ends():
+    ts, px = series([50 + 0.1 * (i % 2) for i in range(121)])
+    assert math.isclose(sigma_at50(ts, px, now_ms=ts[-1]), sigma_cents(ts, px, now_ms=ts[-1]), rel_tol=1e-3)
+    # the same 0.1-cent flicker at 2 c is a 12.8× larger move in log-odds
+    ts, px = series([2 + 0.1 * (i % 2) for i in range(121)])
+    ratio = realized_sigma_at50(ts, px, now_ms=ts[-1]) / realized_sigma(ts, px, now_ms=ts[-1])
+    assert 12.0 < ratio < 13.5
+    assert sigma_at50((), (), now_ms=0) == SIGMA_PRIOR_CENTS
+
+
+def test_sigma_memo_recomputes_only_when_a_sample_is_appended():
+    ts, px = series([50 + (i % 2) for i in range(121)])
+    sigma, memo = sigma_at50_memo(ts, px, now_ms=ts[-1])
+    assert sigma == sigma_at50(ts, px, now_ms=ts[-1]) and memo[1] == ts[-1]
+    fake = (memo[0], memo[1], 7.5)  # a memo for the same last sample is the answer
+    assert sigma_at50_memo(ts, px, now_ms=ts[-1] + 1_000, memo=fake)[0] == 7.5
+    ts2, px2 = ts + (ts[-1] + 5_000,), px + (50.0,)
+    assert sigma_at50_memo(ts2, px2, now_ms=ts2[-1], memo=fake)[0] == sigma_at50(ts2, px2, now_ms=ts2[-1])
+    assert sigma_at50_memo(ts, px, now_ms=ts[-1] + 10**9)[0] == SIGMA_PRIOR_CENTS  # nothing in the window
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(st.floats(-20, 20, allow_nan=False), min_size=0, max_size=150),
+    gaps=st.lists(st.integers(1, 30_000), min_size=150, max_size=150),
+    start=st.floats(1, 99),
+)
+def test_sigma_at50_always_bounded(steps, gaps, start):
+    ts, px, t, p = [], [], 0, start
+    for step, gap in zip(steps, gaps):
+        t += gap
+        p = min(99.0, max(1.0, p + step))
+        ts.append(t)
+        px.append(p)
+    assert SIGMA_MIN_CENTS <= sigma_at50(tuple(ts), tuple(px), now_ms=t) <= SIGMA_MAX_CENTS
