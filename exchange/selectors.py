@@ -8,7 +8,7 @@ prepared SQL statements (exchange.sql): one round trip and one snapshot each.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 
@@ -137,6 +137,7 @@ class OrderBook:
     sequence_id: int
     bids: list[list[int]]
     asks: list[list[int]]
+    recent_trades: list[dict] = field(default_factory=list)  # the market's tape, newest first
 
 
 # One statement, so one snapshot: the levels are exactly the book at that sequence_id.
@@ -151,14 +152,30 @@ UNION ALL (SELECT 'A', yes_price, SUM(quantity - filled_quantity) FROM orders
 """
 
 
-def orderbook_get(*, market_id: str, depth: int = 20) -> OrderBook:
-    """YES-view levels (remaining quantity summed per price; bids descending, asks ascending)
-    and the book's sequence_id."""
+# The market's last trades, anyone's, without who traded (a public tape): a market maker
+# learns the order flow's intensity from where trades print. On the (market, executed_at) index.
+_RECENT_TRADES_SQL = """
+SELECT id, price_cents, quantity, (EXTRACT(EPOCH FROM executed_at) * 1000)::bigint FROM trades
+WHERE market_id = %(market)s ORDER BY executed_at DESC, id DESC LIMIT %(recent)s
+"""
+RECENT_TRADES_MAX = 100
+
+
+def orderbook_get(*, market_id: str, depth: int = 20, trades: int = 0) -> OrderBook:
+    """YES-view levels (remaining quantity summed per price; bids descending, asks ascending),
+    the book's sequence_id and, when asked, the market's last `trades` trades (newest first; a
+    trade moves the sequence_id, so a reader that re-reads the book on a new sequence_id sees
+    every trade while fewer than `trades` print between two reads)."""
     depth = max(1, min(depth, ORDERBOOK_DEPTH_MAX))
-    (rows,) = select_together([(_ORDERBOOK_SQL, {"market": market_id, "depth": depth})])
+    statements = [(_ORDERBOOK_SQL, {"market": market_id, "depth": depth})]
+    if trades:
+        statements.append((_RECENT_TRADES_SQL, {"market": market_id, "recent": min(trades, RECENT_TRADES_MAX)}))
+    rows, *tapes = select_together(statements)
+    tape = tapes[0] if tapes else []
     sequence = [int(value) for kind, _, value in rows if kind == "M"]
     if not sequence:
         raise _market_missing(market_id)
     bids = sorted(([int(p), int(q)] for kind, p, q in rows if kind == "B"), reverse=True)
     asks = sorted([int(p), int(q)] for kind, p, q in rows if kind == "A")
-    return OrderBook(market_id=market_id, sequence_id=sequence[0], bids=bids, asks=asks)
+    recent = [{"id": int(i), "price_cents": int(p), "quantity": int(q), "executed_ms": int(t)} for i, p, q, t in tape]
+    return OrderBook(market_id=market_id, sequence_id=sequence[0], bids=bids, asks=asks, recent_trades=recent)

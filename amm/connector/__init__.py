@@ -35,6 +35,7 @@ from amm.connector.types import (  # noqa: F401
     Market,
     Order,
     OrderBook,
+    TapeTrade,
     OrderRequest,
     PlaceResult,
     Position,

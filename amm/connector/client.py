@@ -245,8 +245,10 @@ class PlatformClient:
             next_since = max([since] + [t.id for t in trades])
         return TradesPage(results=trades, next_since=int(next_since))
 
-    def orderbook_get(self, market_id: str, *, depth: int | None = None) -> OrderBook:
-        params = {"depth": int(depth)} if depth is not None else None
+    def orderbook_get(self, market_id: str, *, depth: int | None = None, trades: int = 0) -> OrderBook:
+        """The book's levels; with `trades`, also the market's last trades (`recent_trades`)."""
+        params = {**({"depth": int(depth)} if depth is not None else {}), **({"trades": int(trades)} if trades else {})}
+        params = params or None
         return OrderBook.parse(self._get(f"{API}/orderbook/{market_id}", params=params, operation="orderbook_get"))
 
     # --- order calls -------------------------------------------------------------------------

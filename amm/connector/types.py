@@ -287,11 +287,22 @@ class PrivilegedResult:
 
 
 @dataclass(frozen=True, slots=True)
+class TapeTrade:
+    """One trade of a market's public tape (anyone's): YES-view price."""
+
+    id: int
+    price_cents: int
+    quantity: int
+    executed_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class OrderBook:
     market_id: str
     sequence_id: int
     bids: list[tuple[int, int]]  # (YES-view price, quantity), best first
     asks: list[tuple[int, int]]
+    recent_trades: tuple[TapeTrade, ...] = ()  # the market's last trades, newest first (a platform may omit them)
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> "OrderBook":
@@ -303,6 +314,9 @@ class OrderBook:
             sequence_id=_int(raw, "sequence_id", 0),
             bids=levels("bids"),
             asks=levels("asks"),
+            recent_trades=tuple(TapeTrade(id=_int(t, "id", 0), price_cents=_int(t, "price_cents", 0),
+                                          quantity=_int(t, "quantity", 0), executed_ms=_int(t, "executed_ms", 0))
+                                for t in raw.get("recent_trades") or ()),
         )
 
 

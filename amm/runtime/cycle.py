@@ -52,6 +52,7 @@ from amm.connector import (
     OrderNotOpen,
     PlatformUnavailable,
     RateLimited,
+    TapeTrade,
     UnknownOutcome,
 )
 from amm.enums import AMMLifecycleState as L
@@ -72,6 +73,7 @@ from amm.strategy import (
     LiveOrder,
     LocalOrderBook,
     MarketInfo,
+    MarketTrade,
     OracleReading,
     StrategyConfig,
     StrategyState,
@@ -79,6 +81,10 @@ from amm.strategy import (
 )
 
 log = logging.getLogger(__name__)  # "amm.runtime.cycle": bench/runtime.py reads its INFO lines
+
+# The market's last trades a book read also asks for (the order-flow intensity learns from
+# them); more than this between two reads of a busy market are seen in part.
+TAPE_TRADES = 20
 
 RECORDED = ("quoted", "unchanged", "kill_switch")  # the outcomes of a decision acted on: its state is written
 
@@ -118,11 +124,13 @@ class StrategyInput:
     fills: tuple[Fill, ...]
     daily_pnl_cents: int
     kill_switch: KillSwitchState
+    market_trades: tuple[MarketTrade, ...] = ()  # the market's tape since the last book read (order-flow intensity)
 
     def decide(self) -> Decision:
         return decide(state=self.state, market=self.market, inventory=self.inventory, config=self.config,
                       now_ms=self.now_ms, book=self.book, live_orders=self.live_orders, oracle=self.oracle,
-                      fills=self.fills, daily_pnl_cents=self.daily_pnl_cents, kill_switch=self.kill_switch)
+                      fills=self.fills, daily_pnl_cents=self.daily_pnl_cents, kill_switch=self.kill_switch,
+                      market_trades=self.market_trades)
 
 
 def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = None,
@@ -179,6 +187,8 @@ class _Cycle:
         self.recorded_phase = self.recorded_defense = ""  # as the database has them (load_instance, act)
         # done
         self.fetched_book: dict[str, Any] | None = None
+        self.tape: tuple[MarketTrade, ...] = ()  # the market's trades since the last book read
+        self.tape_id: int | None = None  # set by a book read: the newest trade of the tape seen
         self.sent = self.placed = self.cancelled = 0
         self.replaced_ms = 0
         self.latency_recorded = False
@@ -348,14 +358,27 @@ class _Cycle:
         snapshot = self.reusable_book(quote)
         if snapshot is None:
             depth = max(amm_settings.AMM_ORDERBOOK_DEPTH, config.order_levels + 3)
-            got = self.ctx.connector.orderbook_get(self.market_id, depth=min(depth, 50))
+            got = self.ctx.connector.orderbook_get(self.market_id, depth=min(depth, 50), trades=TAPE_TRADES)
             snapshot = {"sequence_id": got.sequence_id, "bids": got.bids, "asks": got.asks,
                         "fetched_ms": state.now_ms(),  # its age decides its reuse: when it was read
                         "own": own_orders_key(quote.orders)}
             self.fetched_book = snapshot
+            self.tape_read(got.recent_trades)
         book = LocalOrderBook(self.market_id)
         book.apply_snapshot({"bids": snapshot["bids"], "asks": snapshot["asks"], "sequence_id": snapshot["sequence_id"]})
         return book
+
+    def tape_read(self, recent: tuple[TapeTrade, ...]) -> None:
+        """The market's trades since the last book read (every trade moves the book's
+        sequence_id, so a trade is never missed by reuse; the tape shows the last 20). The
+        first read of a market only notes where the tape is: older trades say little about
+        the flow now."""
+        known = self.runtime.get("tape_id")
+        seen = int(known or 0)
+        self.tape_id = max([seen, *(t.id for t in recent)])
+        if known not in (None, ""):
+            self.tape = tuple(MarketTrade(price_cents=t.price_cents, quantity=t.quantity, ts_ms=t.executed_ms,
+                                          trade_id=str(t.id)) for t in reversed(recent) if t.id > seen)
 
     def reusable_book(self, quote: state.QuoteCycleRead) -> dict[str, Any] | None:
         """The kept book, for a periodic tick only, when it is as new as the platform's latest
@@ -408,6 +431,7 @@ class _Cycle:
             config=config, now_ms=now, book=book, live_orders=live, oracle=reading, fills=fills,
             daily_pnl_cents=int(st.get("daily_pnl_cents") or 0),
             kill_switch=KillSwitchState.ON if self.kill_switch_on else KillSwitchState.OFF,
+            market_trades=self.tape,
         )
 
     # --- act -----------------------------------------------------------------------------------
@@ -473,7 +497,8 @@ class _Cycle:
         state.cycle_commit(
             self.market_id, state_fields=fields, strategy=strategy.to_dict(),
             runtime={"last_reason": self.reason, "last_outcome": "quoted" if self.sent else "unchanged",
-                     "summary": json.dumps(decision.summary(), separators=(",", ":"))},
+                     "summary": json.dumps(decision.summary(), separators=(",", ":")),
+                     **({"tape_id": self.tape_id} if self.tape_id is not None else {})},
             book=self.fetched_book if not self.sent else None,  # a replace changed the book it read
             now=self.now,
             latency_s=time.perf_counter() - self.started,

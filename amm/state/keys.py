@@ -175,6 +175,7 @@ RUNTIME_FIELDS = {  # field -> Python type
     "last_outcome": str,
     "cycles": int,
     "summary": str,  # JSON of the last Decision.summary()
+    "tape_id": int,  # the newest trade of the market's public tape a cycle handed to the strategy
 }
 # Plus one `inflight:{token}` field per order call on its way to the platform ("what@ms"):
 # set before the call, removed once it answered; one left behind is a holder that died mid-call.

@@ -36,12 +36,23 @@ class MarketDetailApi(PlatformApi):
         return Response(MarketSerializer(selectors.market_get(market_id=market_id)).data)
 
 
+class TapeTradeSerializer(ResponseSerializer):
+    """One trade of a market's public tape: no order or user."""
+
+    id = serializers.IntegerField()
+    price_cents = serializers.IntegerField(help_text="YES-view price")
+    quantity = serializers.IntegerField()
+    executed_ms = serializers.IntegerField(help_text="executed_at in ms since the epoch")
+
+
 class OrderBookApi(PlatformApi):
     """YES-view aggregated levels (bids descending, asks ascending) and the book's sequence_id."""
 
     class FilterSerializer(StrictSerializer):
         depth = serializers.IntegerField(min_value=1, max_value=selectors.ORDERBOOK_DEPTH_MAX, default=20,
                                          help_text="levels per side")
+        trades = serializers.IntegerField(min_value=0, max_value=selectors.RECENT_TRADES_MAX, default=0,
+                                          help_text="also the market's last N trades (`recent_trades`, a public tape)")
 
     class OutputSerializer(ResponseSerializer):
         market_id = serializers.CharField()
@@ -52,11 +63,16 @@ class OrderBookApi(PlatformApi):
         asks = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField(), min_length=2,
                                                                  max_length=2),
                                      help_text="[[yes_price_cents, quantity]], best (lowest) first")
+        recent_trades = TapeTradeSerializer(many=True, required=False,
+                                            help_text="with ?trades=N: the market's last N trades, anyone's, newest first")
 
     @extend_schema(operation_id="orderbook_detail", parameters=[FilterSerializer],
                    responses={200: OutputSerializer, **errors(404)})
     def get(self, request, market_id: str):
         filters = query_params(OrderBookApi.FilterSerializer, request)
         book = selectors.orderbook_get(market_id=market_id, **filters)
-        return Response(OrderBookApi.OutputSerializer(book).data)
+        body = OrderBookApi.OutputSerializer(book).data
+        if not filters["trades"]:
+            body.pop("recent_trades")  # asked for only: the book's answer stays as it was for everyone else
+        return Response(body)
 

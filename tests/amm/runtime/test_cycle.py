@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import httpx
 import pytest
 
 from amm import state
@@ -307,3 +308,53 @@ def test_the_phase_in_redis_follows_the_database_never_the_other_way(rt, redis_c
     assert AMMInstance.objects.get(market_id=rt.market_id).phase == "EXPLORATION"
     assert state.state_get(rt.market_id)["phase"] == "EXPLORATION"
     assert state.strategy_get(rt.market_id)["phase"] == "EXPLORATION"
+
+
+def test_the_markets_trades_reach_the_strategy_once_each(rt):
+    """A book read also reads the market's tape; each trade since the last read reaches the
+    order-flow intensity once, also when it is one of the AMM's own fills."""
+    rt.start()
+    quote_cycle(rt.market_id, reason="start")
+    quote_cycle(rt.market_id)  # the first read only notes where the tape is
+    seen = int(state.runtime_get(rt.market_id).get("tape_id") or 0)
+    counted = (state.strategy_get(rt.market_id).get("flow") or {}).get("count") or 0.0
+    trades = rt.take("YES", 5)
+    assert trades
+    context().feed.poll()
+    assert quote_cycle(rt.market_id, reason="fill").outcome == "quoted"
+    new_ids = sorted(int(t["id"]) for t in trades)
+    assert int(state.runtime_get(rt.market_id)["tape_id"]) == new_ids[-1] > seen
+    flow = state.strategy_get(rt.market_id)["flow"]
+    assert flow["count"] == pytest.approx(counted + len(new_ids), rel=0.05)  # a fill and its tape entry: once
+    quote_cycle(rt.market_id)  # no new trade: nothing more counted
+    assert state.strategy_get(rt.market_id)["flow"]["count"] == pytest.approx(flow["count"], rel=0.05)
+
+
+def _order(url: str, key: str, **order) -> httpx.Response:
+    with httpx.Client(base_url=f"{url}/api/v1", timeout=10,
+                      headers={"Authorization": f"Token {key}", "Connection": "close"}) as http:
+        return http.post("/orders", json={"client_order_id": uuid.uuid4().hex, **order})
+
+
+def test_a_trade_between_two_others_reaches_the_strategy_through_the_tape(rt):
+    """A trade the AMM is not part of (inside its spread) still teaches it the order flow."""
+    from exchange.services import account_deposit, api_key_issue, user_get_or_create
+
+    rt.start()
+    quote_cycle(rt.market_id, reason="start")
+    quote_cycle(rt.market_id)
+    book = rt.book()
+    bid, ask = book["bids"][0][0], book["asks"][0][0]
+    assert ask - bid >= 2, book
+    counted = state.strategy_get(rt.market_id)["flow"]["count"]
+    other, _ = user_get_or_create(username=f"other_{uuid.uuid4().hex[:8]}")
+    account_deposit(user_id=str(other.id), amount_cents=100_000)
+    price = bid + 1  # inside the AMM's spread: the two others meet before anyone reaches the AMM
+    resting = _order(rt.url, rt.trader_key, market_id=rt.market_id, side="YES", direction="BUY",
+                     price_cents=price, quantity=2)
+    assert resting.status_code in (200, 201), resting.text
+    taken = _order(rt.url, api_key_issue(user=other), market_id=rt.market_id, side="NO", direction="BUY",
+                   price_cents=100 - price, quantity=2, time_in_force="IOC")
+    assert [t["price_cents"] for t in taken.json()["trades"]] == [price], taken.text
+    quote_cycle(rt.market_id, reason="book")  # a fresh book read (a tick reads one once the feed reports the change)
+    assert state.strategy_get(rt.market_id)["flow"]["count"] == pytest.approx(counted + 1, rel=0.05)

@@ -106,3 +106,18 @@ def test_sequence_id_grows_with_every_book_change(alice, bob, market):
     step()
     market_set_status(market_id=market, status="SUSPENDED")  # cancels every open order
     step()
+
+
+def test_orderbook_with_trades_shows_the_markets_tape_newest_first_and_no_one_in_it(alice, bob, market):
+    assert "recent_trades" not in alice.http.get(f"/orderbook/{market}").json()  # asked for only
+    alice.place(market, "YES", "BUY", 40, 5)
+    bob.place(market, "NO", "BUY", 60, 2)  # ask 40: 2 at 40
+    alice.place(market, "YES", "BUY", 45, 3)
+    bob.place(market, "NO", "BUY", 55, 3)  # ask 45: 3 at 45
+    tape = bob.http.get(f"/orderbook/{market}", params={"trades": 10}).json()["recent_trades"]
+    assert [(t["price_cents"], t["quantity"]) for t in tape] == [(45, 3), (40, 2)]
+    assert tape[0]["id"] > tape[1]["id"] and tape[0]["executed_ms"] >= tape[1]["executed_ms"] > 0
+    assert set(tape[0]) == {"id", "price_cents", "quantity", "executed_ms"}  # nothing of who traded
+    one = alice.http.get(f"/orderbook/{market}", params={"trades": 1}).json()["recent_trades"]
+    assert one == tape[:1]
+    assert_error(alice.http.get(f"/orderbook/{market}", params={"trades": 101}), 400, None)
