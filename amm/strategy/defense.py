@@ -154,3 +154,37 @@ def reduce_only_defense(evaluated: DefenseEval, net_shares: int) -> DefenseEval:
 
 def _kill(reason: str) -> DefenseEval:
     return DefenseEval(DefenseLevel.KILL_SWITCH, reason, spread_multiplier=1.0, quote_bids=False, quote_asks=False)
+
+
+def a1_room(*, yes: int, no: int, min_inventory: int, bid: bool, cap: int) -> int:
+    """The most shares one side's quotes may carry (up to `cap`) so that, filled to the last
+    share, the seed's skew (Inventory.risk_skew) stays within invariant A1 (≤ SKEW_KILL): the
+    strategy never quotes a size that could trip the kill switch in one sweep (a book of few
+    shares, not diluted by minting, would otherwise go from NORMAL to KILL_SWITCH in one fill).
+
+    A bid fill of x raises YES − NO by x, an ask fill lowers it; the shares come from buying
+    one outcome or selling the other, so YES + NO moves by up to ±x: the worse case (selling
+    what is held first shrinks the denominator) is assumed."""
+    if cap <= 0:
+        return 0
+
+    def within(x: int) -> bool:
+        held = no if bid else yes  # selling this first shrinks YES + NO
+        sold = x if x < held else held
+        net = yes - no + (x if bid else -x)
+        total = yes + no + x - 2 * sold
+        denominator = total if total > min_inventory else min_inventory
+        return denominator > 0 and abs(net) <= SKEW_KILL * denominator
+
+    if not within(0):
+        return 0
+    lo, hi = 0, cap  # within(lo) holds; find the largest x ≤ cap that does (|skew| grows with x past 0)
+    if within(hi):
+        return hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if within(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo

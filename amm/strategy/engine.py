@@ -47,7 +47,7 @@ from amm.strategy.avellaneda import gamma_at, hours_remaining, time_factor
 from amm.strategy.binary import BinaryRisk, binary_risk, expected_sigma_cents
 from amm.strategy.book import LocalOrderBook, external_top, micro_price
 from amm.strategy.config import StrategyConfig
-from amm.strategy.defense import DefenseEval, asset_value_cents, evaluate_defense, reduce_only_defense
+from amm.strategy.defense import DefenseEval, a1_room, asset_value_cents, evaluate_defense, reduce_only_defense
 from amm.strategy.diff import diff_orders
 from amm.strategy.edge import QuoteBounds, edge_cents, quote_bounds
 from amm.strategy.exposure import exposure_cents, exposure_skew, exposure_step, net_shares, side_sizes
@@ -409,7 +409,9 @@ def decide(
             quote_bids=quote_bids, quote_asks=quote_asks, discount_cents=defense.distress_discount_cents,
             bid_max=bounds.bid_max, ask_min=bounds.ask_min,
             bid_size=bid_size, ask_size=ask_size,
-            bid_total=-net if reduce_only else None, ask_total=net if reduce_only else None, sell_only=reduce_only,
+            bid_total=_a1_total(inventory, config, bid=True, want=-net if reduce_only else bid_size * config.order_levels),
+            ask_total=_a1_total(inventory, config, bid=False, want=net if reduce_only else ask_size * config.order_levels),
+            sell_only=reduce_only,
         )
 
     # 7. Mint and diff.
@@ -487,6 +489,12 @@ def _expected_sigma(state: StrategyState, oracle: OracleReading | None, config: 
     memo = state.sigma_memo
     sigma50 = SIGMA_PRIOR_CENTS if memo is None or memo[2] is None else bound_sigma(memo[2])
     return expected_sigma_cents(fair=state.fair, sigma50=sigma50, hours=hours, expiry_weight=config.expiry_risk_weight)
+
+
+def _a1_total(inventory: Inventory, config: StrategyConfig, *, bid: bool, want: int) -> int:
+    """One side's total quoted shares: what the side wants, within invariant A1's room."""
+    return a1_room(yes=inventory.yes_volume, no=inventory.no_volume, min_inventory=config.skew_min_inventory,
+                   bid=bid, cap=max(0, want))
 
 
 def _traded_prices(fills: Sequence[Fill], market_trades: Iterable[MarketTrade]) -> list[int]:

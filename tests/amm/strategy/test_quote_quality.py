@@ -363,3 +363,25 @@ def test_an_oracle_following_a_binary_near_its_end_is_not_a_jump():
     assert second_reading(24.0).fair.oracle_status == "JUMP"
     near = second_reading(3 / 60)
     assert near.fair.oracle_status == "OK" and near.defense.level is DefenseLevel.NORMAL
+
+
+@SETTINGS
+@given(case=cycles(), yes=st.integers(0, 3_000), no=st.integers(0, 3_000))
+def test_no_side_filled_to_its_last_share_breaks_invariant_a1(case, yes, no):
+    """A small book (not diluted by minting) never quotes a side whose full fill would take
+    the seed's skew past 0.95 (A1: the kill switch)."""
+    inventory = Inventory(yes, no, yes, no, 0, 0, BIG)
+    m = case["config"].skew_min_inventory
+    if abs(inventory.risk_skew(m)) > 0.95:
+        return
+    d = decide(**{**case, "inventory": inventory})
+    for bid in (True, False):
+        y, n = yes, no
+        for q in (q for q in d.quotes if q.is_bid == bid):
+            sign = 1 if q.direction is Direction.BUY else -1
+            if q.side is Side.YES:
+                y += sign * q.quantity
+            else:
+                n += sign * q.quantity
+        after = Inventory(y, n, y, n, 0, 0, BIG)
+        assert abs(after.risk_skew(m)) <= 0.95 + EPS, (yes, no, bid, y, n)
