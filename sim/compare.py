@@ -55,7 +55,7 @@ class Run:
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
-    return (statistics.fmean(values), statistics.pstdev(values)) if values else (0.0, 0.0)
+    return (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0) if values else (0.0, 0.0)  # sample std, as the report
 
 
 def maker_figures(run: Run, name: str) -> dict:

@@ -54,7 +54,7 @@ def test_the_command_writes_the_table_and_the_plot_and_refuses_runs_that_differ(
     after = _run(tmp_path / "a", amm=[900.0, 1100.0], sym=[0.0, 2000.0], lmsr_informed=300.0)
     call_command("simulate_compare", str(before), str(after), "--out", str(tmp_path / "out"))
     text = (tmp_path / "out" / "compare.md").read_text()
-    assert "| PnL per market, mean ± std ($) | +0.00 ± 5.00 | +10.00 ± 1.00 |" in text
+    assert "| PnL per market, mean ± std ($) | +0.00 ± 7.07 | +10.00 ± 1.41 |" in text
     assert (tmp_path / "out" / "compare.png").stat().st_size > 1000
     other = _run(tmp_path / "o", amm=[1.0, 1.0], sym=[1.0, 1.0], lmsr_informed=1.0, seeds=(2,))
     with pytest.raises(CommandError, match="differ"):
