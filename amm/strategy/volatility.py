@@ -67,16 +67,29 @@ def realized_sigma(
 ) -> float | None:
     """Unbounded σ (cents per √horizon) of the samples in (now − window, now]; None when the
     history is too short to say."""
+    found = _window(ts, px, now_ms=now_ms, window_ms=window_ms, min_samples=min_samples, min_span_ms=min_span_ms)
+    if found is None:
+        return None
+    window, span = found
+    return _rms_per_horizon(list(map(sub, window[1:], window[:-1])), clip_cents, horizon_ms, span)
+
+
+def _window(ts: Sequence[int], px: Sequence[float], *, now_ms: int, window_ms: int, min_samples: int,
+            min_span_ms: int) -> tuple[Sequence[float], int] | None:
+    """The prices in (now − window, now] and the time they span; None when too few or too short."""
     start = bisect_left(ts, now_ms - window_ms)
     if len(ts) - start < min_samples:
         return None
     span = ts[-1] - ts[start]
     if span < max(min_span_ms, 1):
         return None
-    window = px[start:]
-    diffs = list(map(sub, window[1:], window[:-1]))
-    if max(diffs) > clip_cents or min(diffs) < -clip_cents:
-        diffs = [clip_cents if d > clip_cents else -clip_cents if d < -clip_cents else d for d in diffs]
+    return px[start:], span
+
+
+def _rms_per_horizon(diffs: list[float], clip: float, horizon_ms: int, span: int) -> float:
+    """√(Σ clipped increments² · horizon / span): the increments' σ per √horizon."""
+    if max(diffs) > clip or min(diffs) < -clip:
+        diffs = [clip if d > clip else -clip if d < -clip else d for d in diffs]
     return sqrt(sum(map(mul, diffs, diffs)) * horizon_ms / span)
 
 
@@ -96,22 +109,16 @@ def realized_sigma_at50(
     move at 50 counts 1 and a 1-cent move at 2 counts about 12.8 (issue 13: σ in a unit that
     fits a probability). The price-space σ at p is this × 4·x(1 − x) (binary.local_sigma_scale);
     the increment clip applies in the same unit. None when the history is too short."""
-    start = bisect_left(ts, now_ms - window_ms)
-    if len(ts) - start < min_samples:
+    found = _window(ts, px, now_ms=now_ms, window_ms=window_ms, min_samples=min_samples, min_span_ms=min_span_ms)
+    if found is None:
         return None
-    span = ts[-1] - ts[start]
-    if span < max(min_span_ms, 1):
-        return None
-    window = px[start:]
+    window, span = found
     if min(window) < LOGIT_MIN_CENTS or max(window) > 100.0 - LOGIT_MIN_CENTS:
         window = [LOGIT_MIN_CENTS if p < LOGIT_MIN_CENTS else 100.0 - LOGIT_MIN_CENTS if p > 100.0 - LOGIT_MIN_CENTS
                   else p for p in window]
     logits = list(map(log, map(truediv, window, map(sub, repeat(100.0), window))))
     diffs = list(map(sub, logits[1:], logits[:-1]))
-    clip = clip_cents / LOGIT_CENTS_AT_50
-    if max(diffs) > clip or min(diffs) < -clip:
-        diffs = [clip if d > clip else -clip if d < -clip else d for d in diffs]
-    return LOGIT_CENTS_AT_50 * sqrt(sum(map(mul, diffs, diffs)) * horizon_ms / span)
+    return LOGIT_CENTS_AT_50 * _rms_per_horizon(diffs, clip_cents / LOGIT_CENTS_AT_50, horizon_ms, span)
 
 
 def sigma_at50(ts: Sequence[int], px: Sequence[float], *, now_ms: int, **kwargs: int | float) -> float:
