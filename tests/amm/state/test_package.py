@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 import redis
+from redis.connection import parse_url
 
 import amm
 import amm.state.keys as K
@@ -66,7 +67,7 @@ def test_the_clients_are_the_apps_own_built_once_per_url(settings):
     assert client is state.get_redis() and conn_or_default(None) is client
     kwargs = client.connection_pool.connection_kwargs
     assert kwargs["decode_responses"] is True and kwargs["health_check_interval"] == 30
-    assert kwargs["db"] == int(settings.REDIS_URL.rsplit("/", 1)[-1])  # the worker's database
+    assert kwargs["db"] == parse_url(settings.REDIS_URL).get("db", 0)  # the worker's database (TCP or unix socket URL)
     probe = state.get_redis_probe(0.5)
     assert probe is state.get_redis_probe(0.5) and probe is not client
     assert probe.connection_pool.connection_kwargs["socket_timeout"] == 0.5
