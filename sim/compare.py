@@ -58,6 +58,10 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0) if values else (0.0, 0.0)  # sample std, as the report
 
 
+def _dollars(cents: float | None) -> float | None:
+    return None if cents is None else cents / 100
+
+
 def maker_figures(run: Run, name: str) -> dict:
     rows = run.makers(name)
     pnl_mean, pnl_std = _mean_std([r["pnl_cents"] for r in rows])
@@ -69,7 +73,7 @@ def maker_figures(run: Run, name: str) -> dict:
         "inventory_variance": statistics.fmean(r["inventory_variance"] for r in rows),
         "spread": statistics.fmean(spreads) if spreads else None,
         "uptime": statistics.fmean(r["uptime"] for r in rows),
-        "resolution_pnl": (lambda v: None if v is None else v / 100)(run.scenario_pnl(name, "resolution")),
+        "resolution_pnl": _dollars(run.scenario_pnl(name, "resolution")),
         "fills": sum(r["fills"] for r in rows),
     }
 
