@@ -23,7 +23,7 @@ _GROUPS = (
                                   "time_smoothing_kappa", "arrival_decay_k", "max_reservation_shift_cents",
                                   "skew_min_inventory")),
     ("Edge, expiry and exposure", ("min_half_spread_cents", "unwind_max_loss_cents", "reduce_only_window_ms",
-                                   "expiry_risk_weight", "exposure_limit_pct", "exposure_target_pct",
+                                   "expiry_size_horizon_ms", "expiry_risk_weight", "exposure_limit_pct", "exposure_target_pct",
                                    "size_skew_exponent")),
     ("Order-flow intensity", ("intensity_prior_trades", "arrival_decay_k_min", "intensity_half_life_ms")),
     ("Ladder", ("order_levels", "level_spacing_cents", "order_size", "quote_tolerance_cents", "size_tolerance_pct")),

@@ -10,7 +10,8 @@ Two modes share the same two functions:
   the holding horizon (binary.py: realized σ in a p(1 − p) shape, growing to the settlement
   jump as the end nears), γ is continuous across the lifetime tiers (`gamma_at`), and the
   reservation shift |r − s| is capped by `max_reservation_shift_cents`. The seed's
-  τ = h/(h + κ) now sets the pm-AMM's √(T − t) shrink of the quoted size (engine.py).
+  τ = h/(h + κ) is still computed and reported; the pm-AMM's √(T − t) shrink of the quoted
+  size is relative to `expiry_size_horizon_ms` (binary.expiry_size_factor), not to κ.
 
 The arithmetic uses only +, −, ×, / and ** on q, σ, τ and s, so the bench can pass numpy
 arrays for s and q (one call prices 1,000 paths).

@@ -36,6 +36,7 @@ from statistics import NormalDist
 from typing import NamedTuple
 
 PAIR = 100.0
+MS_PER_HOUR = 3_600_000
 RISK_HORIZON_MIN = 1.0  # the holding horizon the variance is priced over, in minutes
 _N01 = NormalDist()
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -112,6 +113,18 @@ def expected_sigma_cents(*, fair: float, sigma50: float, hours: float | None, ex
     minutes = hours * 60.0
     expiry = PAIR * normal_pdf(probit(x)) * math.sqrt(expiry_weight / (minutes if minutes > MIN_MINUTES else MIN_MINUTES))
     return expiry if expiry > local else local
+
+
+def expiry_size_factor(hours: float | None, horizon_ms: int) -> float:
+    """The pm-AMM's liquidity shrink √(T − t) relative to a horizon: √(min(1, time left /
+    horizon)) in [0, 1]. Its dynamic pm-AMM scales liquidity with √(T − t) so that the expected
+    loss to arbitrage (∝ size² × the probability's variance rate 1/(T − t)) stays uniform in
+    time; here that loss rate is held at its level `horizon_ms` before the end, with full size
+    before it. 1 without an end date or with horizon 0 (no shrink)."""
+    if hours is None or horizon_ms <= 0:
+        return 1.0
+    ratio = hours * MS_PER_HOUR / horizon_ms
+    return 1.0 if ratio >= 1.0 else math.sqrt(ratio) if ratio > 0.0 else 0.0
 
 
 class BinaryRisk(NamedTuple):

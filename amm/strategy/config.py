@@ -115,6 +115,11 @@ class StrategyConfig:
         "ms before trading end in which the AMM only reduces its net position (sells what it holds) and mints "
         "nothing; 0: off",
     )
+    expiry_size_horizon_ms: int = _param(
+        86_400_000, 0, 30 * 86_400_000,
+        "ms before trading end from which the quoted size shrinks with √(time left / this), the pm-AMM's √(T − t) "
+        "that keeps the expected loss to arbitrage uniform in time; full size before it; 0: no shrink",
+    )
     expiry_risk_weight: float = _param(
         1.0, 0.0, 10.0,
         "weight (×) of the binary's expiry risk: the pm-AMM probit variance rate 1/(T − t) that makes the price "

@@ -26,7 +26,8 @@ simulation replays exactly. Order of evaluation (each step sees the previous ste
    r = fair − clamp(q·γ·V, ±max_reservation_shift_cents) with q the exposure skew, spread with
    the learned k and the (new) phase, defense and LVR multipliers.
 6. Ladder (nothing when the market is not ACTIVE, trading has ended, or KILL_SWITCH): sizes ×
-   √τ (the pm-AMM's √(T − t) liquidity), the exposure-adding side × (1 − |q|)^η; best prices
+   √(min(1, time left / `expiry_size_horizon_ms`)) (the pm-AMM's √(T − t) liquidity, full size
+   before that horizon; τ stays reported), the exposure-adding side × (1 − |q|)^η; best prices
    bounded by the edge (edge.py: fair ± minimum half-spread, the unwind allowance, the band
    ends, post-only behind the external book). Inside `reduce_only_window_ms` before trading
    end the defense is ONE_SIDE (reason REDUCE_ONLY_WINDOW): only the side that sells what is
@@ -38,13 +39,12 @@ simulation replays exactly. Order of evaluation (each step sees the previous ste
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from amm.enums import AMMPhase, DefenseLevel, KillSwitchState, PhaseTransitionReason
 from amm.strategy.avellaneda import gamma_at, hours_remaining, time_factor
-from amm.strategy.binary import BinaryRisk, binary_risk, expected_sigma_cents
+from amm.strategy.binary import BinaryRisk, binary_risk, expected_sigma_cents, expiry_size_factor
 from amm.strategy.book import LocalOrderBook, external_top, micro_price
 from amm.strategy.config import StrategyConfig
 from amm.strategy.defense import DefenseEval, a1_room, asset_value_cents, evaluate_defense, reduce_only_defense
@@ -367,7 +367,8 @@ def decide(
     reservation = fair.raw - (cap if shift > cap else -cap if shift < -cap else shift)
     phase_spread, phase_size = phase_multipliers(phase, config)
     full_size = level_size(config, phase_size * lvr.size_factor)
-    size = level_size(config, phase_size * lvr.size_factor * math.sqrt(tau))
+    shrink = expiry_size_factor(hours, config.expiry_size_horizon_ms)
+    size = level_size(config, phase_size * lvr.size_factor * shrink)
     spread = compose_spread(
         gamma=gamma, sigma=sigma, tau=tau, fair=fair.raw, maker_fee_bps=market.maker_fee_bps,
         multiplier=phase_spread * defense.spread_multiplier * lvr.spread_multiplier, config=config,

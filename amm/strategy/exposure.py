@@ -57,7 +57,7 @@ def exposure_step(size: int, fair: float, config: StrategyConfig) -> float:
 
 
 def side_sizes(*, size: int, full_size: int, net: int, q: float, levels: int, exponent: float) -> tuple[int, int]:
-    """(bid size, ask size) per level. `size` is the level size after the expiry shrink (× √τ,
+    """(bid size, ask size) per level. `size` is the level size after the expiry shrink (× √(T − t),
     engine.py), `full_size` before it. The side that adds exposure quotes size × (1 − |q|)^η
     rounded, at least 1 share while the factor is above 0 (so a small size is not truncated
     away), 0 at the limit (not quoted); the side that sells the net position down keeps up to `full_size`, but no

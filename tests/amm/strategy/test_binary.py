@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from amm.strategy.binary import (
     RISK_HORIZON_MIN,
     binary_risk,
+    expiry_size_factor,
     local_sigma_scale,
     normal_pdf,
     probit,
@@ -82,3 +83,22 @@ def test_risk_never_decreases_as_the_end_nears(fair, sigma, h1, h2, weight):
     v_none = binary_risk(fair=fair, sigma50=sigma, hours=None, expiry_weight=weight).variance
     assert v_near >= v_far - 1e-9 >= v_none - 2e-9
     assert v_near <= settlement_variance(fair / 100) * (1 + 1e-5)
+
+
+def test_expiry_size_factor_is_the_pm_amm_square_root_inside_its_horizon_and_1_before_it():
+    horizon = 300_000  # 5 minutes
+    assert expiry_size_factor(None, horizon) == 1.0  # no end date
+    assert expiry_size_factor(10 / 60, horizon) == 1.0  # 10 minutes left: before the horizon, full size
+    assert expiry_size_factor(5 / 60, horizon) == 1.0
+    assert math.isclose(expiry_size_factor(1.25 / 60, horizon), 0.5)  # a quarter of the horizon left: √¼
+    assert expiry_size_factor(0.0, horizon) == 0.0
+    assert expiry_size_factor(0.0, 0) == 1.0 and expiry_size_factor(1.0, 0) == 1.0  # 0: no shrink
+    # a day's horizon: an hour left quotes √(1/24) of the depth, as the seed's τ = h/(h + 24) did to within 3 %
+    assert math.isclose(expiry_size_factor(1.0, 86_400_000), math.sqrt(1 / 24))
+    assert math.isclose(expiry_size_factor(1.0, 86_400_000), math.sqrt(1 / 25), rel_tol=0.03)
+
+
+@given(st.floats(0, 2_000), st.floats(0, 2_000), st.sampled_from([1_000, 300_000, 86_400_000, 30 * 86_400_000]))
+def test_expiry_size_factor_never_grows_as_the_end_nears(h1, h2, horizon):
+    near, far = sorted((h1, h2))
+    assert 0.0 <= expiry_size_factor(near, horizon) <= expiry_size_factor(far, horizon) <= 1.0

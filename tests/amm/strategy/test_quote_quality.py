@@ -81,6 +81,7 @@ def configs(draw, ordered_gamma: bool = False):
         min_half_spread_cents=draw(st.floats(0.5, 5)),
         unwind_max_loss_cents=draw(st.floats(0, 5)),
         reduce_only_window_ms=draw(st.sampled_from([0, 60_000, 3_600_000])),
+        expiry_size_horizon_ms=draw(st.sampled_from([0, 300_000, 3_600_000, 86_400_000, 30 * 86_400_000])),
         expiry_risk_weight=draw(st.floats(0, 5)),
         exposure_limit_pct=draw(st.integers(1, 100)),
         exposure_target_pct=draw(st.sampled_from([0, 0, 0, -40, 30])),
@@ -286,6 +287,23 @@ def test_an_hour_before_the_end_the_skew_grows_and_the_size_shrinks():
     assert window.quotes and all(not q.is_bid and q.direction is Direction.SELL for q in window.quotes)
     flat = default_case(net=0, end_h=0.5 / 60)
     assert flat.quotes == () and flat.halt_reason == "REDUCE_ONLY_FLAT" and flat.mint_pairs == 0
+
+
+def test_size_shrinks_with_the_time_left_only_inside_the_expiry_size_horizon():
+    """A market minutes from its end quoted a tiny fraction of its depth for its whole life: the
+    seed's √τ with τ = h/(h + 24 h) is 0.08 ten minutes before the end. The shrink is now
+    √(time left / expiry_size_horizon_ms), full size before that horizon."""
+    config = StrategyConfig(expiry_size_horizon_ms=300_000, reduce_only_window_ms=60_000)
+    full = default_case(net=0, config=config)  # no end date
+    assert full.bid_size == full.ask_size > 1
+    ten = default_case(net=0, end_h=10 / 60, config=config)
+    assert (ten.bid_size, ten.ask_size) == (full.bid_size, full.ask_size)
+    quarter = default_case(net=0, end_h=1.25 / 60, config=config)  # a quarter of the horizon left: √¼ of the size
+    assert quarter.bid_size == quarter.ask_size == max(1, int(full.bid_size * 0.5))
+    day = default_case(net=0, end_h=10 / 60)  # the default horizon, 24 h: shrunk as before
+    assert day.bid_size == max(1, int(full.bid_size * math.sqrt(10 / 60 / 24)))
+    never = default_case(net=0, end_h=1.25 / 60, config=StrategyConfig(expiry_size_horizon_ms=0))
+    assert (never.bid_size, never.ask_size) == (full.bid_size, full.ask_size)
 
 
 def test_minting_does_not_move_the_point_where_buying_stops():
