@@ -5,6 +5,12 @@ Both runs must use the same seeds, scenarios and duration (the same true paths a
 arrivals); the baselines are replayed on each run's paths and flow and scaled to that run's
 AMM depth, so they are shown for both runs. Pure: reads the runs' `results.json` and
 `samples.json`, returns rows; `simulate_compare` writes the markdown and the plot.
+
+Beside the goals it shows the PnL with each fill marked to the truth when it filled (PnL
+minus inventory PnL, sim/metrics.py). The truth is a martingale (the probability given what is
+known), so that is the expected PnL of the fills made; the inventory PnL, what the positions
+then won or lost as the truth moved (in the resolution scenario, at the 0/100 settlement), has
+mean zero and is what three seeds' draws add to it.
 """
 from __future__ import annotations
 
@@ -65,9 +71,11 @@ def _dollars(cents: float | None) -> float | None:
 def maker_figures(run: Run, name: str) -> dict:
     rows = run.makers(name)
     pnl_mean, pnl_std = _mean_std([r["pnl_cents"] for r in rows])
+    at_fill_mean, at_fill_std = _mean_std([r["pnl_cents"] - r["inventory_pnl_cents"] for r in rows])
     spreads = [r["avg_spread_cents"] for r in rows if r.get("avg_spread_cents") is not None]
     return {
         "pnl_mean": pnl_mean / 100, "pnl_std": pnl_std / 100,
+        "at_fill_mean": at_fill_mean / 100, "at_fill_std": at_fill_std / 100,
         "loss_to_informed": statistics.fmean(r["loss_to_informed_cents"] for r in rows) / 100,
         "adverse_selection": statistics.fmean(r["adverse_selection_cents"] for r in rows) / 100,
         "inventory_variance": statistics.fmean(r["inventory_variance"] for r in rows),
@@ -109,6 +117,8 @@ def table(before: Run, after: Run) -> list[list[str]]:
 
     rows = [["", *(f"{name} ({run.label})" for run, name in columns)],
             ["PnL per market, mean ± std ($)", *(f"{f['pnl_mean']:+,.2f} ± {f['pnl_std']:,.2f}" for f in figures)],
+            ["PnL with each fill marked to the truth when it filled, mean ± std ($)",
+             *(f"{f['at_fill_mean']:+,.2f} ± {f['at_fill_std']:,.2f}" for f in figures)],
             ["loss to informed + stale takers per market ($)", *(plain(f["loss_to_informed"], ",.2f") for f in figures)],
             ["adverse selection per market ($)", *(money(f["adverse_selection"]) for f in figures)],
             ["inventory variance (shares²)", *(plain(f["inventory_variance"], ",.0f") for f in figures)],
@@ -130,4 +140,9 @@ def markdown(before: Run, after: Run) -> str:
     lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     lines += ["", "Goals (the after run against its own baselines):", ""]
     lines += [f"- {'met' if ok else 'NOT met'}: {text} ({value})" for text, ok, value in goals(after)]
+    amm, sym = maker_figures(after, "amm"), maker_figures(after, "symmetric")
+    lines += ["", "With each fill marked to the truth when it filled (the expected PnL of the fills; the "
+              "inventory PnL that the paths' outcomes add has mean zero): AMM "
+              f"${amm['at_fill_mean']:+.2f} ± {amm['at_fill_std']:.2f} vs symmetric "
+              f"${sym['at_fill_mean']:+.2f} ± {sym['at_fill_std']:.2f}."]
     return "\n".join(lines) + "\n"

@@ -13,7 +13,8 @@ from sim.compare import Run, goals, maker_figures
 
 def _maker(pnl: float, informed: float, spread: float = 4.0, uptime: float = 1.0) -> dict:
     return {"pnl_cents": pnl, "loss_to_informed_cents": informed, "adverse_selection_cents": -informed,
-            "inventory_variance": 100.0, "avg_spread_cents": spread, "uptime": uptime, "fills": 10}
+            "inventory_pnl_cents": pnl / 4, "inventory_variance": 100.0, "avg_spread_cents": spread,
+            "uptime": uptime, "fills": 10}
 
 
 def _run(folder: Path, amm: list[float], sym: list[float], lmsr_informed: float, *, seeds=(1,),
@@ -55,6 +56,9 @@ def test_the_command_writes_the_table_and_the_plot_and_refuses_runs_that_differ(
     call_command("simulate_compare", str(before), str(after), "--out", str(tmp_path / "out"))
     text = (tmp_path / "out" / "compare.md").read_text()
     assert "| PnL per market, mean ± std ($) | +0.00 ± 7.07 | +10.00 ± 1.41 |" in text
+    # three quarters of each PnL was made at the fills (the test's inventory PnL is a quarter)
+    assert "| PnL with each fill marked to the truth when it filled, mean ± std ($) | +0.00 ± 5.30 | +7.50 ± 1.06 |" in text
+    assert "AMM $+7.50 ± 1.06 vs symmetric $+7.50 ± 10.61" in text
     assert (tmp_path / "out" / "compare.png").stat().st_size > 1000
     other = _run(tmp_path / "o", amm=[1.0, 1.0], sym=[1.0, 1.0], lmsr_informed=1.0, seeds=(2,))
     with pytest.raises(CommandError, match="differ"):
