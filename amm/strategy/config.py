@@ -31,7 +31,10 @@ class StrategyConfig:
     gamma_short: float = _param(2.5, 0.0, 50.0, "risk aversion γ (unitless) for markets ending within 7 days")
     gamma_mid: float = _param(1.5, 0.0, 50.0, "risk aversion γ (unitless) for markets ending in 7-30 days")
     gamma_long: float = _param(0.8, 0.0, 50.0, "risk aversion γ (unitless) for markets ending after 30 days")
-    time_smoothing_kappa: float = _param(24.0, 0.01, 10000.0, "κ in hours of τ(h) = h/(h+κ)")
+    time_smoothing_kappa: float = _param(
+        24.0, 0.01, 10000.0, "κ in hours of τ(h) = h/(h+κ), reported with each decision (the size shrink near the end "
+        "follows expiry_size_horizon_ms)"
+    )
     base_spread_cents: int = _param(2, 1, 50, "base quoted spread (ask - bid) in cents")
     max_spread_cents: int = _param(15, 1, 98, "cap on the quoted spread in cents")
     budget_limit_cents: int = _param(500_000, 0, 10**12, "most cash in cents the AMM may commit to this market (its budget)")
