@@ -2,6 +2,7 @@
 the field tables of amm/state/keys.py (field -> int / float / str) say what each one is."""
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping
 
 from amm.exceptions import InvalidInput
@@ -44,3 +45,57 @@ def field_text(name: str, value: Any, types: Mapping[str, type]) -> str:
     if kind is float:
         return repr(float(value))
     return str(value)
+
+
+# --- amm:strategy: the StrategyState blob --------------------------------------------------------
+# Its σ window's sample times (`sample_ts`, ~120 epoch-ms values taken at a steady step) were half
+# of the blob; stored as runs of equal steps they take a few bytes. Lossless: strategy_parse gives
+# back exactly the dict strategy_text was given (and still reads a blob with a plain sample_ts).
+SAMPLE_TS = "sample_ts"
+SAMPLE_TS_RUNS = "sample_ts_runs"  # [first, step, count, step, count, ...]
+
+
+def ts_runs(values: list[int]) -> list[int]:
+    """[first, step, count, ...]: ascending integers as runs of equal steps ([] for none)."""
+    if not values:
+        return []
+    out = [values[0]]
+    for prev, cur in zip(values, values[1:]):
+        step = cur - prev
+        if len(out) > 1 and out[-2] == step:
+            out[-1] += 1
+        else:
+            out += [step, 1]
+    return out
+
+
+def ts_from_runs(runs: list[int]) -> list[int]:
+    if not runs:
+        return []
+    if len(runs) % 2 == 0 or any(not isinstance(v, int) for v in runs):
+        raise InvalidInput(f"{SAMPLE_TS_RUNS} must be [first, step, count, ...] of integers")
+    values = [runs[0]]
+    for i in range(1, len(runs), 2):
+        step, count = runs[i], runs[i + 1]
+        last = values[-1]
+        values.extend(last + step * k for k in range(1, count + 1))
+    return values
+
+
+def strategy_text(strategy: Mapping[str, Any]) -> str:
+    """The stored text of a StrategyState dict (StrategyState.to_dict)."""
+    if SAMPLE_TS in strategy:
+        packed = {k: v for k, v in strategy.items() if k != SAMPLE_TS}
+        packed[SAMPLE_TS_RUNS] = ts_runs([int(t) for t in strategy[SAMPLE_TS]])
+        strategy = packed
+    return json.dumps(strategy, separators=(",", ":"))
+
+
+def strategy_parse(raw: str | None) -> dict[str, Any] | None:
+    """The StrategyState dict strategy_text stored (None when there is none)."""
+    if not raw:
+        return None
+    out = json.loads(raw)
+    if SAMPLE_TS_RUNS in out:
+        out[SAMPLE_TS] = ts_from_runs(out.pop(SAMPLE_TS_RUNS))
+    return out
