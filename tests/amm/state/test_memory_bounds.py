@@ -7,7 +7,7 @@ import json
 
 from amm import state
 from amm.state import keys as K
-from amm.state.codec import ts_from_runs, ts_runs
+from amm.state.codec import px_from_steps, px_steps, strategy_parse, strategy_text, ts_from_runs, ts_runs
 from amm.strategy import (
     Inventory,
     LiveOrder,
@@ -52,6 +52,16 @@ def test_sample_times_are_stored_as_runs_of_equal_steps_and_read_back_exactly():
     assert ts_from_runs(ts_runs([42])) == [42]
 
 
+def test_sample_prices_are_stored_as_steps_only_when_that_is_exact():
+    prices = [48.939, 48.6757, 49.0, 0.0001, 99.9999, 48.6757]
+    assert px_steps(prices) == [489_390, -2_633, 3_243, -489_999, 999_998, -513_242]
+    assert px_from_steps(px_steps(prices)) == prices
+    assert px_steps([48.12345]) is None and px_steps([float("nan")]) is None  # not 4 decimals: kept as floats
+    odd = {"market_id": M, "sample_ts": [1, 2], "sample_px": [48.12345, 1.5]}
+    assert json.loads(strategy_text(odd))["sample_px"] == [48.12345, 1.5]
+    assert strategy_parse(strategy_text(odd)) == odd
+
+
 def test_a_kept_strategy_state_round_trips_through_redis_unchanged(redis_conn):
     strategy = run_cycles(StrategyState.initial(M, START_MS), 0, 400)
     assert len(strategy.sample_ts) > 50
@@ -61,6 +71,7 @@ def test_a_kept_strategy_state_round_trips_through_redis_unchanged(redis_conn):
     assert StrategyState.from_dict(state.runtime_cycle_read(M).strategy) == strategy
     stored = json.loads(redis_conn.get(K.strategy_key(M)))
     assert "sample_ts" not in stored and len(stored["sample_ts_runs"]) < 10  # a steady sampling step: a few runs
+    assert "sample_px" not in stored and len(stored["sample_px_e4_steps"]) == len(strategy.sample_px)
 
 
 def test_a_strategy_blob_stored_in_the_plain_form_is_still_read(redis_conn):
@@ -80,7 +91,7 @@ def test_the_strategy_blob_stops_growing_once_the_sigma_window_is_full(redis_con
     state.cycle_commit(M, strategy=strategy.to_dict(), now=START_MS)
     after_80_min = redis_conn.strlen(K.strategy_key(M))
     assert after_80_min <= after_20_min * 1.1
-    assert after_80_min < 2_000  # the window's prices and a few runs of sample times
+    assert after_80_min < 1_500  # the window's price steps and a few runs of sample times
 
 
 def test_fills_waiting_for_a_cycle_are_capped(redis_conn):
