@@ -49,9 +49,8 @@ def field_text(name: str, value: Any, types: Mapping[str, type]) -> str:
 
 
 # --- amm:strategy: the StrategyState blob --------------------------------------------------------
-# Its σ window (~120 samples) was nearly all of the blob, and formatting and parsing its floats
-# cost a cycle more CPU than the strategy's decision. The sample times (epoch ms at a steady step)
-# are stored as runs of equal steps; the prices (cents rounded to 4 decimals by the strategy) as
+# Its σ window (~120 samples) was nearly all of the blob (3.3 KB of JSON, 3.7 KB of Redis memory
+# per market). The sample times (epoch ms at a steady step) are stored as runs of equal steps; the prices (cents rounded to 4 decimals by the strategy) as
 # steps in ten-thousandths of a cent, when every one of them is exactly such a value. Lossless:
 # strategy_parse gives back exactly the dict strategy_text was given (and reads the plain form).
 SAMPLE_TS = "sample_ts"
@@ -66,7 +65,7 @@ def ts_runs(values: list[int]) -> list[int]:
     if len(values) < 2:
         return list(values)[:1]
     first, step = values[0], values[1] - values[0]
-    if values == list(range(first, first + step * len(values), step or 1)) if step else False:
+    if step and values == list(range(first, first + step * len(values), step)):
         return [first, step, len(values) - 1]  # one steady step, the usual case: checked in C
     out = [first]
     run_step, count = None, 0
