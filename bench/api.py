@@ -3,8 +3,9 @@
 Starts `gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi` (N gthread workers of 4 threads by
 default) as a subprocess on a dedicated database (amm_bench_api, dropped and migrated
 afresh) and a dedicated Redis logical db, then drives it from several client processes
-(one httpx client each, real HTTP) and prints requests per second and p50/p99 latency (and gunicorn's own CPU per request: the
-clients and PostgreSQL share this machine, so req/s alone understates the server) for
+(one httpx client each, real HTTP) and prints requests per second and p50/p99 latency (and
+gunicorn's own CPU per request: the clients and PostgreSQL share this machine, so req/s alone
+understates the server) for
 
   - GET  /api/v1/account/balance
   - POST /api/v1/orders                (resting limit orders, one market per client)

@@ -50,8 +50,9 @@ def field_text(name: str, value: Any, types: Mapping[str, type]) -> str:
 
 # --- amm:strategy: the StrategyState blob --------------------------------------------------------
 # Its σ window (~120 samples) was nearly all of the blob (3.3 KB of JSON, 3.7 KB of Redis memory
-# per market). The sample times (epoch ms at a steady step) are stored as runs of equal steps; the prices (cents rounded to 4 decimals by the strategy) as
-# steps in ten-thousandths of a cent, when every one of them is exactly such a value. Lossless:
+# per market). The sample times (epoch ms at a steady step) are stored as runs of equal steps;
+# the prices (cents rounded to 4 decimals by the strategy) as steps in ten-thousandths of a
+# cent, when every one of them is exactly such a value. Lossless:
 # strategy_parse gives back exactly the dict strategy_text was given (and reads the plain form).
 SAMPLE_TS = "sample_ts"
 SAMPLE_TS_RUNS = "sample_ts_runs"  # [first, step, count, step, count, ...]
