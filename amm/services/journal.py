@@ -143,9 +143,24 @@ def _flush(events: list[tuple[str, dict[str, str]]]) -> tuple[int, int, int]:
         if new:
             AMMOrder.objects.bulk_create(new.values())
         if changed:
-
             now = timezone.now()
             for row in changed.values():
                 row.updated_at = now
-            AMMOrder.objects.bulk_update(changed.values(), UPDATE_FIELDS)
+            _rows_update(changed.values())
     return applied, skipped, len(new)
+
+
+def _rows_update(rows) -> None:
+    """Write UPDATE_FIELDS of each row, by order_id: one statement executed for every row
+    (psycopg pipelines executemany). Not bulk_update: its CASE WHEN per field and row cost
+    milliseconds of CPU per event to build (bench/engine-style measure: 4.5 ms per event in
+    a 1,000-event batch), more than everything else a flush does."""
+    quote = connection.ops.quote_name
+    fields = [AMMOrder._meta.get_field(name) for name in UPDATE_FIELDS]
+    sql = (f"UPDATE {quote(AMMOrder._meta.db_table)} SET "
+           + ", ".join(f"{quote(f.column)} = %s" for f in fields)
+           + f" WHERE {quote(AMMOrder._meta.get_field('order_id').column)} = %s")
+    params = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.order_id]
+              for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)

@@ -135,7 +135,7 @@ def market_keys(market_id: str) -> list[str]:
 # | key | type | what |
 # |---|---|---|
 # | `amm:lease:{resource}` | string, PX TTL | lease token: `market:{m}` (one market's cycles never overlap), `feed`, `scheduler` |
-# | `amm:strategy:{m}` | string | StrategyState JSON kept between quote cycles |
+# | `amm:strategy:{m}` | string | StrategyState JSON kept between quote cycles (σ window compacted, codec.py) |
 # | `amm:runtime:{m}` | hash | RUNTIME_FIELDS: resync flags, rate-limit pause, pending mint, last cycle |
 # | `amm:fills:{m}` | list, capped | fills applied by the feed and not yet seen by a quote cycle (JSON) |
 # | `amm:job:{job_key}` | string, PX TTL | a job of this key is queued or running (no second one is queued) |

@@ -17,7 +17,7 @@ import redis
 import amm.state.keys as K
 from amm.clock import now_ms
 from amm.exceptions import InvalidInput
-from amm.state.codec import field_text, parse_fields, parse_int
+from amm.state.codec import field_text, parse_fields, parse_int, strategy_parse, strategy_text
 from amm.state.connection import conn_or_default
 from amm.state.metric_counters import cycle_latency_queue
 from amm.state.runtime_flags import runtime_fields_text
@@ -84,7 +84,7 @@ def runtime_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> Cy
     strategy, runtime, fills, _, deadman, book = results[QUOTE_CYCLE_COMMANDS:]
     return CycleRead(
         quote=_quote_cycle_parse(market_id, results[:QUOTE_CYCLE_COMMANDS]),
-        strategy=json.loads(strategy) if strategy else None,
+        strategy=strategy_parse(strategy),
         runtime=parse_fields(runtime, K.RUNTIME_FIELDS),
         fills=[json.loads(f) for f in fills],
         deadman=parse_fields(deadman, K.DEADMAN_FIELDS),
@@ -118,7 +118,7 @@ def cycle_commit(
         pipe.hset(K.state_key(market_id), mapping={n: v if isinstance(v, str) else field_text(n, v, K.STATE_FIELDS)
                                                    for n, v in state_fields.items()})
     if strategy is not None:
-        pipe.set(K.strategy_key(market_id), json.dumps(strategy, separators=(",", ":")))
+        pipe.set(K.strategy_key(market_id), strategy_text(strategy))
     if book is not None:
         pipe.set(K.book_key(market_id), json.dumps(book, separators=(",", ":")))
     fields = {"last_cycle_ms": now, **(runtime or {})}

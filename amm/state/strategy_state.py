@@ -3,14 +3,13 @@ STATE_FIELDS), the StrategyState blob `amm:strategy:{m}` kept between cycles, an
 `amm:config:{m}` (StrategyConfig.as_redis_mapping() plus its version)."""
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable, Mapping
 
 import redis
 
 import amm.state.keys as K
 from amm.exceptions import InvalidInput
-from amm.state.codec import field_text, parse_fields
+from amm.state.codec import field_text, parse_fields, strategy_parse
 from amm.state.connection import conn_or_default
 
 
@@ -42,8 +41,7 @@ def state_increment(market_id: str, *, conn: redis.Redis | None = None, **deltas
 
 # --- amm:strategy (written by cycle_commit) ----------------------------------------------------
 def strategy_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, Any] | None:
-    raw = conn_or_default(conn).get(K.strategy_key(market_id))
-    return json.loads(raw) if raw else None
+    return strategy_parse(conn_or_default(conn).get(K.strategy_key(market_id)))
 
 
 # --- amm:config --------------------------------------------------------------------------------

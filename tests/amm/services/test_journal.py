@@ -89,3 +89,29 @@ def test_order_history_transitions_are_guarded():
         with pytest.raises(TransitionNotAllowed):
             illegal()
     assert row.state == "FILLED" and row.remaining == 0
+
+
+def test_a_flush_updates_each_existing_row_with_its_own_events(redis_conn):
+    """Rows flushed earlier and changed by a later batch get their own values (one UPDATE per
+    row, matched by order id), the journal id of their last event and a new updated_at."""
+    seed_market(M, cash=1_000_000)
+    ids = [f"o{i}" for i in range(12)]
+    for oid in ids:
+        place(oid)
+    order_journal_flush()
+    before = {o.order_id: (o.updated_at, o.journal_id) for o in AMMOrder.objects.all()}
+    for i, oid in enumerate(ids[:8]):
+        fill(100 + i, oid, 1 + i)  # 1..8 of 10 filled
+    fill(200, ids[9], 10)  # fully
+    state.orders_untrack(M, ids[10:11], event="CANCELLED")
+    order_journal_flush()
+    assert states() == {
+        **{oid: ("PARTIALLY_ACTIVE", 10, 1 + i, 9 - i) for i, oid in enumerate(ids[:8])},
+        ids[8]: ("ACTIVE", 10, 0, 10), ids[9]: ("FILLED", 10, 10, 0), ids[10]: ("CANCELLED", 10, 0, 10),
+        ids[11]: ("ACTIVE", 10, 0, 10),
+    }
+    after = {o.order_id: (o.updated_at, o.journal_id) for o in AMMOrder.objects.all()}
+    changed = {oid for oid in ids if after[oid] != before[oid]}
+    assert changed == set(ids[:8]) | {ids[9], ids[10]}
+    assert all(after[oid][0] > before[oid][0] and after[oid][1] != before[oid][1] for oid in changed)
+    assert AMMOrder.objects.get(order_id=ids[3]).client_order_id == f"amm_{M}_{ids[3]}"  # untouched fields kept
