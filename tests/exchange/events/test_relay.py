@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from exchange.events.outbox import STREAMS
 from exchange.models import Market, OutboxEvent, User
@@ -100,8 +100,6 @@ class _OrderFlow:
         self.placed = 0
 
     def _run(self) -> None:
-        from django.db import connection
-
         try:
             while not self.stop.is_set():
                 i = self.placed
