@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, transaction
 
 from exchange.events.outbox import STREAMS
+from exchange.events.publisher import RedisStreamPublisher
 from exchange.models import Market, OutboxEvent, User
 from exchange.services import account_deposit, api_key_issue, market_set_status, user_get_or_create
 from tests.exchange.conftest import new_market, new_user, place
@@ -66,6 +67,8 @@ def test_committed_trades_orders_and_market_changes_reach_the_streams_with_the_c
         ("ACTIVE", 0, "0"), ("ACTIVE", 400, "0"), ("HALTED", 400, "0")]
     deltas = [e["data"] for e in entries["book_events"]]
     assert [(d["prev_sequence_id"], d["bids"]) for d in deltas] == [(0, [[40, 10]]), (1, [[40, 6]]), (3, [[40, 0]])]
+    last = RedisStreamPublisher(redis_conn, maxlen=1).last_published()  # what the relay reports
+    assert last == {s: int(read_stream(redis_conn, s)[-1]["event_id"]) for s in STREAMS}
     assert outbox_relay.stop() == 0
     assert "stopped" in outbox_relay.output()
     assert not OutboxEvent.objects.filter(published_at__isnull=True).exists()
