@@ -165,6 +165,10 @@ def relay_factory(live_server):
     yield make
     for relay in relays:
         relay.stop()
+        # shown by pytest only when the test failed (captured output), then the log goes
+        print(f"--- relay log ({' '.join(relay.args)}):\n" + "\n".join(relay.output().splitlines()[-40:]))
+        relay.log.close()
+        Path(relay.log.name).unlink(missing_ok=True)
 
 
 @pytest.fixture
