@@ -31,6 +31,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "EXCHANGE_DEADMAN_SWEEPER": (True, "run the sweeper thread in serving processes"),
     "EXCHANGE_DEADMAN_TICK_MS": (200, "the sweeper's tick"),
     "EXCHANGE_PREPARED_STATEMENTS": (True, "server-side prepared statements for the hot SQL (exchange/sql.py)"),
+    # WebSocket feeds (exchange/push/): the reader tailing the event streams, per server process.
+    "EXCHANGE_PUSH_XREAD_BLOCK_MS": (1000, "the push hub's XREAD BLOCK on the event streams"),
+    "EXCHANGE_PUSH_XREAD_COUNT": (1000, "stream entries per XREAD of the push hub"),
+    "EXCHANGE_PUSH_BUFFER_MAX": (10_000, "deltas queued for one slow WebSocket client before it is resnapshotted"),
 }
 
 
