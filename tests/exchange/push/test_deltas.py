@@ -11,9 +11,10 @@ import pytest
 
 from amm.strategy.book import LocalOrderBook
 from tests.exchange.push.conftest import feed, recv_json
-from tests.ws_fixtures import FrameDropProxy
+from tests.ws_fixtures import AsgiServer, FrameDropProxy, killable_redis  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# One xdist worker runs the module, so its tests share one server process.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("exchange_push")]
 
 WAIT_S = 30.0  # a relay process starting on a loaded 2-core machine
 
@@ -114,5 +115,39 @@ def test_a_dropped_delta_is_seen_as_a_gap_and_healed_by_a_resnapshot(asgi, make_
     assert len(proxy.dropped) == 1
     assert [m["type"] for m in messages].count("SNAPSHOT") == 1  # the gap was seen and asked to heal
     assert not book.stale
+    assert book.to_dict() == {"market_id": market, "sequence_id": rest["sequence_id"], "bids": rest["bids"],
+                              "asks": rest["asks"]}
+
+
+def test_after_a_redis_restart_every_subscriber_is_resnapshotted_and_the_book_heals(make_trader, market,
+                                                                                    relay_factory, killable_redis):
+    redis_server = killable_redis
+    server = AsgiServer(redis_url=redis_server.url).start()
+    relay_factory(redis_url=redis_server.url).start()
+    maker = make_trader()
+
+    async def scenario():
+        async with feed(f"{server.ws_url}/ws/v1/orderbook/{market}", maker.key) as ws:
+            book = LocalOrderBook(market)
+            book.apply_snapshot(await recv_json(ws))
+            await asyncio.to_thread(maker.order, market, "YES", "BUY", 40, 10)
+            before = await follow_book(ws, book, (await asyncio.to_thread(maker.book, market))["sequence_id"])
+            await asyncio.to_thread(redis_server.restart)  # the streams and the server's reader lose everything
+            await asyncio.to_thread(maker.order, market, "YES", "BUY", 42, 4)
+            rest = await asyncio.to_thread(maker.book, market)
+            after = await follow_book(ws, book, rest["sequence_id"])
+            while not any(m["type"] == "SNAPSHOT" for m in after):  # the relay's replay may have healed it first
+                after.append(message := await recv_json(ws))
+                if message["type"] == "SNAPSHOT":
+                    book.apply_snapshot(message)
+            return before, after, book, rest
+
+    try:
+        before, after, book, rest = asyncio.run(scenario())
+    finally:
+        server.stop()
+        server.cleanup()
+    assert [m["type"] for m in before] == ["DELTA"]
+    assert "SNAPSHOT" in [m["type"] for m in after]  # told to start over, not left silently behind
     assert book.to_dict() == {"market_id": market, "sequence_id": rest["sequence_id"], "bids": rest["bids"],
                               "asks": rest["asks"]}

@@ -10,7 +10,8 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.exchange.push.conftest import feed, recv_json
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# One xdist worker runs the module, so its tests share one server process.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("exchange_push")]
 
 
 def run(coro):
