@@ -50,7 +50,11 @@ def start_server(kind: str, port: int, workers: int, database_url: str, redis_ur
            "ASGI_BIND": f"127.0.0.1:{port}", "ASGI_WORKERS": str(workers), "GUNICORN_LOG_LEVEL": "warning"}
     if kind == "uvicorn":
         args = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "ammproject" / "gunicorn_asgi.conf.py")]
-    else:  # one daphne process (daphne has no workers of its own)
+    else:  # one daphne process (daphne has no workers of its own); installed only for this comparison
+        import importlib.util
+
+        if importlib.util.find_spec("daphne") is None:
+            raise SystemExit("--server daphne needs daphne (not in requirements.txt): .venv/bin/pip install daphne")
         args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "ammproject.asgi:application"]
     server = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
     import httpx
