@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -148,7 +149,7 @@ def main() -> None:
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         client.delete(*STREAMS, "exchange_outbox:published")
         market_id, users = world()
-        log = f"/tmp/bench-relay-{os.getpid()}.log"
+        log = os.path.join(tempfile.gettempdir(), f"bench-relay-{os.getpid()}.log")
         relay = start_relay(database_url, redis_url, log)
         try:
             arrivals = Arrivals(client)

@@ -92,34 +92,40 @@ def test_a_rolled_back_platform_transaction_emits_no_event(outbox_relay, redis_c
 
 
 class _OrderFlow:
-    """Orders committed in a thread, across a few markets, until stopped: changes keep
-    committing while the test kills things."""
+    """Orders committed by two threads at once (one user each, opposite sides, so orders rest,
+    cross and trade) on the same few markets, until stopped: changes keep committing, and
+    racing for each market's lock, while the test kills things."""
 
     def __init__(self, markets: int = 3) -> None:
         self.market_ids = [new_market() for _ in range(markets)]
         self.users = [new_user(100_000_000) for _ in range(2)]
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.placed = 0
+        self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(2)]
+        self.counts = [0, 0]
 
-    def _run(self) -> None:
+    @property
+    def placed(self) -> int:
+        return sum(self.counts)
+
+    def _run(self, k: int) -> None:
         try:
             while not self.stop.is_set():
-                i = self.placed
-                # alternate sides so that orders rest, cross and trade
-                place(self.users[i % 2], self.market_ids[i % len(self.market_ids)], "YES" if i % 2 else "NO",
-                      "BUY", 50, 1 + i % 3)
-                self.placed += 1
+                i = self.counts[k]
+                place(self.users[k], self.market_ids[i % len(self.market_ids)], "YES" if k else "NO", "BUY", 50,
+                      1 + i % 3)
+                self.counts[k] += 1
         finally:
             connection.close()
 
     def __enter__(self) -> _OrderFlow:
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop.set()
-        self.thread.join(30)
+        for thread in self.threads:
+            thread.join(30)
 
 
 def _assert_every_committed_event_published_in_market_order(client, market_ids: list[str]) -> None:
