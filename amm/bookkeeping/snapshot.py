@@ -39,6 +39,11 @@ class PlatformSnapshot:
     account_quiet: bool  # ... and the account version did not move while reading
     started_ms: int
     cash_epoch: int = 0  # amm:cash_epoch when it began (a mint/burn applied since voids its cash)
+    # Redis's inventory and (cash, held) of the market read inside the same window, so that
+    # a reconciliation compares two views of one moment: a fill applied after the window (any
+    # market's: the cash is the account's) would otherwise read as drift.
+    redis_inventory: state.InventoryView | None = None
+    redis_cash: tuple[int | None, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,13 +95,14 @@ def platform_snapshot(*, market_id: str, connector: PlatformClient, feed: FillFe
         # call, a passive cancel) would pair pending sells with a different set of orders.
         orders_quiet = connector.position_get(market_id) == position
         market = connector.market_get(market_id)
+        redis_inventory, redis_cash = state.inventory_get(market_id), state.cash_view(market_id)
         newer = connector.trades_list(since=cursor, limit=1).results
         balance1 = connector.balance_get()
         trades_quiet = not newer and orders_quiet
         snapshot = PlatformSnapshot(
             market=market, position=position, balance=balance0, orders=orders, cursor=cursor,
             trades_quiet=trades_quiet, account_quiet=trades_quiet and balance1.version == balance0.version,
-            started_ms=started, cash_epoch=epoch,
+            started_ms=started, cash_epoch=epoch, redis_inventory=redis_inventory, redis_cash=redis_cash,
         )
         if trades_quiet:
             return snapshot

@@ -36,20 +36,30 @@ VOLUME_FIELDS = ("yes_volume", "no_volume", "yes_available", "no_available")
 COST_FIELDS = ("yes_cost_sum", "no_cost_sum")
 
 
-def _diffs(snap: PlatformSnapshot, market_id: str) -> dict[str, int]:
-    inv = state.inventory_get(market_id)
-    cash, held = state.cash_view(market_id)
-    pos, bal = snap.position, snap.balance
-    cash = cash or 0
+def _redis_figures(inv, cash_view: tuple[int | None, int]) -> dict[str, int]:
+    cash, held = cash_view
     return {
-        "yes_volume": abs(pos.yes_volume - inv.yes_volume),
-        "no_volume": abs(pos.no_volume - inv.no_volume),
-        "yes_available": abs(pos.yes_available - inv.yes_available),
-        "no_available": abs(pos.no_available - inv.no_available),
-        "yes_cost_sum": abs(pos.yes_cost_sum - inv.yes_cost_sum_cents),
-        "no_cost_sum": abs(pos.no_cost_sum - inv.no_cost_sum_cents),
-        "cash": abs(bal.available_balance - cash),
-        "cash_total": abs(bal.total_cents - (cash + held)),
+        "yes_volume": inv.yes_volume, "no_volume": inv.no_volume, "yes_available": inv.yes_available,
+        "no_available": inv.no_available, "yes_cost_sum": inv.yes_cost_sum_cents, "no_cost_sum": inv.no_cost_sum_cents,
+        "cash": cash or 0, "held": held,
+    }
+
+
+def _redis_now(market_id: str) -> dict[str, int]:
+    return _redis_figures(state.inventory_get(market_id), state.cash_view(market_id))
+
+
+def _diffs(snap: PlatformSnapshot, redis_view: dict[str, int]) -> dict[str, int]:
+    pos, bal, r = snap.position, snap.balance, redis_view
+    return {
+        "yes_volume": abs(pos.yes_volume - r["yes_volume"]),
+        "no_volume": abs(pos.no_volume - r["no_volume"]),
+        "yes_available": abs(pos.yes_available - r["yes_available"]),
+        "no_available": abs(pos.no_available - r["no_available"]),
+        "yes_cost_sum": abs(pos.yes_cost_sum - r["yes_cost_sum"]),
+        "no_cost_sum": abs(pos.no_cost_sum - r["no_cost_sum"]),
+        "cash": abs(bal.available_balance - r["cash"]),
+        "cash_total": abs(bal.total_cents - (r["cash"] + r["held"])),
     }
 
 
@@ -79,8 +89,16 @@ def reconcile_market(
     tracked = state.orders_get(market_id)
     open_orders = {o.id: o for o in snap.orders}
     stale = [oid for oid, o in tracked.items() if oid not in open_orders and o.created_ms < recent]
+    # Redis is compared as it was inside the snapshot's quiet window (a fill of any market
+    # applied since would read as drift: the cash is the account's), moved by what releasing
+    # the stale orders just moved (their held cash and pending sells).
+    redis_view = (_redis_figures(snap.redis_inventory, snap.redis_cash) if snap.redis_inventory is not None
+                  and snap.redis_cash is not None else _redis_now(market_id))
     if stale:
+        before = _redis_now(market_id)
         state.orders_untrack(market_id, stale, event="CANCELLED")
+        after = _redis_now(market_id)
+        redis_view = {name: value + after[name] - before[name] for name, value in redis_view.items()}
         log.warning("reconciliation %s: released %d orders no longer open on the platform: %s",
                     market_id, len(stale), stale)
     forgotten = [oid for oid, o in open_orders.items() if oid not in tracked and (o.created_ms or 0) < recent]
@@ -88,7 +106,7 @@ def reconcile_market(
                   if oid in tracked and tracked[oid].remaining != o.remaining_quantity}
     state.untracked_fills_prune(market_id, keep=open_orders)
 
-    diffs = _diffs(snap, market_id)
+    diffs = _diffs(snap, redis_view)
     # The account's cash is shared by every market: a mint/burn of any market in flight
     # (its money moved on the platform, its answer not yet in Redis) or applied between the
     # balance read and Redis's makes the two figures of different moments. The cash is then

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 import pytest
 
 from amm import state
@@ -113,6 +114,51 @@ def test_a_mint_of_another_market_in_flight_is_no_cash_drift(synced, platform):
     state.privileged_pending_remove(other, request_id="mint-other")
     run = reconcile_market(market_id=m, connector=c, feed=feed)
     assert (run.verdict, run.diffs["cash"], run.diffs["cash_comparable"]) == ("OK", 0, True)
+
+
+class _FillAfterTheSnapshot(httpx.HTTPTransport):
+    """Between the snapshot's last read (the second balance read) and the comparison, a
+    trader fills the AMM's bid in another market and the runtime's fill feed applies it to
+    Redis: the account's cash moves on both sides, after the window the snapshot proved quiet."""
+
+    def __init__(self, inject) -> None:
+        super().__init__()
+        self.inject, self.balance_reads = inject, 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.url.path.endswith("/account/balance"):
+            self.balance_reads += 1
+            if self.balance_reads == 2:
+                response.read()
+                self.inject()
+        return response
+
+
+def test_a_fill_applied_after_the_snapshot_is_no_drift(synced, platform):
+    """Redis is compared as it was inside the snapshot's window: a fill of another market
+    applied by the feed just after it is no cash drift (it raised INVENTORY_DRIFT_CRITICAL and
+    a rebuild under load, when Redis was read after the platform's quiet window)."""
+    m, c, feed = synced
+    other = platform.new_market()
+    runtime = platform.connector()
+    runtime_feed = FillFeed(connector=runtime)
+    market_sync(market_id=other, connector=runtime, feed=runtime_feed)
+    place_result_record(other, runtime.order_place(market_id=other, order=order("YES", "BUY", 40, 10)))
+
+    def fill_the_other_market() -> None:
+        platform.trader_order("NO", "BUY", 60, 10, tif="IOC", market_id=other)
+        assert runtime_feed.poll().applied  # the runtime's feed applied it to Redis
+
+    transport = _FillAfterTheSnapshot(fill_the_other_market)
+    reconciling = platform.connector(transport=transport)
+    run = reconcile_market(market_id=m, connector=reconciling, feed=FillFeed(connector=reconciling))
+    assert transport.balance_reads >= 2
+    assert (run.verdict, run.rebuilt) == ("OK", False), run.diffs
+    assert (run.diffs["cash"], run.diffs["cash_total"]) == (0, 0) and not Alert.objects.exists()
+    assert reconcile_market(market_id=m, connector=c, feed=feed).verdict == "OK"  # the fill counted once
+    runtime.close()
+    reconciling.close()
 
 
 def test_cash_drift_without_a_mint_in_flight_is_still_critical(synced, redis_conn):
