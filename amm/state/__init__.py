@@ -106,6 +106,7 @@ from amm.state.live import best_quotes, markets_live_read  # noqa: F401
 from amm.state.market import (  # noqa: F401
     market_meta_get,
     market_meta_write,
+    market_push_refresh,
     market_status_many,
     market_status_write_many,
     markets_kept,

@@ -49,3 +49,18 @@ def market_status_many(market_ids: Iterable[str], *, conn: redis.Redis | None = 
 def markets_kept(*, conn: redis.Redis | None = None) -> set[str]:
     """Markets whose inventory this AMM keeps in Redis (`amm:markets`)."""
     return set(conn_or_default(conn).smembers(K.MARKETS))
+
+
+def market_push_refresh(vouched: Iterable[str], sequences: Mapping[str, int], *, now: int,
+                        conn: redis.Redis | None = None) -> None:
+    """While the platform's event stream is read (amm/runtime/event_feed.py), in one round
+    trip: the statuses of the `vouched` markets are current as of `now` (a change would have
+    come as a market event), and their books' sequence ids are those of the latest book and
+    trade events (`sequences`), so that a cycle's freshness checks hold without polling."""
+    pipe = conn_or_default(conn).pipeline(transaction=False)
+    for market_id in vouched:
+        mapping = {"updated_at_ms": str(int(now))}
+        if market_id in sequences:
+            mapping["book_sequence_id"] = str(int(sequences[market_id]))
+        pipe.hset(K.market_key(market_id), mapping=mapping)
+    pipe.execute()

@@ -1,0 +1,71 @@
+"""A consumer of the event stream killed mid-batch (a real process, SIGKILL after it read
+and partly applied a batch, before it acknowledged): another claims its pending events after
+AMM_EVENTS_CLAIM_IDLE_MS, and no fill is counted twice."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from amm import state
+from amm.runtime.context import context
+from amm.runtime.cycle import quote_cycle
+from amm.runtime.feed import feed_loop
+from tests.amm.runtime import harness
+from tests.amm.runtime.harness import ROOT, wait_until
+from tests.amm.runtime.streams import make_streams, pending, platform_trades, publish_trades
+from tests.amm.runtime.support import _stop_deadman_sweeper, rt  # noqa: F401 - fixtures
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("amm_recovery")]
+
+
+
+def test_a_consumer_killed_mid_batch_has_its_events_claimed_and_nothing_counted_twice(rt, redis_conn, settings,
+                                                                                       tmp_path):
+    from django.conf import settings as django_settings
+
+    settings.AMM_EVENTS_CATCHUP_MS = 600_000  # the stream alone: no REST catch-up to cover for it
+    settings.AMM_EVENTS_CLAIM_IDLE_MS = 500
+    rt.start()
+    quote_cycle(rt.market_id)
+    make_streams(redis_conn)
+    assert feed_loop(window_ms=200)["errors"] == 0  # the AMM's group exists, the stream is current
+    log = tmp_path / "consumer.log"
+    env = {**os.environ, "DATABASE_URL": harness.test_database_url(), "REDIS_URL": django_settings.REDIS_URL,
+           "DJANGO_SETTINGS_MODULE": "tests.settings", "AMM_PLATFORM_BASE_URL": rt.url,
+           "AMM_PLATFORM_API_KEY": rt.amm_key, "AMM_EVENTS_CLAIM_IDLE_MS": "500", "APPLY_FIRST": "1",
+           "PYTHONUNBUFFERED": "1"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "tests.amm.runtime.stream_consumer_proc"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: "joined" in log.read_text(), timeout=30, message="the consumer joined the group")
+        for side, qty in (("YES", 2), ("NO", 3), ("YES", 1)):
+            assert rt.take(side, qty)
+        trades = platform_trades(rt)
+        assert len(trades) >= 3
+        publish_trades(redis_conn, trades)
+        wait_until(lambda: "applied" in log.read_text(), timeout=15, message=log.read_text())
+        assert f"read {len(trades)} applied 1" in log.read_text()
+        proc.kill()  # SIGKILL: read everything, applied the first, acknowledged nothing
+        proc.wait(timeout=10)
+        assert pending(redis_conn) == len(trades)
+        assert state.inventory_get(rt.market_id).yes_volume + state.inventory_get(rt.market_id).no_volume > 0
+
+        counters = feed_loop(window_ms=1500)  # claims them once they are idle 500 ms
+
+        assert counters["events"] == len(trades) and counters["stream_fills"] == len(trades) - 1
+        assert pending(redis_conn) == 0
+        pos, inv = rt.position(), state.inventory_get(rt.market_id)
+        assert (inv.yes_volume, inv.no_volume, inv.yes_cost_sum_cents, inv.no_cost_sum_cents) == (
+            pos.yes_volume, pos.no_volume, pos.yes_cost_sum, pos.no_cost_sum)
+        fills = [f["trade_id"] for _, f in redis_conn.xrange("amm:journal") if f.get("event") == "FILL"]
+        assert sorted(fills) == sorted(str(t["id"]) for t in trades)  # each trade once
+        assert context().events_current
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
