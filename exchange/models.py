@@ -351,3 +351,26 @@ class CancelAllAfter(models.Model):
 
     class Meta:
         db_table = "cancel_all_after"
+
+
+class OutboxEvent(models.Model):
+    """One event of the push feeds (docs/push.md), written in the same transaction as the
+    change it describes; the relay (`manage.py exchange_relay`) copies committed rows to the
+    Redis streams in id order and marks them published. `id` is the event's `event_id`."""
+
+    id = models.BigAutoField(primary_key=True)
+    stream = models.CharField(max_length=32)  # trade_events, order_events, market_events, book_events
+    type = models.CharField(max_length=16)
+    market_id = models.CharField(max_length=64)
+    sequence_id = models.BigIntegerField(default=0)  # the market's book sequence after the change (0: market events)
+    data = models.JSONField()
+    created_at = models.DateTimeField()  # at insert, the transaction's last statement: ~ commit time
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "exchange_outbox"
+        indexes = [
+            # What the relay reads: the unpublished rows, by id (small, as the relay keeps up).
+            models.Index(fields=["id"], name="ix_outbox_unpublished", condition=Q(published_at__isnull=True)),
+            models.Index(fields=["published_at"], name="ix_outbox_published_at"),
+        ]

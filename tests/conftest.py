@@ -9,6 +9,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["tests.push_fixtures"]  # the outbox relay as a process, a spare Redis, stream readers
+
 
 def _worker_redis_db() -> int:
     """15 for a run without workers, 14, 13, ... for xdist workers; TEST_REDIS_DB_BASE moves

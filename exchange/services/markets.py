@@ -11,6 +11,8 @@ from django.db import transaction
 from django_fsm import can_proceed
 
 from exchange.enums import MarketStatus, Outcome
+from exchange.events.bodies import market_body
+from exchange.events.outbox import MARKET_EVENTS, outbox_write
 from exchange.exceptions import InvalidInput, NotFound, WrongState
 from exchange.models import Market, MarketEvent, Order, Position
 from exchange.services.clearing import Clearing
@@ -39,11 +41,14 @@ def market_create(
         raise InvalidInput("price band must satisfy 1 <= min <= max <= 99", field="min_price_cents")
     if Market.objects.filter(pk=market_id).exists():
         raise WrongState(f"market {market_id} already exists", code="MARKET_EXISTS", field="market_id")
-    return Market.objects.create(
-        id=market_id, title=title, maker_fee_bps=maker_fee_bps, taker_fee_bps=taker_fee_bps,
-        min_price_cents=min_price_cents, max_price_cents=max_price_cents,
-        trading_end_at=trading_end_at, resolution_date=resolution_date,
-    )
+    with transaction.atomic():
+        market = Market.objects.create(
+            id=market_id, title=title, maker_fee_bps=maker_fee_bps, taker_fee_bps=taker_fee_bps,
+            min_price_cents=min_price_cents, max_price_cents=max_price_cents,
+            trading_end_at=trading_end_at, resolution_date=resolution_date,
+        )
+        outbox_write([(MARKET_EVENTS, market.id, 0, market_body(market))])
+    return market
 
 
 def market_set_status(*, market_id: str, status: str, outcome: str | None = None, actor: str = "system") -> Market:
@@ -56,7 +61,7 @@ def market_set_status(*, market_id: str, status: str, outcome: str | None = None
         clearing = Clearing(market_id)
         market = clearing.market
         source = market.status
-        transition = _transition_for(market, status)
+        transition = _transition_for(market, status)  # called before the flush: its market event shows the new status
         if transition is None or not can_proceed(transition):
             raise WrongState(f"market {market_id} cannot go from {source} to {status}", code="ILLEGAL_TRANSITION")
         holders = set(Position.objects.filter(market=market).values_list("user_id", flat=True))
@@ -106,6 +111,7 @@ def market_schedule_set(
             raise WrongState(f"market {market_id} is {market.status}: its schedule is fixed", code="ILLEGAL_TRANSITION")
         market.trading_end_at, market.resolution_date = trading_end_at, resolution_date
         market.save(update_fields=["trading_end_at", "resolution_date", "updated_at"])
+        outbox_write([(MARKET_EVENTS, market.id, 0, market_body(market))])
     return market
 
 

@@ -7,12 +7,15 @@ import itertools
 import json
 
 from exchange.enums import FEE_USER_ID, LedgerEntryType as E, ReferenceType as R
+from exchange.events.bodies import market_body, order_body, trade_body
+from exchange.events.outbox import MARKET_EVENTS, ORDER_EVENTS, TRADE_EVENTS, book_change, outbox_insert
 from exchange.models import Position, Trade
 from exchange.services.clearing.reads import _ORDER_COLUMNS
 from exchange.services.clearing.state import (
     _POSITION_VALUES,
     _ZERO_POSITION,
     ClearingState,
+    _market_values,
     _position_values,
     _Ref,
 )
@@ -34,7 +37,8 @@ class Flush(ClearingState):
 
     def flush(self) -> None:
         """Write every change of this operation (the caller's transaction commits it): the
-        trades first (the ledger refers to their ids), then every other change in one statement."""
+        trades first (the ledger refers to their ids), then every other change in one
+        statement, its events for the push feeds (the outbox) included."""
         if self.trades:
             self._insert_trades()
         _write_together([
@@ -46,6 +50,7 @@ class Flush(ClearingState):
             self._ledger_insert(),
             *self._fee_credit(),
             self._market_update(),
+            self._outbox_insert(),
         ])
 
     def _insert_trades(self) -> None:
@@ -127,6 +132,19 @@ class Flush(ClearingState):
         return ("UPDATE markets SET sequence_id = %s, reserve_balance = %s, total_yes_shares = %s, "
                 "total_no_shares = %s, updated_at = %s WHERE id = %s",
                 [m.sequence_id, m.reserve_balance, m.total_yes_shares, m.total_no_shares, m.updated_at, m.id])
+
+    def _outbox_insert(self):
+        """This operation's events (docs/push.md), written with its changes: each trade, each
+        order changed (as it is now), the market when its status, reserve or share totals
+        moved, and one book delta when the book's sequence moved."""
+        m = self.market
+        events = [(TRADE_EVENTS, m.id, m.sequence_id, trade_body(t)) for t in self.trades]
+        events += [(ORDER_EVENTS, m.id, m.sequence_id, order_body(o)) for o in self.orders.values()]
+        if _market_values(m) != self._market_read:
+            events.append((MARKET_EVENTS, m.id, 0, market_body(m)))
+        book = book_change(m.id, self._market_read_sequence, m.sequence_id,
+                           ((o, oid in self._new_order_ids) for oid, o in self.orders.items()))
+        return outbox_insert(events, book)
 
 
 # Many rows travel as ONE json parameter, expanded by json_populate_recordset into the

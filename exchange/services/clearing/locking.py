@@ -25,7 +25,7 @@ from exchange.services.clearing.reads import (
     _resting_page_sql,
 )
 from exchange.services.clearing.rules import NewOrder
-from exchange.services.clearing.state import ClearingState, _BookSide, _position_values
+from exchange.services.clearing.state import ClearingState, _BookSide, _market_values, _position_values
 from exchange.sql import select_together as _select_together
 
 
@@ -64,6 +64,7 @@ class Locking(ClearingState):
                 raise NotFound(f"order {own_order[1]} not found", code="ORDER_NOT_FOUND", field="order_id")
             raise NotFound(f"market {market_id!r} does not exist", code="MARKET_NOT_FOUND", field="market_id")
         self.market: Market = Market.from_db("default", None, rows[0])
+        self._market_read, self._market_read_sequence = _market_values(self.market), self.market.sequence_id
         if users is not None:
             if orders is not None:
                 self.read_orders = [Order.from_db("default", None, row) for row in next(results)]

@@ -40,6 +40,11 @@ def _position_values(position: Position) -> tuple:
             position.no_cost_sum, position.no_pending_sell, position.realized_pnl)
 
 
+def _market_values(market: Market) -> tuple:
+    """What makes a market event when it changes (docs/push.md): status, outcome, reserve, shares."""
+    return (market.status, market.outcome, market.reserve_balance, market.total_yes_shares, market.total_no_shares)
+
+
 class ClearingState:
     """Rows locked and read by one operation, and its changes; no SQL runs here."""
 
@@ -62,3 +67,5 @@ class ClearingState:
         self._book: dict[str, _BookSide] = {}  # resting orders read so far, per book side
         self._book_reach: dict[str, int] = {}  # per book side: the farthest price this operation's orders may trade at
         self.read_orders: list[Order] = []
+        self._market_read: tuple = ()  # `_market_values` as locked: a market event when they change
+        self._market_read_sequence = 0  # the book's sequence as locked: the book delta's prev_sequence_id
