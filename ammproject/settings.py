@@ -60,6 +60,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "ammproject.urls"
 WSGI_APPLICATION = "ammproject.wsgi.application"
+ASGI_APPLICATION = "ammproject.asgi.application"  # HTTP and the push feeds (exchange/push/)
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

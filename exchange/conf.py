@@ -37,6 +37,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "EXCHANGE_OUTBOX_RETENTION_S": (3_600, "seconds a published outbox row is kept"),
     "EXCHANGE_RELAY_BATCH": (500, "outbox rows the relay publishes per batch"),
     "EXCHANGE_RELAY_POLL_MS": (200, "the relay's poll when no NOTIFY wakes it"),
+    # WebSocket feeds (exchange/push/): the reader tailing the event streams, per server process.
+    "EXCHANGE_PUSH_XREAD_BLOCK_MS": (1000, "the push hub's XREAD BLOCK on the event streams"),
+    "EXCHANGE_PUSH_XREAD_COUNT": (1000, "stream entries per XREAD of the push hub"),
+    "EXCHANGE_PUSH_BUFFER_MAX": (10_000, "deltas queued for one slow WebSocket client before it is resnapshotted"),
 }
 
 

@@ -5,8 +5,11 @@ The runtime keeps one `LocalOrderBook` per market, fed by `GET /api/v1/orderbook
 
 Message shapes (SPEC §3.6): a snapshot is `{sequence_id, bids: [[price, qty]], asks: [[price, qty]]}`;
 a delta carries the same keys where each `[price, qty]` is the level's new *total* quantity
-(0 removes the level). A delta whose `sequence_id` is not `last + 1` is a gap: the book is
-marked stale and ignores deltas until the next snapshot (SPEC §3.6 "a gap forces a resnapshot").
+(0 removes the level), and `prev_sequence_id`, the sequence before it (docs/push.md: one
+committed transaction can move the sequence by more than one). A delta applies when its
+`prev_sequence_id` is the book's last `sequence_id`; one not above it is old (ignored); any
+other is a gap: the book is marked stale and ignores deltas until the next snapshot (SPEC §3.6
+"a gap forces a resnapshot").
 """
 from __future__ import annotations
 
@@ -48,13 +51,15 @@ class LocalOrderBook:
 
     def apply_delta(self, msg: Mapping[str, Any]) -> bool:
         """Apply a delta. Returns False (and marks the book stale) on a sequence gap; an old or
-        repeated sequence id is ignored (True). While stale, deltas are ignored (False)."""
+        repeated sequence id is ignored (True). While stale, deltas are ignored (False).
+        Without `prev_sequence_id` a delta is taken to move the sequence by one."""
         seq = int(msg["sequence_id"])
+        prev = int(msg.get("prev_sequence_id", seq - 1))
         if self.stale:
             return False
         if seq <= self.last_sequence_id:
             return True
-        if seq != self.last_sequence_id + 1:
+        if prev != self.last_sequence_id:
             self.stale = True
             return False
         for book, key in ((self.bids, "bids"), (self.asks, "asks")):

@@ -53,6 +53,28 @@ def test_delta_gap_marks_stale_until_snapshot():
     assert book.apply_delta({"sequence_id": 21, "asks": [[59, 3]]}) and book.best_ask == 59
 
 
+def test_delta_moving_the_sequence_by_more_than_one_applies_when_prev_matches():
+    book = make_book()  # sequence 10
+    assert book.apply_delta({"prev_sequence_id": 10, "sequence_id": 13, "bids": [[49, 5]], "asks": []}) is True
+    assert book.bids[49] == 5 and book.last_sequence_id == 13 and not book.stale
+
+
+def test_delta_whose_prev_is_not_the_last_sequence_is_a_gap():
+    book = make_book()  # sequence 10
+    assert book.apply_delta({"prev_sequence_id": 12, "sequence_id": 14, "bids": [[49, 5]]}) is False
+    assert book.needs_snapshot and 49 not in book.bids and book.last_sequence_id == 10
+    # the missed delta arriving late does not heal it: only a snapshot does
+    assert book.apply_delta({"prev_sequence_id": 10, "sequence_id": 12, "bids": [[49, 5]]}) is False
+    book.apply_snapshot({"sequence_id": 14, "bids": [[49, 5]], "asks": []})
+    assert book.apply_delta({"prev_sequence_id": 14, "sequence_id": 16, "asks": [[59, 3]]}) and book.best_ask == 59
+
+
+def test_delta_overlapping_the_snapshot_is_ignored_not_a_gap():
+    book = make_book()  # sequence 10: a delta 8 -> 10 was already in the snapshot
+    assert book.apply_delta({"prev_sequence_id": 8, "sequence_id": 10, "bids": [[49, 5]]}) is True
+    assert 49 not in book.bids and not book.stale
+
+
 def test_old_or_repeated_delta_is_ignored():
     book = make_book()
     assert book.apply_delta({"sequence_id": 10, "bids": [[49, 5]]}) is True
@@ -95,8 +117,9 @@ def test_deltas_match_a_model_dict(snapshot_bids, snapshot_asks, deltas):
     book.apply_snapshot({"sequence_id": 1, "bids": list(snapshot_bids.items()), "asks": list(snapshot_asks.items())})
     model_bids = {p: q for p, q in snapshot_bids.items() if q > 0}
     model_asks = {p: q for p, q in snapshot_asks.items() if q > 0}
-    for seq, (bids, asks) in enumerate(deltas, start=2):
-        book.apply_delta({"sequence_id": seq, "bids": list(bids.items()), "asks": list(asks.items())})
+    for i, (bids, asks) in enumerate(deltas):
+        prev, seq = 1 + 3 * i, 4 + 3 * i  # a transaction may move the sequence by several
+        book.apply_delta({"prev_sequence_id": prev, "sequence_id": seq, "bids": list(bids.items()), "asks": list(asks.items())})
         for model, delta in ((model_bids, bids), (model_asks, asks)):
             for p, q in delta.items():
                 if q > 0:
