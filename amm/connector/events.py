@@ -90,7 +90,7 @@ class RedisStreamConsumer:
     for `claim_idle_ms` — at most every claim_idle_ms / 2, and before any new entry, so that a
     dead consumer's batch is applied before what follows it — then blocks for new ones
     (XREADGROUP ... BLOCK). The group is created where missing, at the stream's end: what
-    came before is the REST catch-up's (the trade cursor). The first stream must exist (the
+    came before is the REST catch-up's (the trade cursor). One of the streams must exist (the
     platform's relay made it): the consumer never makes a platform look like it pushes."""
 
     def __init__(self, *, url: str, streams: list[str], group: str, consumer: str, claim_idle_ms: int,
@@ -114,8 +114,8 @@ class RedisStreamConsumer:
             raise EventStreamError(f"event stream unreachable: {exc}") from exc
 
     def _ensure_groups(self) -> None:
-        if not self._grouped and not self._conn.exists(self.streams[0]):
-            raise EventStreamAbsent(f"no {self.streams[0]} stream on the platform's Redis")
+        if not self._grouped and not self._conn.exists(*self.streams):
+            raise EventStreamAbsent(f"none of the streams {self.streams} on the platform's Redis")
         for stream in self.streams:
             if stream in self._grouped:
                 continue
@@ -169,6 +169,8 @@ class RedisStreamConsumer:
             except ProtocolError as exc:
                 log.error("%s (acknowledged, not applied)", exc)
                 rejected.append((stream, entry_id))
+        # One read returns stream by stream; the platform's order is the outbox's (event_id).
+        events.sort(key=lambda e: e.event_id)
         return Batch(events=events, rejected=rejected, claimed=claimed)
 
     def ack(self, entries: list[tuple[str, str]]) -> None:

@@ -4,6 +4,7 @@ AMM_EVENTS_CLAIM_IDLE_MS, and no fill is counted twice."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,22 +17,26 @@ from amm.runtime.cycle import quote_cycle
 from amm.runtime.feed import feed_loop
 from tests.amm.runtime import harness
 from tests.amm.runtime.harness import ROOT, wait_until
-from tests.amm.runtime.streams import make_streams, pending, platform_trades, publish_trades
+from tests.amm.runtime.streams import STREAMS, pending, platform_trades
 from tests.amm.runtime.support import _stop_deadman_sweeper, rt  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("amm_recovery")]
 
 
+def _pending_all(redis_conn) -> int:
+    return sum(pending(redis_conn, stream) for stream in STREAMS)
+
+
 
 def test_a_consumer_killed_mid_batch_has_its_events_claimed_and_nothing_counted_twice(rt, redis_conn, settings,
-                                                                                       tmp_path):
+                                                                                       tmp_path, outbox_relay):
     from django.conf import settings as django_settings
 
     settings.AMM_EVENTS_CATCHUP_MS = 600_000  # the stream alone: no REST catch-up to cover for it
     settings.AMM_EVENTS_CLAIM_IDLE_MS = 500
     rt.start()
     quote_cycle(rt.market_id)
-    make_streams(redis_conn)
+    wait_until(lambda: redis_conn.exists("book_events"), timeout=15, message="the relay published the quotes")
     assert feed_loop(window_ms=200)["errors"] == 0  # the AMM's group exists, the stream is current
     log = tmp_path / "consumer.log"
     env = {**os.environ, "DATABASE_URL": harness.test_database_url(), "REDIS_URL": django_settings.REDIS_URL,
@@ -43,22 +48,21 @@ def test_a_consumer_killed_mid_batch_has_its_events_claimed_and_nothing_counted_
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_until(lambda: "joined" in log.read_text(), timeout=30, message="the consumer joined the group")
-        for side, qty in (("YES", 2), ("NO", 3), ("YES", 1)):
+        assert rt.take("YES", 2)  # published by the platform's relay (a real process)
+        wait_until(lambda: "applied" in log.read_text(), timeout=15, message=log.read_text())
+        read, applied = map(int, re.search(r"read (\d+) applied (\d+)", log.read_text()).groups())
+        proc.kill()  # SIGKILL: read a batch, applied its first event, acknowledged nothing
+        proc.wait(timeout=10)
+        for side, qty in (("NO", 3), ("YES", 1)):
             assert rt.take(side, qty)
         trades = platform_trades(rt)
-        assert len(trades) >= 3
-        publish_trades(redis_conn, trades)
-        wait_until(lambda: "applied" in log.read_text(), timeout=15, message=log.read_text())
-        assert f"read {len(trades)} applied 1" in log.read_text()
-        proc.kill()  # SIGKILL: read everything, applied the first, acknowledged nothing
-        proc.wait(timeout=10)
-        assert pending(redis_conn) == len(trades)
-        assert state.inventory_get(rt.market_id).yes_volume + state.inventory_get(rt.market_id).no_volume > 0
+        assert len(trades) >= 3 and applied <= 1, log.read_text()
+        assert _pending_all(redis_conn) == read
 
         counters = feed_loop(window_ms=1500)  # claims them once they are idle 500 ms
 
-        assert counters["events"] == len(trades) and counters["stream_fills"] == len(trades) - 1
-        assert pending(redis_conn) == 0
+        assert counters["stream_fills"] == len(trades) - applied
+        assert _pending_all(redis_conn) == 0
         pos, inv = rt.position(), state.inventory_get(rt.market_id)
         assert (inv.yes_volume, inv.no_volume, inv.yes_cost_sum_cents, inv.no_cost_sum_cents) == (
             pos.yes_volume, pos.no_volume, pos.yes_cost_sum, pos.no_cost_sum)
@@ -69,3 +73,36 @@ def test_a_consumer_killed_mid_batch_has_its_events_claimed_and_nothing_counted_
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_with_the_platforms_relay_the_stream_brings_every_fill_and_the_rest_feed_agrees(rt, redis_conn, settings,
+                                                                                       outbox_relay):
+    """End to end: the platform's outbox and relay (a real process) publish, the feed applies
+    from the stream alone (no REST call for trades), and a fresh REST feed from cursor 0 finds
+    the same trades, every one already applied."""
+    from amm.runtime.context import RuntimeFillFeed
+
+    settings.AMM_EVENTS_CATCHUP_MS = 600_000
+    rt.start()
+    quote_cycle(rt.market_id)
+    wait_until(lambda: redis_conn.exists("book_events"), timeout=15, message="the relay published the quotes")
+    assert feed_loop(window_ms=200)["errors"] == 0 and context().events_current
+    ctx = context()
+    trade_polls: list = []
+    ctx.connector._http.event_hooks["request"].append(
+        lambda request: trade_polls.append(1) if request.url.path.endswith("/trades") else None)
+    for side, qty in (("YES", 2), ("NO", 3)):
+        assert rt.take(side, qty)
+    trades = platform_trades(rt)
+    applied = 0
+    deadline = time.monotonic() + 10
+    while applied < len(trades) and time.monotonic() < deadline:
+        applied += feed_loop(window_ms=300)["stream_fills"]
+    assert applied == len(trades) and trade_polls == []
+    redis_conn.set("amm:cursor:trades", 0)
+    replay = RuntimeFillFeed(connector=ctx.connector).poll()
+    assert replay.fetched == len(trades) and replay.applied == 0
+    pos, inv = rt.position(), state.inventory_get(rt.market_id)
+    assert (inv.yes_volume, inv.no_volume, inv.yes_cost_sum_cents, inv.no_cost_sum_cents) == (
+        pos.yes_volume, pos.no_volume, pos.yes_cost_sum, pos.no_cost_sum)
+    assert _pending_all(redis_conn) == 0
