@@ -87,6 +87,11 @@ SETTINGS: dict[str, Setting] = {
     "AMM_EVENTS_RETRY_MS": Setting(2000, "an unreachable stream is tried again after this (REST meanwhile)"),
     "AMM_EVENTS_CATCHUP_MS": Setting(1000, "while the stream is read, a REST catch-up of the trade cursor this often"),
     "AMM_EVENTS_LAG_MS": Setting(1000, "a fill the catch-up finds this old (the stream missed it): stream unhealthy"),
+    "AMM_PLATFORM_WS_URL": Setting("", "the platform's WebSocket base (unset: AMM_PLATFORM_BASE_URL as ws://)"),
+    "AMM_BOOK_PUSH": Setting(True, "run_amm keeps each driven market's book from the WebSocket feed (with AMM_PUSH)"),
+    "AMM_BOOK_PUSH_MAX_AGE_MS": Setting(1000, "cycles use the pushed books while the book feed's heartbeat is this young"),
+    "AMM_BOOK_PUSH_DEPTH": Setting(20, "levels a side of a pushed book written for the cycles"),
+    "AMM_BOOK_MOVE_CENTS": Setting(1.0, "a pushed book whose outside micro-price moved this much requotes at once"),
     # Operator dashboard (/amm/dashboard/) and its history sampler.
     "AMM_HISTORY_SAMPLE_S": Setting(10, "run_amm samples every driven market this often (amm:history)"),
     "AMM_HISTORY_WINDOW_S": Setting(3600, "history kept per market (the charts' span)"),

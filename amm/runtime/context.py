@@ -86,6 +86,7 @@ class RuntimeContext:
         self.events_retry_at = 0.0  # monotonic: the stream failed; REST polling until then
         self.events_current = False  # False: the next stream window catches up over REST first
         self.events_catchup_at = 0.0  # monotonic: the next REST catch-up while the stream is read
+        self.book_fallbacks: set[str] = set()  # markets whose cycles read the REST book for want of a pushed one
 
     def events(self) -> EventConsumer | None:
         """This context's member of the AMM's consumer group on the platform's event streams

@@ -80,8 +80,10 @@ def runtime_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> Cy
     pipe.delete(K.fills_key(market_id))
     pipe.hgetall(K.DEADMAN)
     pipe.get(K.book_key(market_id))
+    pipe.get(K.push_book_key(market_id))
+    pipe.get(K.PUSH_BOOK_ALIVE)
     results = pipe.execute()
-    strategy, runtime, fills, _, deadman, book = results[QUOTE_CYCLE_COMMANDS:]
+    strategy, runtime, fills, _, deadman, book, pushed, alive = results[QUOTE_CYCLE_COMMANDS:]
     return CycleRead(
         quote=_quote_cycle_parse(market_id, results[:QUOTE_CYCLE_COMMANDS]),
         strategy=json.loads(strategy) if strategy else None,
@@ -89,6 +91,8 @@ def runtime_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> Cy
         fills=[json.loads(f) for f in fills],
         deadman=parse_fields(deadman, K.DEADMAN_FIELDS),
         book=json.loads(book) if book else None,
+        push_book=pushed,
+        push_alive=alive,
     )
 
 

@@ -104,3 +104,5 @@ class CycleRead:
     fills: list[dict[str, Any]]
     deadman: dict[str, Any]
     book: dict[str, Any] | None = None  # the book a cycle last read (`amm:book:{m}`)
+    push_book: str | None = None  # the WebSocket book feed's (`amm:pushbook:{m}`, raw: see push_book_parse)
+    push_alive: str | None = None  # the book feed's heartbeat
