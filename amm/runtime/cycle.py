@@ -360,6 +360,9 @@ class _Cycle:
         if pushed is not None:
             book = LocalOrderBook(self.market_id)
             book.apply_snapshot(pushed)
+            tape = {int(t["id"]): t for t in reversed(self.read.tape)}  # a trade the stream brought twice: once
+            self.tape_read(tuple(TapeTrade(id=i, price_cents=int(t["price_cents"]), quantity=int(t["quantity"]),
+                                           executed_ms=int(t["executed_ms"])) for i, t in sorted(tape.items(), reverse=True)))
             return book
         snapshot = self.reusable_book(quote)
         if snapshot is None:
@@ -375,11 +378,16 @@ class _Cycle:
         return book
 
     def pushed_book(self) -> dict[str, Any] | None:
-        """The book the WebSocket book feed keeps (amm/runtime/book_feed.py) when it is healthy:
-        no REST call. When a feed runs but cannot vouch for this market's book (a gap not yet
+        """The book the WebSocket book feed keeps (amm/runtime/book_feed.py) when it is healthy,
+        and the tape the event-stream feed keeps beside it: no REST call. When a feed runs but cannot vouch for this market's book (a gap not yet
         healed, a lost connection, a dead feed), None — the REST book — and a PUSH_FALLBACK
         alert (once per market while it lasts, per worker)."""
         if not amm_settings.AMM_PUSH or self.read is None:
+            return None
+        events_ms = self.read.events_alive
+        if events_ms is None or state.now_ms() - events_ms > amm_settings.AMM_BOOK_PUSH_MAX_AGE_MS:
+            # The event stream is not read: no tape kept (the order-flow intensity learns from
+            # it), so the REST book, which brings its tape (the stream's fallback alerted).
             return None
         book, feed = state.push_book_parse(self.read.push_book, self.read.push_alive, now=state.now_ms(),
                                            max_age_ms=amm_settings.AMM_BOOK_PUSH_MAX_AGE_MS)

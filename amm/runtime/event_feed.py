@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from amm import state
 from amm.bookkeeping.snapshot import market_meta
 from amm.connector import Market, ProtocolError, Trade
+from amm.connector.types import iso_to_ms
 from amm.connector.events import BOOK_EVENTS, MARKET_EVENTS, TRADE_EVENTS, Batch
 from amm.runtime.context import RuntimeContext
 from amm.runtime.job_requests import request_cycle
@@ -30,6 +31,7 @@ class Applied:
     status_changes: int = 0
     rejected: int = 0  # entries that broke the contract: acknowledged, not applied
     sequences: dict[str, int] = field(default_factory=dict)
+    tapes: dict[str, list[dict]] = field(default_factory=dict)  # driven market -> its public trades, oldest first
 
 
 def _is_amm_trade(data, amm_user_id: str) -> bool:
@@ -46,8 +48,10 @@ def apply_batch(ctx: RuntimeContext, batch: Batch, *, running: set[str], now: in
     for event in batch.events:
         try:
             if event.stream == TRADE_EVENTS:
-                if event.sequence_id and event.market_id in running:
-                    out.sequences[event.market_id] = max(out.sequences.get(event.market_id, 0), event.sequence_id)
+                if event.market_id in running:
+                    if event.sequence_id:
+                        out.sequences[event.market_id] = max(out.sequences.get(event.market_id, 0), event.sequence_id)
+                    out.tapes.setdefault(event.market_id, []).append(_public(event.data))
                 if not _is_amm_trade(event.data, amm_user_id):
                     out.others += 1
                     continue
@@ -69,9 +73,15 @@ def apply_batch(ctx: RuntimeContext, batch: Batch, *, running: set[str], now: in
         ctx.feed.wake()
     if markets:
         out.status_changes = len(market_changes_apply(markets, now=now))
-    if out.sequences:
-        state.market_push_refresh(out.sequences.keys(), out.sequences, now=now)
+    if out.sequences or out.tapes:
+        state.market_push_refresh(out.sequences.keys(), out.sequences, tapes=out.tapes, now=now)
     return out
+
+
+def _public(data) -> dict:
+    """A trade as the public tape shows it (the order book's `recent_trades`: no user ids)."""
+    return {"id": int(data["id"]), "price_cents": int(data["price_cents"]), "quantity": int(data["quantity"]),
+            "executed_ms": iso_to_ms(data.get("executed_at")) or 0}
 
 
 def market_changes_apply(markets: dict[str, Market], *, now: int) -> list[str]:

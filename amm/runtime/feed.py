@@ -119,8 +119,6 @@ def _stream_until(ctx: RuntimeContext, consumer: EventConsumer, *, end: float, l
     running: set[str] = set()
     while lease.held:
         now = time.monotonic()
-        if now >= end:
-            return
         if now >= ctx.events_catchup_at:
             ctx.events_catchup_at = now + amm_settings.AMM_EVENTS_CATCHUP_MS / 1000
             _catch_up(ctx, counters)
@@ -128,6 +126,9 @@ def _stream_until(ctx: RuntimeContext, consumer: EventConsumer, *, end: float, l
             next_vouch = now + vouch_s
             running = state.run_markets_get()
             state.market_push_refresh(running, {}, now=state.now_ms())
+        now = time.monotonic()
+        if now >= end:
+            return
         wait_ms = int(min(block_ms, (end - now) * 1000, (next_vouch - now) * 1000))
         batch = consumer.read(block_ms=max(1, wait_ms), count=amm_settings.AMM_EVENTS_BATCH)
         answered[0] = state.now_ms()

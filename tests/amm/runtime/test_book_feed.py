@@ -16,6 +16,7 @@ from amm.models import Alert, AlertType
 from amm.runtime.book_feed import BookFeed
 from amm.runtime.context import context
 from amm.runtime.cycle import quote_cycle
+from amm.runtime.feed import feed_loop
 from tests.amm.runtime.support import _stop_deadman_sweeper, rt, wait_until  # noqa: F401 - fixtures
 from tests.ws_fixtures import FrameDropProxy, asgi_server  # noqa: F401 - fixtures
 
@@ -76,6 +77,7 @@ def test_the_pushed_book_follows_the_platform_and_cycles_use_it_instead_of_rest(
                timeout=10, message="the delta in Redis")
     assert book_feed.streams.counters["deltas"] >= 1 and book_feed.streams.counters["gaps"] == 0
     book_feed.beat()
+    assert feed_loop(window_ms=100)["errors"] == 0  # the event stream read: the tape kept beside the book
     ctx = context()
     reads = _book_reads(ctx)
     result = quote_cycle(rt.market_id, reason="fill")  # a fill's cycle always read the REST book before
@@ -114,6 +116,7 @@ def test_a_book_feed_that_cannot_vouch_for_a_book_sends_cycles_to_rest_with_an_a
     asgi_server.stop()  # the WebSocket server goes away: the connection is lost
     wait_until(lambda: _pushed(redis_conn, rt.market_id) is None, timeout=10, message="the book dropped")
     book_feed.beat()  # the feed itself still runs
+    assert feed_loop(window_ms=100)["errors"] == 0
     ctx = context()
     reads = _book_reads(ctx)
     result = quote_cycle(rt.market_id, reason="fill")
@@ -148,3 +151,14 @@ def test_an_outside_order_bettering_the_amms_quote_requests_its_cycle_at_once(rt
     _order(rt, side="YES", direction="BUY", price=own_bid + 1)  # outbids the AMM
     wait_until(lambda: state.job_marker(f"quote:{rt.market_id}"), timeout=10, message="the book move's cycle")
     assert book_feed.requotes == 1
+
+
+def test_without_the_event_stream_the_cycle_reads_the_rest_book_and_its_tape(rt, redis_conn, feed):
+    """The pushed book comes with no tape of its own: the event-stream feed keeps the tapes;
+    while it does not run, a cycle reads the REST book (which brings the tape)."""
+    book_feed = feed()
+    wait_until(lambda: _same_as_platform(rt, redis_conn), timeout=15, message="the snapshot in Redis")
+    book_feed.beat()
+    reads = _book_reads(context())
+    quote_cycle(rt.market_id, reason="fill")
+    assert len(reads) == 1
