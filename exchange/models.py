@@ -372,5 +372,7 @@ class OutboxEvent(models.Model):
         indexes = [
             # What the relay reads: the unpublished rows, by id (small, as the relay keeps up).
             models.Index(fields=["id"], name="ix_outbox_unpublished", condition=Q(published_at__isnull=True)),
-            models.Index(fields=["published_at"], name="ix_outbox_published_at"),
+            # What pruning reads; partial, so that an insert (published_at still NULL) adds nothing to it.
+            models.Index(fields=["published_at"], name="ix_outbox_published_at",
+                         condition=Q(published_at__isnull=False)),
         ]

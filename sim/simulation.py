@@ -234,6 +234,10 @@ class Simulation:
                                              str(Path(settings.BASE_DIR) / "ammproject" / "gunicorn.conf.py")],
                                 env=env, cwd=settings.BASE_DIR, log_path=logs / "platform.log")
             self._wait_platform(base)
+            # the push feeds' relay (docs/push.md): the outbox the platform writes -> Redis streams
+            self.say(f"== event relay: exchange_relay (log {logs / 'relay.log'})")
+            self.children.spawn("relay", manage + ["exchange_relay"], env=env, cwd=settings.BASE_DIR,
+                                log_path=logs / "relay.log")
             self.say(operator_login_lines(base))
             # a provisional clock until the AMM quotes: the window (and each market's trading
             # end) is set once it does, however long a loaded machine takes to start it
@@ -278,6 +282,7 @@ class Simulation:
                     self.say(f"== resolving failed ({exc}): the report marks to the truth instead")
             self.children.stop("amm", timeout_s=40, say=self.say)
             self.children.stop("platform", timeout_s=20, say=self.say)
+            self.children.stop("relay", timeout_s=20, say=self.say)  # last: it publishes what the others committed
             if oracle is not None:
                 oracle.stop()
         if clock is None or sampler is None or not any(sampler.samples.values()):

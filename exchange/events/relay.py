@@ -84,15 +84,22 @@ class Relay:
 
     # --- the loop -------------------------------------------------------------------
     def run(self) -> None:
-        self._listen()
         next_progress = next_prune = time.monotonic()
         failures = 0
         while not self.stop.is_set():
             try:
+                if self._listener is None:
+                    self._listen()
+                    continue
                 published = self.step()
                 if time.monotonic() >= next_prune:
                     self.progress.pruned += self.prune()
                     next_prune = time.monotonic() + self.prune_every_s
+                if time.monotonic() >= next_progress:
+                    self._report()
+                    next_progress = time.monotonic() + PROGRESS_EVERY_S
+                if published < self.batch:  # caught up: sleep until a commit notifies, or the poll
+                    self._wait()
                 failures = 0
             except (redis.RedisError, DatabaseError, psycopg.Error) as exc:
                 failures += 1
@@ -100,18 +107,22 @@ class Relay:
                 self.log(f"publish failed ({type(exc).__name__}: {exc}); retrying in {delay * 1000:.0f} ms")
                 connection.close_if_unusable_or_obsolete()
                 if isinstance(exc, psycopg.Error):
-                    self._listen()
+                    self._close_listener()  # opened again (LISTEN, lock) by the next turn
                 self.stop.wait(delay)
-                continue
-            if time.monotonic() >= next_progress:
-                self._report()
-                next_progress = time.monotonic() + PROGRESS_EVERY_S
-            if published < self.batch:  # caught up: sleep until a commit notifies, or the poll
-                self._wait()
-        self._report()
-        if self._listener is not None:
-            self._listener.close()
+        if self._listener is not None:  # still the active relay
+            self._drain()
+        self._close_listener()
         self.log("stopped")
+
+    def _drain(self, budget_s: float = 2.0) -> None:
+        """On the way out, what committed up to now (the platform stopped first, say), within a budget."""
+        deadline = time.monotonic() + budget_s
+        try:
+            while self.step() == self.batch and time.monotonic() < deadline:
+                pass
+            self._report()
+        except (redis.RedisError, DatabaseError, psycopg.Error) as exc:
+            self.log(f"final publish failed ({type(exc).__name__}: {exc}); the next relay publishes the rest")
 
     def step(self) -> int:
         """Publish the oldest unpublished rows (one batch) and mark them; returns how many."""
@@ -156,27 +167,31 @@ class Relay:
     def _listen(self) -> None:
         """A connection of its own (the ORM's may be closed and reopened): LISTEN, and the
         advisory lock that makes this relay the active one (waiting as a standby meanwhile)."""
-        if self._listener is not None:
-            self._listener.close()
+        self._close_listener()
         params = connection.settings_dict
-        self._listener = psycopg.connect(
+        listener = psycopg.connect(
             dbname=params["NAME"], user=params["USER"] or None, password=params["PASSWORD"] or None,
             host=params["HOST"] or None, port=params["PORT"] or None, autocommit=True)
         waiting = False
-        while not self._listener.execute("SELECT pg_try_advisory_lock(%s)", [RELAY_LOCK_KEY]).fetchone()[0]:
+        while not listener.execute("SELECT pg_try_advisory_lock(%s)", [RELAY_LOCK_KEY]).fetchone()[0]:
             if not waiting:
                 self.log("another relay is active: waiting as a standby")
                 waiting = True
             if self.stop.wait(1.0):
+                listener.close()
                 return
-        self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        if waiting:
-            self.log("the other relay is gone: this one is active")
+        listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        self._listener = listener
+        self.log("active: listening for commits" + (" (the other relay is gone)" if waiting else ""))
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            finally:
+                self._listener = None
 
     def _wait(self) -> None:
-        if self._listener is None:
-            self.stop.wait(self.poll_s)
-            return
         for _ in self._listener.notifies(timeout=self.poll_s, stop_after=1):
             pass
         # every commit since the last step is read by the next step: drain the rest

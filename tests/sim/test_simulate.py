@@ -75,6 +75,14 @@ def test_a_run_ends_in_a_report_whose_pnl_is_the_ledgers(tmp_path, redis_conn):
         fills += legs
         assert all(m["invariants"][k] for k in ("A1_ok", "A2_ok", "A3_ok")), m["invariants"]
     assert fills > 0, "the traders should have traded with the AMM"
+    # the event relay ran beside the platform: every event the run committed reached the streams
+    from exchange.events.outbox import STREAMS
+    from exchange.models import OutboxEvent
+    from tests.push_fixtures import event_ids
+
+    committed = set(OutboxEvent.objects.filter(market_id__in=[m["market_id"] for m in result["markets"]])
+                    .values_list("id", flat=True))
+    assert committed and committed <= event_ids(redis_conn, *STREAMS)
     # the baselines again from the run's files alone: the report's figures, to the last digit
     again = replay_recorded(out)
     for m in result["markets"]:

@@ -3,10 +3,10 @@
 1. migrate; seed a demo market, funded traders, and fund the AMM's platform account;
 2. enable the AMM on the market (`amm_enable`); make the operator's console login
    (AMM_DEMO_OPERATOR_USERNAME / _PASSWORD, else a password generated for this run, printed);
-3. serve the platform in production form (gunicorn);
+3. serve the platform in production form (gunicorn), with its event relay (`exchange_relay`);
 4. run the AMM (`run_amm`) against it over HTTP, and the simulated traders (`sim_traders`);
 5. on Ctrl-C (or after --duration): stop the AMM first (it cancels its orders), then the
-   traders, then the platform, and print the invariant check.
+   traders, then the platform, then the relay, and print the invariant check.
 """
 from __future__ import annotations
 
@@ -91,6 +91,8 @@ class Command(BaseCommand):
         start("platform", [sys.executable, "-m", "gunicorn", "ammproject.wsgi", "--bind", bind,
                            "--workers", str(workers)], to_log=True)
         self._wait_for(base)
+        say(f"== event relay: exchange_relay, the platform's outbox -> Redis streams (log {logs / 'relay.log'})")
+        start("relay", manage + ["exchange_relay"], to_log=True)
         say(f"== AMM: run_amm --market {DEMO_MARKET} --workers {amm_workers} (its status lines follow)")
         start("amm", manage + ["run_amm", "--market", DEMO_MARKET, "--workers", str(amm_workers)], to_log=False)
         time.sleep(2)
@@ -126,7 +128,7 @@ class Command(BaseCommand):
 
     def _stop(self, procs, say) -> None:
         # The AMM first: it cancels its orders while the platform is still there to answer.
-        for name in ("amm", "traders", "platform"):
+        for name in ("amm", "traders", "platform", "relay"):
             for proc_name, proc in procs:
                 if proc_name == name and proc.poll() is None:
                     say(f"== stopping {name}")

@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from exchange.events.outbox import STREAMS
 from exchange.models import Market, OutboxEvent, User
@@ -100,8 +100,6 @@ class _OrderFlow:
         self.placed = 0
 
     def _run(self) -> None:
-        from django.db import connection
-
         try:
             while not self.stop.is_set():
                 i = self.placed
@@ -156,7 +154,7 @@ def test_a_redis_restart_mid_stream_loses_no_committed_event(relay_factory, spar
 
 def test_a_relay_killed_mid_batch_and_restarted_publishes_every_event(relay_factory, redis_conn):
     with _OrderFlow() as flow:
-        wait_for(lambda: flow.placed >= 150, timeout=30, message="a backlog")
+        wait_for(lambda: flow.placed >= 100, timeout=30, message="a backlog")
     backlog = _committed_ids(*flow.market_ids)
     first = relay_factory(batch=5, poll_ms=50).start()
     wait_for(lambda: OutboxEvent.objects.filter(published_at__isnull=False).exists(), interval=0.002,
@@ -172,10 +170,23 @@ def test_a_relay_killed_mid_batch_and_restarted_publishes_every_event(relay_fact
 def test_retention_is_bounded_by_maxlen_and_pruning(relay_factory, redis_conn):
     relay = relay_factory(EXCHANGE_EVENT_STREAM_MAXLEN=10, EXCHANGE_OUTBOX_RETENTION_S=1).start()
     market_id, buyer = new_market(), new_user()
-    for i in range(300):
+    for i in range(150):
         place(buyer, market_id, "YES", "BUY", 10 + i % 50, 1)
     wait_for(lambda: not OutboxEvent.objects.filter(published_at__isnull=True).exists(), message="all published")
     # MAXLEN ~ trims whole nodes of the stream (100 entries by default): bounded, not exact
-    assert redis_conn.xlen("order_events") <= 10 + 100 < 300
+    assert redis_conn.xlen("order_events") <= 10 + 100 < 150
     wait_for(lambda: not OutboxEvent.objects.exists(), timeout=10, message="published rows pruned")
     assert relay.stop() == 0
+
+
+def test_a_second_relay_waits_as_a_standby_and_takes_over_when_the_first_dies(relay_factory, redis_conn):
+    first = relay_factory().start()
+    wait_for(lambda: "active" in first.output(), message="the first relay active")
+    second = relay_factory().start()
+    wait_for(lambda: "standby" in second.output(), message="the second relay waiting")
+    first.kill()
+    wait_for(lambda: "the other relay is gone" in second.output(), message="the standby taking over")
+    market_id, user = new_market(), new_user()
+    place(user, market_id, "YES", "BUY", 40, 10)
+    wait_for(lambda: event_ids(redis_conn, *STREAMS) >= _committed_ids(market_id), message="published by the second")
+    assert second.stop() == 0
