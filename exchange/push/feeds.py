@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from exchange.selectors import ORDERBOOK_DEPTH_MAX, RECENT_TRADES_MAX, orderbook_get
@@ -49,8 +49,14 @@ def _levels(raw: Iterable) -> list[list[int]]:
     return [[int(price), int(qty)] for price, qty in raw or ()]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _epoch_ms(value: Any) -> int:
-    return int(datetime.fromisoformat(str(value)).timestamp() * 1000)
+    """ISO time -> ms, rounded half up as the selectors' SQL rounds it (equal tapes on both paths)."""
+    since = datetime.fromisoformat(str(value)) - _EPOCH
+    micros = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+    return (micros + 500) // 1000
 
 
 class BookFeed:
