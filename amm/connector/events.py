@@ -76,6 +76,16 @@ class Batch:
 class EventConsumer(Protocol):
     def open(self) -> None: ...
 
+    def _prune(self) -> None:
+        """Forget the group's members that hold nothing and were idle `prune_idle_ms` (every
+        process that ever read leaves its name behind); one with pending entries is kept
+        until they are claimed."""
+        for stream in self.streams:
+            for member in self._conn.xinfo_consumers(stream, self.group):
+                if (member["name"] != self.consumer and int(member["pending"]) == 0
+                        and int(member["idle"]) >= self.prune_idle_ms):
+                    self._conn.xgroup_delconsumer(stream, self.group, member["name"])
+
     def read(self, *, block_ms: int, count: int) -> Batch: ...
 
     def ack(self, entries: list[tuple[str, str]]) -> None: ...
@@ -94,7 +104,7 @@ class RedisStreamConsumer:
     platform's relay made it): the consumer never makes a platform look like it pushes."""
 
     def __init__(self, *, url: str, streams: list[str], group: str, consumer: str, claim_idle_ms: int,
-                 socket_timeout_s: float = 5.0) -> None:
+                 socket_timeout_s: float = 5.0, prune_idle_ms: int = 600_000) -> None:
         self.streams = list(streams)
         self.group = group
         self.consumer = consumer
@@ -103,6 +113,8 @@ class RedisStreamConsumer:
                                           socket_connect_timeout=min(2.0, socket_timeout_s))
         self._grouped: set[str] = set()
         self._claim_due = 0.0
+        self.prune_idle_ms = int(prune_idle_ms)
+        self._prune_due = 0.0
 
     def open(self) -> None:
         """Join the group (created where missing): from now on every new event is kept for it."""
@@ -141,6 +153,16 @@ class RedisStreamConsumer:
                     break
         return claimed
 
+    def _prune(self) -> None:
+        """Forget the group's members that hold nothing and were idle `prune_idle_ms` (every
+        process that ever read leaves its name behind); one with pending entries is kept
+        until they are claimed."""
+        for stream in self.streams:
+            for member in self._conn.xinfo_consumers(stream, self.group):
+                if (member["name"] != self.consumer and int(member["pending"]) == 0
+                        and int(member["idle"]) >= self.prune_idle_ms):
+                    self._conn.xgroup_delconsumer(stream, self.group, member["name"])
+
     def read(self, *, block_ms: int, count: int) -> Batch:
         try:
             self._ensure_groups()
@@ -151,6 +173,9 @@ class RedisStreamConsumer:
                 self._claim_due = now + self.claim_idle_ms / 2000
                 raw = self._claim(count)
                 claimed = len(raw)
+            if now >= self._prune_due:
+                self._prune_due = now + self.prune_idle_ms / 10000
+                self._prune()
             if not raw:
                 reply = self._conn.xreadgroup(self.group, self.consumer, {s: ">" for s in self.streams},
                                               count=count, block=max(1, int(block_ms)))
