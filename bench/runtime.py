@@ -376,7 +376,7 @@ def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: s
     t0 = time.monotonic()
     amm.start()
     try:
-        deadline = t0 + 60 + n * 0.3
+        deadline = t0 + (args.start_timeout if args.start_timeout else 60 + n * 0.3)
         last_print = 0.0
         while True:
             if not amm.alive():
@@ -583,6 +583,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="measurement window per N")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds after all markets quote")
     parser.add_argument("--taker-rate", type=float, default=10.0, help="taker orders per second")
+    parser.add_argument("--start-timeout", type=float, default=0.0,
+                        help="seconds for all markets to quote (0: 60 + 0.3 N); a loaded machine needs more")
     parser.add_argument("--move-rate", type=float, default=4.0, help="book moves (outside bids bettering the AMM's) per second")
     parser.add_argument("--push", choices=("both", "on", "off"), default="both",
                         help="run_amm with AMM_PUSH off, on, or both in turn for each N (issue 15)")

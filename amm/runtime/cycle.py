@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from amm import state
+from amm.alerts import alert_raise_unless_open
 from amm.conf import amm_settings
 from amm.connector import (
     ConnectorError,
@@ -58,7 +59,6 @@ from amm.connector import (
 from amm.enums import AMMLifecycleState as L
 from amm.enums import AMMPhase, DefenseLevel, KillSwitchState
 from amm.exceptions import SyncError, TransitionRefused
-from amm.alerts import alert_raise_unless_open
 from amm.models import AlertSeverity, AlertType, ReconciliationVerdict
 from amm.runtime import executor, killswitch, lifecycle
 from amm.runtime.context import RuntimeContext, context

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from amm import state
 from amm.bookkeeping.snapshot import market_meta
 from amm.connector import Market, ProtocolError, Trade
-from amm.connector.types import iso_to_ms
 from amm.connector.events import BOOK_EVENTS, MARKET_EVENTS, TRADE_EVENTS, Batch
+from amm.connector.types import iso_to_ms
 from amm.runtime.context import RuntimeContext
 from amm.runtime.job_requests import request_cycle
 

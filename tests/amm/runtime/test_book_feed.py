@@ -17,6 +17,7 @@ from amm.runtime.book_feed import BookFeed
 from amm.runtime.context import context
 from amm.runtime.cycle import quote_cycle
 from amm.runtime.feed import feed_loop
+from amm.runtime.unique_jobs import get_queue
 from tests.amm.runtime.support import _stop_deadman_sweeper, rt, wait_until  # noqa: F401 - fixtures
 from tests.ws_fixtures import FrameDropProxy, asgi_server  # noqa: F401 - fixtures
 
@@ -148,9 +149,15 @@ def test_an_outside_order_bettering_the_amms_quote_requests_its_cycle_at_once(rt
     own_asks += [o.price for o in state.orders_get(rt.market_id).values() if o.side == "YES" and o.direction == "SELL"]
     assert own_bid + 1 < min(own_asks), "the AMM's spread leaves room inside"
     state.job_done(f"quote:{rt.market_id}")
+    get_queue().empty()
     _order(rt, side="YES", direction="BUY", price=own_bid + 1)  # outbids the AMM
     wait_until(lambda: state.job_marker(f"quote:{rt.market_id}"), timeout=10, message="the book move's cycle")
     assert book_feed.requotes == 1
+    if own_bid + 2 < min(own_asks):  # a burst: another move before the cycle ran is the same cycle
+        _order(rt, side="YES", direction="BUY", price=own_bid + 2)
+        wait_until(lambda: book_feed.requotes == 2, timeout=10, message="the second move seen")
+    quotes = [job for job in get_queue().jobs if job.func_name == "amm.jobs.quote" and job.args[0] == rt.market_id]
+    assert len(quotes) == 1 and quotes[0].args[1] == "book"
 
 
 def test_without_the_event_stream_the_cycle_reads_the_rest_book_and_its_tape(rt, redis_conn, feed):
