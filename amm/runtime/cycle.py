@@ -357,6 +357,14 @@ class _Cycle:
         (`reusable_book`), else a GET. Every change of the platform's book bumps its
         sequence_id, which the feed's status watch reports for every market."""
         pushed = self.pushed_book()
+        known = (quote.market or {}).get("book_sequence_id")
+        if pushed is not None and known not in (None, "") and int(pushed["sequence_id"]) < int(known):
+            # The event stream already told of a newer book (the fill this cycle answers, say):
+            # the WebSocket has not brought it yet, and the AMM's own orders in Redis are
+            # newer than that book. The REST book, not a wrong one.
+            log.debug("cycle %s: pushed book %s behind the stream's %s: REST book", self.market_id,
+                      pushed["sequence_id"], known)
+            pushed = None
         if pushed is not None:
             book = LocalOrderBook(self.market_id)
             book.apply_snapshot(pushed)

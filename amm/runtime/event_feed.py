@@ -6,6 +6,13 @@ a consumer that dies in between leaves its batch pending, another claims it, and
 apply once because they go through the same path as the REST feed's (FillFeed.apply: the
 in-process LRU, then `state.fill_apply`, whose Lua checks and adds the trade id to
 `amm:processed:{m}` in the same step).
+
+The fill script also moves the REST feed's trade cursor to the trade id, which keeps the
+startup snapshot's guard (a rebuild is refused once a newer fill was applied) and holds
+"every AMM trade <= cursor is applied" because `trade_events` carry trades in trade-id order
+(the platform inserts trades and their outbox rows under one lock) and a batch is applied in
+outbox order, a dead member's claimed batch before anything newer (one feed job reads at a
+time; AMM_EVENTS_CLAIM_IDLE_MS is shorter than its lease).
 """
 from __future__ import annotations
 

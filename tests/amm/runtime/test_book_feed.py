@@ -85,6 +85,13 @@ def test_the_pushed_book_follows_the_platform_and_cycles_use_it_instead_of_rest(
     assert result.outcome in ("quoted", "unchanged") and reads == []
     assert not Alert.objects.filter(type=AlertType.PUSH_FALLBACK).exists()
 
+    book_feed.beat()
+    feed_loop(window_ms=100)
+    ahead = _pushed(redis_conn, rt.market_id)["sequence_id"] + 1000  # the stream told of a book not pushed yet
+    state.market_meta_write(rt.market_id, {"book_sequence_id": ahead})
+    quote_cycle(rt.market_id, reason="fill")
+    assert len(reads) == 1  # the REST book, not the older pushed one
+
 
 def test_a_dropped_delta_is_a_gap_healed_by_a_resnapshot(rt, redis_conn, feed, asgi_server):
     seen = {"deltas": 0}
