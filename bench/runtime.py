@@ -1,8 +1,8 @@
 """AMM runtime under load (issue 6): tick-to-quote latency, cycles per second, AMM CPU per
 cycle, and the largest number of markets that holds a 1-second requote interval here.
 
-For each N in --markets (default 10 50 100 200), on a dedicated database (amm_bench_runtime,
-dropped and migrated afresh) and Redis logical db (AMM_BENCH_RUNTIME_REDIS_DB, default 10):
+For each N in --markets (default 10 50 100 200), on a dedicated database (amm_bench_runtime, or
+AMM_BENCH_RUNTIME_DB; dropped and migrated afresh) and Redis logical db (AMM_BENCH_RUNTIME_REDIS_DB, default 10):
 N markets with the AMM enabled (requote_interval_ms 1000), the platform under gunicorn (its
 production config), `manage.py run_amm --market ... --workers W` as a subprocess, and a
 taker process crossing a random market's quotes every 1/--taker-rate s (an IOC BUY YES or
@@ -60,7 +60,7 @@ from _setup import ROOT, django_on_bench_db, pct, machine_speed
 
 AMM_USER_ID = "00000000-0000-4000-a000-000000000001"
 
-BENCH_DB = "amm_bench_runtime"
+BENCH_DB = os.environ.get("AMM_BENCH_RUNTIME_DB", "amm_bench_runtime")  # dropped and made afresh: one per concurrent run
 OUT = ROOT / "bench" / "out"
 INTERVAL_MS = 1000
 ORDER_SIZE = 10
