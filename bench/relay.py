@@ -10,6 +10,10 @@ relay stopped while orders commit, started again, and how fast it publishes them
 
 Without --redis-url a throwaway redis-server is started; with it, the database of that URL
 is used and the event streams in it are deleted first.
+
+First, the flush's own cost of the outbox, measured apart from the machine's drift: bench/
+engine.py's operation mix in blocks, alternately with the outbox on and off (off: the flush's
+`_outbox_insert` replaced by one that writes nothing), in this one process, relay not running.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -91,6 +96,36 @@ def wait_published(timeout_s: float = 60) -> None:
         time.sleep(0.05)
 
 
+def flush_overhead(blocks: int, ops: int) -> None:
+    import statistics
+
+    from engine import run_mix, setup_world
+
+    from exchange.services.clearing.flush import Flush
+
+    with_outbox = Flush._outbox_insert
+    market_ids, users = setup_world(markets=4, traders=20)
+    run_mix(market_ids, users, 200, seed=99, progress=False)  # warm-up
+    rates: dict[str, list[float]] = {"on": [], "off": []}
+    cpu: dict[str, list[float]] = {"on": [], "off": []}
+    try:
+        for block in range(blocks):
+            for mode in ("on", "off") if block % 2 == 0 else ("off", "on"):
+                Flush._outbox_insert = with_outbox if mode == "on" else (lambda self: None)
+                result = run_mix(market_ids, users, ops, seed=block, progress=False)
+                rates[mode].append(result["order_ops"] / result["elapsed"])
+                db = result["backend_seconds"] or 0.0
+                cpu[mode].append((result["cpu_seconds"] + db) / result["calls"] * 1000)
+    finally:
+        Flush._outbox_insert = with_outbox
+    on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+    cpu_on, cpu_off = statistics.median(cpu["on"]), statistics.median(cpu["off"])
+    print(f"flush overhead ({blocks} blocks of {ops} engine operations each way, interleaved; medians):")
+    print(f"  order operations/s: outbox off {off:.0f}, on {on:.0f}: ratio {on / off:.3f}")
+    print(f"  CPU per call (this process + its database backend): off {cpu_off:.2f} ms, on {cpu_on:.2f} ms: "
+          f"ratio {cpu_on / cpu_off:.3f}")
+
+
 def main() -> None:
     print(machine_speed(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -98,6 +133,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100, help="orders per second while measuring latency")
     parser.add_argument("--backlog", type=int, default=600, help="orders committed while the relay is stopped")
     parser.add_argument("--redis-url", help="use this Redis (its event streams are deleted first)")
+    parser.add_argument("--blocks", type=int, default=6, help="blocks each way of the flush overhead A/B (0: skip)")
+    parser.add_argument("--block-ops", type=int, default=300, help="engine operations per block")
     args = parser.parse_args()
 
     database_url = django_on_bench_db(BENCH_DB)
@@ -106,11 +143,13 @@ def main() -> None:
 
     from exchange.models import OutboxEvent
 
+    if args.blocks:
+        flush_overhead(args.blocks, args.block_ops)
     with (contextlib.nullcontext(args.redis_url) if args.redis_url else throwaway_redis()) as redis_url:
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         client.delete(*STREAMS, "exchange_outbox:published")
         market_id, users = world()
-        log = f"/tmp/bench-relay-{os.getpid()}.log"
+        log = os.path.join(tempfile.gettempdir(), f"bench-relay-{os.getpid()}.log")
         relay = start_relay(database_url, redis_url, log)
         try:
             arrivals = Arrivals(client)
@@ -149,7 +188,8 @@ def main() -> None:
             seconds = max((span["b"] - span["a"]).total_seconds(), 1e-3)
             print(f"backlog: {pending} events published in {seconds * 1000:.0f} ms (first to last): "
                   f"{pending / seconds:,.0f} events/s")
-            print("stream lengths: " + ", ".join(f"{s} {client.xlen(s)}" for s in STREAMS))
+            print("streams (entries, bytes per entry): " + ", ".join(
+                f"{s} {client.xlen(s)}, {client.memory_usage(s, samples=0) / max(client.xlen(s), 1):.0f} B" for s in STREAMS))
         finally:
             stop(relay)
         print(f"relay log: {log}")

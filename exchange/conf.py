@@ -31,8 +31,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "EXCHANGE_DEADMAN_SWEEPER": (True, "run the sweeper thread in serving processes"),
     "EXCHANGE_DEADMAN_TICK_MS": (200, "the sweeper's tick"),
     "EXCHANGE_PREPARED_STATEMENTS": (True, "server-side prepared statements for the hot SQL (exchange/sql.py)"),
-    # The push feeds' event streams (docs/push.md): XADD ... MAXLEN ~ this, per stream.
-    "EXCHANGE_EVENT_STREAM_MAXLEN": (100_000, "entries kept per event stream (approximate trim)"),
+    # The push feeds' event streams (docs/push.md): XADD ... MAXLEN ~ this, per stream. An
+    # entry takes ~0.3-0.6 KB (bench/relay.py prints it): ~10 MB per stream at the default.
+    "EXCHANGE_EVENT_STREAM_MAXLEN": (20_000, "entries kept per event stream (approximate trim)"),
     # Published outbox rows are kept this long: what the relay can replay to a Redis that lost its streams.
     "EXCHANGE_OUTBOX_RETENTION_S": (3_600, "seconds a published outbox row is kept"),
     "EXCHANGE_RELAY_BATCH": (500, "outbox rows the relay publishes per batch"),

@@ -3,6 +3,9 @@
 checks them field for field against exchange/apis/serializers.py."""
 from __future__ import annotations
 
+import datetime as dt
+import functools
+
 from rest_framework.fields import DateTimeField
 
 from exchange.models import Market, Order, Trade
@@ -10,8 +13,15 @@ from exchange.models import Market, Order, Trade
 _DATETIME = DateTimeField()  # formats exactly as the API does (ISO 8601, 'Z' for UTC)
 
 
-def _when(value) -> str | None:
-    return None if value is None else _DATETIME.to_representation(value)
+def _when(value: dt.datetime | None) -> str | None:
+    return None if value is None else _formatted(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted(value: dt.datetime) -> str:
+    """Cached: the orders of one operation mostly share a few timestamps (its own `now`), and
+    DRF's formatting was most of the cost of a body."""
+    return _DATETIME.to_representation(value)
 
 
 def trade_body(t: Trade) -> dict:

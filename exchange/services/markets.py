@@ -61,7 +61,7 @@ def market_set_status(*, market_id: str, status: str, outcome: str | None = None
         clearing = Clearing(market_id)
         market = clearing.market
         source = market.status
-        transition = _transition_for(market, status)  # called before the flush: its market event shows the new status
+        transition = _transition_for(market, status)
         if transition is None or not can_proceed(transition):
             raise WrongState(f"market {market_id} cannot go from {source} to {status}", code="ILLEGAL_TRANSITION")
         holders = set(Position.objects.filter(market=market).values_list("user_id", flat=True))
@@ -78,6 +78,7 @@ def market_set_status(*, market_id: str, status: str, outcome: str | None = None
             clearing.settle(market.outcome)
         elif status == MarketStatus.VOIDED:
             clearing.void()
+        # the transition runs before the flush, so the flush's market event shows the new status
         if status == MarketStatus.RESOLVED:
             transition(outcome)
         else:

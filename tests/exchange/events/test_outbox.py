@@ -72,13 +72,16 @@ def test_the_event_bodies_are_the_rest_apis():
     assert market_event.data == _api(MarketSerializer(Market.objects.get(pk=market_id)))
 
 
-def test_market_creation_status_changes_and_mint_write_market_events(amm):
+def test_market_creation_mint_status_changes_and_settlement_write_market_events(amm):
     market_id = new_market()
     amm_mint(user_id=AMM_USER_ID, market_id=market_id, quantity=5, request_id=uuid.uuid4().hex)
     market_set_status(market_id=market_id, status="SUSPENDED")
-    statuses = [(e.data["status"], e.data["total_yes_shares"]) for e in _events(market_id)
-                if e.stream == "market_events"]
-    assert statuses == [("ACTIVE", 0), ("ACTIVE", 5), ("SUSPENDED", 5)]
+    market_set_status(market_id=market_id, status="RESOLVED", outcome="YES")
+    market_set_status(market_id=market_id, status="SETTLED")  # pays out: reserve and shares to zero
+    statuses = [(e.data["status"], e.data["outcome"], e.data["total_yes_shares"], e.data["reserve_balance"])
+                for e in _events(market_id) if e.stream == "market_events"]
+    assert statuses == [("ACTIVE", None, 0, 0), ("ACTIVE", None, 5, 500), ("SUSPENDED", None, 5, 500),
+                        ("RESOLVED", "YES", 5, 500), ("SETTLED", "YES", 0, 0)]
 
 
 def test_a_refused_operation_writes_no_event():

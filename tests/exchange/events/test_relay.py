@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, transaction
 
 from exchange.events.outbox import STREAMS
+from exchange.events.publisher import RedisStreamPublisher
 from exchange.models import Market, OutboxEvent, User
 from exchange.services import account_deposit, api_key_issue, market_set_status, user_get_or_create
 from tests.exchange.conftest import new_market, new_user, place
@@ -66,6 +67,8 @@ def test_committed_trades_orders_and_market_changes_reach_the_streams_with_the_c
         ("ACTIVE", 0, "0"), ("ACTIVE", 400, "0"), ("HALTED", 400, "0")]
     deltas = [e["data"] for e in entries["book_events"]]
     assert [(d["prev_sequence_id"], d["bids"]) for d in deltas] == [(0, [[40, 10]]), (1, [[40, 6]]), (3, [[40, 0]])]
+    last = RedisStreamPublisher(redis_conn, maxlen=1).last_published()  # what the relay reports
+    assert last == {s: int(read_stream(redis_conn, s)[-1]["event_id"]) for s in STREAMS}
     assert outbox_relay.stop() == 0
     assert "stopped" in outbox_relay.output()
     assert not OutboxEvent.objects.filter(published_at__isnull=True).exists()
@@ -89,34 +92,40 @@ def test_a_rolled_back_platform_transaction_emits_no_event(outbox_relay, redis_c
 
 
 class _OrderFlow:
-    """Orders committed in a thread, across a few markets, until stopped: changes keep
-    committing while the test kills things."""
+    """Orders committed by two threads at once (one user each, opposite sides, so orders rest,
+    cross and trade) on the same few markets, until stopped: changes keep committing, and
+    racing for each market's lock, while the test kills things."""
 
     def __init__(self, markets: int = 3) -> None:
         self.market_ids = [new_market() for _ in range(markets)]
         self.users = [new_user(100_000_000) for _ in range(2)]
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.placed = 0
+        self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(2)]
+        self.counts = [0, 0]
 
-    def _run(self) -> None:
+    @property
+    def placed(self) -> int:
+        return sum(self.counts)
+
+    def _run(self, k: int) -> None:
         try:
             while not self.stop.is_set():
-                i = self.placed
-                # alternate sides so that orders rest, cross and trade
-                place(self.users[i % 2], self.market_ids[i % len(self.market_ids)], "YES" if i % 2 else "NO",
-                      "BUY", 50, 1 + i % 3)
-                self.placed += 1
+                i = self.counts[k]
+                place(self.users[k], self.market_ids[i % len(self.market_ids)], "YES" if k else "NO", "BUY", 50,
+                      1 + i % 3)
+                self.counts[k] += 1
         finally:
             connection.close()
 
     def __enter__(self) -> _OrderFlow:
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop.set()
-        self.thread.join(30)
+        for thread in self.threads:
+            thread.join(30)
 
 
 def _assert_every_committed_event_published_in_market_order(client, market_ids: list[str]) -> None:
