@@ -9,7 +9,10 @@ afresh) and a dedicated Redis logical db, then drives it from several client pro
   - POST /api/v1/orders                (resting limit orders, one market per client)
   - POST /api/v1/amm/orders/replace    (8 cancels + 8 new orders in one atomic call)
 
-    .venv/bin/python bench/api.py [--workers CPUs] [--threads 4] [--clients 4] [--seconds 8]
+    .venv/bin/python bench/api.py [--workers CPUs] [--threads 4] [--clients 4] [--seconds 8] [--asgi]
+
+`--asgi` serves the same calls with the push feeds' ASGI server (uvicorn workers) instead:
+the comparison behind README "Serving".
 """
 from __future__ import annotations
 
@@ -49,12 +52,15 @@ def setup_world(clients: int) -> list[dict]:
     return world
 
 
-def start_server(port: int, workers: int, threads: int, database_url: str, redis_url: str) -> subprocess.Popen:
+def start_server(port: int, workers: int, threads: int, database_url: str, redis_url: str,
+                 asgi: bool = False) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "ASGI_BIND": f"127.0.0.1:{port}",
+        "ASGI_WORKERS": str(workers),
         "GUNICORN_WORKERS": str(workers),
         "GUNICORN_THREADS": str(threads),
         "GUNICORN_LOG_LEVEL": "warning",
@@ -62,10 +68,10 @@ def start_server(port: int, workers: int, threads: int, database_url: str, redis
         "DEBUG": "false",
     }
     env.pop("GUNICORN_ACCESS_LOG", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "ammproject" / "gunicorn.conf.py"), "ammproject.wsgi"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )
+    config = ["-c", str(ROOT / "ammproject" / "gunicorn_asgi.conf.py")] if asgi else \
+        ["-c", str(ROOT / "ammproject" / "gunicorn.conf.py"), "ammproject.wsgi"]
+    command = [sys.executable, "-m", "gunicorn", *config]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     import httpx
 
     deadline = time.monotonic() + 30
@@ -144,6 +150,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4,
                         help="threads per worker (>1: gthread with keep-alive, the production default; 1: sync)")
     parser.add_argument("--clients", type=int, default=4, help="client processes (one connection each)")
+    parser.add_argument("--asgi", action="store_true",
+                        help="serve with the push feeds' ASGI server instead (gunicorn_asgi.conf.py: uvicorn workers)")
     parser.add_argument("--seconds", type=float, default=8.0, help="duration of each scenario")
     args = parser.parse_args()
 
@@ -155,10 +163,13 @@ def main() -> None:
     redis_url = url_with_db(settings.REDIS_URL, BENCH_REDIS_DB)
     world = setup_world(args.clients)
     port = free_port()
-    server = start_server(port, args.workers, args.threads, database_url, redis_url)
+    server = start_server(port, args.workers, args.threads, database_url, redis_url, args.asgi)
     base = f"http://127.0.0.1:{port}/api/v1"
     kind = f"gthread workers × {args.threads} threads" if args.threads > 1 else "sync workers"
-    print(f"served by: gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi — {args.workers} {kind} "
+    command = "gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi"
+    if args.asgi:
+        kind, command = "uvicorn workers (ammproject.asgi)", "gunicorn -c ammproject/gunicorn_asgi.conf.py"
+    print(f"served by: {command} — {args.workers} {kind} "
           f"on 127.0.0.1:{port}, DEBUG off, database {BENCH_DB}, Redis db {BENCH_REDIS_DB}, "
           f"dead man's switch sweeper on; {os.cpu_count()} CPUs shared by server, clients and PostgreSQL")
     print(f"clients: {args.clients} processes, one httpx client each, back-to-back requests over loopback, "

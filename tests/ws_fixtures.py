@@ -5,6 +5,8 @@
   the pytest-django test database and this worker's Redis. Tests must commit what the server
   should see: `@pytest.mark.django_db(transaction=True)`.
 - `asgi_server` (fixture): one started for the test, stopped after it.
+- `killable_redis` (fixture): a redis-server of the test's own, to restart (a server or relay
+  pointed at its `url`).
 - `FrameDropProxy`: a TCP proxy between a WebSocket client and the server that drops chosen
   server-to-client text frames (e.g. the second DELTA), to show gap detection and healing.
   Clients through it must not negotiate compression (`compression=None`).
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +29,9 @@ import httpx
 import pytest
 
 from tests.amm.runtime.harness import ROOT, _redis_url, _Subprocess, free_port, test_database_url
+from tests.push_fixtures import RedisServer
+
+KILLABLE_REDIS_PORTS = range(6411, 6420)  # the push-feed server's tests' own (tests/push_fixtures.py has 6401-6409)
 
 
 class AsgiServer(_Subprocess):
@@ -92,6 +98,23 @@ def asgi_server(transactional_db):
     finally:
         server.stop()
         server.cleanup()
+
+
+@pytest.fixture
+def killable_redis(tmp_path):
+    """A redis-server of the test's own (no persistence) that it may restart or kill."""
+    for port in KILLABLE_REDIS_PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        server = RedisServer(port, str(tmp_path)).start()
+        break
+    else:
+        raise RuntimeError(f"no free port in {KILLABLE_REDIS_PORTS}")
+    yield server
+    server.kill()
 
 
 # --- a WebSocket-aware proxy that loses chosen frames ---------------------------------------

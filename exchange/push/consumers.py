@@ -57,6 +57,8 @@ class FeedConsumer(AsyncWebsocketConsumer):
             await self.session.run()
         except asyncio.CancelledError:
             raise
+        except OSError:  # the client went away while we were sending (the server's ClientDisconnected)
+            logger.debug("push feed %s/%s: client gone", self.feed_name, self.session.market_id)
         except Exception:
             logger.exception("push feed %s/%s failed", self.feed_name, self.session.market_id)
             await self.close(code=CLOSE_INTERNAL)

@@ -88,7 +88,11 @@ class StreamHub:
             for stream, entries in reply or ():
                 for entry_id, fields in entries:
                     positions[stream] = entry_id
-                    self._dispatch(stream, fields)
+                    try:
+                        self._dispatch(stream, fields)
+                    except Exception:  # a bug must not end the process's only reader: its subscribers heal
+                        logger.exception("push hub: dispatching %s %s failed", stream, entry_id)
+                        self._resync_all()
 
     def _dispatch(self, stream: str, fields: dict[str, str]) -> None:
         feed = _FEED_BY_STREAM[stream]

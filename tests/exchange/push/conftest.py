@@ -15,8 +15,6 @@ from websockets.asyncio.client import connect
 from exchange.services import account_deposit, api_key_issue, market_create, user_get_or_create
 from tests.ws_fixtures import AsgiServer
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
 
 @pytest.fixture(scope="module")
 def asgi(django_db_setup, django_db_blocker):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.exchange.push.conftest import feed, recv_json
+from tests.ws_fixtures import asgi_server  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# One xdist worker runs the module, so its tests share one server process.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("exchange_push")]
 
 
 def run(coro):
@@ -129,6 +132,9 @@ def test_an_unknown_client_message_is_answered_with_an_error_and_the_feed_goes_o
     assert snapshot["type"] == "SNAPSHOT" and snapshot["trades"] == []
 
 
-def test_http_is_served_by_the_same_process(asgi, make_trader, market):
+def test_the_reusable_fixture_serves_http_and_the_feeds_in_one_process(asgi_server, make_trader, market):
+    """tests/ws_fixtures.asgi_server (for other modules' tests): the REST API and a feed on one port."""
     trader = make_trader()
-    assert trader.http.get(f"/markets/{market}").json()["id"] == market
+    response = httpx.get(f"{asgi_server.url}/api/v1/markets/{market}", headers={"Authorization": f"Token {trader.key}"})
+    assert response.status_code == 200 and response.json()["id"] == market
+    assert run(_first_type(f"{asgi_server.ws_url}/ws/v1/orderbook/{market}", trader.key)) == "SNAPSHOT"
