@@ -110,3 +110,27 @@ def test_with_the_platforms_relay_the_stream_brings_every_fill_and_the_rest_feed
     assert (inv.yes_volume, inv.no_volume, inv.yes_cost_sum_cents, inv.no_cost_sum_cents) == (
         pos.yes_volume, pos.no_volume, pos.yes_cost_sum, pos.no_cost_sum)
     assert _pending_all(redis_conn) == 0
+
+
+def test_with_the_platforms_relay_a_market_event_replaces_the_status_poll(rt, redis_conn, settings, outbox_relay):
+    """A status change committed on the platform reaches the AMM through `market_events` (the
+    relay, a real process): written to amm:market and the market's cycle requested, without
+    one GET /markets while the stream is read."""
+    from exchange.services import market_set_status
+
+    settings.AMM_STATUS_POLL_MS = 100
+    rt.start()
+    quote_cycle(rt.market_id)
+    wait_until(lambda: redis_conn.exists("book_events"), timeout=15, message="the relay published the quotes")
+    assert feed_loop(window_ms=200)["errors"] == 0 and context().events_current
+    status_reads: list = []
+    context().connector._http.event_hooks["request"].append(
+        lambda request: status_reads.append(1) if request.url.path.endswith("/markets") else None)
+    state.job_done(f"quote:{rt.market_id}")
+    market_set_status(market_id=rt.market_id, status="HALTED", actor="test")
+    changes, deadline = 0, time.monotonic() + 10
+    while not changes and time.monotonic() < deadline:
+        changes += feed_loop(window_ms=300)["status_changes"]
+    assert changes == 1 and status_reads == []
+    assert state.market_meta_get(rt.market_id)["status"] == "HALTED"
+    assert state.job_marker(f"quote:{rt.market_id}")
