@@ -77,6 +77,21 @@ SETTINGS: dict[str, Setting] = {
     "AMM_STATUS_PRINT_S": Setting(5, "run_amm prints its status lines this often"),
     "AMM_STATUS_MAX_LINES": Setting(20, "run_amm: more markets -> a summary line"),
     "AMM_SHUTDOWN_TIMEOUT_S": Setting(10, "run_amm waits this long for its workers on shutdown"),
+    # Push feeds (docs/push.md): the platform's event stream first, REST polling as the fallback.
+    "AMM_PUSH": Setting(True, "read fills and market changes from the event stream while it is reachable"),
+    "AMM_EVENTS_REDIS_URL": Setting("", "the platform's Redis holding the event streams (unset: REDIS_URL)"),
+    "AMM_EVENTS_GROUP": Setting("amm", "the AMM's consumer group on the event streams"),
+    "AMM_EVENTS_BLOCK_MS": Setting(200, "one XREADGROUP waits this long for new events"),
+    "AMM_EVENTS_BATCH": Setting(200, "events read (and acknowledged) together"),
+    "AMM_EVENTS_CLAIM_IDLE_MS": Setting(1000, "a consumer's unacknowledged events are taken over after this"),
+    "AMM_EVENTS_RETRY_MS": Setting(2000, "an unreachable stream is tried again after this (REST meanwhile)"),
+    "AMM_EVENTS_CATCHUP_MS": Setting(1000, "while the stream is read, a REST catch-up of the trade cursor this often"),
+    "AMM_EVENTS_LAG_MS": Setting(1000, "a fill the catch-up finds this old (the stream missed it): stream unhealthy"),
+    "AMM_PLATFORM_WS_URL": Setting("", "the platform's WebSocket base (unset: AMM_PLATFORM_BASE_URL as ws://)"),
+    "AMM_BOOK_PUSH": Setting(True, "run_amm keeps each driven market's book from the WebSocket feed (with AMM_PUSH)"),
+    "AMM_BOOK_PUSH_MAX_AGE_MS": Setting(1000, "cycles use the pushed books while the book feed's heartbeat is this young"),
+    "AMM_BOOK_PUSH_DEPTH": Setting(20, "levels a side of a pushed book written for the cycles"),
+    "AMM_BOOK_MOVE_CENTS": Setting(1.0, "a pushed book whose outside micro-price moved this much requotes at once"),
     # Operator dashboard (/amm/dashboard/) and its history sampler.
     "AMM_HISTORY_SAMPLE_S": Setting(10, "run_amm samples every driven market this often (amm:history)"),
     "AMM_HISTORY_WINDOW_S": Setting(3600, "history kept per market (the charts' span)"),
@@ -111,6 +126,11 @@ def _refusals(values: Mapping[str, Any]) -> list[str]:
         refusals.append("AMM_METRICS_TOKEN must be at least 16 characters")
     if url and not url.startswith(("http://", "https://")):
         refusals.append("AMM_ALERT_WEBHOOK_URL must be an http:// or https:// URL")
+    url = values["AMM_EVENTS_REDIS_URL"]
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        refusals.append("AMM_EVENTS_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    if values["AMM_EVENTS_CLAIM_IDLE_MS"] <= 0 or values["AMM_EVENTS_BLOCK_MS"] <= 0 or values["AMM_EVENTS_BATCH"] <= 0:
+        refusals.append("AMM_EVENTS_CLAIM_IDLE_MS, _BLOCK_MS and _BATCH must be > 0")
     if values["AMM_ALERT_WEBHOOK_MIN_SEVERITY"] not in SEVERITIES:
         refusals.append("AMM_ALERT_WEBHOOK_MIN_SEVERITY must be INFO, WARNING or CRITICAL")
     if (values["AMM_ALERT_WEBHOOK_TIMEOUT_MS"] <= 0 or values["AMM_ALERT_WEBHOOK_RETRIES"] < 0

@@ -1,8 +1,8 @@
 """AMM runtime under load (issue 6): tick-to-quote latency, cycles per second, AMM CPU per
 cycle, and the largest number of markets that holds a 1-second requote interval here.
 
-For each N in --markets (default 10 50 100 200), on a dedicated database (amm_bench_runtime,
-dropped and migrated afresh) and Redis logical db (AMM_BENCH_RUNTIME_REDIS_DB, default 10):
+For each N in --markets (default 10 50 100 200), on a dedicated database (amm_bench_runtime, or
+AMM_BENCH_RUNTIME_DB; dropped and migrated afresh) and Redis logical db (AMM_BENCH_RUNTIME_REDIS_DB, default 10):
 N markets with the AMM enabled (requote_interval_ms 1000), the platform under gunicorn (its
 production config), `manage.py run_amm --market ... --workers W` as a subprocess, and a
 taker process crossing a random market's quotes every 1/--taker-rate s (an IOC BUY YES or
@@ -26,9 +26,20 @@ BUY NO at 99 for one ladder level, so the AMM must replace the order it lost).
                   INFO log: what of tick-to-quote is the cycle itself, the rest is the feed's
                   poll delay and the queue.
 
+  push on / off   (issue 15, --push both, the default) each N runs twice in the same run:
+                  run_amm with AMM_PUSH=false (the REST feeds: long-polled trades, status
+                  polling, a REST book read per cycle) and with AMM_PUSH=true (the platform's
+                  event stream, `manage.py exchange_relay` running throughout, and the
+                  WebSocket books from the platform's ASGI server, `gunicorn_asgi.conf.py`).
+                  The platform serves REST from the same gunicorn in both.
+  book-move-to-requote   a mover thread of the taker process places, every 1/--move-rate s,
+                  a one-share GTC bid one cent above a random market's best bid (inside the
+                  spread: the AMM's quote is bettered), from the order's `created_at` to the
+                  market's next acknowledged requote (`last_requote_ms`), then cancels it.
+
 Figures and ratios are printed; bench/out/runtime_latency.png plots the distributions.
 
-    .venv/bin/python bench/runtime.py [--markets 10 50 100 200] [--workers 3] [--seconds 15]
+    .venv/bin/python bench/runtime.py [--markets 10 50 100 200] [--workers 3] [--seconds 15] [--push both|on|off]
 """
 from __future__ import annotations
 
@@ -49,11 +60,12 @@ from _setup import ROOT, django_on_bench_db, pct, machine_speed
 
 AMM_USER_ID = "00000000-0000-4000-a000-000000000001"
 
-BENCH_DB = "amm_bench_runtime"
+BENCH_DB = os.environ.get("AMM_BENCH_RUNTIME_DB", "amm_bench_runtime")  # dropped and made afresh: one per concurrent run
 OUT = ROOT / "bench" / "out"
 INTERVAL_MS = 1000
 ORDER_SIZE = 10
 TARGET_P50_MS, TARGET_P99_MS, TARGET_N = 50.0, 250.0, 100
+PUSH_P50_MS, PUSH_P99_MS = 10.0, 50.0  # issue 15's tick-to-quote targets with push on
 
 
 def log(message: str) -> None:
@@ -66,7 +78,7 @@ def iso_ms(value: str) -> int:
 
 # --- the taker process ---------------------------------------------------------------------------------
 def taker(base: str, key: str, markets: list[str], rate: float, seconds: float, redis_url: str, start_at: float,
-          out) -> None:
+          out, move_rate: float = 0.0) -> None:
     """Cross one ladder level of a random market every 1/rate s; for each fill, wait (in a
     watcher thread) for the market's next acknowledged requote. Puts its records on `out`."""
     import logging
@@ -102,8 +114,48 @@ def taker(base: str, key: str, markets: list[str], rate: float, seconds: float, 
                             pending.remove((market_id, fill_ms))
             time.sleep(0.002)
 
+    moves: list[tuple[str, int, int | None]] = []  # (market, order created ms, requote ack ms or None)
+
+    def wait_requote(conn_, market_id: str, since_ms: int) -> int | None:
+        while time.time() * 1000 - since_ms < 5000:
+            ack = int(float(conn_.hget(f"amm:state:{market_id}", "last_requote_ms") or 0))
+            if ack > since_ms:
+                return ack
+            time.sleep(0.002)
+        return None
+
+    def mover() -> None:
+        """Better a random market's best bid by a cent (a one-share GTC bid inside the
+        spread), wait for that market's next acknowledged requote, cancel the bid."""
+        mrng = random.Random(11)
+        mhttp = httpx.Client(base_url=base, headers={"Authorization": f"Token {key}"}, timeout=10)
+        mconn = redis.Redis.from_url(redis_url, decode_responses=True)
+        next_move = start_at
+        while time.time() < start_at + seconds:
+            time.sleep(max(0.0, next_move - time.time()))
+            next_move += 1.0 / move_rate
+            market_id = mrng.choice(markets)
+            try:
+                book = mhttp.get(f"/orderbook/{market_id}", params={"depth": 1}).json()
+                if not book.get("bids") or not book.get("asks") or book["asks"][0][0] - book["bids"][0][0] < 3:
+                    continue
+                response = mhttp.post("/orders", json={
+                    "market_id": market_id, "client_order_id": uuid.uuid4().hex, "side": "YES", "direction": "BUY",
+                    "price_cents": book["bids"][0][0] + 1, "quantity": 1, "time_in_force": "GTC"})
+                if response.status_code >= 300:
+                    continue
+                order = response.json()["order"]
+                created = iso_ms(order["created_at"])
+                moves.append((market_id, created, wait_requote(mconn, market_id, created)))
+                mhttp.delete(f"/orders/{order['id']}")
+            except (httpx.HTTPError, KeyError, ValueError):
+                continue
+
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
+    moving = threading.Thread(target=mover, daemon=True) if move_rate > 0 else None
+    if moving is not None:
+        moving.start()
     while time.time() < start_at:
         time.sleep(0.005)
     cpu_start = sum(psutil.Process().cpu_times()[:2])
@@ -129,7 +181,10 @@ def taker(base: str, key: str, markets: list[str], rate: float, seconds: float, 
         time.sleep(max(0.0, next_at - time.time()))
     done.set()
     watcher.join(timeout=10)
-    out.put({"fills": fills, "sent": sent, "errors": errors, "cpu": sum(psutil.Process().cpu_times()[:2]) - cpu_start})
+    if moving is not None:
+        moving.join(timeout=10)
+    out.put({"fills": fills, "moves": moves, "sent": sent, "errors": errors,
+             "cpu": sum(psutil.Process().cpu_times()[:2]) - cpu_start})
 
 
 # --- the sampler ---------------------------------------------------------------------------------------
@@ -298,17 +353,30 @@ def new_order_latencies(fills: list[tuple[str, int, int | None]]) -> list[float]
     return out
 
 
-def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: str, redis_url: str, conn) -> dict:
+def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: str, redis_url: str, conn,
+          push: bool = False, ws_url: str = "") -> dict:
     from tests.amm.runtime.harness import AmmProcess
 
-    conn.flushdb()  # each N starts from the platform's truth (the AMM's startup sync)
-    log(f"N={n}: starting run_amm with {args.workers} workers for {n} markets")
+    mode = "on" if push else "off"
+    # Each N starts from the platform's truth (the AMM's startup sync); the platform's event
+    # streams (the relay's) are kept: only the AMM's keys go.
+    keys = [k for pattern in ("amm:*", "rq:*", "bench:*") for k in conn.scan_iter(pattern, count=1000)]
+    for i in range(0, len(keys), 500):
+        conn.delete(*keys[i:i + 500])
+    for stream in ("trade_events", "market_events", "book_events"):
+        try:
+            conn.xgroup_destroy(stream, "amm")  # the run before's consumers and what they left pending
+        except Exception:  # noqa: BLE001 - no such stream yet
+            pass
+    log(f"N={n} push {mode}: starting run_amm with {args.workers} workers for {n} markets")
     amm = AmmProcess(markets=markets, workers=args.workers, base_url=platform.url, api_key=amm_key,
-                     redis_url=redis_url, env={"LOG_LEVEL": "INFO", "AMM_PLATFORM_TIMEOUT_MS": "5000"})
+                     redis_url=redis_url, env={"LOG_LEVEL": "INFO", "AMM_PLATFORM_TIMEOUT_MS": "5000",
+                                               "AMM_PUSH": "true" if push else "false",
+                                               **({"AMM_PLATFORM_WS_URL": ws_url} if ws_url else {})})
     t0 = time.monotonic()
     amm.start()
     try:
-        deadline = t0 + 60 + n * 0.3
+        deadline = t0 + (args.start_timeout if args.start_timeout else 60 + n * 0.3)
         last_print = 0.0
         while True:
             if not amm.alive():
@@ -329,7 +397,7 @@ def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: s
         queue: mp.Queue = mp.Queue()
         start_at = time.time() + 1.0
         proc = mp.Process(target=taker, args=(f"{platform.url}/api/v1", taker_key, markets, args.taker_rate,
-                                              args.seconds, redis_url, start_at, queue))
+                                              args.seconds, redis_url, start_at, queue, args.move_rate))
         proc.start()
         while time.time() < start_at:
             time.sleep(0.01)
@@ -371,10 +439,12 @@ def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: s
     durations = cycle_durations(amm_log, window)
     holds = bool(ages) and pct(ages, 0.99) <= 1.5 * INTERVAL_MS and cycles / elapsed >= 0.9 * n * 1000 / INTERVAL_MS
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"run_amm_N{n}.log").write_text(amm_log)
-    log(f"N={n}: run_amm stopped (exit {code}); its log: bench/out/run_amm_N{n}.log")
+    (OUT / f"run_amm_N{n}_push_{mode}.log").write_text(amm_log)
+    log(f"N={n} push {mode}: run_amm stopped (exit {code}); its log: bench/out/run_amm_N{n}_push_{mode}.log")
+    moves = result["moves"]
     return {
-        "n": n, "elapsed": elapsed, "fills": len(fills), "acked": acked, "missed": len(fills) - len(acked),
+        "n": n, "push": mode, "moves": len(moves), "moved": [float(a - c) for _, c, a in moves if a is not None],
+        "moves_missed": sum(1 for _, _, a in moves if a is None), "elapsed": elapsed, "fills": len(fills), "acked": acked, "missed": len(fills) - len(acked),
         "to_order": new_order_latencies(fills), "sent": result["sent"], "errors": result["errors"],
         "cycles": cycles, "cycles_per_s": cycles / elapsed, "ages": ages, "requotes_seen": sampler.cycles,
         "fill_cycle_ms": durations.get("fill", []), "tick_cycle_ms": durations.get("tick", []),
@@ -396,10 +466,10 @@ def plot(results: list[dict], path: Path) -> None:
     for r in results:
         if r["acked"]:
             xs = sorted(r["acked"])
-            ax1.plot(xs, [(i + 1) / len(xs) for i in range(len(xs))], label=f"N={r['n']} (n={len(xs)})")
+            ax1.plot(xs, [(i + 1) / len(xs) for i in range(len(xs))], label=f"N={r['n']} push {r['push']} (n={len(xs)})")
         if r["ages"]:
             xs = sorted(r["ages"])[:: max(1, len(r["ages"]) // 2000)]
-            ax2.plot(xs, [(i + 1) / len(xs) for i in range(len(xs))], label=f"N={r['n']}")
+            ax2.plot(xs, [(i + 1) / len(xs) for i in range(len(xs))], label=f"N={r['n']} push {r['push']}")
     for x, style in ((TARGET_P50_MS, ":"), (TARGET_P99_MS, "--")):
         ax1.axvline(x, color="grey", linestyle=style)
     ax1.set_xscale("log")
@@ -433,25 +503,43 @@ def marginal_cpu(results: list[dict], key: str) -> tuple[float, float] | None:
 
 def report(results: list[dict], args) -> None:
     print()
-    print(f"{'N':>5} {'fills':>6} {'t2q p50':>8} {'t2q p99':>8} {'miss':>5} {'order p50':>9} {'order p99':>9} "
+    print(f"{'N':>5} {'push':>4} {'fills':>6} {'t2q p50':>8} {'t2q p99':>8} {'miss':>5} {'move p50':>8} {'move p99':>8} "
+          f"{'order p50':>9} {'order p99':>9} "
           f"{'fill cycle':>10} {'pre-cycle':>9} {'to replace':>10} {'cycles/s':>9} {'per mkt':>8} {'age p99':>8} {'AMM ms/cyc':>10} {'AMM %':>6} "
           f"{'plat %':>7} {'pg %':>5} {'redis %':>7} {'other %':>7} {'holds':>6}")
     for r in results:
         e, cpu = r["elapsed"], r["cpu"]
-        print(f"{r['n']:5d} {r['fills']:6d} {pct(r['acked'], .5):8.1f} {pct(r['acked'], .99):8.1f} {r['missed']:5d} "
+        print(f"{r['n']:5d} {r['push']:>4} {r['fills']:6d} {pct(r['acked'], .5):8.1f} {pct(r['acked'], .99):8.1f} "
+              f"{r['missed']:5d} {pct(r['moved'], .5):8.1f} {pct(r['moved'], .99):8.1f} "
               f"{pct(r['to_order'], .5):9.1f} {pct(r['to_order'], .99):9.1f} {pct(r['fill_cycle_ms'], .5):10.1f} "
               f"{pct(r['fill_age_ms'], .5):9.1f} {pct(r['fill_replaced_ms'], .5):10.1f} "
               f"{r['cycles_per_s']:9.1f} {r['cycles_per_s'] / r['n']:8.2f} {r['age_p99']:8.0f} "
               f"{r['amm_cpu_per_cycle_ms']:10.2f} {100 * cpu['amm'] / e:6.0f} {100 * cpu['platform'] / e:7.0f} "
               f"{100 * cpu['postgres'] / e:5.0f} {100 * cpu['redis'] / e:7.0f} {100 * cpu['rest'] / e:7.0f} "
               f"{'yes' if r['holds'] else 'NO':>6}")
-    print("t2q: fill executed_at -> the AMM's acknowledged requote (last_requote_ms); order: -> the first new AMM "
+    print("t2q: fill executed_at -> the AMM's acknowledged requote (last_requote_ms); move: book move (an outside "
+          "bid bettering the AMM's, its created_at) -> the market's next acknowledged requote; order: -> the first new AMM "
           "order written by the platform; fill cycle: p50 wall time of a fill-triggered cycle that sent a "
           "replace (run_amm's log), pre-cycle: p50 age of its fill when it began (the feed's poll and the "
           "queue), to replace: p50 from its start to the platform's acknowledgement of the replace; age: now - last_requote_ms at 50 ms samples; latencies in ms; CPU in % of "
           "one core over the window (200 % is this whole 2-core machine): AMM = run_amm and its "
           "workers, plat = gunicorn, pg = the PostgreSQL backends of the bench database, redis = the whole "
           "redis-server, other = the rest of the machine (other sessions' work included)")
+    for n in sorted({r["n"] for r in results}):
+        by = {r["push"]: r for r in results if r["n"] == n}
+        if "on" in by and "off" in by and by["on"]["acked"] and by["off"]["acked"]:
+            on, off = by["on"], by["off"]
+            print(f"N={n}, push on vs off: tick-to-quote p50 {pct(on['acked'], .5):.1f} vs {pct(off['acked'], .5):.1f} ms "
+                  f"(× {pct(on['acked'], .5) / pct(off['acked'], .5):.2f}), p99 {pct(on['acked'], .99):.1f} vs "
+                  f"{pct(off['acked'], .99):.1f} ms (× {pct(on['acked'], .99) / pct(off['acked'], .99):.2f}); "
+                  f"book-move-to-requote p50 {pct(on['moved'], .5):.1f} vs {pct(off['moved'], .5):.1f} ms, p99 "
+                  f"{pct(on['moved'], .99):.1f} vs {pct(off['moved'], .99):.1f} ms")
+        if "on" in by and by["on"]["acked"]:
+            p50, p99 = pct(by["on"]["acked"], .5), pct(by["on"]["acked"], .99)
+            print(f"N={n}, push on: tick-to-quote p50 {p50:.1f} ms = {p50 / PUSH_P50_MS:.2f} × issue 15's {PUSH_P50_MS:g} ms "
+                  f"target ({'met' if p50 <= PUSH_P50_MS else 'MISSED'}), p99 {p99:.1f} ms = {p99 / PUSH_P99_MS:.2f} × "
+                  f"its {PUSH_P99_MS:g} ms target ({'met' if p99 <= PUSH_P99_MS else 'MISSED'})")
+    results = [r for r in results if r["push"] == results[0]["push"]]  # the rest compares like with like
     holding = [r["n"] for r in results if r["holds"]]
     largest = max(holding) if holding else None
     tried = max(r["n"] for r in results)
@@ -495,6 +583,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="measurement window per N")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds after all markets quote")
     parser.add_argument("--taker-rate", type=float, default=10.0, help="taker orders per second")
+    parser.add_argument("--start-timeout", type=float, default=0.0,
+                        help="seconds for all markets to quote (0: 60 + 0.3 N); a loaded machine needs more")
+    parser.add_argument("--move-rate", type=float, default=4.0, help="book moves (outside bids bettering the AMM's) per second")
+    parser.add_argument("--push", choices=("both", "on", "off"), default="both",
+                        help="run_amm with AMM_PUSH off, on, or both in turn for each N (issue 15)")
     args = parser.parse_args()
 
     os.environ["LOG_LEVEL"] = "WARNING"  # this process's own logging; the figures are printed
@@ -506,6 +599,8 @@ def main() -> None:
     from exchange.models import User
     from exchange.services import account_deposit, api_key_issue, user_get_or_create
     from tests.amm.runtime.harness import AMM_USER_ID, PlatformServer
+    from tests.push_fixtures import RelayProcess
+    from tests.ws_fixtures import AsgiServer
 
     redis_db = int(os.environ.get("AMM_BENCH_RUNTIME_REDIS_DB", "10"))
     redis_url = url_with_db(settings.REDIS_URL, redis_db)
@@ -536,13 +631,28 @@ def main() -> None:
     print(f"AMM: manage.py run_amm --workers {args.workers}, requote_interval_ms {INTERVAL_MS}, 2 levels × "
           f"{ORDER_SIZE} shares a side; taker: {args.taker_rate:g} IOC orders/s, one level each, random market; "
           f"{args.seconds:g} s window per N", flush=True)
+    modes = {"both": (False, True), "on": (True,), "off": (False,)}[args.push]
+    relay = asgi = None
+    if True in modes:  # the platform's push side: the outbox relay and the WebSocket server
+        relay = RelayProcess({**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                              "PYTHONUNBUFFERED": "1", "DEBUG": "false"}, []).start()
+        asgi = AsgiServer(database_url=database_url, redis_url=redis_url).start()
+        print(f"push: manage.py exchange_relay; WebSocket books from gunicorn -c ammproject/gunicorn_asgi.conf.py "
+              f"({asgi.workers} uvicorn worker) on {asgi.ws_url}", flush=True)
     results = []
     try:
         for n in sorted(args.markets):
-            results.append(run_n(n, markets[:n], args, platform, amm_key, taker_key, redis_url, conn))
+            for push in modes:
+                results.append(run_n(n, markets[:n], args, platform, amm_key, taker_key, redis_url, conn, push=push,
+                                     ws_url=asgi.ws_url if asgi is not None else ""))
     finally:
         platform.stop()
         platform.cleanup()
+        if asgi is not None:
+            asgi.stop()
+            asgi.cleanup()
+        if relay is not None:
+            relay.stop()
     report(results, args)
     path = OUT / "runtime_latency.png"
     plot(results, path)

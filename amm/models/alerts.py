@@ -13,6 +13,7 @@ class AlertType(models.TextChoices):
     SYNC_FAILED = "SYNC_FAILED"  # startup sync could not complete
     MINT_BURN_INCONSISTENT = "MINT_BURN_INCONSISTENT"  # seed §8.4
     ORACLE_FAILED = "ORACLE_FAILED"  # SPEC §6: the market's oracle source failed AMM_ORACLE_ALERT_AFTER_FAILURES polls in a row
+    PUSH_FALLBACK = "PUSH_FALLBACK"  # docs/push.md: the event stream or a book feed is unhealthy, REST polling instead
 
 
 class AlertSeverity(models.TextChoices):

@@ -7,7 +7,9 @@ threads) and rebuilt when the platform settings change. No network at constructi
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 import threading
 from typing import Any
 
@@ -17,6 +19,7 @@ from amm import state
 from amm.bookkeeping import FillFeed
 from amm.conf import amm_settings
 from amm.connector import ClientOrderIdGenerator, PlatformClient, Trade, connector_from_settings
+from amm.connector.events import BOOK_EVENTS, MARKET_EVENTS, TRADE_EVENTS, EventConsumer, RedisStreamConsumer
 from amm.runtime.job_requests import request_cycle
 from amm.services import config_reload
 from amm.strategy import StrategyConfig
@@ -31,6 +34,7 @@ class RuntimeFillFeed(FillFeed):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.applied: list[Trade] = []
+        self.woken: list[Trade] = []  # the fills the last wake handed on
 
     def apply(self, trade: Trade, *, now: int | None = None) -> bool:
         applied = super().apply(trade, now=now)
@@ -48,6 +52,7 @@ class RuntimeFillFeed(FillFeed):
         """Push the applied fills to their markets and request a requote of each at the
         front of the queue (reason "fill"); returns fills per market."""
         trades, self.applied = self.applied, []
+        self.woken = trades
         by_market: dict[str, list[dict[str, Any]]] = {}
         for trade in trades:
             by_market.setdefault(trade.market_id, []).append({
@@ -77,6 +82,25 @@ class RuntimeContext:
         self.ids = ClientOrderIdGenerator(start=secrets.randbelow(1_000_000))
         self.configs: dict[str, tuple[int, StrategyConfig]] = {}
         self.key = _settings_key()
+        self._events: EventConsumer | None = None
+        self.events_retry_at = 0.0  # monotonic: the stream failed; REST polling until then
+        self.events_current = False  # False: the next stream window catches up over REST first
+        self.events_catchup_at = 0.0  # monotonic: the next REST catch-up while the stream is read
+        self.book_fallbacks: set[str] = set()  # markets whose cycles read the REST book for want of a pushed one
+
+    def events(self) -> EventConsumer | None:
+        """This context's member of the AMM's consumer group on the platform's event streams
+        (None with AMM_PUSH off). Its name is unique per process and context: a dead one's
+        pending events are claimed by the next (XAUTOCLAIM)."""
+        if not amm_settings.AMM_PUSH:
+            return None
+        if self._events is None:
+            name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+            self._events = RedisStreamConsumer(
+                url=events_redis_url(), streams=[TRADE_EVENTS, MARKET_EVENTS, BOOK_EVENTS],
+                group=amm_settings.AMM_EVENTS_GROUP, consumer=name,
+                claim_idle_ms=amm_settings.AMM_EVENTS_CLAIM_IDLE_MS)
+        return self._events
 
     def config(self, market_id: str, version: int | None) -> StrategyConfig:
         """The market's StrategyConfig at `version` (parsed once per version; republished
@@ -93,6 +117,8 @@ class RuntimeContext:
         return loaded[1]
 
     def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
         try:
             self.connector.close()
         except Exception:  # noqa: BLE001
@@ -102,9 +128,15 @@ class RuntimeContext:
 _local = threading.local()
 
 
+def events_redis_url() -> str:
+    """The platform's Redis, where its event streams are (AMM_EVENTS_REDIS_URL, else REDIS_URL)."""
+    return amm_settings.AMM_EVENTS_REDIS_URL or settings.REDIS_URL
+
+
 def _settings_key() -> tuple:
     return (amm_settings.AMM_PLATFORM_BASE_URL, amm_settings.AMM_PLATFORM_API_KEY, settings.REDIS_URL,
-            amm_settings.AMM_PLATFORM_KEEPALIVE)
+            amm_settings.AMM_PLATFORM_KEEPALIVE, amm_settings.AMM_PUSH, events_redis_url(),
+            amm_settings.AMM_EVENTS_GROUP)
 
 
 def context() -> RuntimeContext:

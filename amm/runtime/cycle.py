@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from amm import state
+from amm.alerts import alert_raise_unless_open
 from amm.conf import amm_settings
 from amm.connector import (
     ConnectorError,
@@ -58,7 +59,7 @@ from amm.connector import (
 from amm.enums import AMMLifecycleState as L
 from amm.enums import AMMPhase, DefenseLevel, KillSwitchState
 from amm.exceptions import SyncError, TransitionRefused
-from amm.models import ReconciliationVerdict
+from amm.models import AlertSeverity, AlertType, ReconciliationVerdict
 from amm.runtime import executor, killswitch, lifecycle
 from amm.runtime.context import RuntimeContext, context
 from amm.runtime.lease import Lease, market_lease
@@ -355,6 +356,22 @@ class _Cycle:
         """The market's order book: the one a cycle last read when nothing says it changed
         (`reusable_book`), else a GET. Every change of the platform's book bumps its
         sequence_id, which the feed's status watch reports for every market."""
+        pushed = self.pushed_book()
+        known = (quote.market or {}).get("book_sequence_id")
+        if pushed is not None and known not in (None, "") and int(pushed["sequence_id"]) < int(known):
+            # The event stream already told of a newer book (the fill this cycle answers, say):
+            # the WebSocket has not brought it yet, and the AMM's own orders in Redis are
+            # newer than that book. The REST book, not a wrong one.
+            log.debug("cycle %s: pushed book %s behind the stream's %s: REST book", self.market_id,
+                      pushed["sequence_id"], known)
+            pushed = None
+        if pushed is not None:
+            book = LocalOrderBook(self.market_id)
+            book.apply_snapshot(pushed)
+            tape = {int(t["id"]): t for t in reversed(self.read.tape)}  # a trade the stream brought twice: once
+            self.tape_read(tuple(TapeTrade(id=i, price_cents=int(t["price_cents"]), quantity=int(t["quantity"]),
+                                           executed_ms=int(t["executed_ms"])) for i, t in sorted(tape.items(), reverse=True)))
+            return book
         snapshot = self.reusable_book(quote)
         if snapshot is None:
             depth = max(amm_settings.AMM_ORDERBOOK_DEPTH, config.order_levels + 3)
@@ -366,6 +383,33 @@ class _Cycle:
             self.tape_read(got.recent_trades)
         book = LocalOrderBook(self.market_id)
         book.apply_snapshot({"bids": snapshot["bids"], "asks": snapshot["asks"], "sequence_id": snapshot["sequence_id"]})
+        return book
+
+    def pushed_book(self) -> dict[str, Any] | None:
+        """The book the WebSocket book feed keeps (amm/runtime/book_feed.py) when it is healthy,
+        and the tape the event-stream feed keeps beside it: no REST call. When a feed runs but cannot vouch for this market's book (a gap not yet
+        healed, a lost connection, a dead feed), None — the REST book — and a PUSH_FALLBACK
+        alert (once per market while it lasts, per worker)."""
+        if not amm_settings.AMM_PUSH or self.read is None:
+            return None
+        events_ms = self.read.events_alive
+        if events_ms is None or state.now_ms() - events_ms > amm_settings.AMM_BOOK_PUSH_MAX_AGE_MS:
+            # The event stream is not read: no tape kept (the order-flow intensity learns from
+            # it), so the REST book, which brings its tape (the stream's fallback alerted).
+            return None
+        book, feed = state.push_book_parse(self.read.push_book, self.read.push_alive, now=state.now_ms(),
+                                           max_age_ms=amm_settings.AMM_BOOK_PUSH_MAX_AGE_MS)
+        alerted = self.ctx.book_fallbacks
+        if feed == "ok":
+            alerted.discard(self.market_id)
+        elif feed != "off" and self.market_id not in alerted:
+            alerted.add(self.market_id)
+            log.warning("cycle %s: the pushed book is %s: REST book", self.market_id, feed)
+            try:
+                alert_raise_unless_open(type=AlertType.PUSH_FALLBACK, severity=AlertSeverity.WARNING,
+                                        market_id=self.market_id, payload={"feed": "book", "state": feed})
+            except Exception:  # noqa: BLE001 - the database down: the log line stands, the cycle goes on
+                log.exception("could not record the PUSH_FALLBACK alert")
         return book
 
     def tape_read(self, recent: tuple[TapeTrade, ...]) -> None:

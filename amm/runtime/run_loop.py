@@ -13,6 +13,9 @@ Every AMM_SCHEDULER_TICK_MS:
   within AMM_LEASE_TTL_MS, after which the next tick enqueues it again for any worker);
 - the feed job (fills -> immediate requotes, market statuses) is kept alive: enqueued at
   the front whenever none is queued or running;
+- with AMM_PUSH and AMM_BOOK_PUSH, a thread keeps each RUNNING or EMERGENCY market's order
+  book from the platform's WebSocket feed in Redis for the cycles (runtime/book_feed.py),
+  its heartbeat written every 250 ms;
 - each RUNNING or EMERGENCY market whose config names an `oracle_adapter` gets an oracle
   poll every `oracle_poll_interval_ms` (amm/oracle: its own job, one in flight per market;
   a cycle only reads the reading it wrote);
@@ -43,6 +46,7 @@ from amm.connector import ConnectorError
 from amm.enums import AMMLifecycleState as L
 from amm.models import AMMInstance
 from amm.runtime import deadman_arming
+from amm.runtime.book_feed import BookFeed, book_feed_wanted
 from amm.runtime.context import context
 from amm.runtime.daily import local_day
 from amm.runtime.history_sampler import sample_interval_s
@@ -97,6 +101,8 @@ class Scheduler:
         self._started_ms = state.now_ms()
         self.deadman_timeout_ms = deadman_arming.DEFAULT_TIMEOUT_MS
         self.active = False
+        self.book_feed: BookFeed | None = None  # the WebSocket books (run(): with AMM_PUSH and AMM_BOOK_PUSH)
+        self._beat_due = 0.0
 
     # --- ownership -----------------------------------------------------------------------------
     def acquire(self, *, wait_ms: int) -> bool:
@@ -145,6 +151,8 @@ class Scheduler:
                 plan.lifecycle, plan.interval_s = lifecycle, interval_s
             self._plan_oracle(plan, configs[market_id], now=now, spread=spread)
         state.run_markets_set(self.plans)
+        if self.book_feed is not None:
+            self.book_feed.set_markets([m for m, plan in self.plans.items() if plan.lifecycle in ORACLE_POLLED])
         if self.plans:
             self.deadman_timeout_ms = deadman_arming.timeout_for(self.plans, configs=configs)
 
@@ -216,6 +224,9 @@ class Scheduler:
                     counts["daily"] += request_daily_reset(day)
                 else:
                     self._day = day
+        if self.book_feed is not None and now >= self._beat_due:
+            self._beat_due = now + 0.25
+            self.book_feed.beat()
         state.run_update(scheduler_ms=state.now_ms())
         return counts
 
@@ -225,6 +236,8 @@ class Scheduler:
         if self.arm_deadman:
             self._deadman_thread = threading.Thread(target=self._deadman_loop, name="amm-deadman", daemon=True)
             self._deadman_thread.start()
+        if book_feed_wanted() and self.book_feed is None:
+            self.book_feed = BookFeed().start()
         while not self.stop_event.is_set():
             try:
                 if not self.lease.check() and not self.lease.acquire():
@@ -243,6 +256,11 @@ class Scheduler:
         self.stop_event.set()
         if self._deadman_thread is not None:
             self._deadman_thread.join(timeout=5)
+        if self.book_feed is not None:
+            try:
+                self.book_feed.stop()
+            except Exception:  # noqa: BLE001 - Redis gone at shutdown: the keys go stale by themselves
+                log.exception("book feed: stop failed")
 
     def _deadman_loop(self) -> None:
         ctx = context()

@@ -106,6 +106,7 @@ from amm.state.live import best_quotes, markets_live_read  # noqa: F401
 from amm.state.market import (  # noqa: F401
     market_meta_get,
     market_meta_write,
+    market_push_refresh,
     market_status_many,
     market_status_write_many,
     markets_kept,
@@ -134,6 +135,7 @@ from amm.state.quote_cycle import (  # noqa: F401
     quote_cycle_read_many,
     runtime_cycle_read,
 )
+from amm.state.push_book import push_book_alive, push_book_drop, push_book_parse, push_book_write  # noqa: F401
 from amm.state.rebuild import market_forget, market_memory_usage, market_rebuild, working_state_wipe  # noqa: F401
 from amm.state.run_record import (  # noqa: F401
     daily_reset_apply,

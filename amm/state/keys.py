@@ -222,6 +222,25 @@ def book_key(market_id: str) -> str:
     return f"{BOOK_PREFIX}{market_id}"
 
 
+# | `amm:pushbook:{m}` | string | the book the WebSocket book feed keeps (JSON: sequence_id, bids, asks, ms) |
+# | `amm:pushbook:alive` | string | the book feed's heartbeat (ms) |
+# | `amm:tape:{m}` | list, capped | the market's public trades from the event stream, newest first (JSON: id, price_cents, quantity, executed_ms) |
+# | `amm:events:alive` | string | the event-stream feed's heartbeat (ms): the tapes are kept |
+PUSH_BOOK_PREFIX = f"{PREFIX}:pushbook:"
+PUSH_BOOK_ALIVE = f"{PREFIX}:pushbook:alive"
+TAPE_PREFIX = f"{PREFIX}:tape:"
+TAPE_KEEP = 20
+EVENTS_ALIVE = f"{PREFIX}:events:alive"
+
+
+def tape_key(market_id: str) -> str:
+    return f"{TAPE_PREFIX}{market_id}"
+
+
+def push_book_key(market_id: str) -> str:
+    return f"{PUSH_BOOK_PREFIX}{market_id}"
+
+
 def oracle_health_key(market_id: str) -> str:
     return f"{ORACLE_HEALTH_PREFIX}{market_id}"
 
@@ -229,7 +248,7 @@ def oracle_health_key(market_id: str) -> str:
 def runtime_market_keys(market_id: str) -> list[str]:
     """The runtime's own keys of one market (not in market_keys: a re-sync keeps them)."""
     return [strategy_key(market_id), runtime_key(market_id), fills_key(market_id), book_key(market_id),
-            oracle_health_key(market_id)]
+            oracle_health_key(market_id), push_book_key(market_id), tape_key(market_id)]
 
 
 # --- operator console extensions (issue 11) -----------------------------------------------------

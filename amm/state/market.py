@@ -2,6 +2,7 @@
 MARKET_FIELDS) and `amm:markets` (the markets whose inventory this AMM keeps)."""
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable, Mapping
 
 import redis
@@ -49,3 +50,25 @@ def market_status_many(market_ids: Iterable[str], *, conn: redis.Redis | None = 
 def markets_kept(*, conn: redis.Redis | None = None) -> set[str]:
     """Markets whose inventory this AMM keeps in Redis (`amm:markets`)."""
     return set(conn_or_default(conn).smembers(K.MARKETS))
+
+
+def market_push_refresh(vouched: Iterable[str], sequences: Mapping[str, int], *, now: int,
+                        tapes: Mapping[str, list[Mapping[str, Any]]] | None = None,
+                        conn: redis.Redis | None = None) -> None:
+    """While the platform's event stream is read (amm/runtime/event_feed.py), in one round
+    trip: the statuses of the `vouched` markets are current as of `now` (a change would have
+    come as a market event), their books' sequence ids are those of the latest book and trade
+    events (`sequences`), their public trades (`tapes`, oldest first) are added to the capped
+    tapes the cycles read with a pushed book, and the feed's heartbeat says the tapes are kept."""
+    pipe = conn_or_default(conn).pipeline(transaction=False)
+    for market_id in vouched:
+        mapping = {"updated_at_ms": str(int(now))}
+        if market_id in sequences:
+            mapping["book_sequence_id"] = str(int(sequences[market_id]))
+        pipe.hset(K.market_key(market_id), mapping=mapping)
+    for market_id, trades in (tapes or {}).items():
+        key = K.tape_key(market_id)
+        pipe.lpush(key, *[json.dumps(t, separators=(",", ":")) for t in trades])
+        pipe.ltrim(key, 0, K.TAPE_KEEP - 1)
+    pipe.set(K.EVENTS_ALIVE, int(now), px=60_000)
+    pipe.execute()

@@ -80,8 +80,12 @@ def runtime_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> Cy
     pipe.delete(K.fills_key(market_id))
     pipe.hgetall(K.DEADMAN)
     pipe.get(K.book_key(market_id))
+    pipe.get(K.push_book_key(market_id))
+    pipe.get(K.PUSH_BOOK_ALIVE)
+    pipe.lrange(K.tape_key(market_id), 0, -1)
+    pipe.get(K.EVENTS_ALIVE)
     results = pipe.execute()
-    strategy, runtime, fills, _, deadman, book = results[QUOTE_CYCLE_COMMANDS:]
+    strategy, runtime, fills, _, deadman, book, pushed, alive, tape, events_alive = results[QUOTE_CYCLE_COMMANDS:]
     return CycleRead(
         quote=_quote_cycle_parse(market_id, results[:QUOTE_CYCLE_COMMANDS]),
         strategy=strategy_parse(strategy),
@@ -89,6 +93,10 @@ def runtime_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> Cy
         fills=[json.loads(f) for f in fills],
         deadman=parse_fields(deadman, K.DEADMAN_FIELDS),
         book=json.loads(book) if book else None,
+        push_book=pushed,
+        push_alive=alive,
+        tape=[json.loads(t) for t in tape],
+        events_alive=int(events_alive) if events_alive else None,
     )
 
 

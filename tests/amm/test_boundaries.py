@@ -34,6 +34,12 @@ def test_only_the_connector_the_oracle_adapters_and_the_alert_webhook_speak_http
     assert offenders == []
 
 
+def test_only_the_connector_speaks_websocket():
+    offenders = [str(p.relative_to(AMM)) for p in AMM.rglob("*.py")
+                 if "websockets" in imports(p) and p.relative_to(AMM).parts[0] != "connector"]
+    assert offenders == []
+
+
 def test_the_oracle_adapters_never_reach_the_platform():
     offenders = [str(p.relative_to(AMM)) for p in (AMM / "oracle").rglob("*.py")
                  if any(n == "amm.connector" or n.startswith("amm.connector.") for n in imports(p))]

@@ -1,0 +1,47 @@
+"""`amm:pushbook:{m}`: each driven market's order book as the WebSocket book feed keeps it
+(amm/runtime/book_feed.py, in run_amm's process), for the quote cycles in the RQ workers;
+`amm:pushbook:alive`: the feed's heartbeat. A market's key is deleted as soon as its feed is
+unhealthy (a sequence gap, a lost connection): a cycle reads the platform's book over REST
+instead until a new snapshot is written."""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping
+
+import redis
+
+import amm.state.keys as K
+from amm.state.connection import conn_or_default
+
+
+def push_book_write(market_id: str, book: Mapping[str, Any], *, now: int, conn: redis.Redis | None = None) -> None:
+    """The market's book (`sequence_id`, `bids`, `asks`: [[price, qty]] best first, depth-capped
+    by the caller), as received at `now`."""
+    value = json.dumps({"sequence_id": int(book["sequence_id"]), "bids": book["bids"], "asks": book["asks"],
+                        "ms": int(now)}, separators=(",", ":"))
+    conn_or_default(conn).set(K.push_book_key(market_id), value)
+
+
+def push_book_drop(market_ids: Iterable[str], *, conn: redis.Redis | None = None) -> None:
+    keys = [K.push_book_key(m) for m in market_ids]
+    if keys:
+        conn_or_default(conn).delete(*keys)
+
+
+def push_book_alive(now: int, *, conn: redis.Redis | None = None) -> None:
+    conn_or_default(conn).set(K.PUSH_BOOK_ALIVE, int(now), px=60_000)
+
+
+def push_book_parse(raw: str | None, alive: str | None, *, now: int, max_age_ms: int) -> tuple[dict | None, str]:
+    """(the pushed book when usable, the feed's state): "off" when no book feed runs (no
+    heartbeat for a minute: push is not in use), "stale" when its heartbeat is older than
+    `max_age_ms` (the feed died or hangs), "missing" when it runs but has no healthy book of
+    this market, "ok". A quiet book stays right while its connection is up, so only the
+    heartbeat, not the book's own age, decides."""
+    if alive is None:
+        return None, "off"
+    if now - int(alive) > max_age_ms:
+        return None, "stale"
+    if raw is None:
+        return None, "missing"
+    return json.loads(raw), "ok"

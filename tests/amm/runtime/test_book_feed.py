@@ -1,0 +1,178 @@
+"""The WebSocket book feed on the AMM side (docs/push.md, issue 15): the platform's ASGI server
+and its outbox relay as real processes, the AMM's BookFeed keeping each market's book in
+Redis for the cycles; a dropped delta (a proxy that loses frames) is a gap healed by a
+resnapshot; a book feed that cannot vouch for a market's book sends its cycles to the REST
+book with an alert; a book move that leaves the AMM's quotes bettered requests a cycle."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+
+from amm import state
+from amm.models import Alert, AlertType
+from amm.runtime.book_feed import BookFeed
+from amm.runtime.context import context
+from amm.runtime.cycle import quote_cycle
+from amm.runtime.feed import feed_loop
+from amm.runtime.unique_jobs import get_queue
+from tests.amm.runtime.support import _stop_deadman_sweeper, rt, wait_until  # noqa: F401 - fixtures
+from tests.ws_fixtures import FrameDropProxy, asgi_server  # noqa: F401 - fixtures
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("amm_push_ws")]
+
+
+def _order(rt, *, side: str, direction: str, price: int, qty: int = 5) -> dict:
+    with httpx.Client(base_url=f"{rt.url}/api/v1", timeout=10,
+                      headers={"Authorization": f"Token {rt.trader_key}", "Connection": "close"}) as http:
+        response = http.post("/orders", json={
+            "market_id": rt.market_id, "client_order_id": uuid.uuid4().hex, "side": side, "direction": direction,
+            "price_cents": price, "quantity": qty, "time_in_force": "GTC"})
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def _pushed(redis_conn, market_id: str) -> dict | None:
+    raw = redis_conn.get(f"amm:pushbook:{market_id}")
+    return json.loads(raw) if raw else None
+
+
+def _same_as_platform(rt, redis_conn) -> bool:
+    pushed, book = _pushed(redis_conn, rt.market_id), rt.book()
+    return bool(pushed) and pushed["sequence_id"] == book["sequence_id"] and pushed["bids"] == book["bids"] and (
+        pushed["asks"] == book["asks"])
+
+
+def _book_reads(ctx) -> list[str]:
+    seen: list[str] = []
+    ctx.connector._http.event_hooks["request"].append(
+        lambda request: seen.append(request.url.path) if "/orderbook/" in request.url.path else None)
+    return seen
+
+
+@pytest.fixture
+def feed(rt, redis_conn, outbox_relay, asgi_server):
+    """The AMM quoting one market, its book followed over the platform's WebSocket."""
+    rt.start()
+    quote_cycle(rt.market_id)
+    feeds: list[BookFeed] = []
+
+    def start(base_url: str = asgi_server.ws_url) -> BookFeed:
+        book_feed = BookFeed(base_url=base_url, api_key=rt.amm_key).start()
+        book_feed.set_markets([rt.market_id])
+        feeds.append(book_feed)
+        return book_feed
+
+    yield start
+    for book_feed in feeds:
+        book_feed.stop()
+
+
+def test_the_pushed_book_follows_the_platform_and_cycles_use_it_instead_of_rest(rt, redis_conn, feed):
+    book_feed = feed()
+    wait_until(lambda: _same_as_platform(rt, redis_conn), timeout=15, message="the snapshot in Redis")
+    _order(rt, side="YES", direction="BUY", price=5)  # deep in the book: a delta, no requote
+    wait_until(lambda: _same_as_platform(rt, redis_conn) and [5, 5] in _pushed(redis_conn, rt.market_id)["bids"],
+               timeout=10, message="the delta in Redis")
+    assert book_feed.streams.counters["deltas"] >= 1 and book_feed.streams.counters["gaps"] == 0
+    book_feed.beat()
+    assert feed_loop(window_ms=100)["errors"] == 0  # the event stream read: the tape kept beside the book
+    ctx = context()
+    reads = _book_reads(ctx)
+    result = quote_cycle(rt.market_id, reason="fill")  # a fill's cycle always read the REST book before
+    assert result.outcome in ("quoted", "unchanged") and reads == []
+    assert not Alert.objects.filter(type=AlertType.PUSH_FALLBACK).exists()
+
+    book_feed.beat()
+    feed_loop(window_ms=100)
+    ahead = _pushed(redis_conn, rt.market_id)["sequence_id"] + 1000  # the stream told of a book not pushed yet
+    state.market_meta_write(rt.market_id, {"book_sequence_id": ahead})
+    quote_cycle(rt.market_id, reason="fill")
+    assert len(reads) == 1  # the REST book, not the older pushed one
+
+
+def test_a_dropped_delta_is_a_gap_healed_by_a_resnapshot(rt, redis_conn, feed, asgi_server):
+    seen = {"deltas": 0}
+
+    def drop_first_delta(text: str) -> bool:
+        if json.loads(text).get("type") == "DELTA":
+            seen["deltas"] += 1
+            return seen["deltas"] == 1
+        return False
+
+    proxy = FrameDropProxy(asgi_server.port, drop_first_delta).start()
+    try:
+        book_feed = feed(proxy.ws_url)
+        wait_until(lambda: _same_as_platform(rt, redis_conn), timeout=15, message="the snapshot in Redis")
+        _order(rt, side="YES", direction="BUY", price=4)  # lost on the way
+        _order(rt, side="YES", direction="BUY", price=3)  # its prev_sequence_id is not the book's: a gap
+        wait_until(lambda: book_feed.streams.counters["gaps"] == 1, timeout=10, message="the gap seen")
+        wait_until(lambda: _same_as_platform(rt, redis_conn) and [4, 5] in _pushed(redis_conn, rt.market_id)["bids"],
+                   timeout=10, message="healed by a resnapshot")
+        assert proxy.dropped and book_feed.streams.counters["snapshots"] >= 2
+    finally:
+        proxy.stop()
+
+
+def test_a_book_feed_that_cannot_vouch_for_a_book_sends_cycles_to_rest_with_an_alert(rt, redis_conn, feed,
+                                                                                     asgi_server):
+    book_feed = feed()
+    wait_until(lambda: _same_as_platform(rt, redis_conn), timeout=15, message="the snapshot in Redis")
+    book_feed.beat()
+    asgi_server.stop()  # the WebSocket server goes away: the connection is lost
+    wait_until(lambda: _pushed(redis_conn, rt.market_id) is None, timeout=10, message="the book dropped")
+    book_feed.beat()  # the feed itself still runs
+    assert feed_loop(window_ms=100)["errors"] == 0
+    ctx = context()
+    reads = _book_reads(ctx)
+    result = quote_cycle(rt.market_id, reason="fill")
+    assert result.outcome in ("quoted", "unchanged") and len(reads) == 1  # the REST book
+    alert = Alert.objects.get(type=AlertType.PUSH_FALLBACK, market_id=rt.market_id)
+    assert alert.payload == {"feed": "book", "state": "missing"}
+
+
+def test_a_platform_without_websockets_leaves_the_rest_book_silently(rt, redis_conn):
+    rt.start()
+    book_feed = BookFeed(base_url=rt.url.replace("http://", "ws://"), api_key=rt.amm_key).start()
+    try:
+        book_feed.set_markets([rt.market_id])
+        wait_until(lambda: book_feed.streams.counters["reconnects"] >= 1, timeout=10, message="refused")
+        book_feed.beat()
+        assert redis_conn.get("amm:pushbook:alive") is None  # never connected: no heartbeat
+        reads = _book_reads(context())
+        assert quote_cycle(rt.market_id).outcome == "quoted" and len(reads) == 1
+        assert not Alert.objects.filter(type=AlertType.PUSH_FALLBACK).exists()
+    finally:
+        book_feed.stop()
+
+
+def test_an_outside_order_bettering_the_amms_quote_requests_its_cycle_at_once(rt, redis_conn, feed):
+    book_feed = feed()
+    wait_until(lambda: _same_as_platform(rt, redis_conn), timeout=15, message="the snapshot in Redis")
+    own_bid = max(o.price for o in state.orders_get(rt.market_id).values() if o.side == "YES" and o.direction == "BUY")
+    own_asks = [100 - o.price for o in state.orders_get(rt.market_id).values() if o.side == "NO" and o.direction == "BUY"]
+    own_asks += [o.price for o in state.orders_get(rt.market_id).values() if o.side == "YES" and o.direction == "SELL"]
+    assert own_bid + 1 < min(own_asks), "the AMM's spread leaves room inside"
+    state.job_done(f"quote:{rt.market_id}")
+    get_queue().empty()
+    _order(rt, side="YES", direction="BUY", price=own_bid + 1)  # outbids the AMM
+    wait_until(lambda: state.job_marker(f"quote:{rt.market_id}"), timeout=10, message="the book move's cycle")
+    assert book_feed.requotes == 1
+    if own_bid + 2 < min(own_asks):  # a burst: another move before the cycle ran is the same cycle
+        _order(rt, side="YES", direction="BUY", price=own_bid + 2)
+        wait_until(lambda: book_feed.requotes == 2, timeout=10, message="the second move seen")
+    quotes = [job for job in get_queue().jobs if job.func_name == "amm.jobs.quote" and job.args[0] == rt.market_id]
+    assert len(quotes) == 1 and quotes[0].args[1] == "book"
+
+
+def test_without_the_event_stream_the_cycle_reads_the_rest_book_and_its_tape(rt, redis_conn, feed):
+    """The pushed book comes with no tape of its own: the event-stream feed keeps the tapes;
+    while it does not run, a cycle reads the REST book (which brings the tape)."""
+    book_feed = feed()
+    wait_until(lambda: _same_as_platform(rt, redis_conn), timeout=15, message="the snapshot in Redis")
+    book_feed.beat()
+    reads = _book_reads(context())
+    quote_cycle(rt.market_id, reason="fill")
+    assert len(reads) == 1
