@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('amm', '0008_quote_quality_parameters'),
+        ('amm', '0009_expiry_size_horizon'),
     ]
 
     operations = [
