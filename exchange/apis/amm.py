@@ -71,7 +71,8 @@ class OrdersReplaceApi(PlatformApi):
             )
             for item in data["replacements"]
         ]
-        result = orders_replace(user_id=self.user_id, market_id=data["market_id"], replacements=replacements)
+        result = orders_replace(user_id=self.user_id, market_id=data["market_id"], replacements=replacements,
+                                fencing_token=self.fencing_token)
         body = {"cancelled": result.cancelled, "placed": result.placed, "trades": result.trades}
         return Response(OrdersReplaceApi.OutputSerializer(body).data)
 
@@ -108,7 +109,7 @@ class AmmPrivilegedApi(PlatformApi):
     def handle_privileged(self, request):
         serializer = AmmPrivilegedApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = type(self).service(user_id=self.user_id, **serializer.validated_data)
+        result = type(self).service(user_id=self.user_id, fencing_token=self.fencing_token, **serializer.validated_data)
         return Response(AmmPrivilegedApi.OutputSerializer(result).data,
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 

@@ -19,7 +19,11 @@ from rest_framework.views import APIView
 from exchange.apis.auth import IsPlatformUser, PlatformTokenAuthentication
 from exchange.apis.ratelimit import rate_limit_hit
 from exchange.conf import exchange_settings
+from exchange.exceptions import InvalidInput
 from exchange.services.deadman import deadman_fire_if_expired
+from exchange.services.fencing import TOKEN_MAX
+
+FENCING_HEADER = "X-Fencing-Token"
 
 
 class BoundedJSONParser(JSONParser):
@@ -85,6 +89,19 @@ class PlatformApi(APIView):
     @property
     def user_id(self) -> str:
         return str(self.request.user.id)
+
+    @property
+    def fencing_token(self) -> int | None:
+        """The order call's `X-Fencing-Token` (exchange/services/fencing.py), None without one;
+        anything but a decimal integer up to 2^63-1 is a 400 before anything is done."""
+        raw = self.request.headers.get(FENCING_HEADER)
+        if raw is None:
+            return None
+        raw = raw.strip()
+        if not raw.isascii() or not raw.isdigit() or int(raw) > TOKEN_MAX:
+            raise InvalidInput(f"{FENCING_HEADER} must be a decimal integer from 0 to {TOKEN_MAX}",
+                               field=FENCING_HEADER)
+        return int(raw)
 
 
 # --- strict input fields --------------------------------------------------------------

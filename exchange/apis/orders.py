@@ -68,7 +68,8 @@ class OrderPlaceApi(PlatformApi):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         market_id = data.pop("market_id")
-        result = order_place(user_id=self.user_id, market_id=market_id, new=NewOrder(**data))
+        result = order_place(user_id=self.user_id, market_id=market_id, new=NewOrder(**data),
+                             fencing_token=self.fencing_token)
         body = OrderPlaceApi.OutputSerializer({"order": result.order, "trades": result.trades}).data
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
@@ -93,7 +94,8 @@ class OrderCancelApi(PlatformApi):
                    description="Cancel one of the caller's open orders; answers the cancelled order "
                    "(409 ORDER_NOT_OPEN when it is no longer open).")
     def delete(self, request, order_id: str):
-        return Response(OrderSerializer(order_cancel(user_id=self.user_id, order_id=order_id)).data)
+        order = order_cancel(user_id=self.user_id, order_id=order_id, fencing_token=self.fencing_token)
+        return Response(OrderSerializer(order).data)
 
 
 class OrderApi(OrderDetailApi, OrderCancelApi):
@@ -114,7 +116,8 @@ class OrderCancelAllApi(PlatformApi):
     def post(self, request):
         serializer = OrderCancelAllApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        cancelled = order_cancel_all(user_id=self.user_id, market_id=serializer.validated_data["market_id"])
+        cancelled = order_cancel_all(user_id=self.user_id, market_id=serializer.validated_data["market_id"],
+                                     fencing_token=self.fencing_token)
         return Response(OrderCancelAllApi.OutputSerializer({"cancelled": cancelled}).data)
 
 
