@@ -145,7 +145,7 @@ class Command(BaseCommand):
             if not standby:
                 self._start_markets(markets_to_start(markets, named=named), ctx=ctx, stop=stop)
             if not stop.is_set():
-                thread = self._start_quoting(scheduler, pool, ctx)
+                thread = self._start_quoting(scheduler, pool, ctx, arm_first=not standby)
             self._supervise(pool, named, stop=stop, status_every=float(options["status_every"] or 0))
         finally:
             self._shutdown(scheduler, thread, pool, self._markets(named, default=self.markets_known), ctx)
@@ -211,11 +211,15 @@ class Command(BaseCommand):
             log.info("%s: %s", market_id, market_start(market_id, ctx=ctx))
 
     @staticmethod
-    def _start_quoting(scheduler: Scheduler, pool: WorkerPool, ctx: RuntimeContext) -> threading.Thread:
-        """Arm the dead man's switch, start the workers, run the scheduler in a thread."""
+    def _start_quoting(scheduler: Scheduler, pool: WorkerPool, ctx: RuntimeContext, *,
+                       arm_first: bool = True) -> threading.Thread:
+        """Arm the dead man's switch, start the workers, run the scheduler in a thread. A
+        standby taking over leaves the arming to the scheduler's own thread (the run it
+        replaces kept the switch armed): the markets' ticks start a round trip sooner."""
         scheduler.refresh(time.monotonic())
         try:
-            deadman_arming.arm(ctx, timeout_ms=scheduler.deadman_timeout_ms, market_ids=list(scheduler.plans))
+            if arm_first:
+                deadman_arming.arm(ctx, timeout_ms=scheduler.deadman_timeout_ms, market_ids=list(scheduler.plans))
         except Exception as exc:  # noqa: BLE001 - the scheduler's thread retries; cycles wait for it
             log.warning("dead man's switch: first arm failed: %s", exc)
         pool.start()

@@ -179,6 +179,7 @@ def test_a_host_cut_off_from_redis_is_fenced_out_and_its_markets_taken_over(host
         assert held.caught.wait(30), "host A sent no replace"
         cut = time.time()
         host_a.cut_from_redis()
+        taker.stop()  # the takeover is timed on a quiet book (B's two workers would serve fills first)
         held_market = json.loads(held.request_body)["market_id"]
 
         # Until B has taken every market over: poll who has orders live in the market A held.
@@ -206,7 +207,6 @@ def test_a_host_cut_off_from_redis_is_fenced_out_and_its_markets_taken_over(host
         for _ in range(10):
             polls.append((time.time(), _live_coids(held_market)))
             time.sleep(0.1)
-        taker.stop()
 
         a_calls = [r for r in list(proxies["a"].records) if _order_call(r)]
         late = [r for r in a_calls if r.arrived > cut + LEASE_TTL_S]
@@ -230,6 +230,8 @@ def test_a_host_cut_off_from_redis_is_fenced_out_and_its_markets_taken_over(host
         for market_id in world.markets:
             wait_until(lambda: set(redis_orders(market_id)) == set(_live_ids(market_id)), timeout=10,
                        message=f"B's orders of {market_id} tracked")
+        if os.environ.get("MULTIHOST_DEBUG"):
+            print(amms["b"].output())
         amms["a"].kill_everything()
         assert amms["b"].stop(timeout=20) == 0, amms["b"].tail()
         for market_id in world.markets:
