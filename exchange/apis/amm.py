@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from exchange.apis.auth import IsPlatformUser
 from exchange.apis.base import (
+    FENCING_PARAMETER,
     PlatformApi,
     ResponseSerializer,
     StrictCharField,
@@ -56,6 +57,7 @@ class OrdersReplaceApi(PlatformApi):
     @extend_schema(
         operation_id="orders_replace",
         request=InputSerializer,
+        parameters=[FENCING_PARAMETER],
         responses={200: OutputSerializer, **errors(404, 409, 422, 429)},
         description="Cancel and place many orders atomically: all or nothing. A failure names the replacement "
         "at fault (`field` = replacements[i]...). Rate-limited per user over a 60 s window (429, Retry-After).",
@@ -124,6 +126,7 @@ class AmmMintApi(AmmPrivilegedApi):
     service = staticmethod(amm_mint)
 
     @extend_schema(operation_id="amm_mint", request=AmmPrivilegedApi.InputSerializer, responses=PRIVILEGED_RESPONSES,
+                   parameters=[FENCING_PARAMETER],
                    description="Privileged: mint `quantity` YES+NO pairs for 100 cents each (cost split 50/50). "
                    "Idempotent on request_id (201 first, 200 on a repeat).")
     def post(self, request):
@@ -136,6 +139,7 @@ class AmmBurnApi(AmmPrivilegedApi):
     service = staticmethod(amm_burn)
 
     @extend_schema(operation_id="amm_burn", request=AmmPrivilegedApi.InputSerializer, responses=PRIVILEGED_RESPONSES,
+                   parameters=[FENCING_PARAMETER],
                    description="Privileged: burn `quantity` YES+NO pairs back into 100 cents each. "
                    "Idempotent on request_id (201 first, 200 on a repeat).")
     def post(self, request):

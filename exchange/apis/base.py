@@ -8,6 +8,8 @@ import json
 from collections.abc import Mapping
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import BaseContentNegotiation
@@ -24,6 +26,11 @@ from exchange.services.deadman import deadman_fire_if_expired
 from exchange.services.fencing import TOKEN_MAX
 
 FENCING_HEADER = "X-Fencing-Token"
+# The header in the schema of every order-changing call.
+FENCING_PARAMETER = OpenApiParameter(
+    FENCING_HEADER, OpenApiTypes.INT64, OpenApiParameter.HEADER, required=False,
+    description="optional fencing token (issue 15): lower than the highest this user's calls carried in the "
+    "market -> 409 STALE_FENCING_TOKEN, nothing done; else it becomes that highest")
 
 
 class BoundedJSONParser(JSONParser):

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from exchange import selectors
 from exchange.apis.base import (
+    FENCING_PARAMETER,
     PlatformApi,
     ResponseSerializer,
     StrictIntegerField,
@@ -59,6 +60,7 @@ class OrderPlaceApi(PlatformApi):
     @extend_schema(
         operation_id="order_place",
         request=InputSerializer,
+        parameters=[FENCING_PARAMETER],
         responses={201: OutputSerializer, 200: OutputSerializer, **errors(404, 409, 422)},
         description="Place an order. Idempotent on client_order_id: the same request again answers 200 with "
         "the same order; the same id with other content answers 409 DUPLICATE_CLIENT_ORDER_ID.",
@@ -91,6 +93,7 @@ class OrderCancelApi(PlatformApi):
     """Cancel one of the caller's open orders."""
 
     @extend_schema(operation_id="order_cancel", responses={200: OrderSerializer, **errors(404, 409)},
+                   parameters=[FENCING_PARAMETER],
                    description="Cancel one of the caller's open orders; answers the cancelled order "
                    "(409 ORDER_NOT_OPEN when it is no longer open).")
     def delete(self, request, order_id: str):
@@ -111,8 +114,8 @@ class OrderCancelAllApi(PlatformApi):
     class OutputSerializer(ResponseSerializer):
         cancelled = OrderSerializer(many=True)
 
-    @extend_schema(operation_id="orders_cancel_all", request=InputSerializer,
-                   responses={200: OutputSerializer, **errors(404)})
+    @extend_schema(operation_id="orders_cancel_all", request=InputSerializer, parameters=[FENCING_PARAMETER],
+                   responses={200: OutputSerializer, **errors(404, 409)})
     def post(self, request):
         serializer = OrderCancelAllApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

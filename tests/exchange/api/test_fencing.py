@@ -82,3 +82,13 @@ def test_a_malformed_token_is_refused_before_anything_is_done(amm_actor, market,
     body = assert_error(response, 400, "INVALID_INPUT")
     assert body["field"] == "X-Fencing-Token"
     assert snapshot() == before and floor(amm_actor.user_id, market) is None
+
+
+def test_the_schema_documents_the_header_on_every_order_changing_call(anon):
+    schema = anon.get("/schema/", headers={"Accept": "application/json"}).json()
+    fenced_ops = {("/api/v1/orders", "post"), ("/api/v1/orders/{order_id}", "delete"),
+                  ("/api/v1/orders/cancel-all", "post"), ("/api/v1/amm/orders/replace", "post"),
+                  ("/api/v1/amm/mint", "post"), ("/api/v1/amm/burn", "post")}
+    documented = {(path, method) for path, ops in schema["paths"].items() for method, op in ops.items()
+                  if any(p["name"] == "X-Fencing-Token" and p["in"] == "header" for p in op.get("parameters", []))}
+    assert documented == fenced_ops
