@@ -235,7 +235,7 @@ def oracle_health_key(market_id: str) -> str:
 def runtime_market_keys(market_id: str) -> list[str]:
     """The runtime's own keys of one market (not in market_keys: a re-sync keeps them)."""
     return [strategy_key(market_id), runtime_key(market_id), fills_key(market_id), book_key(market_id),
-            oracle_health_key(market_id)]
+            oracle_health_key(market_id), fence_key(f"market:{market_id}")]
 
 
 # --- operator console extensions (issue 11) -----------------------------------------------------
