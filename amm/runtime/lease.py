@@ -65,7 +65,8 @@ class Lease:
     def _taken(self, sent_at: float) -> None:
         """The lease is ours as of a call sent at `sent_at` (the TTL started after that)."""
         self.held, self._renewed_at = True, sent_at
-        margin_ms = min(amm_settings.AMM_LEASE_MARGIN_MS, self.ttl_ms // 2)
+        # At most a sixth of the TTL (500 ms of the default 3 s): a short lease keeps most of its time.
+        margin_ms = min(amm_settings.AMM_LEASE_MARGIN_MS, self.ttl_ms // 6)
         self._valid_until = sent_at + (self.ttl_ms - margin_ms) / 1000
 
     def _register(self) -> None:
