@@ -18,11 +18,16 @@ class Migration(migrations.Migration):
                 ('user_id', models.CharField(max_length=64)),
                 ('token', models.BigIntegerField()),
                 ('updated_at', models.DateTimeField(auto_now=True)),
-                ('market', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='exchange.market')),
+                ('market', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+',
+                                             to='exchange.market')),
             ],
             options={
-                'db_table': 'fencing_tokens',
-                'constraints': [models.UniqueConstraint(fields=('user_id', 'market'), name='uq_fencing_tokens_user_market'), models.CheckConstraint(condition=models.Q(('token__gte', 0)), name='ck_fencing_tokens_token_nonneg')],
+                "db_table": "fencing_tokens",
+                "constraints": [
+                    models.UniqueConstraint(fields=("user_id", "market"), name="uq_fencing_tokens_user_market"),
+                    models.CheckConstraint(condition=models.Q(("token__gte", 0)),
+                                           name="ck_fencing_tokens_token_nonneg"),
+                ],
             },
         ),
     ]

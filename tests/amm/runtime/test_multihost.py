@@ -162,9 +162,9 @@ def test_a_host_cut_off_from_redis_is_fenced_out_and_its_markets_taken_over(host
                                              int(settings.DATABASES["default"]["PORT"] or 5432)))
             forwarders.append(pg)
             proxies[host.label] = FaultProxy(world.platform.url, bind=host.gateway).start()
-            amms[host.label] = HostAmm(host, standby=host is host_b, markets=world.markets, workers=2, base_url=proxies[host.label].url,
-                                       api_key=world.amm_key, database_url=_database_url_via(pg),
-                                       redis_url=redis_server.url(host))
+            amms[host.label] = HostAmm(host, standby=host is host_b, markets=world.markets, workers=2,
+                                       base_url=proxies[host.label].url, api_key=world.amm_key,
+                                       database_url=_database_url_via(pg), redis_url=redis_server.url(host))
         amms["a"].start()
         amms["b"].start()
         for market_id in world.markets:
