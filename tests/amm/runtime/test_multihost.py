@@ -33,6 +33,7 @@ import pytest
 
 from amm.constants import AMM_USER_ID
 from exchange.models import Order
+from tests.amm.runtime import harness
 from tests.amm.runtime.harness import (  # noqa: F401 - fixtures
     ROOT,
     AmmProcess,
@@ -44,7 +45,6 @@ from tests.amm.runtime.harness import (  # noqa: F401 - fixtures
     wait_until,
     world_factory,
 )
-from tests.amm.runtime import harness
 from tests.amm.runtime.netns import Host, TcpForwarder, netns_unavailable
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("amm_multihost")]
@@ -230,8 +230,6 @@ def test_a_host_cut_off_from_redis_is_fenced_out_and_its_markets_taken_over(host
         for market_id in world.markets:
             wait_until(lambda: set(redis_orders(market_id)) == set(_live_ids(market_id)), timeout=10,
                        message=f"B's orders of {market_id} tracked")
-        if os.environ.get("MULTIHOST_DEBUG"):
-            print(amms["b"].output())
         amms["a"].kill_everything()
         assert amms["b"].stop(timeout=20) == 0, amms["b"].tail()
         for market_id in world.markets:
