@@ -31,6 +31,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from amm import state
 from amm.constants import AMM_USER_ID
 from exchange.models import Order
 from tests.amm.runtime import harness
@@ -165,7 +166,8 @@ def test_a_host_cut_off_from_redis_is_fenced_out_and_its_markets_taken_over(host
             amms[host.label] = HostAmm(host, standby=host is host_b, markets=world.markets, workers=2,
                                        base_url=proxies[host.label].url, api_key=world.amm_key,
                                        database_url=_database_url_via(pg), redis_url=redis_server.url(host))
-        amms["a"].start()
+        amms["a"].start()  # the active run (it starts the markets); B stands by once A schedules
+        wait_until(lambda: state.lease_holder("scheduler"), timeout=30, message="host A scheduling")
         amms["b"].start()
         for market_id in world.markets:
             wait_until(lambda: quoting(market_id), timeout=45, message=f"{market_id} quoted")
@@ -234,10 +236,9 @@ def test_a_host_cut_off_from_redis_is_fenced_out_and_its_markets_taken_over(host
         assert amms["b"].stop(timeout=20) == 0, amms["b"].tail()
         for market_id in world.markets:
             assert _live_coids(market_id) == set(), market_id
-    except BaseException:
-        for label, amm in amms.items():
-            print(f"--- run_amm on host {label} ---\n{amm.tail(40)}")
-        raise
+    except Exception as exc:  # the hosts' logs go with the failure (xdist shows no stdout)
+        tails = "".join(f"\n--- run_amm on host {label} ---\n{amm.tail(40)}" for label, amm in amms.items())
+        raise AssertionError(f"{exc}{tails}") from exc
     finally:
         for amm in amms.values():
             amm.cleanup()
