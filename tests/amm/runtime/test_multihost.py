@@ -12,9 +12,9 @@ route to the platform. Then:
 - B takes every market over (a cycle of B completes on it) within 5 s;
 - A's held replace, delivered after the takeover, is refused with 409 STALE_FENCING_TOKEN
   and changes nothing;
-- in the market A held at the cut, no order A placed is live once B's first call there has
-  been answered (the takeover cancels what A left: B holds it alone), and no order placed
-  by a call A sent after the cut ever exists;
+- in every market A held at the cut (its held call, or a call it sent after the cut while its
+  lease was valid), no order A placed is live once B's first call there has been answered
+  (the takeover cancels what A left: B holds the market alone), and that is within 5 s;
 - B stops cleanly: nothing left live.
 
 Run alone: `pytest -n 0 -s tests/amm/runtime/test_multihost.py` prints the takeover time.
@@ -185,10 +185,10 @@ def test_a_host_cut_off_from_redis_is_fenced_out_and_its_markets_taken_over(host
         held_market = json.loads(held.request_body)["market_id"]
 
         # Until B has taken every market over: poll who has orders live in the market A held.
-        polls: list[tuple[float, set[str]]] = []
+        polls: list[tuple[float, dict[str, set[str]]]] = []
         taken_at: dict[str, float] = {}
         while len(taken_at) < len(world.markets) and time.time() - cut < TAKEOVER_LIMIT_S + 5:
-            polls.append((time.time(), _live_coids(held_market)))
+            polls.append((time.time(), {m: _live_coids(m) for m in world.markets}))
             for market_id in world.markets:
                 if market_id not in taken_at and requote_ms(market_id) > cut * 1000:
                     taken_at[market_id] = time.time() - cut  # A cannot write Redis: B's cycle
@@ -207,23 +207,30 @@ def test_a_host_cut_off_from_redis_is_fenced_out_and_its_markets_taken_over(host
         assert json.loads(held.upstream_body)["error"] == "STALE_FENCING_TOKEN"
         assert _live_coids(held_market) == before
         for _ in range(10):
-            polls.append((time.time(), _live_coids(held_market)))
+            polls.append((time.time(), {m: _live_coids(m) for m in world.markets}))
             time.sleep(0.1)
 
         a_calls = [r for r in list(proxies["a"].records) if _order_call(r)]
         late = [r for r in a_calls if r.arrived > cut + LEASE_TTL_S]
         assert not late, [(r.method, r.path, round(r.arrived - cut, 3)) for r in late]
         a_coids = set().union(*(_coids(r.body) for r in a_calls))
-        after_cut = set().union(*(_coids(r.body) for r in a_calls if r.arrived > cut)) | _coids(held.request_body)
-        assert not Order.objects.filter(client_order_id__in=after_cut).exists(), "an order A asked for after the cut"
-
-        b_first = min((r.at for r in list(proxies["b"].records)
-                       if _order_call(r) and r.arrived > cut and _market_of(r) == held_market
-                       and r.status is not None and r.status < 300), default=None)
-        assert b_first is not None, "B never sent an order call in the market A held"
-        both = [(round(t - cut, 3), live & a_coids) for t, live in polls if t > b_first and live & a_coids]
-        assert not both, f"A's orders live in {held_market} after B's first call there: {both}"
-        assert b_first - cut <= TAKEOVER_LIMIT_S
+        # A may still send calls after the cut while its lease is valid. In each market A held
+        # then (its call on the way, or a call it sent after the cut), once B's first call
+        # there has been answered nothing A placed is live: B took over with a cancel and holds
+        # it alone. (A's orders in other markets are tracked in Redis: B manages them.)
+        b_first = {}
+        for r in list(proxies["b"].records):
+            m = _market_of(r)
+            if _order_call(r) and r.arrived > cut and r.status is not None and r.status < 300 and m:
+                b_first[m] = min(b_first.get(m, r.at), r.at)
+        assert held_market in b_first, "B never sent an order call in the market A held"
+        a_after = {_market_of(r) for r in a_calls if r.arrived > cut} - {None}
+        assert a_after <= set(b_first), f"markets A sent calls to after the cut that B never took over: {a_after}"
+        both = [(m, round(t - cut, 3), live[m] & a_coids) for t, live in polls for m in a_after | {held_market}
+                if t > b_first[m] and live[m] & a_coids]
+        assert not both, f"A's orders live after B's first call in their market: {both}"
+        assert max(b_first[m] for m in a_after | {held_market}) - cut <= TAKEOVER_LIMIT_S
+        b_first = b_first[held_market]
         print(f"B's first order call in {held_market} answered {b_first - cut:.2f} s after the cut; "
               f"{len(a_calls)} order calls from A in all, the last sent "
               f"{max(r.arrived for r in a_calls) - cut:+.2f} s from the cut")
