@@ -34,6 +34,7 @@ demo-live: $(STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	bash scripts/ensure-browser.sh
+	bash scripts/ensure-netns.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 

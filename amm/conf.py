@@ -54,6 +54,8 @@ SETTINGS: dict[str, Setting] = {
     "AMM_AUDIT_DATABASE": Setting("default", "the database alias the audit reports read"),
     # Runtime (amm/runtime).
     "AMM_LEASE_TTL_MS": Setting(3000, "a dead worker's market is taken over within this"),
+    "AMM_LEASE_MARGIN_MS": Setting(500, "a holder stops sending order calls this long (at most TTL/6) before "
+                                   "its lease's TTL runs out by its own clock (issue 15)"),
     "AMM_CYCLE_LEASE_WAIT_MS": Setting(100, "a cycle waits this long for its market's lease"),
     "AMM_SCHEDULER_TICK_MS": Setting(20, "the run loop's tick"),
     "AMM_TICK_DISPATCH_MS": Setting(100, "periodic cycles due are enqueued together this often"),

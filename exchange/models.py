@@ -376,3 +376,20 @@ class OutboxEvent(models.Model):
             models.Index(fields=["published_at"], name="ix_outbox_published_at",
                          condition=Q(published_at__isnull=False)),
         ]
+
+
+class FencingToken(models.Model):
+    """The highest fencing token a user's order calls carried in a market (issue 15): an AMM
+    host that lost its lease sends a lower one than its successor, and is refused."""
+
+    user_id = models.CharField(max_length=64)
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="+")
+    token = models.BigIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "fencing_tokens"
+        constraints = [
+            models.UniqueConstraint(fields=["user_id", "market"], name="uq_fencing_tokens_user_market"),
+            models.CheckConstraint(condition=Q(token__gte=0), name="ck_fencing_tokens_token_nonneg"),
+        ]

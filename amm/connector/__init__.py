@@ -17,6 +17,7 @@ from amm.connector.errors import (  # noqa: F401
     Conflict,
     ConnectorError,
     DuplicateRequest,
+    Fenced,
     Forbidden,
     InsufficientFunds,
     InvalidRequest,
@@ -32,6 +33,7 @@ from amm.connector.ids import ClientOrderIdGenerator, bounded_request_id, parse_
 from amm.connector.order_status import OPEN_STATUSES, PLATFORM_TO_AMM, amm_order_state, is_live  # noqa: F401
 from amm.connector.types import (  # noqa: F401
     Balance,
+    Fence,
     Market,
     Order,
     OrderBook,

@@ -7,6 +7,10 @@ safe: reads, placement (idempotent on `client_order_id`), mint/burn (idempotent 
 call whose request certainly never reached the platform (connect failure) or that the
 platform refused with 429 (it executed nothing; `Retry-After` is honoured).
 
+Order calls take a `fence` (the market lease they run under, issue 15): its fencing token
+goes in the `X-Fencing-Token` header, and no attempt is sent once the lease lapsed by the
+caller's clock (`Fenced`; `UnknownOutcome` when an earlier attempt may have executed).
+
 A timeout or 5xx after an order call was sent is an `UnknownOutcome`: placement resolves it
 by asking `GET /api/v1/orders?client_order_id=`; a replace by asking for its new orders'
 client order ids; a cancel by asking whether the order is still open. What cannot be
@@ -23,6 +27,7 @@ import httpx
 
 from amm.connector.errors import (
     ConnectorError,
+    Fenced,
     PlatformUnavailable,
     ProtocolError,
     RateLimited,
@@ -32,6 +37,7 @@ from amm.connector.errors import (
 from amm.connector.order_status import OPEN_STATUSES
 from amm.connector.types import (
     Balance,
+    Fence,
     Market,
     Order,
     OrderBook,
@@ -48,6 +54,7 @@ from amm.connector.types import (
 log = logging.getLogger(__name__)
 
 API = "/api/v1"
+FENCING_HEADER = "X-Fencing-Token"
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
@@ -124,24 +131,34 @@ class PlatformClient:
         order_call: bool,
         operation: str,
         hold_s: float = 0.0,
+        fence: Fence | None = None,
     ) -> httpx.Response:
         """Send one call with the retry policy above; returns a 2xx response or raises.
         `hold_s`: how long the platform may hold the answer on purpose (a long poll), added
-        to the read timeout."""
+        to the read timeout. `fence`: see the module docstring."""
         attempt = 0
         maybe_executed = False  # an earlier attempt of this order call may have reached the platform
         timeout = None
         if hold_s:
             base = self._http.timeout
             timeout = httpx.Timeout(base.read + hold_s, connect=base.connect, pool=base.pool, write=base.write)
+        headers = None
+        if fence is not None and fence.fencing_token is not None:
+            headers = {FENCING_HEADER: str(fence.fencing_token)}
         while True:
             attempt += 1
             sent = True
+            if fence is not None and not fence.valid():
+                lapsed = f"{operation}: not sent, the market's lease lapsed by this process's clock"
+                if maybe_executed:
+                    raise UnknownOutcome(f"{lapsed} (an earlier attempt's outcome is unknown)", operation=operation)
+                raise Fenced(lapsed)
             try:
                 if timeout is None:
-                    response = self._http.request(method, path, params=params, json=json)
+                    response = self._http.request(method, path, params=params, json=json, headers=headers)
                 else:
-                    response = self._http.request(method, path, params=params, json=json, timeout=timeout)
+                    response = self._http.request(method, path, params=params, json=json, headers=headers,
+                                                  timeout=timeout)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 sent = False  # the request never reached the platform
                 error: ConnectorError = PlatformUnavailable(f"{operation}: {exc.__class__.__name__}: {exc}")
@@ -161,8 +178,9 @@ class PlatformClient:
                     error.operation = operation
             if isinstance(error, UnknownOutcome):
                 maybe_executed = True
-            elif maybe_executed and isinstance(error, PlatformUnavailable):
-                # A later attempt that never got through says nothing of an earlier one that may have.
+            elif maybe_executed and isinstance(error, (PlatformUnavailable, Fenced)):
+                # A later attempt that never got through (or was fenced out) says nothing of an
+                # earlier one that may have.
                 error = UnknownOutcome(f"{error} (an earlier attempt's outcome is unknown)", operation=operation)
             if attempt >= self.max_attempts:
                 raise error
@@ -252,12 +270,13 @@ class PlatformClient:
         return OrderBook.parse(self._get(f"{API}/orderbook/{market_id}", params=params, operation="orderbook_get"))
 
     # --- order calls -------------------------------------------------------------------------
-    def order_place(self, *, market_id: str, order: OrderRequest) -> PlaceResult:
+    def order_place(self, *, market_id: str, order: OrderRequest, fence: Fence | None = None) -> PlaceResult:
         """Place one order; a lost answer is resolved by `client_order_id` (never assumed failed)."""
         body = {"market_id": market_id, **order.as_body()}
         try:
             response = self._request(
-                "POST", f"{API}/orders", json=body, retry_when_sent=True, order_call=True, operation="order_place"
+                "POST", f"{API}/orders", json=body, retry_when_sent=True, order_call=True, operation="order_place",
+                fence=fence,
             )
         except UnknownOutcome as exc:
             found = self._resolve_placement(order.client_order_id, exc)
@@ -287,13 +306,14 @@ class PlatformClient:
             ) from cause
         return found
 
-    def order_cancel(self, order_id: str, *, market_id: str | None = None) -> Order | None:
+    def order_cancel(self, order_id: str, *, market_id: str | None = None, fence: Fence | None = None) -> Order | None:
         """Cancel one order. Returns the cancelled order; on a lost answer with `market_id`
         given, asks whether it is still open and returns None when it no longer is (it was
         cancelled or filled; the fill feed tells which)."""
         try:
             response = self._request(
-                "DELETE", f"{API}/orders/{order_id}", retry_when_sent=False, order_call=True, operation="order_cancel"
+                "DELETE", f"{API}/orders/{order_id}", retry_when_sent=False, order_call=True, operation="order_cancel",
+                fence=fence,
             )
         except UnknownOutcome as exc:
             if market_id is None:
@@ -307,17 +327,18 @@ class PlatformClient:
         data = _json(response)
         return Order.parse(data.get("order", data) if isinstance(data, dict) else data)
 
-    def orders_cancel_all(self, market_id: str) -> list[Order]:
+    def orders_cancel_all(self, market_id: str, *, fence: Fence | None = None) -> list[Order]:
         """Cancel every open order of the caller in a market (repeating it is harmless)."""
         response = self._request(
             "POST", f"{API}/orders/cancel-all", json={"market_id": market_id},
-            retry_when_sent=True, order_call=True, operation="orders_cancel_all",
+            retry_when_sent=True, order_call=True, operation="orders_cancel_all", fence=fence,
         )
         data = _json(response)
         rows = data.get("cancelled", data.get("results", [])) if isinstance(data, dict) else data
         return [Order.parse(row) for row in rows or []]
 
-    def orders_replace(self, *, market_id: str, replacements: list[Replacement]) -> ReplaceResult:
+    def orders_replace(self, *, market_id: str, replacements: list[Replacement],
+                       fence: Fence | None = None) -> ReplaceResult:
         """Atomic replace (all or nothing). Not idempotent (the old orders are gone after the
         first success), so a lost answer is resolved by asking for the new client order ids."""
         body = {
@@ -330,7 +351,7 @@ class PlatformClient:
         try:
             response = self._request(
                 "POST", f"{API}/amm/orders/replace", json=body,
-                retry_when_sent=False, order_call=True, operation="orders_replace",
+                retry_when_sent=False, order_call=True, operation="orders_replace", fence=fence,
             )
         except UnknownOutcome as exc:
             return self._resolve_replace(market_id, replacements, exc)
@@ -374,18 +395,21 @@ class PlatformClient:
                                  operation=operation, order_ids=tuple(order_ids)) from cause
         return any(oid in open_ids for oid in order_ids)
 
-    def amm_mint(self, *, market_id: str, quantity: int, request_id: str) -> PrivilegedResult:
-        return self._privileged("mint", market_id, quantity, request_id)
+    def amm_mint(self, *, market_id: str, quantity: int, request_id: str,
+                 fence: Fence | None = None) -> PrivilegedResult:
+        return self._privileged("mint", market_id, quantity, request_id, fence)
 
-    def amm_burn(self, *, market_id: str, quantity: int, request_id: str) -> PrivilegedResult:
-        return self._privileged("burn", market_id, quantity, request_id)
+    def amm_burn(self, *, market_id: str, quantity: int, request_id: str,
+                 fence: Fence | None = None) -> PrivilegedResult:
+        return self._privileged("burn", market_id, quantity, request_id, fence)
 
-    def _privileged(self, kind: str, market_id: str, quantity: int, request_id: str) -> PrivilegedResult:
+    def _privileged(self, kind: str, market_id: str, quantity: int, request_id: str,
+                    fence: Fence | None) -> PrivilegedResult:
         try:
             response = self._request(
                 "POST", f"{API}/amm/{kind}", json={"market_id": market_id, "quantity": int(quantity),
                                                    "request_id": request_id},
-                retry_when_sent=True, order_call=True, operation=f"amm_{kind}",
+                retry_when_sent=True, order_call=True, operation=f"amm_{kind}", fence=fence,
             )
         except UnknownOutcome as exc:
             # Repeating with the same request_id is the way to ask; the caller does so later.

@@ -113,6 +113,12 @@ class OrderNotOpen(Conflict):
     """409 ORDER_NOT_OPEN: the order was already filled or cancelled."""
 
 
+class Fenced(Conflict):
+    """The caller's lease on the market is gone: its lease lapsed by its own clock before the
+    call was sent (nothing sent), or the platform refused the call's fencing token as older
+    than a later holder's (409 STALE_FENCING_TOKEN: nothing done). Either way nothing happened."""
+
+
 class DuplicateRequest(Conflict):
     """409 DUPLICATE_CLIENT_ORDER_ID / DUPLICATE_REQUEST_ID: an id reused for another request."""
 
@@ -130,6 +136,7 @@ _CONFLICTS = {
     "ORDER_NOT_OPEN": OrderNotOpen,
     "DUPLICATE_CLIENT_ORDER_ID": DuplicateRequest,
     "DUPLICATE_REQUEST_ID": DuplicateRequest,
+    "STALE_FENCING_TOKEN": Fenced,
 }
 
 

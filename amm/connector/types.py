@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 from amm.connector.errors import ProtocolError
+
+
+class Fence(Protocol):
+    """What an order call is sent under (amm.runtime.lease.Lease): the market lease's fencing
+    token, sent as `X-Fencing-Token`, and whether the lease is still valid by the caller's own
+    clock (checked before every attempt: a lapsed lease sends nothing)."""
+
+    fencing_token: int | None
+
+    def valid(self) -> bool: ...
 
 
 def _int(raw: Mapping[str, Any], name: str, default: int | None = None) -> int:

@@ -30,7 +30,14 @@ executor) take values and return values.
 A cycle that would change nothing sends nothing: no order call, and a quiet tick no call at all.
 Before each replace and mint the decision sends, the lease is checked: a holder that lost
 it (frozen past its TTL) is fenced out and sends nothing. (Cancels, the wind-down's burns
-and a lost mint's retry are idempotent or only take exposure away.)
+and a lost mint's retry are idempotent or only take exposure away.) Every order call
+carries the lease's fencing token and is not sent once the lease lapsed by this process's
+clock (issue 15): such a cycle ends "fenced", as does one the platform refused as stale.
+
+A holder that finds order calls of an earlier holder that never recorded their answer (it
+died, froze, or was cut off from Redis: a takeover) first cancels the market's orders under
+its own fencing token: whatever the earlier holder placed is gone, and its calls still on
+their way are refused from then on; the cycle then re-syncs and quotes afresh.
 """
 from __future__ import annotations
 
@@ -47,6 +54,7 @@ from amm.conf import amm_settings
 from amm.connector import (
     ConnectorError,
     DuplicateRequest,
+    Fenced,
     InsufficientFunds,
     MarketNotActive,
     NotFound,
@@ -192,6 +200,7 @@ class _Cycle:
         self.tape_id: int | None = None  # set by a book read: the newest trade of the tape seen
         self.sent = self.placed = self.cancelled = 0
         self.replaced_ms = 0
+        self.took_over = False  # found an earlier holder's unanswered order calls
         self.latency_recorded = False
 
     def result(self, outcome: str, detail: str = "") -> CycleResult:
@@ -221,6 +230,9 @@ class _Cycle:
             return self.result("rate_limited", str(exc))
         except PlatformUnavailable as exc:
             return self.result("unavailable", str(exc))
+        except Fenced as exc:
+            log.warning("cycle %s: fenced out: %s", self.market_id, exc)
+            return self.result("fenced", str(exc))
         except InsufficientFunds as exc:
             return self.result("insufficient", self.inventory_disagrees(exc))
         except ConnectorError as exc:
@@ -233,6 +245,8 @@ class _Cycle:
         self.load()
         if self.lifecycle in (L.STOPPED.value, L.STARTING.value):
             return self.result("idle")
+        if self.took_over:
+            self.take_over()
         if not self.read.quote.inventory.exists or self.read.quote.market is None or self.runtime.get("resync_full"):
             try:
                 executor.full_sync(self.ctx, self.market_id)
@@ -295,9 +309,19 @@ class _Cycle:
     def load(self) -> None:
         self.read = state.runtime_cycle_read(self.market_id)
         self.fills += self.read.fills
+        self.took_over = self.took_over or bool(state.order_calls_in_flight(self.read.runtime))
         self.runtime = executor.orphaned_calls_adopt(self.market_id, self.read.runtime)
         kill = (self.read.quote.state or {}).get("kill_switch")
         self.kill_switch_on = lifecycle.is_kill_on(self.instance.kill_switch, kill)
+
+    def take_over(self) -> None:
+        """The earlier holder left order calls unanswered (module docstring): cancel the
+        market's orders under this lease's fencing token before anything else."""
+        cancelled = executor.cancel_all(self.ctx, self.market_id, now=self.now)
+        log.warning("cycle %s: took over from a holder that left order calls unanswered; cancelled %d tracked "
+                    "orders under fencing token %s", self.market_id, cancelled, self.lease.fencing_token)
+        self.cancelled += cancelled
+        self.load()
 
     def status(self, *, force: bool = False) -> str:
         meta = self.read.quote.market or {}

@@ -8,6 +8,10 @@ AMM_UNKNOWN_GRACE_MS from when the outcome became unknown, so a call that lands 
 adopted, never left unknown. Every order call leaves a trace in Redis while it is on its
 way (`order_call`): a holder that dies before recording the answer leaves it behind, and
 the next cycle treats it as an unknown outcome too (`orphaned_calls_adopt`).
+
+Every order call is sent under the market's lease that this thread holds (`held_fence`):
+with its fencing token, and not at all once the lease lapsed by this process's clock
+(issue 15; `Fenced`).
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from amm.connector import ConnectorError, OrderRequest
 from amm.connector import Replacement as WireReplacement
 from amm.connector import UnknownOutcome
 from amm.runtime.context import RuntimeContext
+from amm.runtime.lease import held_fence
 from amm.services import market_startup_sync
 from amm.strategy import Replacement
 
@@ -97,7 +102,7 @@ def cancel_all(ctx: RuntimeContext, market_id: str, *, now: int | None = None) -
     """Cancel every AMM order of the market (also ones Redis does not track) and release
     them in Redis. Returns how many tracked orders were released."""
     with order_call(market_id, "cancel-all"):
-        cancelled = ctx.connector.orders_cancel_all(market_id)
+        cancelled = ctx.connector.orders_cancel_all(market_id, fence=held_fence(market_id))
         released = cancel_all_record(market_id, cancelled or None, now=now)
     if cancelled:
         log.info("%s: cancelled %d orders", market_id, len(cancelled))
@@ -162,7 +167,7 @@ def replace(ctx: RuntimeContext, market_id: str, replacements: Iterable[Replacem
     """Send the strategy's replacements through the atomic replace and record the answer."""
     items = wire_replacements(ctx, market_id, replacements, now=now)
     with order_call(market_id, f"replace of {len(items)}"):
-        result = ctx.connector.orders_replace(market_id=market_id, replacements=items)
+        result = ctx.connector.orders_replace(market_id=market_id, replacements=items, fence=held_fence(market_id))
         replace_result_record(market_id, result, now=now)
     return ReplaceOutcome(placed=len(result.placed), cancelled=len(result.all_cancelled_ids),
                           replaced_ms=state.now_ms())
@@ -174,7 +179,8 @@ def mint(ctx: RuntimeContext, market_id: str, *, quantity: int, request_id: str,
     state.runtime_update(market_id, pending_mint=f"{request_id}:{quantity}")
     state.privileged_pending_add(market_id, kind="MINT", request_id=request_id, quantity=quantity)
     try:
-        result = ctx.connector.amm_mint(market_id=market_id, quantity=quantity, request_id=request_id)
+        result = ctx.connector.amm_mint(market_id=market_id, quantity=quantity, request_id=request_id,
+                                        fence=held_fence(market_id))
     except UnknownOutcome:
         raise  # kept pending: the next cycle asks again with the same request_id
     except ConnectorError:
@@ -189,7 +195,8 @@ def mint(ctx: RuntimeContext, market_id: str, *, quantity: int, request_id: str,
 def burn(ctx: RuntimeContext, market_id: str, *, quantity: int, request_id: str, now: int) -> bool:
     state.privileged_pending_add(market_id, kind="BURN", request_id=request_id, quantity=quantity)
     try:
-        result = ctx.connector.amm_burn(market_id=market_id, quantity=quantity, request_id=request_id)
+        result = ctx.connector.amm_burn(market_id=market_id, quantity=quantity, request_id=request_id,
+                                        fence=held_fence(market_id))
     except UnknownOutcome:
         raise  # stays pending: the wind-down asks again with the same request_id
     except ConnectorError:

@@ -350,7 +350,25 @@ end
 return string.format('%d', cur)
 """
 
-# Leases (amm/runtime/lease.py): renew or release only while the token is still ours.
+# Leases (amm/runtime/lease.py): take one (free, or whoever holds it) with a fencing token
+# strictly greater than every earlier acquisition's: max(last + 1, Redis's clock in µs), so
+# that it stays ahead of the tokens the platform has seen even when Redis lost the counter
+# (a restart without persistence) — unless Redis's clock went back meanwhile.
+# KEYS: lease, fence ; ARGV: token, ttl ms, steal (0/1).
+# Returns {fencing token, previous holder's token or ''}, or nil when not free and not stealing.
+LEASE_ACQUIRE = """
+local prev = redis.call('GET', KEYS[1])
+if prev and ARGV[3] == '0' then
+  return nil
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local t = redis.call('TIME')
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, now_us)
+redis.call('SET', KEYS[2], string.format('%d', fence))
+return {string.format('%d', fence), prev or ''}
+"""
+# Renew or release only while the token is still ours.
 # KEYS: lease ; ARGV: token, ttl ms. Returns 1 when renewed, 0 when the lease is not ours.
 LEASE_RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -431,6 +449,7 @@ SOURCES = {
     "job_request": JOB_REQUEST,
     "job_request_many": JOB_REQUEST_MANY,
     "job_finish": JOB_FINISH,
+    "lease_acquire": LEASE_ACQUIRE,
     "lease_renew": LEASE_RENEW,
     "lease_release": LEASE_RELEASE,
     "track": TRACK,

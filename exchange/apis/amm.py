@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from exchange.apis.auth import IsPlatformUser
 from exchange.apis.base import (
+    FENCING_PARAMETER,
     PlatformApi,
     ResponseSerializer,
     StrictCharField,
@@ -56,6 +57,7 @@ class OrdersReplaceApi(PlatformApi):
     @extend_schema(
         operation_id="orders_replace",
         request=InputSerializer,
+        parameters=[FENCING_PARAMETER],
         responses={200: OutputSerializer, **errors(404, 409, 422, 429)},
         description="Cancel and place many orders atomically: all or nothing. A failure names the replacement "
         "at fault (`field` = replacements[i]...). Rate-limited per user over a 60 s window (429, Retry-After).",
@@ -71,7 +73,8 @@ class OrdersReplaceApi(PlatformApi):
             )
             for item in data["replacements"]
         ]
-        result = orders_replace(user_id=self.user_id, market_id=data["market_id"], replacements=replacements)
+        result = orders_replace(user_id=self.user_id, market_id=data["market_id"], replacements=replacements,
+                                fencing_token=self.fencing_token)
         body = {"cancelled": result.cancelled, "placed": result.placed, "trades": result.trades}
         return Response(OrdersReplaceApi.OutputSerializer(body).data)
 
@@ -108,7 +111,7 @@ class AmmPrivilegedApi(PlatformApi):
     def handle_privileged(self, request):
         serializer = AmmPrivilegedApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = type(self).service(user_id=self.user_id, **serializer.validated_data)
+        result = type(self).service(user_id=self.user_id, fencing_token=self.fencing_token, **serializer.validated_data)
         return Response(AmmPrivilegedApi.OutputSerializer(result).data,
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
@@ -123,6 +126,7 @@ class AmmMintApi(AmmPrivilegedApi):
     service = staticmethod(amm_mint)
 
     @extend_schema(operation_id="amm_mint", request=AmmPrivilegedApi.InputSerializer, responses=PRIVILEGED_RESPONSES,
+                   parameters=[FENCING_PARAMETER],
                    description="Privileged: mint `quantity` YES+NO pairs for 100 cents each (cost split 50/50). "
                    "Idempotent on request_id (201 first, 200 on a repeat).")
     def post(self, request):
@@ -135,6 +139,7 @@ class AmmBurnApi(AmmPrivilegedApi):
     service = staticmethod(amm_burn)
 
     @extend_schema(operation_id="amm_burn", request=AmmPrivilegedApi.InputSerializer, responses=PRIVILEGED_RESPONSES,
+                   parameters=[FENCING_PARAMETER],
                    description="Privileged: burn `quantity` YES+NO pairs back into 100 cents each. "
                    "Idempotent on request_id (201 first, 200 on a repeat).")
     def post(self, request):

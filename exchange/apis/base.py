@@ -10,6 +10,8 @@ from collections.abc import Mapping
 
 from django.db.models.manager import BaseManager
 from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import BaseContentNegotiation
@@ -21,7 +23,16 @@ from rest_framework.views import APIView
 from exchange.apis.auth import IsPlatformUser, PlatformTokenAuthentication
 from exchange.apis.ratelimit import rate_limit_hit
 from exchange.conf import exchange_settings
+from exchange.exceptions import InvalidInput
 from exchange.services.deadman import deadman_fire_if_expired
+from exchange.services.fencing import TOKEN_MAX
+
+FENCING_HEADER = "X-Fencing-Token"
+# The header in the schema of every order-changing call.
+FENCING_PARAMETER = OpenApiParameter(
+    FENCING_HEADER, OpenApiTypes.INT64, OpenApiParameter.HEADER, required=False,
+    description="optional fencing token (issue 15): lower than the highest this user's calls carried in the "
+    "market -> 409 STALE_FENCING_TOKEN, nothing done; else it becomes that highest")
 
 
 class BoundedJSONParser(JSONParser):
@@ -87,6 +98,19 @@ class PlatformApi(APIView):
     @property
     def user_id(self) -> str:
         return str(self.request.user.id)
+
+    @property
+    def fencing_token(self) -> int | None:
+        """The order call's `X-Fencing-Token` (exchange/services/fencing.py), None without one;
+        anything but a decimal integer up to 2^63-1 is a 400 before anything is done."""
+        raw = self.request.headers.get(FENCING_HEADER)
+        if raw is None:
+            return None
+        raw = raw.strip()
+        if not raw.isascii() or not raw.isdigit() or int(raw) > TOKEN_MAX:
+            raise InvalidInput(f"{FENCING_HEADER} must be a decimal integer from 0 to {TOKEN_MAX}",
+                               field=FENCING_HEADER)
+        return int(raw)
 
 
 # --- strict input fields --------------------------------------------------------------

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from exchange import selectors
 from exchange.apis.base import (
+    FENCING_PARAMETER,
     PlatformApi,
     ResponseSerializer,
     StrictIntegerField,
@@ -59,6 +60,7 @@ class OrderPlaceApi(PlatformApi):
     @extend_schema(
         operation_id="order_place",
         request=InputSerializer,
+        parameters=[FENCING_PARAMETER],
         responses={201: OutputSerializer, 200: OutputSerializer, **errors(404, 409, 422)},
         description="Place an order. Idempotent on client_order_id: the same request again answers 200 with "
         "the same order; the same id with other content answers 409 DUPLICATE_CLIENT_ORDER_ID.",
@@ -68,7 +70,8 @@ class OrderPlaceApi(PlatformApi):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         market_id = data.pop("market_id")
-        result = order_place(user_id=self.user_id, market_id=market_id, new=NewOrder(**data))
+        result = order_place(user_id=self.user_id, market_id=market_id, new=NewOrder(**data),
+                             fencing_token=self.fencing_token)
         body = OrderPlaceApi.OutputSerializer({"order": result.order, "trades": result.trades}).data
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
@@ -90,10 +93,12 @@ class OrderCancelApi(PlatformApi):
     """Cancel one of the caller's open orders."""
 
     @extend_schema(operation_id="order_cancel", responses={200: OrderSerializer, **errors(404, 409)},
+                   parameters=[FENCING_PARAMETER],
                    description="Cancel one of the caller's open orders; answers the cancelled order "
                    "(409 ORDER_NOT_OPEN when it is no longer open).")
     def delete(self, request, order_id: str):
-        return Response(OrderSerializer(order_cancel(user_id=self.user_id, order_id=order_id)).data)
+        order = order_cancel(user_id=self.user_id, order_id=order_id, fencing_token=self.fencing_token)
+        return Response(OrderSerializer(order).data)
 
 
 class OrderApi(OrderDetailApi, OrderCancelApi):
@@ -109,12 +114,13 @@ class OrderCancelAllApi(PlatformApi):
     class OutputSerializer(ResponseSerializer):
         cancelled = OrderSerializer(many=True)
 
-    @extend_schema(operation_id="orders_cancel_all", request=InputSerializer,
-                   responses={200: OutputSerializer, **errors(404)})
+    @extend_schema(operation_id="orders_cancel_all", request=InputSerializer, parameters=[FENCING_PARAMETER],
+                   responses={200: OutputSerializer, **errors(404, 409)})
     def post(self, request):
         serializer = OrderCancelAllApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        cancelled = order_cancel_all(user_id=self.user_id, market_id=serializer.validated_data["market_id"])
+        cancelled = order_cancel_all(user_id=self.user_id, market_id=serializer.validated_data["market_id"],
+                                     fencing_token=self.fencing_token)
         return Response(OrderCancelAllApi.OutputSerializer({"cancelled": cancelled}).data)
 
 

@@ -10,6 +10,7 @@ from exchange.enums import OPEN_STATUSES, Direction, Side, TimeInForce
 from exchange.exceptions import ExchangeError, InvalidInput, NotFound, WrongState
 from exchange.models import Order, Trade
 from exchange.services.clearing import Clearing, NewOrder, OrderLookup
+from exchange.services.fencing import fence_check
 
 MAX_QUANTITY = 10_000_000
 MAX_CLIENT_ORDER_ID = 128
@@ -74,8 +75,9 @@ def _repeat(user_id: str, market_id: str, new: NewOrder) -> PlaceResult | None:
     return PlaceResult(order=existing, trades=trades, created=False)
 
 
-def order_place(*, user_id: str, market_id: str, new: NewOrder) -> PlaceResult:
-    """Place one order; idempotent on (user, client_order_id)."""
+def order_place(*, user_id: str, market_id: str, new: NewOrder, fencing_token: int | None = None) -> PlaceResult:
+    """Place one order; idempotent on (user, client_order_id). `fencing_token`: see
+    exchange/services/fencing.py (every order call below takes it too)."""
     order_validate(new)
     try:
         # No look-up first: a repeat is rare, and the unique (user, client_order_id) index
@@ -83,6 +85,7 @@ def order_place(*, user_id: str, market_id: str, new: NewOrder) -> PlaceResult:
         # returned (or the request refused, when its content differs).
         with transaction.atomic():
             clearing = Clearing(market_id, users=[user_id], crossing=[new])
+            fence_check(user_id=user_id, market_id=market_id, token=fencing_token)
             clearing.require_active()
             clearing.check_price(new.price_cents)
             order = clearing.place(user_id, new)
@@ -116,21 +119,23 @@ def _not_found(order_id, field_name: str = "order_id") -> NotFound:
     return NotFound(f"order {order_id} not found", code="ORDER_NOT_FOUND", field=field_name)
 
 
-def order_cancel(*, user_id: str, order_id) -> Order:
+def order_cancel(*, user_id: str, order_id, fencing_token: int | None = None) -> Order:
     oid = _order_uuid(order_id)
     if oid is None:
         raise _not_found(order_id)
     with transaction.atomic():
         clearing = Clearing(own_order=(user_id, oid), users=[user_id], orders=OrderLookup([oid]))
         (order,) = clearing.read_orders  # read under the market lock
+        fence_check(user_id=user_id, market_id=order.market_id, token=fencing_token)
         clearing.cancel(order)
         clearing.flush()
         return order
 
 
-def order_cancel_all(*, user_id: str, market_id: str) -> list[Order]:
+def order_cancel_all(*, user_id: str, market_id: str, fencing_token: int | None = None) -> list[Order]:
     with transaction.atomic():
         clearing = Clearing(market_id, users=[user_id])
+        fence_check(user_id=user_id, market_id=market_id, token=fencing_token)
         cancelled = [clearing.cancel(order) for order in clearing.open_orders(user_id=user_id)]
         clearing.flush()
         return cancelled
@@ -150,7 +155,8 @@ class Replacement:
     new: NewOrder | None
 
 
-def orders_replace(*, user_id: str, market_id: str, replacements: list[Replacement]) -> ReplaceResult:
+def orders_replace(*, user_id: str, market_id: str, replacements: list[Replacement],
+                   fencing_token: int | None = None) -> ReplaceResult:
     """Cancel and place many orders atomically: all or nothing (SPEC §3.6).
 
     Every old order is cancelled first (freeing its funds), then the new orders are placed
@@ -184,6 +190,7 @@ def orders_replace(*, user_id: str, market_id: str, replacements: list[Replaceme
         lookup = OrderLookup([oid for _, oid in old_ids if oid is not None], user_id,
                              [n.client_order_id for _, n in news])
         clearing = Clearing(market_id, users=[user_id], crossing=[n for _, n in news], orders=lookup)
+        fence_check(user_id=user_id, market_id=market_id, token=fencing_token)
         clearing.require_active()
         rows = clearing.read_orders
         by_id = {o.id: o for o in rows}

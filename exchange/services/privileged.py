@@ -10,6 +10,7 @@ from exchange.enums import MarketStatus
 from exchange.exceptions import Forbidden, InvalidInput, WrongState
 from exchange.models import Account, Position, PrivilegedOp
 from exchange.services.clearing import Clearing
+from exchange.services.fencing import fence_check
 
 BURN_ALLOWED = {MarketStatus.ACTIVE, MarketStatus.SUSPENDED, MarketStatus.HALTED, MarketStatus.RESOLVED}
 
@@ -32,11 +33,13 @@ def _check(user_id: str, quantity: int, request_id: str) -> None:
         raise InvalidInput("request_id must be a string of 1 to 128 characters", field="request_id")
 
 
-def _privileged(kind: str, *, user_id: str, market_id: str, quantity: int, request_id: str) -> PrivilegedResult:
+def _privileged(kind: str, *, user_id: str, market_id: str, quantity: int, request_id: str,
+                fencing_token: int | None = None) -> PrivilegedResult:
     _check(user_id, quantity, request_id)
     try:
         with transaction.atomic():
             clearing = Clearing(market_id)
+            fence_check(user_id=user_id, market_id=market_id, token=fencing_token)
             done = PrivilegedOp.objects.filter(user_id=user_id, request_id=request_id).first()
             if done is None:
                 allowed = {MarketStatus.ACTIVE} if kind == "MINT" else BURN_ALLOWED
@@ -59,12 +62,17 @@ def _privileged(kind: str, *, user_id: str, market_id: str, quantity: int, reque
     except IntegrityError as exc:
         if "uq_privileged_ops_request" not in str(exc):
             raise
-        return _privileged(kind, user_id=user_id, market_id=market_id, quantity=quantity, request_id=request_id)
+        return _privileged(kind, user_id=user_id, market_id=market_id, quantity=quantity, request_id=request_id,
+                           fencing_token=fencing_token)
 
 
-def amm_mint(*, user_id: str, market_id: str, quantity: int, request_id: str) -> PrivilegedResult:
-    return _privileged("MINT", user_id=user_id, market_id=market_id, quantity=quantity, request_id=request_id)
+def amm_mint(*, user_id: str, market_id: str, quantity: int, request_id: str,
+             fencing_token: int | None = None) -> PrivilegedResult:
+    return _privileged("MINT", user_id=user_id, market_id=market_id, quantity=quantity, request_id=request_id,
+                       fencing_token=fencing_token)
 
 
-def amm_burn(*, user_id: str, market_id: str, quantity: int, request_id: str) -> PrivilegedResult:
-    return _privileged("BURN", user_id=user_id, market_id=market_id, quantity=quantity, request_id=request_id)
+def amm_burn(*, user_id: str, market_id: str, quantity: int, request_id: str,
+             fencing_token: int | None = None) -> PrivilegedResult:
+    return _privileged("BURN", user_id=user_id, market_id=market_id, quantity=quantity, request_id=request_id,
+                       fencing_token=fencing_token)

@@ -13,6 +13,12 @@ cancel the AMM's orders in every market, disarm the dead man's switch, exit 0.
 
 More workers on other machines join with `python manage.py amm_worker` against the same
 Redis and database (or `rqworker amm --worker-class amm.runtime.worker.AmmWorker`).
+
+`--standby` (issue 15, another host): start the workers at once (they serve the active
+run's jobs) and take over scheduling when the active run's scheduler lease lapses (it
+stopped, died, or lost Redis): no startup sync then, since Redis holds the markets' state;
+the cycles cancel and re-sync what an old holder left (amm/runtime/cycle.py) and fencing
+tokens refuse its late calls. A standby stopped before it took over cancels nothing.
 """
 from __future__ import annotations
 
@@ -66,7 +72,8 @@ class WorkerPool:
         return subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent(signal.SIGTERM))
 
     def start(self) -> None:
-        self.procs = [self._spawn() for _ in range(self.count)]
+        if not self.procs:  # a standby started them already
+            self.procs = [self._spawn() for _ in range(self.count)]
 
     def supervise(self) -> list[int]:
         """Replace workers that exited; returns the pids replaced."""
@@ -104,6 +111,8 @@ class Command(BaseCommand):
                             help="a market to run (repeatable; default: every enabled market)")
         parser.add_argument("--workers", type=int, default=amm_settings.AMM_WORKERS,
                             help="RQ worker subprocesses to start (one of them mostly runs the fill poller)")
+        parser.add_argument("--standby", action="store_true",
+                            help="another run_amm schedules: serve its jobs, take over when its lease lapses")
         parser.add_argument("--status-every", type=float, default=amm_settings.AMM_STATUS_PRINT_S,
                             help="seconds between status prints (0: never)")
 
@@ -118,18 +127,25 @@ class Command(BaseCommand):
         scheduler = Scheduler(named or None)
         log.info("run_amm pid %d: %d markets, %d workers, platform %s", os.getpid(), len(markets), workers,
                  amm_settings.AMM_PLATFORM_BASE_URL)
-        if not scheduler.acquire(wait_ms=lease_ttl_ms() + 2000):
-            raise CommandError("another run_amm is scheduling (its lease is held); stop it first")
-        ctx = context()
-        working_state_check(ctx=ctx, keep=(state.lease_key("scheduler"),))
-        privileged_pending_resolve(ctx=ctx)
         pool = WorkerPool(workers)
+        standby = bool(options["standby"])
+        if standby:
+            if not self._stand_by(scheduler, pool, stop):
+                return None
+        elif not scheduler.acquire(wait_ms=lease_ttl_ms() + 2000):
+            raise CommandError("another run_amm is scheduling (its lease is held); stop it first, "
+                               "or run this one with --standby")
+        ctx = context()
+        if not standby:
+            working_state_check(ctx=ctx, keep=(state.lease_key("scheduler"),))
+            privileged_pending_resolve(ctx=ctx)
         thread = None
         try:
             state.run_update(started_ms=state.now_ms(), pid=os.getpid())
-            self._start_markets(markets_to_start(markets, named=named), ctx=ctx, stop=stop)
+            if not standby:
+                self._start_markets(markets_to_start(markets, named=named), ctx=ctx, stop=stop)
             if not stop.is_set():
-                thread = self._start_quoting(scheduler, pool, ctx)
+                thread = self._start_quoting(scheduler, pool, ctx, arm_first=not standby)
             self._supervise(pool, named, stop=stop, status_every=float(options["status_every"] or 0))
         finally:
             self._shutdown(scheduler, thread, pool, self._markets(named, default=self.markets_known), ctx)
@@ -171,6 +187,22 @@ class Command(BaseCommand):
         return markets
 
     @staticmethod
+    def _stand_by(scheduler: Scheduler, pool: WorkerPool, stop: threading.Event) -> bool:
+        """--standby: the workers serve the active run's jobs at once; wait for its scheduler
+        lease. True once this run holds it, False when stopped first (workers stopped)."""
+        pool.start()
+        log.info("standby: workers %s serve the active run's jobs; scheduling when its lease lapses",
+                 [p.pid for p in pool.procs])
+        while not stop.is_set():
+            if scheduler.acquire(wait_ms=0):
+                log.warning("standby: the active run's scheduler lease lapsed: scheduling now")
+                return True
+            stop.wait(0.1)
+            pool.supervise()
+        pool.stop(timeout_s=float(amm_settings.AMM_SHUTDOWN_TIMEOUT_S))
+        return False
+
+    @staticmethod
     def _start_markets(market_ids: list[str], *, ctx: RuntimeContext, stop: threading.Event) -> None:
         """The startup sync of each market (or its adoption from a run that died), one by one."""
         for market_id in market_ids:
@@ -179,11 +211,15 @@ class Command(BaseCommand):
             log.info("%s: %s", market_id, market_start(market_id, ctx=ctx))
 
     @staticmethod
-    def _start_quoting(scheduler: Scheduler, pool: WorkerPool, ctx: RuntimeContext) -> threading.Thread:
-        """Arm the dead man's switch, start the workers, run the scheduler in a thread."""
+    def _start_quoting(scheduler: Scheduler, pool: WorkerPool, ctx: RuntimeContext, *,
+                       arm_first: bool = True) -> threading.Thread:
+        """Arm the dead man's switch, start the workers, run the scheduler in a thread. A
+        standby taking over leaves the arming to the scheduler's own thread (the run it
+        replaces kept the switch armed): the markets' ticks start a round trip sooner."""
         scheduler.refresh(time.monotonic())
         try:
-            deadman_arming.arm(ctx, timeout_ms=scheduler.deadman_timeout_ms, market_ids=list(scheduler.plans))
+            if arm_first:
+                deadman_arming.arm(ctx, timeout_ms=scheduler.deadman_timeout_ms, market_ids=list(scheduler.plans))
         except Exception as exc:  # noqa: BLE001 - the scheduler's thread retries; cycles wait for it
             log.warning("dead man's switch: first arm failed: %s", exc)
         pool.start()

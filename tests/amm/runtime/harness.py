@@ -120,7 +120,11 @@ class Trap:
     holds its answer until `release()`; `caught` is set once it holds one, `client` is the
     caller's (host, port). A matching request the platform refuses (not 2xx) passes through
     with its answer and the trap stays armed (`passed` counts them): a refused call is no lost
-    execution."""
+    execution.
+
+    With `hold_before`, the request is held *before* it is forwarded (a call delayed on its way:
+    it reaches the platform only at `release()`); `forwarded` is set once the platform answered
+    it (`upstream_status`, `upstream_body`)."""
 
     match: str
     caught: threading.Event = field(default_factory=threading.Event)
@@ -130,6 +134,10 @@ class Trap:
     request_line: str = ""
     upstream_status: int | None = None
     passed: int = 0
+    hold_before: bool = False
+    forwarded: threading.Event = field(default_factory=threading.Event)
+    upstream_body: bytes = b""
+    request_body: bytes = b""
 
     def release(self, *, deliver: bool = False) -> None:
         """Let the held request go: with its answer (`deliver`) or with the connection closed."""
@@ -142,9 +150,12 @@ class ProxyRecord:
     at: float
     method: str
     path: str
-    outcome: str  # ok, a Faults kind, trapped or upstream_error
+    outcome: str  # ok, a Faults kind, trapped, late (a hold_before trap) or upstream_error
     status: int | None
     client: tuple[str, int]
+    arrived: float = 0.0  # time.time() when the request reached the proxy
+    fencing_token: str | None = None  # its X-Fencing-Token header
+    body: bytes = b""
 
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
@@ -180,7 +191,9 @@ class FaultProxy:
     anyway). Faults are drawn from a seeded RNG, so a run is repeatable given the order of
     requests. `configure()` / `heal()` switch faults at runtime; `stats` counts outcomes."""
 
-    def __init__(self, upstream: str, *, seed: int = 0, upstream_timeout_s: float = 30.0) -> None:
+    def __init__(self, upstream: str, *, seed: int = 0, upstream_timeout_s: float = 30.0,
+                 bind: str = "127.0.0.1") -> None:
+        self.bind = bind  # the address it listens on (another network namespace's gateway, say)
         parsed = urlparse(upstream)
         self.upstream_host = parsed.hostname or "127.0.0.1"
         self.upstream_port = parsed.port or 80
@@ -197,7 +210,7 @@ class FaultProxy:
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "FaultProxy":
-        server = _ProxyServer(("127.0.0.1", 0), _ProxyHandler)
+        server = _ProxyServer((self.bind, 0), _ProxyHandler)
         server.proxy = self
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -212,7 +225,7 @@ class FaultProxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.bind}:{self.port}"
 
     def stop(self) -> None:
         """Stop serving; requests being held are let go at once (their connections closed)."""
@@ -248,9 +261,9 @@ class FaultProxy:
         with self._lock:
             self._faults = Faults()
 
-    def trap(self, match: str) -> Trap:
+    def trap(self, match: str, *, hold_before: bool = False) -> Trap:
         """Arm a one-shot trap for the next request matching `match` (see Trap)."""
-        trap = Trap(match=match)
+        trap = Trap(match=match, hold_before=hold_before)
         with self._lock:
             self._traps.append(trap)
         return trap
@@ -285,10 +298,13 @@ class FaultProxy:
         with self._lock:
             self.stats[outcome] += 1
             self.records.append(ProxyRecord(time.time(), handler.command, handler.path, outcome, status,
-                                            handler.client_address[:2]))
+                                            handler.client_address[:2], getattr(handler, "arrived", 0.0),
+                                            handler.headers.get("X-Fencing-Token"),
+                                            getattr(handler, "request_body", b"")))
 
     def _forward(self, handler: _ProxyHandler, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+        # The upstream's own Host (http.client sets it): the platform allows its own name only.
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP and k.lower() != "host"}
         conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=self.upstream_timeout_s)
         try:
             conn.request(handler.command, handler.path, body=body if body or handler.command != "GET" else None,
@@ -319,10 +335,14 @@ class FaultProxy:
             pass
 
     def _serve(self, handler: _ProxyHandler) -> None:
+        handler.arrived = time.time()
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
+        handler.request_body = body
         line = f"{handler.command} {handler.path}"
         faults, decision = self._decide(line)
+        if isinstance(decision, Trap) and decision.hold_before:
+            return self._serve_late(handler, decision, line, body)
         if faults.delay_s:  # only matching requests get a non-empty Faults from _decide
             self._stopping.wait(faults.delay_s)
         if decision == "fail_before":
@@ -365,6 +385,28 @@ class FaultProxy:
             return self._abort(handler)
         self._record(handler, "ok", status)
         return self._answer(handler, status, headers, data)
+
+    def _serve_late(self, handler: _ProxyHandler, trap: Trap, line: str, body: bytes) -> None:
+        """A hold_before trap: hold the request, forward it at release, answer if the caller
+        still listens."""
+        trap.client, trap.request_line, trap.request_body = handler.client_address[:2], line, body
+        trap.caught.set()
+        trap.released.wait()
+        if self._stopping.is_set():
+            return self._abort(handler)
+        try:
+            status, headers, data = self._forward(handler, body)
+        except (OSError, http.client.HTTPException):
+            self._record(handler, "upstream_error", 502)
+            trap.forwarded.set()
+            return self._abort(handler)
+        trap.upstream_status, trap.upstream_body = status, data
+        self._record(handler, "late", status)
+        trap.forwarded.set()
+        try:
+            return self._answer(handler, status, headers, data)
+        except OSError:  # the caller gave up long ago
+            return None
 
 
 # --- processes -------------------------------------------------------------------------------------
