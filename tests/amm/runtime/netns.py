@@ -84,7 +84,10 @@ class Host:
 
 
 class TcpForwarder:
-    """Accepts on (host, port 0) and relays each connection to `target`, a thread per direction."""
+    """Accepts on (host, port 0) and relays each connection to `target`, a thread per direction.
+    A target host that is a directory is PostgreSQL's unix-socket one (the embedded default's):
+    the forwarder then connects to its `.s.PGSQL.<port>` socket, which a namespace cannot use
+    over TCP."""
 
     def __init__(self, host: str, target: tuple[str, int]) -> None:
         self.target = target
@@ -99,7 +102,7 @@ class TcpForwarder:
         while not self._stopping.is_set():
             try:
                 client, _ = self._server.accept()
-                upstream = socket.create_connection(self.target, timeout=5)
+                upstream = self._connect_upstream()
             except OSError:
                 if self._stopping.is_set():
                     return
@@ -109,6 +112,15 @@ class TcpForwarder:
             self._sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _connect_upstream(self) -> socket.socket:
+        host, port = self.target
+        if not host.startswith("/"):
+            return socket.create_connection(self.target, timeout=5)
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        upstream.settimeout(5)
+        upstream.connect(f"{host}/.s.PGSQL.{port}")
+        return upstream
 
     @staticmethod
     def _pump(src: socket.socket, dst: socket.socket) -> None:

@@ -27,7 +27,7 @@ import re
 import socket
 import sys
 import time
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -112,7 +112,10 @@ def _free_port(ports: range) -> int:
 def _database_url_via(forwarder: TcpForwarder) -> str:
     url = urlparse(harness.test_database_url())
     host, port = forwarder.address
-    return url._replace(netloc=f"{url.username or 'postgres'}@{host}:{port}").geturl()
+    # The embedded default's URL names its socket directory in the query (host=, port=): the
+    # namespace reaches the database through the forwarder's TCP address instead.
+    name = url.path if url.path not in ("", "/") else "/" + parse_qs(url.query).get("dbname", ["postgres"])[0]
+    return url._replace(netloc=f"{url.username or 'postgres'}@{host}:{port}", path=name, query="").geturl()
 
 
 def _coids(raw: bytes) -> set[str]:
