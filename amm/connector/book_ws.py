@@ -76,7 +76,7 @@ class BookStreams:
             self._loop.call_soon_threadsafe(self._sync, set(market_ids))
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._loop is None:
+        if self._loop is None or self._loop.is_closed():  # never started, or stopped already
             return
         self._loop.call_soon_threadsafe(self._sync, set())
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -91,9 +91,14 @@ class BookStreams:
         try:
             self._loop.run_forever()
         finally:
-            for task in list(self._tasks.values()):
+            # Every task of the loop, as asyncio.run ends: ours, those cancelled by a stop and still
+            # closing their connection, and the library's (a connection's keepalive). One left
+            # pending is destroyed with the loop (asyncio logged one per market at every stop).
+            tasks = asyncio.all_tasks(self._loop)
+            for task in tasks:
                 task.cancel()
-            self._loop.run_until_complete(asyncio.gather(*self._tasks.values(), return_exceptions=True))
+            self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
 
     def _sync(self, wanted: set[str]) -> None:

@@ -5,7 +5,9 @@ resnapshot; a book feed that cannot vouch for a market's book sends its cycles t
 book with an alert; a book move that leaves the AMM's quotes bettered requests a cycle."""
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import uuid
 
 import httpx
@@ -176,3 +178,16 @@ def test_without_the_event_stream_the_cycle_reads_the_rest_book_and_its_tape(rt,
     reads = _book_reads(context())
     quote_cycle(rt.market_id, reason="fill")
     assert len(reads) == 1
+
+
+def test_stopping_the_book_feed_closes_every_connection_without_an_abandoned_task(rt, redis_conn, feed, caplog):
+    """A stop drops the markets (their tasks cancelled, still closing their WebSocket) and then
+    the loop: every task is awaited first, so asyncio destroys none pending (it logged one
+    error per market at every run_amm stop)."""
+    book_feed = feed()
+    wait_until(lambda: _same_as_platform(rt, redis_conn), timeout=15, message="the snapshot in Redis")
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        book_feed.stop()
+        gc.collect()
+    assert not book_feed.streams._thread.is_alive()
+    assert "Task was destroyed but it is pending" not in caplog.text
