@@ -17,15 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
-import subprocess
 import sys
 import threading
-import time
 from typing import Callable
 
-import httpx
 import pytest
 
 from tests.amm.runtime.harness import ROOT, _redis_url, _Subprocess, free_port, test_database_url
@@ -68,26 +64,7 @@ class AsgiServer(_Subprocess):
             **self.extra_env,
         }
         self._spawn([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "ammproject" / "gunicorn_asgi.conf.py")], env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise RuntimeError(f"the ASGI server exited with {self.proc.returncode}:\n{self.tail()}")
-            try:
-                if httpx.get(f"{self.url}/api/v1/markets", timeout=2).status_code in (200, 401, 403):
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the ASGI server did not come up within {timeout}s:\n{self.tail()}")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.alive():
-            os.killpg(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        self.kill_everything()
+        return self.wait_for_http(label="the ASGI server", timeout=timeout)
 
 
 @pytest.fixture

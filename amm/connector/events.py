@@ -76,16 +76,6 @@ class Batch:
 class EventConsumer(Protocol):
     def open(self) -> None: ...
 
-    def _prune(self) -> None:
-        """Forget the group's members that hold nothing and were idle `prune_idle_ms` (every
-        process that ever read leaves its name behind); one with pending entries is kept
-        until they are claimed."""
-        for stream in self.streams:
-            for member in self._conn.xinfo_consumers(stream, self.group):
-                if (member["name"] != self.consumer and int(member["pending"]) == 0
-                        and int(member["idle"]) >= self.prune_idle_ms):
-                    self._conn.xgroup_delconsumer(stream, self.group, member["name"])
-
     def read(self, *, block_ms: int, count: int) -> Batch: ...
 
     def ack(self, entries: list[tuple[str, str]]) -> None: ...

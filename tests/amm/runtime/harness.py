@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlparse
 
+import httpx
 import psutil
 import pytest
 
@@ -476,6 +477,31 @@ class _Subprocess:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_http(self, *, label: str, timeout: float):
+        """Until the server answers the platform API at `self.url` (any auth answer counts);
+        RuntimeError with its log's tail if it exits or does not come up in `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"{label} exited with {self.proc.returncode}:\n{self.tail()}")
+            try:
+                if httpx.get(f"{self.url}/api/v1/markets", timeout=2).status_code in (200, 401, 403):
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{label} did not come up within {timeout}s:\n{self.tail()}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM to its process group, then whatever is left is killed."""
+        if self.alive():
+            os.killpg(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill_everything()
+
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.output().splitlines()[-lines:])
 
@@ -531,8 +557,6 @@ class PlatformServer(_Subprocess):
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, *, timeout: float = 30.0) -> "PlatformServer":
-        import httpx
-
         env = {
             **os.environ,
             "DATABASE_URL": self.database_url,
@@ -549,26 +573,7 @@ class PlatformServer(_Subprocess):
         env.pop("GUNICORN_ACCESS_LOG", None)
         self._spawn([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "ammproject" / "gunicorn.conf.py"),
                      "ammproject.wsgi"], env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.tail()}")
-            try:
-                if httpx.get(f"{self.url}/api/v1/markets", timeout=2).status_code in (200, 401, 403):
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not come up within {timeout}s:\n{self.tail()}")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.alive():
-            os.killpg(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        self.kill_everything()
+        return self.wait_for_http(label="gunicorn", timeout=timeout)
 
 
 class AmmProcess(_Subprocess):
@@ -719,8 +724,6 @@ class Taker(threading.Thread):
     def __init__(self, *, base_url: str, api_key: str, markets: list[str], interval_s: float = 0.2,
                  max_qty: int = 3, seed: int = 1, on_fill: Callable[[str, dict], None] | None = None) -> None:
         super().__init__(name="taker", daemon=True)
-        import httpx
-
         self.http = httpx.Client(base_url=f"{base_url}/api/v1", timeout=10,
                                  headers={"Authorization": f"Token {api_key}", "Connection": "close"})
         self.markets, self.interval_s, self.max_qty = markets, interval_s, max_qty
