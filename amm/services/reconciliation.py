@@ -12,7 +12,9 @@ placement cannot skew. The verdict uses `cash` when the account was quiet while 
 snapshot was taken, else `cash_total`.
 
 Run it in the market's own lane (not concurrently with that market's quote cycle); orders
-younger than RECENT_ORDER_MS are still left alone, in case an answer is in flight.
+younger than RECENT_ORDER_MS are still left alone, in case an answer is in flight, and while
+Redis and the platform disagree on such an order the available shares and the cash (which its
+reservation moves on one side only) are recorded, not judged.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RECENT_ORDER_MS = 5_000
 VOLUME_FIELDS = ("yes_volume", "no_volume", "yes_available", "no_available")
+AVAILABLE_FIELDS = ("yes_available", "no_available")  # moved by an order's reservation, not only by fills
 COST_FIELDS = ("yes_cost_sum", "no_cost_sum")
 
 
@@ -102,6 +105,11 @@ def reconcile_market(
         log.warning("reconciliation %s: released %d orders no longer open on the platform: %s",
                     market_id, len(stale), stale)
     forgotten = [oid for oid, o in open_orders.items() if oid not in tracked and (o.created_ms or 0) < recent]
+    # Orders of the grace period on which Redis and the platform disagree (an answer in flight or
+    # lost, a resync not yet run): their reservations (shares of a sell, cash of a buy) are on one
+    # side only, so available shares and cash are not judged this run; the next one does.
+    in_flight = [oid for oid, o in open_orders.items() if oid not in tracked and (o.created_ms or 0) >= recent]
+    in_flight += [oid for oid, o in tracked.items() if oid not in open_orders and o.created_ms >= recent]
     mismatched = {oid: [tracked[oid].remaining, o.remaining_quantity] for oid, o in open_orders.items()
                   if oid in tracked and tracked[oid].remaining != o.remaining_quantity}
     state.untracked_fills_prune(market_id, keep=open_orders)
@@ -112,15 +120,16 @@ def reconcile_market(
     # balance read and Redis's makes the two figures of different moments. The cash is then
     # not judged this run (the next one will); the rebuild path has the same guard.
     cash_comparable = not (privileged_before or state.privileged_pending()
-                           or state.cash_epoch() != snap.cash_epoch)
+                           or state.cash_epoch() != snap.cash_epoch or in_flight)
     cash_judged = (diffs["cash"] if snap.account_quiet else diffs["cash_total"]) if cash_comparable else 0
-    beyond = [name for name in VOLUME_FIELDS if diffs[name] > RECON_VOLUME_TOLERANCE]
+    judged = VOLUME_FIELDS if not in_flight else tuple(f for f in VOLUME_FIELDS if f not in AVAILABLE_FIELDS)
+    beyond = [name for name in judged if diffs[name] > RECON_VOLUME_TOLERANCE]
     beyond += [name for name in COST_FIELDS if diffs[name] > RECON_COST_TOLERANCE_CENTS]
     if cash_judged > RECON_CASH_TOLERANCE_CENTS:
         beyond.append("cash" if snap.account_quiet else "cash_total")
     record = {
         "trigger": trigger, **diffs, "beyond_tolerance": beyond, "orders_stale": stale, "orders_forgotten": forgotten,
-        "orders_remaining_mismatch": mismatched, "trades_quiet": snap.trades_quiet,
+        "orders_in_flight": in_flight, "orders_remaining_mismatch": mismatched, "trades_quiet": snap.trades_quiet,
         "account_quiet": snap.account_quiet, "cash_comparable": cash_comparable, "cursor": snap.cursor,
         "inventory_existed": existed,
     }

@@ -180,6 +180,25 @@ def test_an_order_the_amm_forgot_is_critical_and_adopted(synced):
     assert_redis_is_platform(m)
 
 
+def test_an_order_whose_answer_is_still_in_flight_moves_available_shares_without_an_alert(synced):
+    """A replace the platform executed but whose answer the AMM has not recorded yet (in flight, or
+    lost and waiting for the cycle's resync): the platform reserved the shares of the new sell, Redis
+    did not. Within the grace period that is no drift; past it the order is a forgotten one."""
+    m, c, feed = synced
+    minted = c.amm_mint(market_id=m, quantity=40, request_id="mint-2")
+    privileged_record(m, minted, kind="MINT")
+    in_flight = c.order_place(market_id=m, order=order("YES", "SELL", 75, 30)).order  # answer never recorded
+    run = reconcile_market(market_id=m, connector=c, feed=feed)
+    assert run.diffs["yes_available"] == 30  # recorded ...
+    assert run.diffs["orders_in_flight"] == [in_flight.id]
+    assert run.diffs["beyond_tolerance"] == [] and (run.verdict, run.rebuilt) == ("WARNING", False)  # ... not judged
+    assert Alert.objects.count() == 0
+    assert in_flight.id not in state.orders_get(m)  # left alone: its answer may still come
+
+    late = reconcile_market(market_id=m, connector=c, feed=feed, grace_ms=0)
+    assert late.verdict == "CRITICAL" and late.diffs["orders_forgotten"] == [in_flight.id]
+
+
 def test_a_passive_cancel_is_noticed_and_released(synced):
     m, c, feed = synced
     (bid_id,) = [oid for oid, o in state.orders_get(m).items() if o.direction == "BUY"]
