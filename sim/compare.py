@@ -34,6 +34,37 @@ class Run:
         samples = json.loads(samples_file.read_text()) if samples_file.exists() else {}
         return cls(label=label, results=json.loads((folder / "results.json").read_text()), samples=samples)
 
+    @classmethod
+    def load_many(cls, folders: list[Path], label: str) -> "Run":
+        """Runs of other seeds of one setup as one run (more seeds: the settlement draws that
+        dominate the resolution scenario average out)."""
+        return cls.merge([cls.load(folder, label) for folder in folders], label)
+
+    @classmethod
+    def merge(cls, runs: list["Run"], label: str) -> "Run":
+        if not runs:
+            raise ValueError("no run to merge")
+        first = runs[0]
+        same = ("scenarios", "duration", "markets", "speed")
+        seeds: list = []
+        markets: list[dict] = []
+        samples: dict[str, list[dict]] = {}
+        for run in runs:
+            config = run.results["config"]
+            if tuple(config.get(k) for k in same) != tuple(first.results["config"].get(k) for k in same):
+                raise ValueError(f"runs of different setups cannot be merged: {run.setup()} vs {first.setup()}")
+            repeated = set(seeds) & set(config.get("seeds") or [])
+            if repeated:
+                raise ValueError(f"seed(s) {sorted(repeated)} appear in two runs")
+            seeds += list(config.get("seeds") or [])
+            markets += run.results["markets"]
+            samples.update(run.samples)
+        if len(runs) == 1:
+            return cls(label=label, results=first.results, samples=first.samples)
+        results = {**first.results, "config": {**first.results["config"], "seeds": sorted(seeds)}, "markets": markets,
+                   "merged_from": [run.results.get("command") for run in runs]}
+        return cls(label=label, results=results, samples=samples)
+
     def setup(self) -> tuple:
         config = self.results["config"]
         return tuple(config.get(k) for k in ("seeds", "scenarios", "duration", "markets", "speed"))
@@ -60,6 +91,10 @@ class Run:
         return both / counted if counted else None
 
 
+def _standard_error(values: list[float]) -> float:
+    return statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     return (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0) if values else (0.0, 0.0)  # sample std, as the report
 
@@ -75,6 +110,7 @@ def maker_figures(run: Run, name: str) -> dict:
     spreads = [r["avg_spread_cents"] for r in rows if r.get("avg_spread_cents") is not None]
     return {
         "pnl_mean": pnl_mean / 100, "pnl_std": pnl_std / 100,
+        "pnl_se": _standard_error([r["pnl_cents"] for r in rows]) / 100, "markets": len(rows),
         "at_fill_mean": at_fill_mean / 100, "at_fill_std": at_fill_std / 100,
         "loss_to_informed": statistics.fmean(r["loss_to_informed_cents"] for r in rows) / 100,
         "adverse_selection": statistics.fmean(r["adverse_selection_cents"] for r in rows) / 100,
@@ -96,7 +132,8 @@ def goals(after: Run) -> list[tuple[str, bool, str]]:
     return [
         ("PnL std ≤ 50 % of the symmetric quoter's", std_ratio <= 0.5, f"{std_ratio:.0%}"),
         ("PnL mean ≥ 80 % of the symmetric quoter's", mean_ok,
-         f"${amm['pnl_mean']:+.2f} vs ${sym['pnl_mean']:+.2f}"),
+         f"${amm['pnl_mean']:+.2f} ± {amm['pnl_se']:.2f} vs ${sym['pnl_mean']:+.2f} ± {sym['pnl_se']:.2f}, "
+         f"standard errors over {amm['markets']} markets"),
         ("loss to informed flow below the LMSR's", amm["loss_to_informed"] < lmsr["loss_to_informed"],
          f"${amm['loss_to_informed']:.2f} vs ${lmsr['loss_to_informed']:.2f}"),
         ("two-sided uptime ≥ 99 % outside defense states", uptime is not None and uptime >= 0.99,

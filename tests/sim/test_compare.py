@@ -63,3 +63,29 @@ def test_the_command_writes_the_table_and_the_plot_and_refuses_runs_that_differ(
     other = _run(tmp_path / "o", amm=[1.0, 1.0], sym=[1.0, 1.0], lmsr_informed=1.0, seeds=(2,))
     with pytest.raises(CommandError, match="differ"):
         call_command("simulate_compare", str(before), str(other))
+
+
+def test_runs_of_other_seeds_merge_into_one_and_the_goals_are_judged_over_all_of_them(tmp_path):
+    """A symmetric quoter's lucky settlement in one seed's run is averaged with the other seeds'
+    draws: judged alone the first run misses the mean goal, judged with the second it meets it."""
+    first = _run(tmp_path / "s1", amm=[900.0, 1100.0], sym=[3000.0, 1000.0], lmsr_informed=300.0, seeds=(1,))
+    second = _run(tmp_path / "s2", amm=[1000.0, 1000.0], sym=[-2000.0, 1000.0], lmsr_informed=300.0, seeds=(2,))
+    alone = {text: ok for text, ok, _ in goals(Run.load(first, "after"))}
+    merged = Run.load_many([first, second], "after")
+    both = {text: ok for text, ok, _ in goals(merged)}
+    assert not alone["PnL mean ≥ 80 % of the symmetric quoter's"]
+    assert both["PnL mean ≥ 80 % of the symmetric quoter's"]
+    assert merged.setup()[0] == [1, 2] and len(merged.makers("amm")) == 4
+    assert maker_figures(merged, "symmetric")["resolution_pnl"] == pytest.approx(5.0)
+
+    call_command("simulate_compare", f"{first},{second}", f"{first},{second}", "--out", str(tmp_path / "out"))
+    assert "standard errors over 4 markets" in (tmp_path / "out" / "compare.md").read_text()
+
+    with pytest.raises(ValueError, match="appear in two runs"):
+        Run.load_many([first, first], "after")
+    other = _run(tmp_path / "s3", amm=[1.0], sym=[1.0], lmsr_informed=1.0, seeds=(3,))
+    config = json.loads((other / "results.json").read_text())
+    config["config"]["duration"] = 120
+    (other / "results.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="different setups"):
+        Run.load_many([first, other], "after")

@@ -15,8 +15,9 @@ class Command(BaseCommand):
     help = "Compare two simulation runs (before / after) with their baselines; writes compare.md and compare.png."
 
     def add_arguments(self, parser):
-        parser.add_argument("before", help="the earlier run's folder (its results.json, samples.json)")
-        parser.add_argument("after", help="the later run's folder")
+        parser.add_argument("before", help="the earlier run's folder (its results.json, samples.json); "
+                                           "runs of other seeds of the same setup: folders joined by commas")
+        parser.add_argument("after", help="the later run's folder (or folders, joined by commas)")
         parser.add_argument("--out", default=None, help="where to write (default: the after run's folder)")
         parser.add_argument("--labels", default="before,after", help="the two runs' names in the table")
 
@@ -25,17 +26,21 @@ class Command(BaseCommand):
         if len(labels) != 2:
             raise CommandError("--labels takes two names")
         try:
-            before = Run.load(Path(options["before"]), labels[0])
-            after = Run.load(Path(options["after"]), labels[1])
+            before = Run.load_many(_folders(options["before"]), labels[0])
+            after = Run.load_many(_folders(options["after"]), labels[1])
             text = markdown(before, after)
         except (OSError, ValueError, KeyError) as exc:
             raise CommandError(f"cannot compare: {exc}") from exc
-        out = Path(options["out"] or options["after"])
+        out = Path(options["out"] or _folders(options["after"])[0])
         out.mkdir(parents=True, exist_ok=True)
         (out / "compare.md").write_text(text)
         plot(before, after, out / "compare.png")
         self.stdout.write(text)
         self.stdout.write(f"written: {out / 'compare.md'}, {out / 'compare.png'}")
+
+
+def _folders(value: str) -> list[Path]:
+    return [Path(part) for part in value.split(",") if part.strip()]
 
 
 def plot(before: Run, after: Run, path: Path) -> Path:
