@@ -60,6 +60,8 @@ SETTINGS: dict[str, Setting] = {
     "AMM_SCHEDULER_TICK_MS": Setting(20, "the run loop's tick"),
     "AMM_TICK_DISPATCH_MS": Setting(100, "periodic cycles due are enqueued together this often"),
     "AMM_TICK_BATCH": Setting(10, "periodic cycles per RQ job"),
+    "AMM_FAST_LANE_THREADS": Setting(2, "threads per process running fill and book-move requotes at once, "
+                                     "without the queue (0: through the queue; amm/runtime/fast_lane.py)"),
     "AMM_FILL_WAIT_MS": Setting(250, "the feed's long poll (GET /trades?wait_ms=); 0: plain polling"),
     "AMM_FILL_POLL_INTERVAL_MS": Setting(20, "poll period when the platform answers at once"),
     "AMM_FEED_WINDOW_MS": Setting(1000, "one feed job polls this long, then is re-enqueued"),
@@ -133,6 +135,8 @@ def _refusals(values: Mapping[str, Any]) -> list[str]:
         refusals.append("AMM_EVENTS_REDIS_URL must be a redis://, rediss:// or unix:// URL")
     if values["AMM_EVENTS_CLAIM_IDLE_MS"] <= 0 or values["AMM_EVENTS_BLOCK_MS"] <= 0 or values["AMM_EVENTS_BATCH"] <= 0:
         refusals.append("AMM_EVENTS_CLAIM_IDLE_MS, _BLOCK_MS and _BATCH must be > 0")
+    if values["AMM_FAST_LANE_THREADS"] < 0:
+        refusals.append("AMM_FAST_LANE_THREADS must be >= 0")
     if values["AMM_ALERT_WEBHOOK_MIN_SEVERITY"] not in SEVERITIES:
         refusals.append("AMM_ALERT_WEBHOOK_MIN_SEVERITY must be INFO, WARNING or CRITICAL")
     if (values["AMM_ALERT_WEBHOOK_TIMEOUT_MS"] <= 0 or values["AMM_ALERT_WEBHOOK_RETRIES"] < 0

@@ -6,6 +6,7 @@ One line per module, listed top to bottom: each imports only modules listed belo
 - operator.py: the operator actions every surface calls (kill, reset_kill_switch, resume, start, stop).
 - startup.py: starting, adopting and shutting down markets (the startup sync, cancel at shutdown).
 - cycle_runs.py: the quote jobs' bodies: one market's cycle; a batch of periodic ones that gives way.
+- fast_lane.py: requotes that skip the queue: a fill's or a book move's cycle at once on a thread of this process.
 - cycle.py: `quote_cycle`: one cycle under the market's lease, read → decide → act → record.
 - lifecycle.py: `step(LifecycleInput) -> LifecycleOutcome`: reactions to the market's status and the kill switch.
 - killswitch.py: the kill switch: an operator's kill and resume, the defense stack's engage.

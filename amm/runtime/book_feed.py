@@ -24,7 +24,7 @@ import threading
 from amm import state
 from amm.conf import amm_settings
 from amm.connector.book_ws import BookStreams, ws_base_url
-from amm.runtime.job_requests import request_cycle
+from amm.runtime.job_requests import request_requote
 from amm.strategy.book import LocalOrderBook, external_micro_price, external_top
 from amm.strategy.types import LiveOrder
 
@@ -107,4 +107,4 @@ class BookFeed:
             if micro is not None:
                 self.anchor[market_id] = micro
             self.requotes += 1
-            request_cycle(market_id, reason="book", at_front=True)
+            request_requote(market_id, reason="book")

@@ -20,7 +20,7 @@ from amm.bookkeeping import FillFeed
 from amm.conf import amm_settings
 from amm.connector import ClientOrderIdGenerator, PlatformClient, Trade, connector_from_settings
 from amm.connector.events import BOOK_EVENTS, MARKET_EVENTS, TRADE_EVENTS, EventConsumer, RedisStreamConsumer
-from amm.runtime.job_requests import request_cycle
+from amm.runtime.job_requests import request_requote
 from amm.services import config_reload
 from amm.strategy import StrategyConfig
 
@@ -49,8 +49,8 @@ class RuntimeFillFeed(FillFeed):
         return result
 
     def wake(self) -> dict[str, int]:
-        """Push the applied fills to their markets and request a requote of each at the
-        front of the queue (reason "fill"); returns fills per market."""
+        """Push the applied fills to their markets and request a requote of each at once
+        (reason "fill": the fast lane, else the front of the queue); returns fills per market."""
         trades, self.applied = self.applied, []
         self.woken = trades
         by_market: dict[str, list[dict[str, Any]]] = {}
@@ -64,7 +64,7 @@ class RuntimeFillFeed(FillFeed):
             state.fills_push(market_id, fills)
             if market_id in running:
                 try:
-                    request_cycle(market_id, reason="fill", at_front=True)
+                    request_requote(market_id, reason="fill")
                 except Exception:  # noqa: BLE001 - the scheduler's tick requotes anyway
                     log.warning("could not request a requote of %s after a fill", market_id, exc_info=True)
         return {m: len(f) for m, f in by_market.items()}

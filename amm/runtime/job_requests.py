@@ -6,6 +6,8 @@ so the runtime never imports amm/jobs.py, the thin layer above it.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from amm.conf import amm_settings
 from amm.runtime.lease import lease_ttl_ms
 from amm.runtime.unique_jobs import enqueue_unique, enqueue_unique_many
@@ -38,6 +40,27 @@ def request_cycle(market_id: str, *, reason: str = "tick", at_front: bool = Fals
     once more). Fills, status changes and operator actions go to the front of the queue."""
     return enqueue_unique(quote_key(market_id), QUOTE, market_id, reason, marker_ttl_ms=lease_ttl_ms(),
                           at_front=at_front, reason=reason, timeout_s=60, queued_ttl_s=30)
+
+
+# A requote that should not wait in the queue (a fill, a book move): the process's fast lane
+# when one is installed (amm/runtime/fast_lane.py, which sits above this module), else the
+# market's cycle at the front of the queue.
+_requote_handler: Callable[[str, str], None] | None = None
+
+
+def install_requote_handler(handler: Callable[[str, str], None] | None) -> None:
+    global _requote_handler
+    _requote_handler = handler
+
+
+def request_requote(market_id: str, *, reason: str) -> None:
+    """A requote of the market at once (a fill, a book move): on this process's fast lane, or
+    its cycle at the front of the queue."""
+    handler = _requote_handler
+    if handler is not None:
+        handler(market_id, reason)
+    else:
+        request_cycle(market_id, reason=reason, at_front=True)
 
 
 def request_cycles(market_ids: list[str], *, reason: str = "tick") -> int:

@@ -45,7 +45,7 @@ from amm.conf import amm_settings
 from amm.connector import ConnectorError
 from amm.enums import AMMLifecycleState as L
 from amm.models import AMMInstance
-from amm.runtime import deadman_arming
+from amm.runtime import deadman_arming, fast_lane
 from amm.runtime.book_feed import BookFeed, book_feed_wanted
 from amm.runtime.context import context
 from amm.runtime.daily import local_day
@@ -237,6 +237,7 @@ class Scheduler:
             self._deadman_thread = threading.Thread(target=self._deadman_loop, name="amm-deadman", daemon=True)
             self._deadman_thread.start()
         if book_feed_wanted() and self.book_feed is None:
+            fast_lane.install()  # book moves requote on this process's lane
             self.book_feed = BookFeed().start()
         while not self.stop_event.is_set():
             try:
@@ -261,6 +262,7 @@ class Scheduler:
                 self.book_feed.stop()
             except Exception:  # noqa: BLE001 - Redis gone at shutdown: the keys go stale by themselves
                 log.exception("book feed: stop failed")
+            fast_lane.stop(timeout_s=amm_settings.AMM_SHUTDOWN_TIMEOUT_S / 2)
 
     def _deadman_loop(self) -> None:
         ctx = context()

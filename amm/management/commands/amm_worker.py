@@ -8,6 +8,8 @@ import logging
 from django.core.management.base import BaseCommand, CommandError
 
 from amm import jobs
+from amm.conf import amm_settings
+from amm.runtime import fast_lane
 from amm.runtime.job_requests import JOBS
 from amm.runtime.worker import make_worker, watch_parent
 
@@ -31,4 +33,8 @@ class Command(BaseCommand):
         if options["parent_pid"]:
             watch_parent(options["parent_pid"])
         worker = make_worker(name=options["name"])
-        worker.work(burst=options["burst"], logging_level=options["logging_level"])
+        fast_lane.install()  # the feed job, when it runs here, requotes fills on this process's lane
+        try:
+            worker.work(burst=options["burst"], logging_level=options["logging_level"])
+        finally:
+            fast_lane.stop(timeout_s=amm_settings.AMM_SHUTDOWN_TIMEOUT_S / 2)
