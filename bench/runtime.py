@@ -32,6 +32,9 @@ BUY NO at 99 for one ladder level, so the AMM must replace the order it lost).
                   event stream, `manage.py exchange_relay` running throughout, and the
                   WebSocket books from the platform's ASGI server, `gunicorn_asgi.conf.py`).
                   The platform serves REST from the same gunicorn in both.
+  fast lane       (--lane both) each push mode also runs with AMM_FAST_LANE_THREADS=0: fills'
+                  and book moves' requotes through the RQ queue as before the fast lane
+                  (amm/runtime/fast_lane.py), shown as "on/q" / "off/q".
   book-move-to-requote   a mover thread of the taker process places, every 1/--move-rate s,
                   a one-share GTC bid one cent above a random market's best bid (inside the
                   spread: the AMM's quote is bettered), from the order's `created_at` to the
@@ -39,7 +42,7 @@ BUY NO at 99 for one ladder level, so the AMM must replace the order it lost).
 
 Figures and ratios are printed; bench/out/runtime_latency.png plots the distributions.
 
-    .venv/bin/python bench/runtime.py [--markets 10 50 100 200] [--workers 3] [--seconds 15] [--push both|on|off]
+    .venv/bin/python bench/runtime.py [--markets 10 50 100 200] [--workers 3] [--seconds 15] [--push both|on|off] [--lane on|off|both]
 """
 from __future__ import annotations
 
@@ -354,10 +357,10 @@ def new_order_latencies(fills: list[tuple[str, int, int | None]]) -> list[float]
 
 
 def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: str, redis_url: str, conn,
-          push: bool = False, ws_url: str = "") -> dict:
+          push: bool = False, ws_url: str = "", lane: bool = True) -> dict:
     from tests.amm.runtime.harness import AmmProcess
 
-    mode = "on" if push else "off"
+    mode = ("on" if push else "off") + ("" if lane else "/q")
     # Each N starts from the platform's truth (the AMM's startup sync); the platform's event
     # streams (the relay's) are kept: only the AMM's keys go.
     keys = [k for pattern in ("amm:*", "rq:*", "bench:*") for k in conn.scan_iter(pattern, count=1000)]
@@ -372,6 +375,7 @@ def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: s
     amm = AmmProcess(markets=markets, workers=args.workers, base_url=platform.url, api_key=amm_key,
                      redis_url=redis_url, env={"LOG_LEVEL": "INFO", "AMM_PLATFORM_TIMEOUT_MS": "5000",
                                                "AMM_PUSH": "true" if push else "false",
+                                               "AMM_FAST_LANE_THREADS": "2" if lane else "0",
                                                **({"AMM_PLATFORM_WS_URL": ws_url} if ws_url else {})})
     t0 = time.monotonic()
     amm.start()
@@ -439,8 +443,9 @@ def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: s
     durations = cycle_durations(amm_log, window)
     holds = bool(ages) and pct(ages, 0.99) <= 1.5 * INTERVAL_MS and cycles / elapsed >= 0.9 * n * 1000 / INTERVAL_MS
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"run_amm_N{n}_push_{mode}.log").write_text(amm_log)
-    log(f"N={n} push {mode}: run_amm stopped (exit {code}); its log: bench/out/run_amm_N{n}_push_{mode}.log")
+    log_name = f"run_amm_N{n}_push_{mode.replace('/', '_')}.log"
+    (OUT / log_name).write_text(amm_log)
+    log(f"N={n} push {mode}: run_amm stopped (exit {code}); its log: bench/out/{log_name}")
     moves = result["moves"]
     return {
         "n": n, "push": mode, "moves": len(moves), "moved": [float(a - c) for _, c, a in moves if a is not None],
@@ -503,13 +508,13 @@ def marginal_cpu(results: list[dict], key: str) -> tuple[float, float] | None:
 
 def report(results: list[dict], args) -> None:
     print()
-    print(f"{'N':>5} {'push':>4} {'fills':>6} {'t2q p50':>8} {'t2q p99':>8} {'miss':>5} {'move p50':>8} {'move p99':>8} "
+    print(f"{'N':>5} {'push':>5} {'fills':>6} {'t2q p50':>8} {'t2q p99':>8} {'miss':>5} {'move p50':>8} {'move p99':>8} "
           f"{'order p50':>9} {'order p99':>9} "
           f"{'fill cycle':>10} {'pre-cycle':>9} {'to replace':>10} {'cycles/s':>9} {'per mkt':>8} {'age p99':>8} {'AMM ms/cyc':>10} {'AMM %':>6} "
           f"{'plat %':>7} {'pg %':>5} {'redis %':>7} {'other %':>7} {'holds':>6}")
     for r in results:
         e, cpu = r["elapsed"], r["cpu"]
-        print(f"{r['n']:5d} {r['push']:>4} {r['fills']:6d} {pct(r['acked'], .5):8.1f} {pct(r['acked'], .99):8.1f} "
+        print(f"{r['n']:5d} {r['push']:>5} {r['fills']:6d} {pct(r['acked'], .5):8.1f} {pct(r['acked'], .99):8.1f} "
               f"{r['missed']:5d} {pct(r['moved'], .5):8.1f} {pct(r['moved'], .99):8.1f} "
               f"{pct(r['to_order'], .5):9.1f} {pct(r['to_order'], .99):9.1f} {pct(r['fill_cycle_ms'], .5):10.1f} "
               f"{pct(r['fill_age_ms'], .5):9.1f} {pct(r['fill_replaced_ms'], .5):10.1f} "
@@ -539,6 +544,13 @@ def report(results: list[dict], args) -> None:
             print(f"N={n}, push on: tick-to-quote p50 {p50:.1f} ms = {p50 / PUSH_P50_MS:.2f} × issue 15's {PUSH_P50_MS:g} ms "
                   f"target ({'met' if p50 <= PUSH_P50_MS else 'MISSED'}), p99 {p99:.1f} ms = {p99 / PUSH_P99_MS:.2f} × "
                   f"its {PUSH_P99_MS:g} ms target ({'met' if p99 <= PUSH_P99_MS else 'MISSED'})")
+        for mode in ("on", "off"):
+            lane, queue = by.get(mode), by.get(f"{mode}/q")
+            if lane and queue and lane["acked"] and queue["acked"]:
+                print(f"N={n}, push {mode}, fast lane vs the queue: tick-to-quote p50 {pct(lane['acked'], .5):.1f} vs "
+                      f"{pct(queue['acked'], .5):.1f} ms, p99 {pct(lane['acked'], .99):.1f} vs "
+                      f"{pct(queue['acked'], .99):.1f} ms; book-move-to-requote p50 {pct(lane['moved'], .5):.1f} vs "
+                      f"{pct(queue['moved'], .5):.1f} ms")
     results = [r for r in results if r["push"] == results[0]["push"]]  # the rest compares like with like
     holding = [r["n"] for r in results if r["holds"]]
     largest = max(holding) if holding else None
@@ -588,6 +600,9 @@ def main() -> None:
     parser.add_argument("--move-rate", type=float, default=4.0, help="book moves (outside bids bettering the AMM's) per second")
     parser.add_argument("--push", choices=("both", "on", "off"), default="both",
                         help="run_amm with AMM_PUSH off, on, or both in turn for each N (issue 15)")
+    parser.add_argument("--lane", choices=("both", "on", "off"), default="on",
+                        help="fills and book moves requoted on the fast lane (AMM_FAST_LANE_THREADS=2), through "
+                             "the queue (0; shown as push mode '/q'), or both in turn")
     args = parser.parse_args()
 
     os.environ["LOG_LEVEL"] = "WARNING"  # this process's own logging; the figures are printed
@@ -631,9 +646,11 @@ def main() -> None:
     print(f"AMM: manage.py run_amm --workers {args.workers}, requote_interval_ms {INTERVAL_MS}, 2 levels × "
           f"{ORDER_SIZE} shares a side; taker: {args.taker_rate:g} IOC orders/s, one level each, random market; "
           f"{args.seconds:g} s window per N", flush=True)
-    modes = {"both": (False, True), "on": (True,), "off": (False,)}[args.push]
+    pushes = {"both": (False, True), "on": (True,), "off": (False,)}[args.push]
+    lanes = {"both": (True, False), "on": (True,), "off": (False,)}[args.lane]
+    modes = [(push, lane) for push in pushes for lane in lanes]
     relay = asgi = None
-    if True in modes:  # the platform's push side: the outbox relay and the WebSocket server
+    if True in pushes:  # the platform's push side: the outbox relay and the WebSocket server
         relay = RelayProcess({**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
                               "PYTHONUNBUFFERED": "1", "DEBUG": "false"}, []).start()
         asgi = AsgiServer(database_url=database_url, redis_url=redis_url).start()
@@ -642,9 +659,9 @@ def main() -> None:
     results = []
     try:
         for n in sorted(args.markets):
-            for push in modes:
+            for push, lane in modes:
                 results.append(run_n(n, markets[:n], args, platform, amm_key, taker_key, redis_url, conn, push=push,
-                                     ws_url=asgi.ws_url if asgi is not None else ""))
+                                     ws_url=asgi.ws_url if asgi is not None else "", lane=lane))
     finally:
         platform.stop()
         platform.cleanup()
