@@ -14,6 +14,7 @@ mean zero and is what three seeds' draws add to it.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import statistics
 from dataclasses import dataclass
@@ -30,8 +31,13 @@ class Run:
 
     @classmethod
     def load(cls, folder: Path, label: str) -> "Run":
-        samples_file = folder / "samples.json"
-        samples = json.loads(samples_file.read_text()) if samples_file.exists() else {}
+        samples_file, packed = folder / "samples.json", folder / "samples.json.gz"  # .gz: a copy kept in docs/
+        if samples_file.exists():
+            samples = json.loads(samples_file.read_text())
+        elif packed.exists():
+            samples = json.loads(gzip.decompress(packed.read_bytes()))
+        else:
+            samples = {}
         return cls(label=label, results=json.loads((folder / "results.json").read_text()), samples=samples)
 
     @classmethod

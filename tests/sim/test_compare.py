@@ -2,6 +2,7 @@
 on the later run (sim/compare.py)."""
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -78,6 +79,9 @@ def test_runs_of_other_seeds_merge_into_one_and_the_goals_are_judged_over_all_of
     assert merged.setup()[0] == [1, 2] and len(merged.makers("amm")) == 4
     assert maker_figures(merged, "symmetric")["resolution_pnl"] == pytest.approx(5.0)
 
+    (second / "samples.json").unlink()  # a copy kept packed (docs/sample-report) reads the same
+    (second / "samples.json.gz").write_bytes(gzip.compress(json.dumps(_samples(10, 0, 0)).encode()))
+    assert Run.load(second, "after").uptime_outside_defense() == 1.0
     call_command("simulate_compare", f"{first},{second}", f"{first},{second}", "--out", str(tmp_path / "out"))
     assert "standard errors over 4 markets" in (tmp_path / "out" / "compare.md").read_text()
 
