@@ -64,7 +64,8 @@ SETTINGS: dict[str, Setting] = {
                                      "without the queue (0: through the queue; amm/runtime/fast_lane.py)"),
     "AMM_FILL_WAIT_MS": Setting(250, "the feed's long poll (GET /trades?wait_ms=); 0: plain polling"),
     "AMM_FILL_POLL_INTERVAL_MS": Setting(20, "poll period when the platform answers at once"),
-    "AMM_FEED_WINDOW_MS": Setting(1000, "one feed job polls this long, then is re-enqueued"),
+    "AMM_FEED_WINDOW_MS": Setting(10_000, "one feed job reads this long, then is re-enqueued (no fill is read "
+                                  "until a worker takes the next; a warm stop ends it at once)"),
     "AMM_STATUS_POLL_MS": Setting(300, "market statuses read (GET /markets) by the feed job this often"),
     "AMM_MARKET_STATUS_MAX_AGE_MS": Setting(1000, "an older market status: the cycle GETs the market"),
     "AMM_ORDERBOOK_DEPTH": Setting(10, "levels of the book a cycle reads"),

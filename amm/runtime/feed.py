@@ -41,8 +41,29 @@ from amm.runtime.event_feed import apply_batch
 from amm.runtime.job_requests import request_cycle
 from amm.runtime.lease import Lease, lease_ttl_ms
 from amm.runtime.renewer import renewer
+from amm.runtime.worker import stop_requested
 
 log = logging.getLogger(__name__)
+
+
+class _Heartbeat:
+    """When the platform (stream or REST) last answered: the feed's heartbeat (`feed_ms`, read by
+    the health check), written at most once a second during a window and at its end."""
+
+    def __init__(self) -> None:
+        self.last_ms = 0
+        self.written_ms = 0
+
+    def answered(self, now_ms: int) -> int:
+        self.last_ms = now_ms
+        if now_ms - self.written_ms >= 1000:
+            self.write()
+        return now_ms
+
+    def write(self) -> None:
+        if self.last_ms and self.last_ms != self.written_ms:
+            state.run_update(feed_ms=self.last_ms)
+            self.written_ms = self.last_ms
 
 
 def status_watch(ctx: RuntimeContext) -> list[str]:
@@ -77,10 +98,10 @@ def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None
     handle = renewer.add(lease.renew)
     counters = {"polls": 0, "fills": 0, "status_changes": 0, "errors": 0, "events": 0, "stream_fills": 0,
                 "catchup_fills": 0, "fallbacks": 0}
-    answered = [0]  # the last time the platform (stream or REST) answered: the feed's heartbeat (health)
+    answered = _Heartbeat()
     try:
         end = time.monotonic() + window_ms / 1000
-        while lease.held and time.monotonic() < end:
+        while lease.held and time.monotonic() < end and not stop_requested():
             consumer = ctx.events()
             if consumer is not None and time.monotonic() >= ctx.events_retry_at:
                 try:
@@ -93,13 +114,12 @@ def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None
     finally:
         renewer.remove(handle)
         lease.release()
-        if answered[0]:  # once per window, not per poll
-            state.run_update(feed_ms=answered[0])
+        answered.write()
     return counters
 
 
 def _stream_until(ctx: RuntimeContext, consumer: EventConsumer, *, end: float, lease: Lease,
-                  counters: dict[str, int], answered: list[int]) -> None:
+                  counters: dict[str, int], answered: "_Heartbeat") -> None:
     """Read and apply the event stream until `end` (EventStreamError: it failed)."""
     if not ctx.events_current:
         # Join the group first, then catch up over REST: whatever commits in between comes
@@ -117,7 +137,7 @@ def _stream_until(ctx: RuntimeContext, consumer: EventConsumer, *, end: float, l
     vouch_s = amm_settings.AMM_STATUS_POLL_MS / 1000
     next_vouch = 0.0
     running: set[str] = set()
-    while lease.held:
+    while lease.held and not stop_requested():
         now = time.monotonic()
         if now >= ctx.events_catchup_at:
             ctx.events_catchup_at = now + amm_settings.AMM_EVENTS_CATCHUP_MS / 1000
@@ -131,9 +151,9 @@ def _stream_until(ctx: RuntimeContext, consumer: EventConsumer, *, end: float, l
             return
         wait_ms = int(min(block_ms, (end - now) * 1000, (next_vouch - now) * 1000))
         batch = consumer.read(block_ms=max(1, wait_ms), count=amm_settings.AMM_EVENTS_BATCH)
-        answered[0] = state.now_ms()
+        now_ms = answered.answered(state.now_ms())
         if batch.events or batch.rejected:
-            applied = apply_batch(ctx, batch, running=running, now=answered[0])
+            applied = apply_batch(ctx, batch, running=running, now=now_ms)
             consumer.ack([(e.stream, e.entry_id) for e in batch.events] + list(batch.rejected))
             counters["events"] += len(batch.events)
             counters["stream_fills"] += applied.fills
@@ -179,14 +199,14 @@ def _stream_dropped(ctx: RuntimeContext, exc: EventStreamError, counters: dict[s
 
 
 def _poll_until(ctx: RuntimeContext, *, until: float, lease: Lease, counters: dict[str, int],
-                answered: list[int]) -> None:
+                answered: "_Heartbeat") -> None:
     """The REST feed until `until`: a status watch every AMM_STATUS_POLL_MS, long polls of the
     trade feed between them."""
     poll_s = amm_settings.AMM_FILL_POLL_INTERVAL_MS / 1000
     wait_s = amm_settings.AMM_FILL_WAIT_MS / 1000
     status_s = amm_settings.AMM_STATUS_POLL_MS / 1000
     next_status = time.monotonic()
-    while lease.held:
+    while lease.held and not stop_requested():
         now = time.monotonic()
         if now >= next_status:
             next_status = now + status_s
@@ -202,7 +222,7 @@ def _poll_until(ctx: RuntimeContext, *, until: float, lease: Lease, counters: di
         try:
             result = ctx.feed.poll(wait_ms=int(wait * 1000))
             counters["fills"] += result.applied
-            answered[0] = state.now_ms()
+            answered.answered(state.now_ms())
         except ConnectorError as exc:
             counters["errors"] += 1
             log.warning("fill feed: %s", exc)

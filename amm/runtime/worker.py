@@ -39,7 +39,17 @@ from amm.runtime.unique_jobs import get_queue
 log = logging.getLogger(__name__)
 
 
+_current = threading.local()  # the worker running a job on this thread
+
+
 class AmmWorker(SimpleWorker):
+    def execute_job(self, job, queue):
+        _current.worker = self
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            _current.worker = None
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if threading.current_thread() is not threading.main_thread():
@@ -48,6 +58,14 @@ class AmmWorker(SimpleWorker):
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is threading.main_thread():
             super()._install_signal_handlers()
+
+
+def stop_requested() -> bool:
+    """Was the worker running this thread's job asked to stop after it (a warm shutdown:
+    run_amm stopping)? A long job (the feed's window) ends early on it instead of holding the
+    shutdown up."""
+    worker = getattr(_current, "worker", None)
+    return bool(worker is not None and getattr(worker, "_stop_requested", False))
 
 
 def worker_class():
