@@ -55,19 +55,24 @@ class FastLane:
 
     def submit(self, market_id: str, reason: str) -> None:
         with self._lock:
-            if self._stopping:
-                _to_queue(market_id, reason)
-                return
-            if market_id in self._again:
-                self._again[market_id] = self._again[market_id] or reason
-                return
-            if market_id in self._reasons:
-                return
-            self._reasons[market_id] = reason
-            self._waiting.append(market_id)
-            if len(self._threads) < self.size and len(self._threads) < len(self._waiting) + len(self._again):
-                self._start_thread()
-            self._lock.notify()
+            stopping = self._stopping
+            if not stopping:
+                self._add(market_id, reason)
+        if stopping:
+            _to_queue(market_id, reason)
+
+    def _add(self, market_id: str, reason: str) -> None:
+        """Under the lock: the request joins the running cycle's rerun, the waiting one, or waits."""
+        if market_id in self._again:
+            self._again[market_id] = self._again[market_id] or reason
+            return
+        if market_id in self._reasons:
+            return
+        self._reasons[market_id] = reason
+        self._waiting.append(market_id)
+        if len(self._threads) < self.size and len(self._threads) < len(self._waiting) + len(self._again):
+            self._start_thread()
+        self._lock.notify()
 
     def busy(self) -> int:
         """Markets waiting or running (0: idle)."""
@@ -113,14 +118,17 @@ class FastLane:
             while True:
                 self._run(market_id, reason)
                 with self._lock:
-                    again = self._again[market_id]
-                    if again is None or self._stopping:
+                    again, stopping = self._again[market_id], self._stopping
+                    if again is None or stopping:
                         del self._again[market_id]
-                        if again is not None:
-                            _to_queue(market_id, again)
-                        break
-                    self._again[market_id] = None
-                    reason = again
+                    else:
+                        self._again[market_id] = None
+                if again is None:
+                    break
+                if stopping:
+                    _to_queue(market_id, again)
+                    break
+                reason = again
 
     def _run(self, market_id: str, reason: str) -> None:
         try:
