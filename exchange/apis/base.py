@@ -20,7 +20,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from exchange.apis.auth import IsPlatformUser, PlatformTokenAuthentication
+from exchange.apis.auth import IsPlatformUser, KeyAuth, PlatformTokenAuthentication
 from exchange.apis.ratelimit import rate_limit_hit
 from exchange.conf import exchange_settings
 from exchange.exceptions import InvalidInput
@@ -75,7 +75,8 @@ class FirstRendererNegotiation(BaseContentNegotiation):
 # checked after authentication, in DRF's place for throttles). Before serving a
 # caller's write, its own dead man's switch fires if its deadline has passed (SPEC §3.6
 # cancel-all-after), so a late request never runs ahead of the cancel it was too late to
-# prevent; reads skip that query (the sweeper fires within a tick). (Comments, not
+# prevent (whether it has passed comes with the API key's statement: `KeyAuth`); reads skip
+# that check (the sweeper fires within a tick). (Comments, not
 # docstrings: the schema shows docstrings.)
 class PlatformApi(APIView):
     authentication_classes = [PlatformTokenAuthentication]
@@ -93,7 +94,11 @@ class PlatformApi(APIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if request.method not in SAFE_METHODS:
-            deadman_fire_if_expired(user_id=self.user_id)
+            auth = request.auth  # KeyAuth: the switch was looked at with the key
+            if isinstance(auth, KeyAuth) and auth.checked_at is not None:
+                deadman_fire_if_expired(user_id=self.user_id, now=auth.checked_at, expired=auth.switch_expired)
+            else:
+                deadman_fire_if_expired(user_id=self.user_id)
 
     @property
     def user_id(self) -> str:
