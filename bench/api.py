@@ -97,7 +97,8 @@ def start_server(port: int, workers: int, threads: int, database_url: str, redis
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited with {server.returncode}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/schema/", timeout=2).status_code == 200:
+            # an API call without a key: 401 once Django answers (cheaper than the schema)
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/account/balance", timeout=2).status_code == 401:
                 return server
         except httpx.HTTPError:
             time.sleep(0.2)
