@@ -1,20 +1,35 @@
-"""Platform REST API over loopback, served as in production (issue 3).
+"""Platform REST API over loopback, served as in production (issues 3 and 15).
 
 Starts `gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi` (N gthread workers of 4 threads by
-default) as a subprocess on a dedicated database (amm_bench_api, dropped and migrated
-afresh) and a dedicated Redis logical db, then drives it from several client processes
-(one httpx client each, real HTTP) and prints requests per second and p50/p99 latency (and
-gunicorn's own CPU per request: the clients and PostgreSQL share this machine, so req/s alone
-understates the server) for
+default) as a subprocess on a dedicated database (amm_bench_api, or AMM_BENCH_API_DB; dropped and
+migrated afresh) and a dedicated Redis logical db, then drives it from several client processes
+(one httpx client each, one user and one market each, real HTTP) and prints requests per second and
+p50/p99 latency (and gunicorn's own CPU per request: the clients and PostgreSQL share this machine,
+so req/s alone understates the server) for
 
   - GET  /api/v1/account/balance
-  - POST /api/v1/orders                (resting limit orders, one market per client)
+  - order placement (issue 15: target 1,000 orders/s), one order a call or k a call:
+      POST /api/v1/orders                 one resting limit order a call
+      POST /api/v1/amm/orders/replace     k new orders a call (every `old_order_id` null), k = 1 4 8 20
+    Bids only, so nothing crosses. Each scenario runs in rounds: every client places back to back
+    for --round-seconds, all clients stop together (a barrier), then each cancels all its orders
+    (POST /orders/cancel-all) OFF the clock, so that the book stays small and every round starts
+    from an empty one. Only placements count: orders/s and calls/s over the placing phases, and
+    gunicorn's CPU sampled at the barriers, so the cancels are in neither.
   - POST /api/v1/amm/orders/replace    (8 cancels + 8 new orders in one atomic call)
 
-    .venv/bin/python bench/api.py [--workers CPUs] [--threads 4] [--clients 4] [--seconds 8] [--asgi]
+The replace calls run under the per-user rate limit `ratelimit:{user}:replace` (--replace-limit
+calls per user per 60 s, printed; the production default unless given); a 429 counts as an error.
+
+    .venv/bin/python bench/api.py [--workers CPUs] [--threads 4] [--clients 4] [--seconds 8]
+                                  [--round-seconds 2] [--batch 1 4 8 20] [--only orders batch ...] [--asgi]
+    .venv/bin/python bench/api.py --profile [--requests 2000]
 
 `--asgi` serves the same calls with the push feeds' ASGI server (uvicorn workers) instead:
-the comparison behind README "Serving".
+the comparison behind README "Serving". `--profile` serves POST /api/v1/orders with one sync
+gunicorn worker whose Django application runs under cProfile, one client, and prints Python
+function calls per request (cProfile's count: independent of the machine's load) and the
+functions with the most own time.
 """
 from __future__ import annotations
 
@@ -30,7 +45,8 @@ import uuid
 
 from _setup import ROOT, django_on_bench_db, pct, machine_speed
 
-BENCH_DB = "amm_bench_api"
+# Dropped and made afresh each run: a concurrent run names another (AMM_BENCH_API_DB).
+BENCH_DB = os.environ.get("AMM_BENCH_API_DB", "amm_bench_api")
 BENCH_REDIS_DB = 12  # the tests use 13..15 (one per xdist worker)
 
 
@@ -55,7 +71,7 @@ def setup_world(clients: int) -> list[dict]:
 
 
 def start_server(port: int, workers: int, threads: int, database_url: str, redis_url: str,
-                 asgi: bool = False) -> subprocess.Popen:
+                 asgi: bool = False, app: str = "ammproject.wsgi", extra_env: dict | None = None) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -66,12 +82,12 @@ def start_server(port: int, workers: int, threads: int, database_url: str, redis
         "GUNICORN_WORKERS": str(workers),
         "GUNICORN_THREADS": str(threads),
         "GUNICORN_LOG_LEVEL": "warning",
-        "EXCHANGE_REPLACE_RATE_LIMIT": str(10**9),  # measure the call, not the limiter's 429
         "DEBUG": "false",
+        **(extra_env or {}),
     }
     env.pop("GUNICORN_ACCESS_LOG", None)
     config = ["-c", str(ROOT / "ammproject" / "gunicorn_asgi.conf.py")] if asgi else \
-        ["-c", str(ROOT / "ammproject" / "gunicorn.conf.py"), "ammproject.wsgi"]
+        ["-c", str(ROOT / "ammproject" / "gunicorn.conf.py"), app]
     command = [sys.executable, "-m", "gunicorn", *config]
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     import httpx
@@ -81,7 +97,8 @@ def start_server(port: int, workers: int, threads: int, database_url: str, redis
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited with {server.returncode}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/schema/", timeout=2).status_code == 200:
+            # an API call without a key: 401 once Django answers (cheaper than the schema)
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/account/balance", timeout=2).status_code == 401:
                 return server
         except httpx.HTTPError:
             time.sleep(0.2)
@@ -104,14 +121,24 @@ def server_cpu(pid: int) -> float:
     return total
 
 
-def client(scenario: str, base: str, key: str, market: str, seconds: float, start_at: float, out) -> None:
-    """One client process: back-to-back requests for `seconds`, latencies in ms."""
+def order_body(seq: int) -> dict:
+    """A resting bid (YES BUY 10..39 cents, 1 share): the bench places bids only, so nothing crosses."""
+    return {"client_order_id": f"{uuid.uuid4().hex[:12]}-{seq}", "side": "YES", "direction": "BUY",
+            "price_cents": 10 + seq % 30, "quantity": 1}
+
+
+def _http(base: str, key: str):
     import logging
 
     import httpx
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would swamp the figures
-    http = httpx.Client(base_url=base, headers={"Authorization": f"Token {key}"}, timeout=30)
+    return httpx.Client(base_url=base, headers={"Authorization": f"Token {key}"}, timeout=30)
+
+
+def client(scenario: str, base: str, key: str, market: str, seconds: float, start_at: float, out) -> None:
+    """One client process: back-to-back requests for `seconds`, latencies in ms."""
+    http = _http(base, key)
     seq = 0
     latencies: list[float] = []
     errors = 0
@@ -120,8 +147,7 @@ def client(scenario: str, base: str, key: str, market: str, seconds: float, star
     def order(price: int) -> dict:
         nonlocal seq
         seq += 1
-        return {"client_order_id": f"{uuid.uuid4().hex[:12]}-{seq}", "side": "YES", "direction": "BUY",
-                "price_cents": price, "quantity": 1}
+        return {**order_body(seq), "price_cents": price}
 
     if scenario == "replace":  # 8 resting bids to replace (bids only: nothing crosses)
         body = {"market_id": market, "replacements": [{"old_order_id": None, "new": order(10 + i)} for i in range(8)]}
@@ -132,8 +158,6 @@ def client(scenario: str, base: str, key: str, market: str, seconds: float, star
     while time.time() < end:
         if scenario == "balance":
             request = ("GET", "/account/balance", None)
-        elif scenario == "orders":
-            request = ("POST", "/orders", {"market_id": market, **order(5 + seq % 30)})
         else:
             replacements = [{"old_order_id": old, "new": order(10 + (seq + i) % 30)} for i, old in enumerate(live)]
             request = ("POST", "/amm/orders/replace", {"market_id": market, "replacements": replacements})
@@ -144,6 +168,40 @@ def client(scenario: str, base: str, key: str, market: str, seconds: float, star
             errors += 1
         elif scenario == "replace":
             live = [o["id"] for o in response.json()["placed"]]
+    out.put((latencies, errors))
+
+
+def placing_client(k: int, single: bool, base: str, key: str, market: str, rounds: int, round_s: float,
+                   barrier, out) -> None:
+    """One client process placing orders in rounds (see the module docstring): `single` posts
+    one order to POST /orders a call, else k new orders to the replace call. Latencies in ms."""
+    http = _http(base, key)
+    seq = 0
+    latencies: list[float] = []
+    errors: dict[int, int] = {}
+    for _ in range(rounds):
+        barrier.wait()  # every client starts the round together (and the server's CPU is read)
+        end = time.monotonic() + round_s
+        while time.monotonic() < end:
+            if single:
+                seq += 1
+                path, body = "/orders", {"market_id": market, **order_body(seq)}
+            else:
+                replacements = []
+                for _ in range(k):
+                    seq += 1
+                    replacements.append({"old_order_id": None, "new": order_body(seq)})
+                path, body = "/amm/orders/replace", {"market_id": market, "replacements": replacements}
+            t0 = time.perf_counter()
+            response = http.post(path, json=body)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            if response.status_code >= 300:
+                errors[response.status_code] = errors.get(response.status_code, 0) + 1
+        barrier.wait()  # every client has stopped placing: the round's clock and CPU stop here
+        response = http.post("/orders/cancel-all", json={"market_id": market})  # off the clock
+        if response.status_code != 200:
+            errors[-response.status_code] = errors.get(-response.status_code, 0) + 1
+    barrier.wait()
     out.put((latencies, errors))
 
 
@@ -161,6 +219,133 @@ def run(scenario: str, base: str, world: list[dict], seconds: float) -> tuple[li
     return latencies, sum(e for _, e in results), seconds
 
 
+def run_placing(k: int, single: bool, base: str, world: list[dict], seconds: float, round_s: float,
+                server_pid: int) -> tuple[list[float], dict, float, float]:
+    """Rounds of placing across every client: latencies, errors by status, seconds on the clock
+    and gunicorn's CPU seconds, both summed over the placing phases only."""
+    rounds = max(1, round(seconds / round_s))
+    queue: mp.Queue = mp.Queue()
+    barrier = mp.Barrier(len(world) + 1)  # the clients and this process, which reads the clock and CPU
+    procs = [mp.Process(target=placing_client,
+                        args=(k, single, base, w["key"], w["market"], rounds, round_s, barrier, queue))
+             for w in world]
+    for p in procs:
+        p.start()
+    on_clock = cpu = 0.0
+    for _ in range(rounds):
+        barrier.wait()
+        t0, cpu0 = time.monotonic(), server_cpu(server_pid)
+        barrier.wait()
+        on_clock += time.monotonic() - t0
+        cpu += server_cpu(server_pid) - cpu0
+    barrier.wait()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    errors: dict[int, int] = {}
+    for _, errs in results:
+        for status, n in errs.items():
+            errors[status] = errors.get(status, 0) + n
+    return [x for lat, _ in results for x in lat], errors, on_clock, cpu
+
+
+TARGET_ORDERS_PER_S = 1000  # issue 15
+
+
+def print_placing(label: str, k: int, latencies: list[float], errors: dict, seconds: float, cpu: float) -> None:
+    calls = len(latencies)
+    orders = calls * k  # a refused call places nothing, but a refusal is reported and should be zero
+    per_order = cpu / max(1, orders)
+    shown = ", ".join(f"{'cancel-all ' if s < 0 else ''}{abs(s)}: {n}" for s, n in sorted(errors.items())) or "none"
+    print(f"{label:44s} {orders / seconds:8.1f} orders/s ({orders / seconds / TARGET_ORDERS_PER_S:4.2f}x the "
+          f"1,000/s target)  {calls / seconds:7.1f} calls/s   p50 {pct(latencies, 0.5):7.2f} ms   "
+          f"p99 {pct(latencies, 0.99):7.2f} ms per call   n={calls} calls   errors: {shown}   "
+          f"server CPU {per_order * 1000:5.2f} ms/order (-> {(os.cpu_count() or 1) / per_order:6.0f}/s "
+          f"if gunicorn had every core)", flush=True)
+
+
+def profiled_wsgi():
+    """`--profile`'s application (gunicorn calls this factory in its worker, loading Django):
+    Django's, under cProfile for each POST /api/v1/orders (the gunicorn worker's own code around
+    it is not counted). Stats go to AMM_BENCH_PROFILE_OUT at the worker's exit."""
+    import atexit
+    import cProfile
+
+    from ammproject.wsgi import application
+
+    profiler = cProfile.Profile()
+    count = [0]
+
+    def app(environ, start_response):
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != "/api/v1/orders":
+            return application(environ, start_response)
+        count[0] += 1
+        profiler.enable()
+        try:
+            return application(environ, start_response)
+        finally:
+            profiler.disable()
+
+    atexit.register(_dump_profile, profiler, count)
+    return app
+
+
+def _dump_profile(profiler, count: list[int]) -> None:
+    import marshal
+
+    profiler.create_stats()
+    with open(os.environ["AMM_BENCH_PROFILE_OUT"], "wb") as out:
+        marshal.dump({"requests": count[0], "stats": profiler.stats}, out)
+
+
+def profile(database_url: str, redis_url: str, world: list[dict], requests: int) -> None:
+    """One sync worker under cProfile, one client posting `requests` orders (a cancel-all every
+    500, not profiled). The first requests (connections opened, statements prepared) are
+    counted too: a small share of a long run."""
+    import marshal
+    import pstats
+    import tempfile
+
+    out = tempfile.mktemp(prefix="amm-bench-api-profile-")
+    port = free_port()
+    server = start_server(port, 1, 1, database_url, redis_url, app="api:profiled_wsgi()",
+                          extra_env={"AMM_BENCH_PROFILE_OUT": out, "PYTHONPATH": str(ROOT / "bench")})
+    base = f"http://127.0.0.1:{port}/api/v1"
+    http = _http(base, world[0]["key"])
+    latencies = []
+    try:
+        for seq in range(requests):
+            t0 = time.perf_counter()
+            response = http.post("/orders", json={"market_id": world[0]["market"], **order_body(seq)})
+            latencies.append((time.perf_counter() - t0) * 1000)
+            assert response.status_code == 201, response.text
+            if seq % 500 == 499:
+                http.post("/orders/cancel-all", json={"market_id": world[0]["market"]})
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+    with open(out, "rb") as f:
+        dumped = marshal.load(f)
+    os.unlink(out)
+    n = dumped["requests"]
+    stats = pstats.Stats(_StatsSource(dumped["stats"]))
+    print(f"POST /api/v1/orders under cProfile (one sync gunicorn worker, one client): {n} requests, "
+          f"{stats.total_calls / n:,.0f} Python function calls per request "
+          f"({stats.prim_calls / n:,.0f} primitive), p50 {pct(latencies, 0.5):.2f} ms under the profiler")
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(45)
+
+
+class _StatsSource:
+    """What pstats.Stats reads from a profiler: its `stats` dict (here, loaded from the dump)."""
+
+    def __init__(self, stats):
+        self.stats = stats
+
+    def create_stats(self):
+        pass
+
+
 def main() -> None:
     print(machine_speed(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -170,7 +355,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="client processes (one connection each)")
     parser.add_argument("--asgi", action="store_true",
                         help="serve with the push feeds' ASGI server instead (gunicorn_asgi.conf.py: uvicorn workers)")
-    parser.add_argument("--seconds", type=float, default=8.0, help="duration of each scenario")
+    parser.add_argument("--seconds", type=float, default=8.0, help="duration of each scenario (on the clock)")
+    parser.add_argument("--round-seconds", type=float, default=2.0,
+                        help="placing phase of one round (then every client cancels its orders, off the clock)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 4, 8, 20], help="new orders per replace call")
+    parser.add_argument("--only", nargs="+", choices=["balance", "orders", "batch", "replace"],
+                        default=["balance", "orders", "batch", "replace"], help="scenarios to run")
+    parser.add_argument("--replace-limit", type=int, default=None,
+                        help="EXCHANGE_REPLACE_RATE_LIMIT: replace calls per user per 60 s (default: the setting's)")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile POST /api/v1/orders under cProfile instead (one sync worker, one client)")
+    parser.add_argument("--requests", type=int, default=2000, help="--profile: orders to post")
     args = parser.parse_args()
 
     database_url = django_on_bench_db(BENCH_DB)
@@ -179,9 +374,14 @@ def main() -> None:
     from ammproject.redis import url_with_db
 
     redis_url = url_with_db(settings.REDIS_URL, BENCH_REDIS_DB)
-    world = setup_world(args.clients)
+    world = setup_world(1 if args.profile else args.clients)
+    if args.profile:
+        profile(database_url, redis_url, world, args.requests)
+        return
+    replace_limit = args.replace_limit if args.replace_limit is not None else settings.EXCHANGE_REPLACE_RATE_LIMIT
     port = free_port()
-    server = start_server(port, args.workers, args.threads, database_url, redis_url, args.asgi)
+    server = start_server(port, args.workers, args.threads, database_url, redis_url, args.asgi,
+                          extra_env={"EXCHANGE_REPLACE_RATE_LIMIT": str(replace_limit)})
     base = f"http://127.0.0.1:{port}/api/v1"
     kind = f"gthread workers × {args.threads} threads" if args.threads > 1 else "sync workers"
     command = "gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi"
@@ -190,19 +390,32 @@ def main() -> None:
     print(f"served by: {command} — {args.workers} {kind} "
           f"on 127.0.0.1:{port}, DEBUG off, database {BENCH_DB}, Redis db {BENCH_REDIS_DB}, "
           f"dead man's switch sweeper on; {os.cpu_count()} CPUs shared by server, clients and PostgreSQL")
-    print(f"clients: {args.clients} processes, one httpx client each, back-to-back requests over loopback, "
-          f"{args.seconds:g} s per call")
+    print(f"clients: {args.clients} processes, one httpx client, user and market each, back-to-back requests "
+          f"over loopback, {args.seconds:g} s per scenario on the clock")
+    print(f"rate limits per user per 60 s: replace {replace_limit:,} calls (ratelimit:{{user}}:replace), "
+          f"write {settings.EXCHANGE_RATE_LIMIT_WRITE:,}, read {settings.EXCHANGE_RATE_LIMIT_READ:,}")
+    print(f"placing scenarios: bids only (nothing crosses), rounds of {args.round_seconds:g} s; after each round "
+          f"every client cancels all its orders off the clock; only placements count")
     try:
-        for scenario, label in [("balance", "GET  /api/v1/account/balance"),
-                                ("orders", "POST /api/v1/orders (resting limit order)"),
-                                ("replace", "POST /api/v1/amm/orders/replace (8 cancels + 8 orders)")]:
-            cpu0 = server_cpu(server.pid)
-            latencies, errors, seconds = run(scenario, base, world, args.seconds)
-            per_request = (server_cpu(server.pid) - cpu0) / max(1, len(latencies))
-            print(f"{label:58s} {len(latencies) / seconds:8.1f} req/s   p50 {pct(latencies, 0.5):7.2f} ms   "
-                  f"p99 {pct(latencies, 0.99):7.2f} ms   n={len(latencies)} errors={errors}   "
-                  f"server CPU {per_request * 1000:5.2f} ms/req (-> {(os.cpu_count() or 1) / per_request:6.0f}/s "
-                  f"if gunicorn had every core)", flush=True)
+        for scenario in args.only:
+            if scenario in ("balance", "replace"):
+                label = {"balance": "GET  /api/v1/account/balance",
+                         "replace": "POST /api/v1/amm/orders/replace (8 cancels + 8 orders)"}[scenario]
+                cpu0 = server_cpu(server.pid)
+                latencies, errors, seconds = run(scenario, base, world, args.seconds)
+                per_request = (server_cpu(server.pid) - cpu0) / max(1, len(latencies))
+                print(f"{label:58s} {len(latencies) / seconds:8.1f} req/s   p50 {pct(latencies, 0.5):7.2f} ms   "
+                      f"p99 {pct(latencies, 0.99):7.2f} ms   n={len(latencies)} errors={errors}   "
+                      f"server CPU {per_request * 1000:5.2f} ms/req (-> {(os.cpu_count() or 1) / per_request:6.0f}/s "
+                      f"if gunicorn had every core)", flush=True)
+                continue
+            cases = [(1, True)] if scenario == "orders" else [(k, False) for k in args.batch]
+            for k, single in cases:
+                label = ("POST /api/v1/orders (1 order a call)" if single
+                         else f"POST /api/v1/amm/orders/replace ({k} new a call)")
+                latencies, errors, seconds, cpu = run_placing(k, single, base, world, args.seconds,
+                                                              args.round_seconds, server.pid)
+                print_placing(label, k, latencies, errors, seconds, cpu)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)

@@ -8,7 +8,8 @@ in field order.
 from __future__ import annotations
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+from psycopg.pq import TransactionStatus
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 
 from exchange.conf import exchange_settings
@@ -38,39 +39,61 @@ class PreparedCursor(psycopg.Cursor):
         super()._send_query_prepared(name, pgq, binary=binary)
 
 
-def cursor():
+def cursor(db=None):
     """A cursor on the ORM's connection: same transaction, and the connection's execute
     wrappers (Django's query log) see its statements. EXCHANGE_PREPARED_STATEMENTS = False
-    (behind a pooler that cannot keep prepared statements) runs them unprepared, as the ORM does."""
+    (behind a pooler that cannot keep prepared statements) runs them unprepared, as the ORM does.
+    `db`: the ORM's connection object when the caller holds it already (each lookup of
+    `django.db.connection` goes through a thread-local)."""
+    db = db or connections[DEFAULT_DB_ALIAS]
     if not exchange_settings.EXCHANGE_PREPARED_STATEMENTS:
-        return connection.cursor()
-    connection.ensure_connection()
-    pg = connection.connection
+        return db.cursor()
+    db.ensure_connection()
+    pg = db.connection
     if pg.prepare_threshold is None:  # Django's default disables preparing altogether;
         pg.prepare_threshold = 2**31  # this lets an explicit prepare=True through, and nothing else
     raw = PreparedCursor(pg)
-    if connection.timezone != pg.adapters.get_loader(_TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT).timezone:
-        register_tzloader(connection.timezone, raw)  # as Django's own cursors do
-    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    if db.timezone != pg.adapters.get_loader(_TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT).timezone:
+        register_tzloader(db.timezone, raw)  # as Django's own cursors do
+    return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
 
 
 def select_together(statements: list[tuple[str, list | dict]]) -> list[list[tuple]]:
     """The rows of each statement. Several are sent at once and answered at once (psycopg
     pipeline mode): one round trip, while the server still runs them one after the other,
     each with its own snapshot (READ COMMITTED)."""
+    db = connections[DEFAULT_DB_ALIAS]
     if len(statements) == 1:
-        with cursor() as cur:
+        with cursor(db) as cur:
             cur.execute(*statements[0])
             return [cur.fetchall()]
     cursors = []
-    connection.ensure_connection()
+    db.ensure_connection()
     try:
-        with connection.wrap_database_errors, connection.connection.pipeline():
+        with db.wrap_database_errors, db.connection.pipeline():
+            _begin_with_the_statements(db.connection)
             for sql, params in statements:
-                cur = cursor()
+                cur = cursor(db)
                 cursors.append(cur)
                 cur.execute(sql, params)
         return [cur.fetchall() for cur in cursors]
     finally:
         for cur in cursors:
             cur.close()
+
+
+def _begin_with_the_statements(pg: psycopg.Connection) -> None:
+    """When these statements open the transaction, send its BEGIN in the same pipeline, ahead
+    of them. psycopg sends BEGIN with a Sync of its own and waits for the answer (a round trip
+    just for it: one of five of an order placement) before the first statement. The server
+    runs BEGIN, then the statements in order, as before; if BEGIN fails the pipeline aborts
+    and psycopg raises its error. This reads psycopg's pipeline (pinned, 3.3): once libpq has
+    a command in flight, the connection's status is ACTIVE, not IDLE, and psycopg adds no
+    BEGIN of its own; the answer to ours is checked as a command's (a None in its result
+    queue). Anything unexpected: psycopg's own way."""
+    pipeline = getattr(pg, "_pipeline", None)
+    if (pg.autocommit or pg.pgconn.transaction_status != TransactionStatus.IDLE or pipeline is None
+            or pipeline.command_queue or pipeline.result_queue):
+        return
+    pg.pgconn.send_query_params(pg._get_tx_start_command(), None)
+    pipeline.result_queue.append(None)

@@ -63,9 +63,11 @@ class OrdersReplaceApi(PlatformApi):
         "at fault (`field` = replacements[i]...). Rate-limited per user over a 60 s window (429, Retry-After).",
     )
     def post(self, request):
-        serializer = OrdersReplaceApi.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = OrdersReplaceApi.InputSerializer.valid_or_none(request.data)
+        if data is None:  # anything but plain valid input: DRF's validation and its errors
+            serializer = OrdersReplaceApi.InputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
         replacements = [
             Replacement(
                 old_order_id=str(item["old_order_id"]) if item["old_order_id"] else None,

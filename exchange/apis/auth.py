@@ -4,15 +4,31 @@ Platform users are not Django users: the key maps to `exchange.models.User`, and
 permissions below are the only gates (any platform user; platform staff)."""
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from exchange.models import User
 from exchange.services import user_for_api_key
+from exchange.services.deadman import deadman_user_for_api_key
 
 KEYWORD = "Token"
+
+
+@dataclass(frozen=True)
+class KeyAuth:
+    """`request.auth` of a platform user: the key, and for a write whether the caller's dead
+    man's switch was past its deadline at `checked_at` (asked in the key's own statement, so
+    that `PlatformApi` fires it before serving the write without another query)."""
+
+    key: str
+    checked_at: dt.datetime | None = None  # None: not asked (a read)
+    switch_expired: bool = False
 
 
 class PlatformTokenAuthentication(BaseAuthentication):
@@ -26,10 +42,15 @@ class PlatformTokenAuthentication(BaseAuthentication):
             key = header[1].decode()
         except UnicodeError:
             raise exceptions.AuthenticationFailed("API key is not valid text", code="INVALID_API_KEY") from None
-        user = user_for_api_key(key)
+        if request.method in SAFE_METHODS:
+            user, auth = user_for_api_key(key), KeyAuth(key)
+        else:
+            now = timezone.now()
+            user, expired = deadman_user_for_api_key(key, now=now)
+            auth = KeyAuth(key, checked_at=now, switch_expired=expired)
         if user is None:
             raise exceptions.AuthenticationFailed("unknown or revoked API key", code="INVALID_API_KEY")
-        return user, key
+        return user, auth
 
     def authenticate_header(self, request) -> str:
         return KEYWORD  # makes DRF answer 401 (not 403) without valid credentials

@@ -66,9 +66,11 @@ class OrderPlaceApi(PlatformApi):
         "the same order; the same id with other content answers 409 DUPLICATE_CLIENT_ORDER_ID.",
     )
     def post(self, request):
-        serializer = OrderPlaceApi.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = OrderPlaceApi.InputSerializer.valid_or_none(request.data)
+        if data is None:  # anything but plain valid input: DRF's validation and its errors
+            serializer = OrderPlaceApi.InputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = dict(serializer.validated_data)
         market_id = data.pop("market_id")
         result = order_place(user_id=self.user_id, market_id=market_id, new=NewOrder(**data),
                              fencing_token=self.fencing_token)

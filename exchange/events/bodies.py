@@ -14,13 +14,14 @@ _DATETIME = DateTimeField()  # formats exactly as the API does (ISO 8601, 'Z' fo
 
 
 def _when(value: dt.datetime | None) -> str | None:
-    return None if value is None else _formatted(value)
+    return None if value is None else datetime_text(value)
 
 
 @functools.lru_cache(maxsize=4096)
-def _formatted(value: dt.datetime) -> str:
-    """Cached: the orders of one operation mostly share a few timestamps (its own `now`), and
-    DRF's formatting was most of the cost of a body."""
+def datetime_text(value: dt.datetime) -> str:
+    """A timestamp as the API writes it. Cached: the orders of one operation mostly share a
+    few timestamps (its own `now`), which its events and then its answer write again, and
+    DRF's formatting (the current time zone's lookup) was most of the cost of a body."""
     return _DATETIME.to_representation(value)
 
 

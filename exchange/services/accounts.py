@@ -46,8 +46,16 @@ def api_key_issue(*, user: User) -> str:
 
 
 _USER_U = ", ".join(f"u.{field.column}" for field in User._meta.concrete_fields)
-_USER_FOR_KEY_SQL = (f"SELECT {_USER_U} FROM api_keys k JOIN users u ON u.id = k.user_id "
-                     "WHERE k.key_hash = %s AND k.is_active AND u.is_active")
+
+
+def user_for_key_sql(extra_columns: str = "") -> str:
+    """The statement of `user_for_api_key` (its parameter: the key's hash), with more columns
+    after the user's when given (`deadman_user_for_api_key`)."""
+    return (f"SELECT {_USER_U}{extra_columns} FROM api_keys k JOIN users u ON u.id = k.user_id "
+            "WHERE k.key_hash = %s AND k.is_active AND u.is_active")
+
+
+_USER_FOR_KEY_SQL = user_for_key_sql()
 
 
 def user_for_api_key(key: str) -> User | None:

@@ -7,7 +7,9 @@ It fires without any further request from the user: `deadman_sweep` is run
   - by a daemon thread in each serving process (`deadman_sweeper_ensure`: started when a
     switch is armed in that process, or for good by gunicorn's `post_worker_init`),
   - by `manage.py exchange_sweeper` (a standalone loop),
-  - for the caller itself, before each of its write requests (`deadman_fire_if_expired`).
+  - for the caller itself, before each of its write requests (`deadman_fire_if_expired`; the
+    API asks whether the switch is past its deadline in its authentication's statement,
+    `deadman_user_for_api_key`, and fires it only then).
 Expired switches are claimed with `SELECT ... FOR UPDATE SKIP LOCKED` and a lease, so any
 number of sweepers in any number of processes never fire one switch twice at once, and a
 sweeper that dies mid-way is retried by another once the lease runs out.
@@ -26,7 +28,8 @@ from django.utils import timezone
 
 from exchange.conf import exchange_settings
 from exchange.exceptions import InvalidInput
-from exchange.models import CancelAllAfter
+from exchange.models import CancelAllAfter, User
+from exchange.services.accounts import api_key_hash, user_for_key_sql
 from exchange.services.orders import user_cancel_everywhere
 from exchange.sql import select_together
 
@@ -103,10 +106,29 @@ def deadman_sweep(*, now: dt.datetime | None = None) -> int:
             return cancelled
 
 
-def deadman_fire_if_expired(*, user_id: str, now: dt.datetime | None = None) -> int:
-    """The caller's own switch, checked before its write is served (one indexed query)."""
+# `user_for_api_key`'s statement, and whether that user's switch is past its deadline at %s.
+_USER_AND_SWITCH_SQL = user_for_key_sql(
+    ", EXISTS (SELECT 1 FROM cancel_all_after c WHERE c.user_id = u.id::text AND c.deadline <= %s)")
+
+
+def deadman_user_for_api_key(key: str, *, now: dt.datetime) -> tuple[User | None, bool]:
+    """The active user of an active key (as `user_for_api_key`) and whether its switch is past
+    its deadline at `now`, in one statement: a write request authenticates and learns whether
+    it must fire its caller's switch first (`deadman_fire_if_expired(expired=...)`) at once."""
+    (rows,) = select_together([(_USER_AND_SWITCH_SQL, [now, api_key_hash(key)])])
+    if not rows:
+        return None, False
+    *user, expired = rows[0]
+    return User.from_db("default", None, user), expired
+
+
+def deadman_fire_if_expired(*, user_id: str, now: dt.datetime | None = None, expired: bool | None = None) -> int:
+    """The caller's own switch, checked before its write is served (one indexed query, unless
+    `expired` says already whether it was past its deadline at `now`)."""
     now = now or timezone.now()
-    if not _expired_exists(now, user_id):
+    if expired is None:
+        expired = _expired_exists(now, user_id)
+    if not expired:
         return 0
     return sum(_fire(switch) for switch in _claim(now=now, user_id=user_id))
 
