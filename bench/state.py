@@ -116,7 +116,6 @@ def running_market(conn, market_id: str, now_ms: int) -> dict[str, str]:
         K.untracked_key(market_id): "usually absent",
         K.job_key(quote_key(market_id)): "quote job marker (while queued/running)",
         K.lease_key(f"market:{market_id}"): "market lease (while a cycle runs)",
-        K.fence_key(f"market:{market_id}"): "the market lease's last fencing token (kept)",
     }
 
 

@@ -135,7 +135,8 @@ def market_keys(market_id: str) -> list[str]:
 # | key | type | what |
 # |---|---|---|
 # | `amm:lease:{resource}` | string, PX TTL | lease token: `market:{m}` (one market's cycles never overlap), `feed`, `scheduler` |
-# | `amm:fence:{resource}` | string | the last fencing token an acquisition of the lease got (strictly increasing) |
+# | `amm:fence` | string | the last fencing token an acquisition of any lease got (strictly increasing; one counter for all resources) |
+# | `amm:fence:{resource}` | string | (older versions' counter per resource: read and deleted by the resource's next acquisition) |
 # | `amm:strategy:{m}` | string | StrategyState JSON kept between quote cycles (σ window compacted, codec.py) |
 # | `amm:runtime:{m}` | hash | RUNTIME_FIELDS: resync flags, rate-limit pause, pending mint, last cycle |
 # | `amm:fills:{m}` | list, capped | fills applied by the feed and not yet seen by a quote cycle (JSON) |
@@ -150,7 +151,8 @@ def market_keys(market_id: str) -> list[str]:
 # | `amm:cash_epoch` | string | counts applied mint/burn answers (a rebuild's balance read must not straddle one) |
 # | `amm:oracle_health:{m}` | hash | ORACLE_HEALTH_FIELDS: the oracle poller's consecutive failures, back-off, alert flag |
 LEASE_PREFIX = f"{PREFIX}:lease:"
-FENCE_PREFIX = f"{PREFIX}:fence:"
+FENCE = f"{PREFIX}:fence"
+FENCE_PREFIX = f"{FENCE}:"
 STRATEGY_PREFIX = f"{PREFIX}:strategy:"
 RUNTIME_PREFIX = f"{PREFIX}:runtime:"
 FILLS_PREFIX = f"{PREFIX}:fills:"
@@ -200,7 +202,7 @@ def lease_key(resource: str) -> str:
     return f"{LEASE_PREFIX}{resource}"
 
 
-def fence_key(resource: str) -> str:
+def legacy_fence_key(resource: str) -> str:
     return f"{FENCE_PREFIX}{resource}"
 
 
@@ -254,8 +256,7 @@ def oracle_health_key(market_id: str) -> str:
 def runtime_market_keys(market_id: str) -> list[str]:
     """The runtime's own keys of one market (not in market_keys: a re-sync keeps them)."""
     return [strategy_key(market_id), runtime_key(market_id), fills_key(market_id), book_key(market_id),
-            oracle_health_key(market_id), push_book_key(market_id), tape_key(market_id),
-            fence_key(f"market:{market_id}")]
+            oracle_health_key(market_id), push_book_key(market_id), tape_key(market_id)]
 
 
 # --- operator console extensions (issue 11) -----------------------------------------------------

@@ -353,8 +353,11 @@ return string.format('%d', cur)
 # Leases (amm/runtime/lease.py): take one (free, or whoever holds it) with a fencing token
 # strictly greater than every earlier acquisition's: max(last + 1, Redis's clock in µs), so
 # that it stays ahead of the tokens the platform has seen even when Redis lost the counter
-# (a restart without persistence) — unless Redis's clock went back meanwhile.
-# KEYS: lease, fence ; ARGV: token, ttl ms, steal (0/1).
+# (a restart without persistence) — unless Redis's clock went back meanwhile. One counter
+# serves every resource (larger than any earlier token of any resource, so of this one too: a
+# key per market cost 88 bytes each); the resource's own counter older versions kept is taken
+# into account once and deleted.
+# KEYS: lease, fence (the one counter), the resource's legacy fence ; ARGV: token, ttl ms, steal (0/1).
 # Returns {fencing token, previous holder's token or ''}, or nil when not free and not stealing.
 LEASE_ACQUIRE = """
 local prev = redis.call('GET', KEYS[1])
@@ -364,8 +367,10 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local t = redis.call('TIME')
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, now_us)
+local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1,
+                       tonumber(redis.call('GET', KEYS[3]) or '0') + 1, now_us)
 redis.call('SET', KEYS[2], string.format('%d', fence))
+redis.call('DEL', KEYS[3])
 return {string.format('%d', fence), prev or ''}
 """
 # Renew or release only while the token is still ours.
