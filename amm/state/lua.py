@@ -450,6 +450,27 @@ end
 return {n, claimed, string.format('%d', retry_at)}
 """
 
+# Drop what older versions of the runtime kept of one market: the fields of `amm:runtime:{m}`
+# named in ARGV (once the hash held a long value Redis keeps its hashtable encoding until the
+# key is written anew: rewritten without them) and the old list tape.
+# KEYS: runtime, legacy tape. ARGV: legacy field names. Returns 1 when the hash was rewritten.
+RUNTIME_COMPACT = """
+redis.call('DEL', KEYS[2])
+local legacy = {}
+local found = false
+for _, name in ipairs(ARGV) do
+  legacy[name] = true
+  if redis.call('HEXISTS', KEYS[1], name) == 1 then found = true end
+end
+if not found then return 0 end
+local all = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+for i = 1, #all, 2 do
+  if not legacy[all[i]] then redis.call('HSET', KEYS[1], all[i], all[i + 1]) end
+end
+return 1
+"""
+
 SOURCES = {
     "job_request": JOB_REQUEST,
     "job_request_many": JOB_REQUEST_MANY,
@@ -465,6 +486,7 @@ SOURCES = {
     "rebuild": REBUILD,
     "cursor_advance": CURSOR_ADVANCE,
     "oracle_failed": ORACLE_FAILED,
+    "runtime_compact": RUNTIME_COMPACT,
 }
 
 
