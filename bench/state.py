@@ -9,7 +9,11 @@ For one market with 20 live orders (seed Appendix C: "4–20 live orders") it me
   dictionary keys, the extensions and the runtime's own keys, as amm/state/keys.py names
   them: `market_keys` + `runtime_market_keys`), against Appendix C's estimates (~5 KB).
   The runtime keys hold what a quote cycle leaves: the StrategyState of a warm engine (a
-  full σ window), the last book read, the runtime flags and the last decision's summary.
+  full σ window), the last book read, the runtime flags, 3 fills waiting for the next cycle.
+  Both modes: push off (the cycles read the book over REST and keep it in `amm:book`) and push
+  on (AMM_PUSH / AMM_BOOK_PUSH: the WebSocket feed keeps `amm:pushbook` at AMM_BOOK_PUSH_DEPTH
+  levels a side, the event stream feeds the tape `amm:trades`: 20 trades seen by the last
+  cycle, 3 newer waiting; the cycle that read the pushed book dropped `amm:book`).
 
 Runs against a throwaway redis-server of its own (a free port on 127.0.0.1, no persistence,
 stopped at the end): never the Redis of the app or of test runs. The server binary is
@@ -51,7 +55,8 @@ def setup(conn, market_id: str) -> list[str]:
         no_pending_sell=0, cash_mode="available", cash_value=420_000_000,
         market_meta={"status": "ACTIVE", "min_price_cents": 1, "max_price_cents": 99, "maker_fee_bps": 20,
                      "taker_fee_bps": 50, "trading_end_ms": 1_790_000_000_000, "resolution_ms": 1_790_000_000_000,
-                     "reserve_balance": 10_000_000, "total_yes_shares": 100_000, "total_no_shares": 100_000},
+                     "reserve_balance": 10_000_000, "total_yes_shares": 100_000, "total_no_shares": 100_000,
+                     "book_sequence_id": 1_234_567},  # as the feed's status watch reports it
         orders=[], state={"phase": "STABILIZATION", "fair_price_cents": 65, "sigma_cents": 3.2,
                           "inventory_skew": 0.0909, "last_requote_ms": 1_740_652_800_000, "daily_pnl_cents": -1500,
                           "total_fills_today": 47, "lvr_cooldown_until": 0, "kill_switch": "OFF",
@@ -72,13 +77,9 @@ def setup(conn, market_id: str) -> list[str]:
     return order_ids
 
 
-def running_market(conn, market_id: str, now_ms: int) -> dict[str, str]:
-    """Write what a running market's quote cycles and the fill feed leave in the runtime's own
-    keys (amm/runtime/cycle.py `commit`, amm/runtime/context.py `wake`), and the markers that
-    exist while a cycle is queued or running. Returns {key: what it holds} for the report."""
-    from amm import state
-    from amm.runtime.job_requests import quote_key
-    from amm.state import keys as K
+def warm_engine(market_id: str, now_ms: int):
+    """(the decision of a warm engine's last cycle, the book it saw): 15 minutes of one-second
+    cycles of bench/strategy.py's seeded random walk, a full σ window."""
     from amm.strategy import Inventory, MarketInfo, StrategyConfig, StrategyState, decide
     from strategy import live_from, make_inputs  # bench/strategy.py: the same seeded random walk
 
@@ -93,15 +94,25 @@ def running_market(conn, market_id: str, now_ms: int) -> dict[str, str]:
                           book=book, live_orders=live, oracle=oracle, fills=fills, daily_pnl_cents=-1_500,
                           market_trades=trades)
         strategy_state, live = decision.state, live_from(decision.quotes, now)
-    depth = max(10, config.order_levels + 3)  # cycle.py: AMM_ORDERBOOK_DEPTH (10) or levels + 3
+    return decision, book
+
+
+def running_market(conn, market_id: str, now_ms: int, decision, book) -> dict[str, str]:
+    """Write what a running market's quote cycles and the fill feed leave in the runtime's own
+    keys with push off (amm/runtime/cycle.py `commit`, amm/runtime/context.py `wake`), and the
+    markers that exist while a cycle is queued or running. Returns {key: what it holds}."""
+    from amm import state
+    from amm.runtime.job_requests import quote_key
+    from amm.state import keys as K
+
+    depth = max(10, LIVE_ORDERS // 2 + 3)  # cycle.py: AMM_ORDERBOOK_DEPTH (10) or levels + 3
     snapshot = {"sequence_id": 1_234_567, "bids": [[p, q] for p, q in book.bid_levels()[:depth]],
                 "asks": [[p, q] for p, q in book.ask_levels()[:depth]], "fetched_ms": now_ms,
                 "own": "0123456789abcdef"}
     state.cycle_commit(
         market_id, state_fields=decision.state_fields(), strategy=decision.state.to_dict(),
-        runtime={"last_reason": "tick", "last_outcome": "quoted",
-                 "summary": json.dumps(decision.summary(), separators=(",", ":"))},
-        book=snapshot, now=now_ms, conn=conn)
+        runtime={"last_reason": "tick", "last_outcome": "quoted", "cycles": 86_400}, book=snapshot, now=now_ms,
+        conn=conn)
     state.fills_push(market_id, [{"price_cents": 60 + i, "quantity": 25, "ts_ms": now_ms - 300 + i,
                                   "trade_id": str(9_000_000 + i)} for i in range(3)], conn=conn)
     # while a cycle is queued and running (amm/runtime/unique_jobs.py, lease.py)
@@ -109,15 +120,69 @@ def running_market(conn, market_id: str, now_ms: int) -> dict[str, str]:
                       conn=conn)
     state.lease_acquire(f"market:{market_id}", "0123456789abcdef", ttl_ms=30_000, conn=conn)
     return {
-        K.strategy_key(market_id): f"StrategyState JSON, {len(decision.state.sample_ts)} σ samples",
-        K.runtime_key(market_id): "flags, last cycle, last decision summary",
-        K.book_key(market_id): f"last book read, {len(snapshot['bids'])}+{len(snapshot['asks'])} levels",
+        K.strategy_key(market_id): f"StrategyState, {len(decision.state.sample_ts)} σ samples",
+        K.runtime_key(market_id): "flags, last cycle",
+        K.book_key(market_id): f"last REST book read, {len(snapshot['bids'])}+{len(snapshot['asks'])} levels",
         K.fills_key(market_id): "3 fills waiting for the next cycle",
         K.untracked_key(market_id): "usually absent",
         K.job_key(quote_key(market_id)): "quote job marker (while queued/running)",
         K.lease_key(f"market:{market_id}"): "market lease (while a cycle runs)",
-        K.fence_key(f"market:{market_id}"): "the market lease's last fencing token (kept)",
     }
+
+
+def push_book_levels(book, depth: int, rng: random.Random) -> tuple[list, list]:
+    """`depth` levels a side (AMM_BOOK_PUSH_DEPTH): the walk's book (10 a side, one cent apart)
+    continued further out with a missing cent now and then, as a deep live book has."""
+    sides = []
+    for levels, away in ((book.bid_levels(), -1), (book.ask_levels(), 1)):
+        out = [[p, q] for p, q in levels[:depth]]
+        price = out[-1][0]
+        while len(out) < depth and 1 < price + away * 2 < 99:
+            price += away * rng.choice((1, 1, 1, 2))
+            out.append([price, rng.randint(20, 900)])
+        sides.append(out)
+    return sides[0], sides[1]
+
+
+def push_market(conn, market_id: str, now_ms: int, book) -> dict[str, str]:
+    """The same market with push on: the WebSocket book feed's `amm:pushbook` (amm/runtime/book_feed.py),
+    the event-stream feed's tape (amm/runtime/event_feed.py -> `market_push_refresh`), the
+    next cycle reading the pushed book and the tape and committing (amm/runtime/cycle.py
+    `commit`: the trades it saw leave the tape, the kept REST book is dropped), then 3 newer
+    trades waiting for the cycle after it. Returns {key: what it holds}."""
+    from amm import state
+    from amm.conf import amm_settings
+    from amm.state import keys as K
+
+    depth = amm_settings.AMM_BOOK_PUSH_DEPTH
+    bids, asks = push_book_levels(book, depth, random.Random(11))
+    state.push_book_write(market_id, {"sequence_id": 1_234_600, "bids": bids, "asks": asks}, now=now_ms, conn=conn)
+    rng = random.Random(13)
+    trades = [{"id": 9_000_100 + i, "price_cents": rng.randint(35, 45), "quantity": rng.randint(1, 300),
+               "executed_ms": now_ms - 60_000 + i * 2_500} for i in range(K.TAPE_KEEP + 3)]
+    seen, waiting = trades[:K.TAPE_KEEP], trades[K.TAPE_KEEP:]
+    state.market_push_refresh([market_id], {market_id: 1_234_600}, tapes={market_id: seen}, now=now_ms, conn=conn)
+    state.cycle_commit(market_id, runtime={"last_reason": "book", "last_outcome": "quoted",
+                                           "tape_id": seen[-1]["id"]},
+                       drop_book=True, now=now_ms + 1_000, conn=conn)
+    state.market_push_refresh([market_id], {market_id: 1_234_603}, tapes={market_id: waiting}, now=now_ms + 1_500,
+                              conn=conn)
+    return {K.push_book_key(market_id): f"the feed's book, {len(bids)}+{len(asks)} levels (AMM_BOOK_PUSH_DEPTH)",
+            K.tape_key(market_id): f"tape: {len(waiting)} trades newer than the last cycle (at most {K.TAPE_KEEP})",
+            K.book_key(market_id): "dropped by a cycle that read the pushed book"}
+
+
+def tape_bound(conn, market_id: str, now_ms: int) -> int:
+    """MEMORY USAGE of the market's tape once it holds its bound (TAPE_KEEP trades no cycle has
+    seen: a burst, or cycles that stopped; the event-stream feed caps it there)."""
+    from amm import state
+    from amm.state import keys as K
+
+    trades = [{"id": 9_100_000 + i, "price_cents": 40 + i % 7, "quantity": 10 + 37 * i % 290,
+               "executed_ms": now_ms + i * 2_500} for i in range(K.TAPE_KEEP)]
+    state.market_push_refresh([market_id], {market_id: 1_234_700}, tapes={market_id: trades}, now=now_ms, conn=conn)
+    assert conn.zcard(K.tape_key(market_id)) == K.TAPE_KEEP
+    return int(conn.memory_usage(K.tape_key(market_id), samples=0) or 0)
 
 
 def timed(fn, n: int) -> list[float]:
@@ -163,23 +228,22 @@ def run(args, url: str) -> None:
           f"market {MARKET} with {LIVE_ORDERS} live orders")
 
     # memory before any fill (the processed set grows with fills: measured after them, below)
-    described = running_market(conn, MARKET, now_ms=1_740_652_800_000)
+    decision, book = warm_engine(MARKET, now_ms=1_740_652_800_000)
+    described = running_market(conn, MARKET, now_ms=1_740_652_800_000, decision=decision, book=book)
 
     def usage(key: str) -> int:
         return int(conn.memory_usage(key, samples=0) or 0)
 
-    inv, orders = usage(K.inventory_key(MARKET)), usage(K.orders_key(MARKET))
-    st, cfg = usage(K.state_key(MARKET)), usage(K.config_key(MARKET))
     seed_keys = [K.inventory_key(MARKET), K.orders_key(MARKET), K.state_key(MARKET), K.config_key(MARKET)]
-    seed_total = inv + orders + st + cfg
     n_config = conn.hlen(K.config_key(MARKET))
     # every key of one market amm/state names, but the processed set (it grows with fills: below)
     held = [k for k in K.market_keys(MARKET) + K.runtime_market_keys(MARKET)
             if k not in seed_keys and k != K.processed_key(MARKET)]
-    held_usage = {k: usage(k) for k in held}
-    running_total = seed_total + sum(held_usage.values())
     transient = [k for k in described if k not in held and k not in seed_keys]
-    transient_usage = {k: usage(k) for k in transient}
+    off = {k: usage(k) for k in seed_keys + held + transient}
+    described_on = push_market(conn, MARKET, now_ms=1_740_652_801_000, book=book)
+    on = {k: usage(k) for k in seed_keys + held + transient}
+    full_tape = tape_bound(conn, MARKET, now_ms=1_740_652_803_000)
 
     # quote cycle read
     for _ in range(200):
@@ -203,6 +267,8 @@ def run(args, url: str) -> None:
     print(f"  -> {1e6 / pct(fill, .5):,.0f} fills/s and {1e6 / pct(read, .5):,.0f} quote-cycle reads/s "
           "on one connection")
     print()
+    inv, orders, st, cfg = (off[k] for k in seed_keys)
+    seed_total = inv + orders + st + cfg
     print("memory per market (MEMORY USAGE)        bytes   seed App. C   ratio")
     print("the seed's dictionary keys")
     rows = [
@@ -216,21 +282,27 @@ def run(args, url: str) -> None:
     print(f"  {'  per live order':36s} {orders / LIVE_ORDERS:8.0f} {SEED_ORDER:12d} "
           f"{orders / LIVE_ORDERS / SEED_ORDER:7.2f}")
     print(f"  {'seed keys total':36s} {seed_total:8d} {SEED_MARKET_TOTAL:12d} {seed_total / SEED_MARKET_TOTAL:7.2f}")
-    print("every other key a running market holds (amm/state/keys.py)")
+    print("every other key a running market holds (amm/state/keys.py)   push off  push on")
+    notes = {K.oracle_key(MARKET): "oracle reading", K.market_key(MARKET): "platform metadata", **described}
     for key in held:
         name = key.removesuffix(f":{MARKET}")
-        note = described.get(key, {K.oracle_key(MARKET): "oracle reading", K.market_key(MARKET): "platform metadata"}
-                             .get(key, ""))
-        print(f"  {name:36s} {held_usage[key]:8d}   {note}")
-    print(f"  {'all keys of a running market':36s} {running_total:8d} {SEED_MARKET_TOTAL:12d} "
-          f"{running_total / SEED_MARKET_TOTAL:7.2f}")
-    print(f"  -> bytes per running market: {running_total:,} with {LIVE_ORDERS} live orders "
-          f"(target <= 5,000: ratio {running_total / 5_000:.2f})")
+        note = "; on: ".join(n for n in (notes.get(key, ""), described_on.get(key, "")) if n)
+        print(f"  {name:36s} {'':19s} {off[key]:8d} {on[key]:8d}   {note}")
+    totals = {mode: sum(usage_of[k] for k in seed_keys + held) for mode, usage_of in (("off", off), ("on", on))}
+    print(f"  {'all keys of a running market':36s} {'':19s} {totals['off']:8d} {totals['on']:8d}")
+    for mode in ("off", "on"):
+        print(f"  -> bytes per running market, push {mode}: {totals[mode]:,} with {LIVE_ORDERS} live orders "
+              f"(target <= 5,000: ratio {totals[mode] / 5_000:.2f})")
+    waiting = {mode: u[K.fills_key(MARKET)] + u[K.tape_key(MARKET)] for mode, u in (("off", off), ("on", on))}
+    print(f"     between cycles (no fill or trade waiting: the last cycle took them): push off "
+          f"{totals['off'] - waiting['off']:,}, push on {totals['on'] - waiting['on']:,}")
+    print(f"     push on with a full tape ({K.TAPE_KEEP} trades no cycle has seen yet, its bound): "
+          f"{totals['on'] - on[K.tape_key(MARKET)] + full_tape:,}")
     print("while a quote cycle is queued / running")
     for key in transient:
-        print(f"  {key.replace(MARKET, '{m}'):36s} {transient_usage[key]:8d}   {described[key]}")
-    print(f"  {'with these':36s} {running_total + sum(transient_usage.values()):8d} {SEED_MARKET_TOTAL:12d} "
-          f"{(running_total + sum(transient_usage.values())) / SEED_MARKET_TOTAL:7.2f}")
+        print(f"  {key.replace(MARKET, '{m}'):36s} {'':19s} {off[key]:8d} {on[key]:8d}   {described[key]}")
+    extra_off, extra_on = (sum(u[k] for k in transient) for u in (off, on))
+    print(f"  {'with these':36s} {'':19s} {totals['off'] + extra_off:8d} {totals['on'] + extra_on:8d}")
     print("growing with fills")
     print(f"  {'amm:processed after ' + str(n_processed) + ' fills':36s} {processed:8d}   "
           f"({processed / max(1, n_processed):.0f} B per trade id; the reconciliation lane keeps the newest "

@@ -196,6 +196,7 @@ class _Cycle:
         self.recorded_phase = self.recorded_defense = ""  # as the database has them (load_instance, act)
         # done
         self.fetched_book: dict[str, Any] | None = None
+        self.pushed = False  # the cycle read the book the WebSocket feed keeps
         self.tape: tuple[MarketTrade, ...] = ()  # the market's trades since the last book read
         self.tape_id: int | None = None  # set by a book read: the newest trade of the tape seen
         self.sent = self.placed = self.cancelled = 0
@@ -392,6 +393,7 @@ class _Cycle:
         if pushed is not None:
             book = LocalOrderBook(self.market_id)
             book.apply_snapshot(pushed)
+            self.pushed = True
             tape = {int(t["id"]): t for t in reversed(self.read.tape)}  # a trade the stream brought twice: once
             self.tape_read(tuple(TapeTrade(id=i, price_cents=int(t["price_cents"]), quantity=int(t["quantity"]),
                                            executed_ms=int(t["executed_ms"])) for i, t in sorted(tape.items(), reverse=True)))
@@ -562,12 +564,14 @@ class _Cycle:
                                phase_entered_ms=self.instance.phase_changed_at_ms or strategy.phase_entered_ms)
         if requoted:  # when the platform acknowledged the new quotes, or confirmed the old ones
             fields["last_requote_ms"] = self.now if self.fixed_now is not None else (self.replaced_ms or state.now_ms())
+        if log.isEnabledFor(logging.DEBUG):  # what the strategy decided: kept in no Redis key (memory per market)
+            log.debug("cycle %s decided %s", self.market_id, json.dumps(decision.summary(), separators=(",", ":")))
         state.cycle_commit(
             self.market_id, state_fields=fields, strategy=strategy.to_dict(),
             runtime={"last_reason": self.reason, "last_outcome": "quoted" if self.sent else "unchanged",
-                     "summary": json.dumps(decision.summary(), separators=(",", ":")),
                      **({"tape_id": self.tape_id} if self.tape_id is not None else {})},
             book=self.fetched_book if not self.sent else None,  # a replace changed the book it read
+            drop_book=self.pushed,  # the kept REST book is older than the pushed one it read
             now=self.now,
             latency_s=time.perf_counter() - self.started,
             outcome="quoted" if self.sent else ("unchanged" if requoted else "kill_switch"),

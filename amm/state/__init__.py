@@ -11,6 +11,8 @@ Modules (the data dictionary first, then one module per domain):
 - connection.py: the AMM's own Redis clients (settings.REDIS_URL), the health probe's among
   them: the plugin does not import its host project.
 - codec.py: Redis text <-> Python values for the field tables.
+- strategy_codec.py: the kept StrategyState's compact, lossless form (`amm:strategy`).
+- packing.py: the compact forms of the order books, fills and tape entries the runtime keeps.
 - values.py: the value types (OrderEntry, FillLeg, QuoteCycleRead, CycleRead) and the
   inventory read: `Inventory`, the strategy's type, the one in-memory inventory
   (`InventoryView` is its name here).

@@ -135,22 +135,24 @@ def market_keys(market_id: str) -> list[str]:
 # | key | type | what |
 # |---|---|---|
 # | `amm:lease:{resource}` | string, PX TTL | lease token: `market:{m}` (one market's cycles never overlap), `feed`, `scheduler` |
-# | `amm:fence:{resource}` | string | the last fencing token an acquisition of the lease got (strictly increasing) |
-# | `amm:strategy:{m}` | string | StrategyState JSON kept between quote cycles (σ window compacted, codec.py) |
+# | `amm:fence` | string | the last fencing token an acquisition of any lease got (strictly increasing; one counter for all resources) |
+# | `amm:fence:{resource}` | string | (older versions' counter per resource: read and deleted by the resource's next acquisition) |
+# | `amm:strategy:{m}` | string | StrategyState kept between quote cycles (compact JSON array without field names, codec.strategy_text) |
 # | `amm:runtime:{m}` | hash | RUNTIME_FIELDS: resync flags, rate-limit pause, pending mint, last cycle |
-# | `amm:fills:{m}` | list, capped | fills applied by the feed and not yet seen by a quote cycle (JSON) |
+# | `amm:fills:{m}` | list, capped | fills applied by the feed and not yet seen by a quote cycle (packing.fill_text) |
 # | `amm:job:{job_key}` | string, PX TTL | a job of this key is queued or running (no second one is queued) |
 # | `amm:rerun:{job_key}` | string | run the job again: a request that came while it was queued or running |
 # | `amm:deadman` | hash | DEADMAN_FIELDS: the platform's cancel-all-after as last armed by this AMM |
 # | `amm:run` | hash | RUN_FIELDS: the scheduler's and the fill feed's heartbeats, the last cycle completed anywhere |
 # | `amm:run:markets` | set | markets the running scheduler drives (the feed watches their status) |
 # | `amm:daily_reset` | string | local date (settings.TIME_ZONE) of the last daily counter reset |
-# | `amm:book:{m}` | string | the order book a cycle last read (JSON: sequence_id, bids, asks, fetched_ms, own) |
+# | `amm:book:{m}` | string | the order book a cycle last read via REST (packing.book_text: sequence_id, fetched_ms, own, bids, asks); dropped while cycles read the pushed book |
 # | `amm:privileged:pending` | hash | `{market}:{request_id}` -> `KIND:quantity` of mints/burns sent and not yet applied |
 # | `amm:cash_epoch` | string | counts applied mint/burn answers (a rebuild's balance read must not straddle one) |
 # | `amm:oracle_health:{m}` | hash | ORACLE_HEALTH_FIELDS: the oracle poller's consecutive failures, back-off, alert flag |
 LEASE_PREFIX = f"{PREFIX}:lease:"
-FENCE_PREFIX = f"{PREFIX}:fence:"
+FENCE = f"{PREFIX}:fence"
+FENCE_PREFIX = f"{FENCE}:"
 STRATEGY_PREFIX = f"{PREFIX}:strategy:"
 RUNTIME_PREFIX = f"{PREFIX}:runtime:"
 FILLS_PREFIX = f"{PREFIX}:fills:"
@@ -176,9 +178,12 @@ RUNTIME_FIELDS = {  # field -> Python type
     "last_reason": str,
     "last_outcome": str,
     "cycles": int,
-    "summary": str,  # JSON of the last Decision.summary()
     "tape_id": int,  # the newest trade of the market's public tape a cycle handed to the strategy
 }
+# Every value stays short (<= 64 bytes) so that Redis keeps the hash in its compact listpack
+# encoding: the last decision's summary, once a field here (1.2 KB, which turned the whole hash
+# into a hashtable), is logged at DEBUG by the cycle instead (nothing read it back).
+LEGACY_RUNTIME_FIELDS = ("summary",)  # removed by runtime_compact at the market's next rebuild
 # Plus one `inflight:{token}` field per order call on its way to the platform ("what@ms"):
 # set before the call, removed once it answered; one left behind is a holder that died mid-call.
 INFLIGHT_PREFIX = "inflight:"
@@ -200,7 +205,7 @@ def lease_key(resource: str) -> str:
     return f"{LEASE_PREFIX}{resource}"
 
 
-def fence_key(resource: str) -> str:
+def legacy_fence_key(resource: str) -> str:
     return f"{FENCE_PREFIX}{resource}"
 
 
@@ -228,19 +233,25 @@ def book_key(market_id: str) -> str:
     return f"{BOOK_PREFIX}{market_id}"
 
 
-# | `amm:pushbook:{m}` | string | the book the WebSocket book feed keeps (JSON: sequence_id, bids, asks, ms) |
+# | `amm:pushbook:{m}` | string | the book the WebSocket book feed keeps (packing.push_book_text: sequence_id, ms, bids, asks) |
 # | `amm:pushbook:alive` | string | the book feed's heartbeat (ms) |
-# | `amm:tape:{m}` | list, capped | the market's public trades from the event stream, newest first (JSON: id, price_cents, quantity, executed_ms) |
+# | `amm:trades:{m}` | sorted set, capped | the market's public trades from the event stream that no quote cycle has seen yet (score: trade id; member: packing.trade_text [id, price_cents, quantity, executed_ms]); a cycle's commit removes those up to its `tape_id` |
+# | `amm:tape:{m}` | list | (older versions' tape, every trade kept: deleted by the market's next rebuild) |
 # | `amm:events:alive` | string | the event-stream feed's heartbeat (ms): the tapes are kept |
 PUSH_BOOK_PREFIX = f"{PREFIX}:pushbook:"
 PUSH_BOOK_ALIVE = f"{PREFIX}:pushbook:alive"
-TAPE_PREFIX = f"{PREFIX}:tape:"
+TAPE_PREFIX = f"{PREFIX}:trades:"
+LEGACY_TAPE_PREFIX = f"{PREFIX}:tape:"
 TAPE_KEEP = 20
 EVENTS_ALIVE = f"{PREFIX}:events:alive"
 
 
 def tape_key(market_id: str) -> str:
     return f"{TAPE_PREFIX}{market_id}"
+
+
+def legacy_tape_key(market_id: str) -> str:
+    return f"{LEGACY_TAPE_PREFIX}{market_id}"
 
 
 def push_book_key(market_id: str) -> str:
@@ -254,8 +265,7 @@ def oracle_health_key(market_id: str) -> str:
 def runtime_market_keys(market_id: str) -> list[str]:
     """The runtime's own keys of one market (not in market_keys: a re-sync keeps them)."""
     return [strategy_key(market_id), runtime_key(market_id), fills_key(market_id), book_key(market_id),
-            oracle_health_key(market_id), push_book_key(market_id), tape_key(market_id),
-            fence_key(f"market:{market_id}")]
+            oracle_health_key(market_id), push_book_key(market_id), tape_key(market_id)]
 
 
 # --- operator console extensions (issue 11) -----------------------------------------------------

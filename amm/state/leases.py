@@ -2,8 +2,8 @@
 resource: "market:{m}" (one market's cycles never overlap), "feed", "scheduler". Acquire,
 steal, renew and release are Lua scripts; renew and release act only for the token's holder.
 
-Every acquisition (and steal) also gets a fencing token from `amm:fence:{resource}`,
-strictly greater than every earlier one: the platform refuses an order call carrying a
+Every acquisition (and steal) also gets a fencing token from `amm:fence` (one counter for
+every resource), strictly greater than every earlier one: the platform refuses an order call carrying a
 lower one than it has seen (issue 15), so a holder that lost its lease without knowing it
 cannot act after its successor has."""
 from __future__ import annotations
@@ -23,7 +23,8 @@ class Acquired(NamedTuple):
 
 
 def _acquire(resource: str, token: str, ttl_ms: int, steal: bool, conn: redis.Redis | None) -> Acquired | None:
-    got = script(conn_or_default(conn), "lease_acquire")(keys=[K.lease_key(resource), K.fence_key(resource)],
+    got = script(conn_or_default(conn), "lease_acquire")(keys=[K.lease_key(resource), K.FENCE,
+                                                                K.legacy_fence_key(resource)],
                                                           args=[token, int(ttl_ms), int(steal)])
     if got is None:
         return None

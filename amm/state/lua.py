@@ -353,8 +353,11 @@ return string.format('%d', cur)
 # Leases (amm/runtime/lease.py): take one (free, or whoever holds it) with a fencing token
 # strictly greater than every earlier acquisition's: max(last + 1, Redis's clock in µs), so
 # that it stays ahead of the tokens the platform has seen even when Redis lost the counter
-# (a restart without persistence) — unless Redis's clock went back meanwhile.
-# KEYS: lease, fence ; ARGV: token, ttl ms, steal (0/1).
+# (a restart without persistence) — unless Redis's clock went back meanwhile. One counter
+# serves every resource (larger than any earlier token of any resource, so of this one too: a
+# key per market cost 88 bytes each); the resource's own counter older versions kept is taken
+# into account once and deleted.
+# KEYS: lease, fence (the one counter), the resource's legacy fence ; ARGV: token, ttl ms, steal (0/1).
 # Returns {fencing token, previous holder's token or ''}, or nil when not free and not stealing.
 LEASE_ACQUIRE = """
 local prev = redis.call('GET', KEYS[1])
@@ -364,8 +367,10 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local t = redis.call('TIME')
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, now_us)
+local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1,
+                       tonumber(redis.call('GET', KEYS[3]) or '0') + 1, now_us)
 redis.call('SET', KEYS[2], string.format('%d', fence))
+redis.call('DEL', KEYS[3])
 return {string.format('%d', fence), prev or ''}
 """
 # Renew or release only while the token is still ours.
@@ -445,6 +450,27 @@ end
 return {n, claimed, string.format('%d', retry_at)}
 """
 
+# Drop what older versions of the runtime kept of one market: the fields of `amm:runtime:{m}`
+# named in ARGV (once the hash held a long value Redis keeps its hashtable encoding until the
+# key is written anew: rewritten without them) and the old list tape.
+# KEYS: runtime, legacy tape. ARGV: legacy field names. Returns 1 when the hash was rewritten.
+RUNTIME_COMPACT = """
+redis.call('DEL', KEYS[2])
+local legacy = {}
+local found = false
+for _, name in ipairs(ARGV) do
+  legacy[name] = true
+  if redis.call('HEXISTS', KEYS[1], name) == 1 then found = true end
+end
+if not found then return 0 end
+local all = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+for i = 1, #all, 2 do
+  if not legacy[all[i]] then redis.call('HSET', KEYS[1], all[i], all[i + 1]) end
+end
+return 1
+"""
+
 SOURCES = {
     "job_request": JOB_REQUEST,
     "job_request_many": JOB_REQUEST_MANY,
@@ -460,6 +486,7 @@ SOURCES = {
     "rebuild": REBUILD,
     "cursor_advance": CURSOR_ADVANCE,
     "oracle_failed": ORACLE_FAILED,
+    "runtime_compact": RUNTIME_COMPACT,
 }
 
 

@@ -2,7 +2,6 @@
 MARKET_FIELDS) and `amm:markets` (the markets whose inventory this AMM keeps)."""
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable, Mapping
 
 import redis
@@ -10,6 +9,7 @@ import redis
 import amm.state.keys as K
 from amm.state.codec import field_text, parse_fields
 from amm.state.connection import conn_or_default
+from amm.state.packing import trade_text
 
 
 def market_meta_text(meta: Mapping[str, Any]) -> dict[str, str]:
@@ -59,7 +59,8 @@ def market_push_refresh(vouched: Iterable[str], sequences: Mapping[str, int], *,
     trip: the statuses of the `vouched` markets are current as of `now` (a change would have
     come as a market event), their books' sequence ids are those of the latest book and trade
     events (`sequences`), their public trades (`tapes`, oldest first) are added to the capped
-    tapes the cycles read with a pushed book, and the feed's heartbeat says the tapes are kept."""
+    tapes the cycles read with a pushed book (a trade brought twice is kept once: its id is
+    its score and its text the member), and the feed's heartbeat says the tapes are kept."""
     pipe = conn_or_default(conn).pipeline(transaction=False)
     for market_id in vouched:
         mapping = {"updated_at_ms": str(int(now))}
@@ -68,7 +69,8 @@ def market_push_refresh(vouched: Iterable[str], sequences: Mapping[str, int], *,
         pipe.hset(K.market_key(market_id), mapping=mapping)
     for market_id, trades in (tapes or {}).items():
         key = K.tape_key(market_id)
-        pipe.lpush(key, *[json.dumps(t, separators=(",", ":")) for t in trades])
-        pipe.ltrim(key, 0, K.TAPE_KEEP - 1)
+        if trades:
+            pipe.zadd(key, {trade_text(t): int(t["id"]) for t in trades})
+            pipe.zremrangebyrank(key, 0, -K.TAPE_KEEP - 1)  # the newest TAPE_KEEP ids
     pipe.set(K.EVENTS_ALIVE, int(now), px=60_000)
     pipe.execute()

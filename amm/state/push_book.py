@@ -5,20 +5,20 @@ unhealthy (a sequence gap, a lost connection): a cycle reads the platform's book
 instead until a new snapshot is written."""
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable, Mapping
 
 import redis
 
 import amm.state.keys as K
 from amm.state.connection import conn_or_default
+from amm.state.packing import push_book_text, push_book_value
 
 
 def push_book_write(market_id: str, book: Mapping[str, Any], *, now: int, conn: redis.Redis | None = None) -> None:
     """The market's book (`sequence_id`, `bids`, `asks`: [[price, qty]] best first, depth-capped
     by the caller), as received at `now`."""
-    value = json.dumps({"sequence_id": int(book["sequence_id"]), "bids": book["bids"], "asks": book["asks"],
-                        "ms": int(now)}, separators=(",", ":"))
+    value = push_book_text({"sequence_id": int(book["sequence_id"]), "ms": int(now),
+                            "bids": book["bids"], "asks": book["asks"]})
     conn_or_default(conn).set(K.push_book_key(market_id), value)
 
 
@@ -44,4 +44,4 @@ def push_book_parse(raw: str | None, alive: str | None, *, now: int, max_age_ms:
         return None, "stale"
     if raw is None:
         return None, "missing"
-    return json.loads(raw), "ok"
+    return push_book_value(raw), "ok"

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable, Mapping
 
 import redis
@@ -17,9 +16,11 @@ import redis
 import amm.state.keys as K
 from amm.clock import now_ms
 from amm.exceptions import InvalidInput
-from amm.state.codec import field_text, parse_fields, parse_int, strategy_parse, strategy_text
+from amm.state.codec import field_text, parse_fields, parse_int
 from amm.state.connection import conn_or_default
 from amm.state.metric_counters import cycle_latency_queue
+from amm.state.packing import book_parse, book_text, fill_parse, trade_parse
+from amm.state.strategy_codec import strategy_parse, strategy_text
 from amm.state.runtime_flags import runtime_fields_text
 from amm.state.values import CycleRead, QuoteCycleRead, inventory_from_hash, orders_from_hash
 
@@ -82,20 +83,20 @@ def runtime_cycle_read(market_id: str, *, conn: redis.Redis | None = None) -> Cy
     pipe.get(K.book_key(market_id))
     pipe.get(K.push_book_key(market_id))
     pipe.get(K.PUSH_BOOK_ALIVE)
-    pipe.lrange(K.tape_key(market_id), 0, -1)
+    pipe.zrange(K.tape_key(market_id), 0, -1)
     pipe.get(K.EVENTS_ALIVE)
     results = pipe.execute()
     strategy, runtime, fills, _, deadman, book, pushed, alive, tape, events_alive = results[QUOTE_CYCLE_COMMANDS:]
     return CycleRead(
         quote=_quote_cycle_parse(market_id, results[:QUOTE_CYCLE_COMMANDS]),
-        strategy=strategy_parse(strategy),
+        strategy=strategy_parse(strategy, market_id),
         runtime=parse_fields(runtime, K.RUNTIME_FIELDS),
-        fills=[json.loads(f) for f in fills],
+        fills=[fill_parse(f) for f in fills],
         deadman=parse_fields(deadman, K.DEADMAN_FIELDS),
-        book=json.loads(book) if book else None,
+        book=book_parse(book),
         push_book=pushed,
         push_alive=alive,
-        tape=[json.loads(t) for t in tape],
+        tape=[trade_parse(t) for t in reversed(tape)],  # newest first
         events_alive=int(events_alive) if events_alive else None,
     )
 
@@ -107,15 +108,18 @@ def cycle_commit(
     strategy: Mapping[str, Any] | None = None,
     runtime: Mapping[str, Any] | None = None,
     book: Mapping[str, Any] | None = None,
+    drop_book: bool = False,
     now: int | None = None,
     latency_s: float | None = None,
     outcome: str = "",
     conn: redis.Redis | None = None,
 ) -> None:
     """The end of a quote cycle in one round trip: `amm:state` fields, the StrategyState
-    blob, runtime fields (cycles counted), the book it read (when it read one), the run's
-    last-cycle heartbeat and, given `latency_s`, the cycle's latency counted in the
-    `outcome`'s histogram (the metrics scrape reads it; in the same MULTI, no round trip more)."""
+    blob, runtime fields (cycles counted), the book it read (when it read one; `drop_book`:
+    it read the pushed book, so the kept REST book is older than what it saw), the tape's
+    trades up to the runtime's `tape_id` (seen) removed, the run's last-cycle heartbeat and,
+    given `latency_s`, the cycle's latency counted in the `outcome`'s histogram (the metrics
+    scrape reads it; in the same MULTI, no round trip more)."""
     now = now_ms() if now is None else now
     unknown = set(state_fields or {}) - set(K.STATE_FIELDS)
     if unknown:
@@ -126,10 +130,14 @@ def cycle_commit(
         pipe.hset(K.state_key(market_id), mapping={n: v if isinstance(v, str) else field_text(n, v, K.STATE_FIELDS)
                                                    for n, v in state_fields.items()})
     if strategy is not None:
-        pipe.set(K.strategy_key(market_id), strategy_text(strategy))
+        pipe.set(K.strategy_key(market_id), strategy_text(strategy, market_id))
     if book is not None:
-        pipe.set(K.book_key(market_id), json.dumps(book, separators=(",", ":")))
+        pipe.set(K.book_key(market_id), book_text(book))
+    elif drop_book:
+        pipe.delete(K.book_key(market_id))
     fields = {"last_cycle_ms": now, **(runtime or {})}
+    if fields.get("tape_id") not in (None, ""):
+        pipe.zremrangebyscore(K.tape_key(market_id), "-inf", int(fields["tape_id"]))
     pipe.hset(K.runtime_key(market_id), mapping=runtime_fields_text(fields))
     pipe.hincrby(K.runtime_key(market_id), "cycles", 1)
     pipe.hset(K.RUN, "last_cycle_ms", str(int(now)))

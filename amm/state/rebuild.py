@@ -69,7 +69,16 @@ def market_rebuild(
               int(expected_cursor), len(entries), *pairs, "" if expected_epoch is None else int(expected_epoch),
               amm_settings.AMM_PRIVILEGED_PENDING_MAX_MS],
     )
+    runtime_compact(market_id, conn=conn)
     return int(cash) if outcome == "ok" else None
+
+
+def runtime_compact(market_id: str, *, conn: redis.Redis | None = None) -> bool:
+    """Drop what older versions kept of the market's runtime state (K.LEGACY_RUNTIME_FIELDS in
+    `amm:runtime:{m}`, the list tape `amm:tape:{m}`), so that the hash is compact again: done
+    by every rebuild (each run's startup sync); True when the hash was rewritten."""
+    return bool(script(conn_or_default(conn), "runtime_compact")(
+        keys=[K.runtime_key(market_id), K.legacy_tape_key(market_id)], args=list(K.LEGACY_RUNTIME_FIELDS)))
 
 
 def market_forget(market_id: str, *, conn: redis.Redis | None = None) -> None:

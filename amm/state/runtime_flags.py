@@ -3,7 +3,6 @@ traces of order calls on their way to the platform (`inflight:{token}` fields of
 hash), re-sync requests, and `amm:fills:{m}` (fills the feed hands to the next cycle)."""
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable, Mapping
 
 import redis
@@ -12,6 +11,7 @@ import amm.state.keys as K
 from amm.exceptions import InvalidInput
 from amm.state.codec import field_text, parse_fields
 from amm.state.connection import conn_or_default
+from amm.state.packing import fill_text
 
 
 def runtime_fields_text(fields: Mapping[str, Any]) -> dict[str, str]:
@@ -70,7 +70,7 @@ def order_calls_in_flight(runtime: Mapping[str, Any]) -> dict[str, str]:
 def fills_push(market_id: str, fills: Iterable[Mapping[str, Any]], *, conn: redis.Redis | None = None) -> int:
     """Queue fills for the market's next quote cycle (the strategy's L3 and phase volume);
     `runtime_cycle_read` takes them. The list keeps the newest FILLS_KEEP."""
-    items = [json.dumps(dict(f), separators=(",", ":")) for f in fills]
+    items = [fill_text(f) for f in fills]
     if not items:
         return 0
     pipe = conn_or_default(conn).pipeline(transaction=True)

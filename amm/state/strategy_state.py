@@ -9,7 +9,8 @@ import redis
 
 import amm.state.keys as K
 from amm.exceptions import InvalidInput
-from amm.state.codec import field_text, parse_fields, strategy_parse
+from amm.state.codec import field_text, parse_fields
+from amm.state.strategy_codec import strategy_parse
 from amm.state.connection import conn_or_default
 
 
@@ -41,7 +42,7 @@ def state_increment(market_id: str, *, conn: redis.Redis | None = None, **deltas
 
 # --- amm:strategy (written by cycle_commit) ----------------------------------------------------
 def strategy_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, Any] | None:
-    return strategy_parse(conn_or_default(conn).get(K.strategy_key(market_id)))
+    return strategy_parse(conn_or_default(conn).get(K.strategy_key(market_id)), market_id)
 
 
 # --- amm:config --------------------------------------------------------------------------------

@@ -106,5 +106,5 @@ class CycleRead:
     book: dict[str, Any] | None = None  # the book a cycle last read (`amm:book:{m}`)
     push_book: str | None = None  # the WebSocket book feed's (`amm:pushbook:{m}`, raw: see push_book_parse)
     push_alive: str | None = None  # the book feed's heartbeat
-    tape: list[dict[str, Any]] = field(default_factory=list)  # `amm:tape:{m}`, newest first
+    tape: list[dict[str, Any]] = field(default_factory=list)  # `amm:trades:{m}` (not yet seen by a cycle), newest first
     events_alive: int | None = None  # the event-stream feed's heartbeat (ms): the tape is kept

@@ -5,6 +5,7 @@ scheduler and workers keep the oracle fresh beside the cycles."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 
 import pytest
@@ -18,9 +19,35 @@ from tests.amm.runtime.support import _stop_deadman_sweeper, rt, wait_until  # n
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+DECIDED = "cycle %s decided %s"  # amm/runtime/cycle.py's DEBUG line: Decision.summary()
+_decided: list[logging.LogRecord] = []
+
+
+class _Decisions(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == DECIDED:
+            _decided.append(record)
+
+
+@pytest.fixture(autouse=True)
+def decisions():
+    """The cycles' decisions as they log them (at DEBUG: kept in no Redis key), in every thread."""
+    logger, handler = logging.getLogger("amm.runtime.cycle"), _Decisions(logging.DEBUG)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    _decided.clear()
+    yield
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
 def summary(market_id: str) -> dict:
-    """What the last cycle's strategy decided (Decision.summary(), kept in amm:runtime)."""
-    return json.loads(state.runtime_get(market_id)["summary"])
+    """What the last cycle of the market decided (Decision.summary())."""
+    record = next((r for r in reversed(list(_decided)) if r.args[0] == market_id), None)
+    if record is None:
+        raise LookupError(f"no cycle of {market_id} decided anything yet")
+    return json.loads(record.args[1])
 
 
 @pytest.fixture

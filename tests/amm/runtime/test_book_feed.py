@@ -20,6 +20,7 @@ from amm.runtime.context import context
 from amm.runtime.cycle import quote_cycle
 from amm.runtime.feed import feed_loop
 from amm.runtime.unique_jobs import get_queue
+from amm.state.packing import push_book_value
 from tests.amm.runtime.support import _stop_deadman_sweeper, rt, wait_until  # noqa: F401 - fixtures
 from tests.ws_fixtures import FrameDropProxy, asgi_server  # noqa: F401 - fixtures
 
@@ -37,8 +38,7 @@ def _order(rt, *, side: str, direction: str, price: int, qty: int = 5) -> dict:
 
 
 def _pushed(redis_conn, market_id: str) -> dict | None:
-    raw = redis_conn.get(f"amm:pushbook:{market_id}")
-    return json.loads(raw) if raw else None
+    return push_book_value(redis_conn.get(f"amm:pushbook:{market_id}"))
 
 
 def _same_as_platform(rt, redis_conn) -> bool:

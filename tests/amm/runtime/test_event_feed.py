@@ -5,7 +5,6 @@ reconciled against each other and the platform. Real Redis streams, the platform
 HTTP; entries are written in the contract's format from the platform's own trade bodies."""
 from __future__ import annotations
 
-import json
 import time
 
 import httpx
@@ -77,7 +76,7 @@ def test_an_amm_fill_from_the_stream_is_applied_once_acknowledged_and_requoted(s
     assert pending(redis_conn) == 0  # everything acknowledged, the bad entry too
     assert state.job_marker(f"quote:{rt.market_id}")  # the fill's requote was requested
     assert state.trade_cursor_get() == max(t["id"] for t in trades)
-    tape = [json.loads(t) for t in redis_conn.lrange(f"amm:tape:{rt.market_id}", 0, -1)]
+    tape = state.runtime_cycle_read(rt.market_id).tape  # as a cycle reads it
     assert tape[0]["id"] == other["id"]  # the newest first; anyone's trades of the market
     assert {t["id"] for t in tape} == {t["id"] for t in trades} | {other["id"]}
     assert set(tape[0]) == {"id", "price_cents", "quantity", "executed_ms"}  # public: no user ids

@@ -7,7 +7,7 @@ import json
 
 from amm import state
 from amm.state import keys as K
-from amm.state.codec import px_from_steps, px_steps, strategy_parse, strategy_text, ts_from_runs, ts_runs
+from amm.state.strategy_codec import px_from_steps, px_steps, strategy_parse, strategy_text, ts_from_runs, ts_runs
 from amm.strategy import (
     Inventory,
     LiveOrder,
@@ -70,8 +70,19 @@ def test_a_kept_strategy_state_round_trips_through_redis_unchanged(redis_conn):
     assert state.strategy_get(M) == strategy.to_dict()
     assert StrategyState.from_dict(state.runtime_cycle_read(M).strategy) == strategy
     stored = json.loads(redis_conn.get(K.strategy_key(M)))
-    assert "sample_ts" not in stored and len(stored["sample_ts_runs"]) < 10  # a steady sampling step: a few runs
-    assert "sample_px" not in stored and len(stored["sample_px_e4_steps"]) == len(strategy.sample_px)
+    assert isinstance(stored, list) and M not in redis_conn.get(K.strategy_key(M))  # compact: the key names the market
+    runs, px = stored[-2], stored[-1]
+    assert len(runs) < 10  # a steady sampling step: a few runs of sample times
+    assert px.startswith("h")  # the prices' steps as int16, base64
+
+
+def test_a_strategy_blob_in_the_runs_and_steps_form_is_still_read(redis_conn):
+    """What the version before the compact form wrote (sample times as runs, prices as steps)."""
+    strategy = run_cycles(StrategyState.initial(M, START_MS), 0, 60).to_dict()
+    redis_conn.set(K.strategy_key(M), strategy_text(strategy))  # without the market id: that form
+    assert "sample_ts_runs" in json.loads(redis_conn.get(K.strategy_key(M)))
+    assert state.strategy_get(M) == strategy
+    assert state.runtime_cycle_read(M).strategy == strategy
 
 
 def test_a_strategy_blob_stored_in_the_plain_form_is_still_read(redis_conn):
@@ -91,7 +102,7 @@ def test_the_strategy_blob_stops_growing_once_the_sigma_window_is_full(redis_con
     state.cycle_commit(M, strategy=strategy.to_dict(), now=START_MS)
     after_80_min = redis_conn.strlen(K.strategy_key(M))
     assert after_80_min <= after_20_min * 1.1
-    assert after_80_min < 1_500  # the window's price steps and a few runs of sample times
+    assert after_80_min < 700  # the window's price steps (2 bytes each, base64) and a few runs of sample times
 
 
 def test_fills_waiting_for_a_cycle_are_capped(redis_conn):
