@@ -281,6 +281,19 @@ def main() -> None:
             print(f"  SQL statements       {counters.sql / cycles:9.2f} per cycle")
             for stack, n in counters.stacks.most_common(8):
                 print(f"    {n / cycles:5.2f}  {stack}")
+            # What a quiet cycle rewrites with a different value (the rest is rewritten as it was).
+            before = {m: (conn.get(f"amm:strategy:{m}"), conn.hgetall(f"amm:state:{m}"), conn.hgetall(f"amm:runtime:{m}"))
+                      for m in markets}
+            run_rounds(markets, 1, batch, feeds)
+            changed: Counter = Counter()
+            for m, (blob, st, rt) in before.items():
+                changed["amm:strategy blob"] += conn.get(f"amm:strategy:{m}") != blob
+                for name, value in conn.hgetall(f"amm:state:{m}").items():
+                    changed[f"amm:state {name}"] += st.get(name) != value
+                for name, value in conn.hgetall(f"amm:runtime:{m}").items():
+                    changed[f"amm:runtime {name}"] += rt.get(name) != value
+            print("  changed by one quiet cycle (markets of " + str(len(markets)) + "): "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(changed.items()) if v))
             if args.profile_rounds:
                 profiler = cProfile.Profile(time.thread_time)  # CPU, not wall time: no waits for Redis
                 pcycles, _, _, _ = run_rounds(markets, args.profile_rounds, batch, feeds, profiler=profiler)
@@ -290,6 +303,13 @@ def main() -> None:
                 print("\nthe cycle's steps (cProfile, cumulative µs per cycle, calls per cycle):")
                 for label, micros, calls in step_times(stats, pcycles):
                     print(f"  {label:66s} {micros:8.0f} µs  {calls:6.2f}")
+                print(f"\nthe project's top {args.top} by cumulative time (cProfile; µs per cycle, calls per cycle):")
+                ours = [(k, v) for k, v in stats.stats.items()
+                        if "/amm/" in k[0].replace(os.sep, "/") and "site-packages" not in k[0]]
+                for (filename, line, name), (_, calls, _, cumulative, _) in sorted(
+                        ours, key=lambda kv: kv[1][3], reverse=True)[:args.top]:
+                    where = "amm/" + filename.replace(os.sep, "/").rsplit("/amm/", 1)[-1]
+                    print(f"  {cumulative * 1e6 / pcycles:7.1f} µs  {calls / pcycles:6.1f}  {name} ({where}:{line})")
                 print(f"\ntop {args.top} by own time (cProfile; µs per cycle, calls per cycle):")
                 rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:args.top]
                 for (filename, line, name), (_, calls, own, _, _) in rows:
