@@ -6,11 +6,12 @@ A pipeline, read top to bottom in `_Cycle`: read → decide → act → record. 
 owns its state; the steps it calls (lifecycle.step, killswitch.engage_by_defense, the
 executor) take values and return values.
 
-1. Take the market's lease (cycles of a market never overlap; AMM_CYCLE_LEASE_WAIT_MS).
-2. Read: one pipelined Redis read (`state.runtime_cycle_read`): inventory, orders, state,
-   config version, oracle, market metadata, the kept StrategyState, runtime flags, new
-   fills, the dead man's switch. The instance's lifecycle from the database (its source of
-   truth).
+1. Take the market's lease (cycles of a market never overlap; AMM_CYCLE_LEASE_WAIT_MS) and,
+2. in the same round trip once it is taken (`state.cycle_begin`, one script; it also starts
+   the cycle's job run), read Redis: inventory, orders, state, config version, oracle,
+   market metadata, the kept StrategyState, runtime flags, new fills, the dead man's switch,
+   the books. The instance's lifecycle from the database (its source of truth). A re-read
+   later in the cycle is `state.runtime_cycle_read`.
 3. Redis lost the market (FLUSHDB, restart) or asked for it: full rebuild from the platform.
 4. Market status: `amm:market:{m}` as the feed job refreshes it (AMM_STATUS_POLL_MS), or a
    GET of the market when that is older than AMM_MARKET_STATUS_MAX_AGE_MS; lifecycle
@@ -25,7 +26,8 @@ executor) take values and return values.
    atomic replace (nothing when there are none); mint.
 8. Record: write `amm:state` (state_fields + last_requote_ms), the StrategyState, runtime
    fields, the book read and the cycle's latency (`amm_quote_cycle_duration_seconds`,
-   counted in that same write).
+   counted in that same write), in one round trip with the lease's release and the job run's
+   finish (`state.cycle_close`): a quiet cycle makes two Redis round trips and one SQL read.
 
 A cycle that would change nothing sends nothing: no order call, and a quiet tick no call at all.
 Before each replace and mint the decision sends, the lease is checked: a holder that lost
@@ -142,24 +144,60 @@ class StrategyInput:
                       market_trades=self.market_trades)
 
 
+@dataclass
+class CycleJob:
+    """The unique job (amm/runtime/unique_jobs.py) a cycle runs in. Its run's start and finish
+    ride on the cycle's own two round trips (state.cycle_begin, state.cycle_close) instead of
+    two more: the cycle takes the rerun request waiting (its reason becomes the cycle's) and,
+    at its end, `again` is the reason of one requested meanwhile (run again), else None."""
+
+    key: str
+    ttl_ms: int
+    queue: str | None = None  # the job queue's key, peeked at on the way out (in the AMM's Redis)
+    again: str | None = None
+    peeked: bool = False  # the last cycle's end peeked at the queue: `queue_head` is what it saw
+    queue_head: str | None = None
+
+
 def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = None,
-                wait_ms: int | None = None, ctx: RuntimeContext | None = None) -> CycleResult:
-    """Run one cycle of `market_id` under its lease (module docstring)."""
+                wait_ms: int | None = None, ctx: RuntimeContext | None = None,
+                job: CycleJob | None = None) -> CycleResult:
+    """Run one cycle of `market_id` under its lease (module docstring); within `job`'s run
+    when given. A quiet cycle makes two Redis round trips: the lease taken with the read
+    (and the job run started), the commit with the lease's release (and the job run finished)."""
     started = time.perf_counter()
     lease = market_lease(market_id)
-    if not lease.acquire(wait_ms=amm_settings.AMM_CYCLE_LEASE_WAIT_MS if wait_ms is None else wait_ms):
+    sent_at = time.monotonic()
+    begun = state.cycle_begin(market_id, lease=lease.resource, token=lease.token, ttl_ms=lease.ttl_ms,
+                              job=job.key if job else None, job_ttl_ms=job.ttl_ms if job else None)
+    if job is not None:
+        reason, job.again, job.peeked = begun.again or reason, None, False
+    if begun.fencing_token is not None:
+        lease.adopt(begun.fencing_token, sent_at)
+    elif not lease.acquire(wait_ms=amm_settings.AMM_CYCLE_LEASE_WAIT_MS if wait_ms is None else wait_ms):
+        if job is not None:
+            job.again = state.job_finish(job.key, ttl_ms=job.ttl_ms)
         return CycleResult(market_id, reason, "busy")
     handle = renewer.add(lease.renew)
-    cycle = _Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx or context(), started=started)
+    cycle = _Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx or context(), started=started,
+                   read=begun.read)
     try:
         result = cycle.run()
-    finally:
+    except BaseException:
         renewer.remove(handle)
         lease.release()
-    if result.outcome not in ("quoted", "unchanged"):  # those committed it with their state (and latency)
-        # The heartbeat is wall-clock time: the scheduler compares it with its own clock.
-        state.cycle_end(now=state.now_ms(), outcome=result.outcome,
-                        latency_s=None if cycle.latency_recorded else time.perf_counter() - started)
+        raise
+    renewer.remove(handle)
+    # The commit (quoted, unchanged, kill_switch) or, for the others, the heartbeat and latency;
+    # the heartbeat is wall-clock time: the scheduler compares it with its own clock.
+    end = cycle.committed or {"now": state.now_ms(), "outcome": result.outcome,
+                              "latency_s": time.perf_counter() - started}
+    closed = state.cycle_close(
+        market_id, **end, heartbeat_ms=None if result.outcome in ("quoted", "unchanged") else state.now_ms(),
+        lease=lease.resource, token=lease.token if lease.let_go() else None,
+        job=job.key if job else None, job_ttl_ms=job.ttl_ms if job else None, queue=job.queue if job else None)
+    if job is not None:
+        job.again, job.peeked, job.queue_head = closed.again, job.queue is not None, closed.queue_head
     result = replace(result, duration_ms=round((time.perf_counter() - started) * 1000, 2), **cycle.latencies())
     level = logging.INFO if result.sent or result.outcome not in ("unchanged", "idle") else logging.DEBUG
     timing = "".join(f", {label} {value} ms" for label, value in (("fill age", result.fill_age_ms),
@@ -176,7 +214,7 @@ class _Cycle:
     lifecycle, runtime flags, the fills it took) and what it did (sent, placed, cancelled)."""
 
     def __init__(self, market_id: str, *, reason: str, now_ms: int | None, lease: Lease,
-                 ctx: RuntimeContext, started: float) -> None:
+                 ctx: RuntimeContext, started: float, read: state.CycleRead | None = None) -> None:
         self.market_id = market_id
         self.reason = reason
         self.lease = lease
@@ -188,6 +226,7 @@ class _Cycle:
         # read
         self.instance: InstanceView | None = None
         self.read: state.CycleRead | None = None
+        self.prefetched = read  # the read taken with the lease (state.cycle_begin): the first load's
         self.runtime: Mapping[str, Any] = {}
         self.fills: list[dict[str, Any]] = []  # every read takes the new fills: kept across re-reads
         self.lifecycle = ""
@@ -202,7 +241,7 @@ class _Cycle:
         self.sent = self.placed = self.cancelled = 0
         self.replaced_ms = 0
         self.took_over = False  # found an earlier holder's unanswered order calls
-        self.latency_recorded = False
+        self.committed: dict[str, Any] | None = None  # what `commit` hands to state.cycle_close
 
     def result(self, outcome: str, detail: str = "") -> CycleResult:
         return CycleResult(self.market_id, self.reason, outcome, lifecycle=self.lifecycle, sent=self.sent,
@@ -308,7 +347,8 @@ class _Cycle:
         return True
 
     def load(self) -> None:
-        self.read = state.runtime_cycle_read(self.market_id)
+        read, self.prefetched = self.prefetched, None
+        self.read = read or state.runtime_cycle_read(self.market_id)
         self.fills += self.read.fills
         self.took_over = self.took_over or bool(state.order_calls_in_flight(self.read.runtime))
         self.runtime = executor.orphaned_calls_adopt(self.market_id, self.read.runtime)
@@ -566,8 +606,9 @@ class _Cycle:
             fields["last_requote_ms"] = self.now if self.fixed_now is not None else (self.replaced_ms or state.now_ms())
         if log.isEnabledFor(logging.DEBUG):  # what the strategy decided: kept in no Redis key (memory per market)
             log.debug("cycle %s decided %s", self.market_id, json.dumps(decision.summary(), separators=(",", ":")))
-        state.cycle_commit(
-            self.market_id, state_fields=fields, strategy=strategy.to_dict(),
+        # Written with the lease's release at the cycle's end (quote_cycle: state.cycle_close).
+        self.committed = dict(
+            commit=True, state_fields=fields, strategy=strategy.to_dict(),
             runtime={"last_reason": self.reason, "last_outcome": "quoted" if self.sent else "unchanged",
                      **({"tape_id": self.tape_id} if self.tape_id is not None else {})},
             book=self.fetched_book if not self.sent else None,  # a replace changed the book it read
@@ -576,7 +617,6 @@ class _Cycle:
             latency_s=time.perf_counter() - self.started,
             outcome="quoted" if self.sent else ("unchanged" if requoted else "kill_switch"),
         )
-        self.latency_recorded = True
 
     # --- a refusal the catch-up did not explain ------------------------------------------------
     def inventory_disagrees(self, exc: InsufficientFunds) -> str:

@@ -11,15 +11,33 @@ from amm.runtime import cycle  # cycle.quote_cycle read at each call: the runtim
 from amm.runtime.job_requests import quote_key, request_cycle, request_cycles
 from amm.runtime.lease import lease_ttl_ms
 from amm.runtime.renewer import renewer
-from amm.runtime.unique_jobs import run_unique, urgent_waiting
+from amm.runtime.unique_jobs import is_urgent, marker_kept, queue_key_in_state_redis, urgent_waiting
 
 log = logging.getLogger(__name__)
+
+MAX_RUNS = 10  # a market's job runs its cycle at most this often in a row (unique_jobs.run_unique's)
 
 
 def cycle_run(market_id: str, reason: str = "tick") -> None:
     """One quote cycle of the market (again while requotes were requested meanwhile)."""
-    run_unique(quote_key(market_id), lambda again: cycle.quote_cycle(market_id, reason=again or reason),
-               marker_ttl_ms=lease_ttl_ms())
+    _market_cycles(quote_key(market_id), market_id, reason, ttl_ms=lease_ttl_ms())
+
+
+def _market_cycles(key: str, market_id: str, reason: str, *, ttl_ms: int, queue: str | None = None) -> cycle.CycleJob:
+    """The body of a market's unique job (unique_jobs.run_unique's), its marker's start and
+    finish done by the cycle's own round trips (cycle.CycleJob): the cycle, again while
+    requests came meanwhile (at most MAX_RUNS; then the scheduler's next tick serves what is
+    left); the marker released at the end, or on an error. Given the queue's key, the last
+    cycle's end peeks at its head (the job returned tells)."""
+    job = cycle.CycleJob(key, ttl_ms, queue=queue)
+    with marker_kept(key, ttl_ms=ttl_ms):
+        for _ in range(MAX_RUNS):
+            cycle.quote_cycle(market_id, reason=reason, job=job)
+            if job.again is None:
+                return job
+            reason = job.again
+        state.job_done(key)
+        return job
 
 
 def cycles_run_batch(market_ids: list[str], reason: str = "tick") -> None:
@@ -32,6 +50,8 @@ def cycles_run_batch(market_ids: list[str], reason: str = "tick") -> None:
     the job as failed."""
     ttl = lease_ttl_ms()
     keys = [quote_key(m) for m in market_ids]
+    queue = queue_key_in_state_redis()  # each cycle's end peeks at the queue's head: no round trip more
+    job: cycle.CycleJob | None = None
     at = [0]
     state.job_renew_many(keys, ttl_ms=ttl)  # running now: a worker that dies frees them within the TTL
     handle = renewer.add(lambda: state.job_renew_many(keys[at[0] + 1:], ttl_ms=ttl))  # the markets still waiting
@@ -39,12 +59,12 @@ def cycles_run_batch(market_ids: list[str], reason: str = "tick") -> None:
     try:
         for i, market_id in enumerate(market_ids):
             at[0] = i
-            if i and urgent_waiting():
+            if i and (is_urgent(job.queue_head) if job is not None and job.peeked else urgent_waiting()):
                 _give_way(market_ids[i:], keys[i:], reason=reason)
                 break
+            job = None
             try:
-                run_unique(keys[i], lambda again, m=market_id: cycle.quote_cycle(m, reason=again or reason),
-                           marker_ttl_ms=ttl)
+                job = _market_cycles(keys[i], market_id, reason, ttl_ms=ttl, queue=queue)
             except Exception as exc:  # noqa: BLE001 - logged, raised after the others ran
                 log.exception("quote cycle of %s failed", market_id)
                 first_error = first_error or exc

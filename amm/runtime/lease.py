@@ -74,6 +74,14 @@ class Lease:
         if self.resource.startswith(MARKET_PREFIX):
             _held.fences[self.resource[len(MARKET_PREFIX):]] = self
 
+    def adopt(self, fencing_token: int, sent_at: float) -> None:
+        """The lease was taken for this holder's token by a call sent at `sent_at` (monotonic)
+        that got `fencing_token`: acquire's own call, or a script that takes it along with
+        more (state.cycle_begin)."""
+        self.fencing_token = fencing_token
+        self._taken(sent_at)
+        self._register()
+
     def acquire(self, *, wait_ms: int = 0, poll_ms: int = 5) -> bool:
         """Take the lease, waiting up to `wait_ms` for its holder to release it."""
         deadline = time.monotonic() + wait_ms / 1000
@@ -81,9 +89,7 @@ class Lease:
             sent_at = time.monotonic()
             fencing_token = state.lease_acquire(self.resource, self.token, ttl_ms=self.ttl_ms)
             if fencing_token is not None:
-                self.fencing_token = fencing_token
-                self._taken(sent_at)
-                self._register()
+                self.adopt(fencing_token, sent_at)
                 return True
             if time.monotonic() >= deadline:
                 return False
@@ -95,9 +101,7 @@ class Lease:
         its order calls carry a lower fencing token."""
         sent_at = time.monotonic()
         got = state.lease_steal(self.resource, self.token, ttl_ms=self.ttl_ms)
-        self.fencing_token = got.fencing_token
-        self._taken(sent_at)
-        self._register()
+        self.adopt(got.fencing_token, sent_at)
         return got.previous
 
     def renew(self) -> bool:
@@ -121,13 +125,19 @@ class Lease:
             return True
         return self.renew()
 
-    def release(self) -> bool:
+    def let_go(self) -> bool:
+        """This process stops using the lease (no more order calls under its fence); True
+        when it held it: Redis must then be told, by `release()` or along with more
+        (state.cycle_close, which releases only while the token is still ours)."""
         if self.resource.startswith(MARKET_PREFIX) and _held.fences.get(self.resource[len(MARKET_PREFIX):]) is self:
             del _held.fences[self.resource[len(MARKET_PREFIX):]]
         if not self.held:
             return False
         self.held = False
-        return state.lease_release(self.resource, self.token)
+        return True
+
+    def release(self) -> bool:
+        return self.let_go() and state.lease_release(self.resource, self.token)
 
     def __enter__(self) -> "Lease":
         if not self.acquire():

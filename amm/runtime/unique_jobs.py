@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -144,14 +145,48 @@ def urgent_waiting() -> bool:
     """Is the job at the head of the queue a single market's cycle or the feed? (They are
     enqueued at the front; a batch of periodic cycles gives way to them.)"""
     queue = get_queue()
-    head = queue.connection.lindex(queue.key, 0)
+    return is_urgent(queue.connection.lindex(queue.key, 0))
+
+
+def is_urgent(head: str | bytes | None) -> bool:
+    """Is `head` (the job id at the head of the queue) a single market's cycle or the feed?"""
     if isinstance(head, bytes):
         head = head.decode()
     return bool(head) and head.startswith(URGENT_PREFIXES)
 
 
+def queue_key_in_state_redis() -> str | None:
+    """The queue's Redis key when the queue lives in the AMM's own Redis (the same server and
+    database, as ammproject's settings have it): a script of amm.state can then peek at its
+    head on the way (state.cycle_close). None when it lives elsewhere."""
+    queue = get_queue()
+
+    def where(conn) -> tuple:
+        kwargs = conn.connection_pool.connection_kwargs
+        return kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), int(kwargs.get("db") or 0)
+
+    return queue.key if where(queue.connection) == where(state.get_redis()) else None
+
+
 def queued_count() -> int:
     return get_queue().count
+
+
+@contextmanager
+def marker_kept(key: str, *, ttl_ms: int):
+    """While a job's body runs: its marker renewed (a worker that dies frees it within
+    `ttl_ms`); on an error, released (the scheduler's next tick serves what is left)."""
+    handle = renewer.add(lambda: state.job_renew(key, ttl_ms=ttl_ms))
+    try:
+        yield
+    except BaseException:
+        try:
+            state.job_done(key)
+        except Exception:  # noqa: BLE001 - Redis down: the marker expires by itself
+            pass
+        raise
+    finally:
+        renewer.remove(handle)
 
 
 def run_unique(key: str, fn: Callable[[str | None], Any], *, marker_ttl_ms: int, max_runs: int = 10,
@@ -160,8 +195,7 @@ def run_unique(key: str, fn: Callable[[str | None], Any], *, marker_ttl_ms: int,
     it waited, else None), again while reruns were requested meanwhile (at most `max_runs`;
     never when not `rerun`), keeping the marker alive; release it at the end."""
     reason = state.job_started(key, ttl_ms=marker_ttl_ms)
-    handle = renewer.add(lambda: state.job_renew(key, ttl_ms=marker_ttl_ms))
-    try:
+    with marker_kept(key, ttl_ms=marker_ttl_ms):
         result = None
         if not rerun:
             result = fn(None)
@@ -174,11 +208,3 @@ def run_unique(key: str, fn: Callable[[str | None], Any], *, marker_ttl_ms: int,
                 return result
         state.job_done(key)  # the scheduler's next tick serves what is left
         return result
-    except BaseException:
-        try:
-            state.job_done(key)
-        except Exception:  # noqa: BLE001 - Redis down: the marker expires by itself
-            pass
-        raise
-    finally:
-        renewer.remove(handle)

@@ -17,7 +17,8 @@ Modules (the data dictionary first, then one module per domain):
   inventory read: `Inventory`, the strategy's type, the one in-memory inventory
   (`InventoryView` is its name here).
 - quote_cycle.py: the quote cycle's one read (`quote_cycle_read`, `runtime_cycle_read`) and
-  its one write (`cycle_commit`, `cycle_end`).
+  its one write (`cycle_commit`, `cycle_end`); the runtime's cycle start and end, each one
+  round trip with its lease and job marker (`cycle_begin`, `cycle_close`).
 - inventory.py: `amm:inventory` reads and the fill feed's write (`fill_apply`, exactly once
   through `amm:processed`).
 - tracked_orders.py: `amm:orders` (track, untrack) and fills seen before their order.
@@ -40,7 +41,8 @@ Modules (the data dictionary first, then one module per domain):
 - monitor.py: the heartbeats the health check reads, in one round trip.
 
 Design notes
-- One round trip per quote cycle: `quote_cycle_read` (MULTI/EXEC of six reads).
+- One round trip per quote cycle: `quote_cycle_read` (MULTI/EXEC of six reads). The runtime's
+  quiet cycle makes two: `cycle_begin` and `cycle_close` (scripts: one command each).
 - Cash: the platform keeps cash per account; the seed keys `cash_cents` per market. Here
   `cash_cents` mirrors the account's AVAILABLE balance in every kept market's hash (each
   cash delta is applied to all of them), so reconciliation compares it with
@@ -131,6 +133,10 @@ from amm.state.oracle_readings import (  # noqa: F401
 )
 from amm.state.order_journal import journal_ack, journal_append, journal_length, journal_read  # noqa: F401
 from amm.state.quote_cycle import (  # noqa: F401
+    CycleBegin,
+    CycleClose,
+    cycle_begin,
+    cycle_close,
     cycle_commit,
     cycle_end,
     quote_cycle_read,

@@ -357,23 +357,37 @@ return string.format('%d', cur)
 # serves every resource (larger than any earlier token of any resource, so of this one too: a
 # key per market cost 88 bytes each); the resource's own counter older versions kept is taken
 # into account once and deleted.
-# KEYS: lease, fence (the one counter), the resource's legacy fence ; ARGV: token, ttl ms, steal (0/1).
-# Returns {fencing token, previous holder's token or ''}, or nil when not free and not stealing.
-LEASE_ACQUIRE = """
-local prev = redis.call('GET', KEYS[1])
-if prev and ARGV[3] == '0' then
-  return nil
+# lease_take(lease, fence (the one counter), the resource's legacy fence, token, ttl ms, steal):
+# {fencing token, previous holder's token or ''}, or nil when not free and not stealing.
+# lease_release(lease, token): 1 when released, 0 when it was not ours.
+LEASE_PRELUDE = """
+local function lease_take(lease, fence_key, legacy_key, token, ttl, steal)
+  local prev = redis.call('GET', lease)
+  if prev and not steal then
+    return nil
+  end
+  redis.call('SET', lease, token, 'PX', ttl)
+  local t = redis.call('TIME')
+  local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local fence = math.max(tonumber(redis.call('GET', fence_key) or '0') + 1,
+                         tonumber(redis.call('GET', legacy_key) or '0') + 1, now_us)
+  redis.call('SET', fence_key, string.format('%d', fence))
+  redis.call('DEL', legacy_key)
+  return {string.format('%d', fence), prev or ''}
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-local t = redis.call('TIME')
-local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1,
-                       tonumber(redis.call('GET', KEYS[3]) or '0') + 1, now_us)
-redis.call('SET', KEYS[2], string.format('%d', fence))
-redis.call('DEL', KEYS[3])
-return {string.format('%d', fence), prev or ''}
+local function lease_release(lease, token)
+  if redis.call('GET', lease) == token then
+    redis.call('DEL', lease)
+    return 1
+  end
+  return 0
+end
 """
-# Renew or release only while the token is still ours.
+# KEYS: lease, fence (the one counter), the resource's legacy fence ; ARGV: token, ttl ms, steal (0/1).
+LEASE_ACQUIRE = LEASE_PRELUDE + """
+return lease_take(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3] == '1')
+"""
+# Renew only while the token is still ours.
 # KEYS: lease ; ARGV: token, ttl ms. Returns 1 when renewed, 0 when the lease is not ours.
 LEASE_RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -382,13 +396,9 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-# KEYS: lease ; ARGV: token. Returns 1 when released, 0 when it was not ours.
-LEASE_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
+# KEYS: lease ; ARGV: token.
+LEASE_RELEASE = LEASE_PRELUDE + """
+return lease_release(KEYS[1], ARGV[1])
 """
 
 # Job markers (amm/runtime/unique_jobs.py): at most one queued-or-running job per key.
@@ -400,17 +410,23 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 redis.call('SET', KEYS[2], ARGV[3])
 return 0
 """
-# KEYS: marker, rerun ; ARGV: ttl ms. The job's end: a pending rerun request is taken and
-# the marker kept (returned: run again), else the marker is deleted (returns false).
-JOB_FINISH = """
-local again = redis.call('GET', KEYS[2])
-if again then
-  redis.call('DEL', KEYS[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  return again
+# job_finish(marker, rerun, ttl ms): the job's end: a pending rerun request is taken and the
+# marker kept (returned: run again), else the marker is deleted (returns false).
+JOB_PRELUDE = """
+local function job_finish(marker, rerun, ttl)
+  local again = redis.call('GET', rerun)
+  if again then
+    redis.call('DEL', rerun)
+    redis.call('PEXPIRE', marker, ttl)
+    return again
+  end
+  redis.call('DEL', marker)
+  return false
 end
-redis.call('DEL', KEYS[1])
-return false
+"""
+# KEYS: marker, rerun ; ARGV: ttl ms.
+JOB_FINISH = JOB_PRELUDE + """
+return job_finish(KEYS[1], KEYS[2], ARGV[1])
 """
 
 # KEYS: marker1, rerun1, marker2, rerun2, ... ; ARGV: job id prefix, ttl ms, reason, batch
@@ -429,6 +445,75 @@ for i = 1, #KEYS, 2 do
   end
 end
 return taken
+"""
+
+# A quote cycle's start in one round trip (amm/state/quote_cycle.py `cycle_begin`): its job
+# run starts (the rerun request it serves taken, the marker's running TTL set, as
+# job_markers.job_started), the market's lease taken when free, and — only then — the
+# cycle's read (the keys of quote_cycle.CYCLE_READ, in that order; the fills taken).
+# KEYS: job marker, rerun, lease, fence (the one counter), then the read's keys (5-19: the tape
+# a sorted set), then the resource's legacy fence (20)
+# ARGV: job ttl ms ('' : no job), lease token, lease ttl ms, the config's version field
+# Returns {rerun reason or nil, fencing token or nil, then the read's values when the lease
+# was taken: hashes as flat field/value lists}.
+CYCLE_BEGIN = LEASE_PRELUDE + """
+local again = false
+if ARGV[1] ~= '' then
+  again = redis.call('GETDEL', KEYS[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+local got = lease_take(KEYS[3], KEYS[4], KEYS[20], ARGV[2], ARGV[3], false)
+if not got then return {again, false} end
+local function hash(k) return redis.call('HGETALL', k) end
+local function str(k) return redis.call('GET', k) end
+local fills = redis.call('LRANGE', KEYS[13], 0, -1)
+redis.call('DEL', KEYS[13])
+return {again, got[1],
+  hash(KEYS[5]), hash(KEYS[6]), hash(KEYS[7]), redis.call('HGET', KEYS[8], ARGV[4]), hash(KEYS[9]),
+  hash(KEYS[10]), str(KEYS[11]), hash(KEYS[12]), fills, hash(KEYS[14]), str(KEYS[15]), str(KEYS[16]),
+  str(KEYS[17]), redis.call('ZRANGE', KEYS[18], 0, -1), str(KEYS[19])}
+"""
+
+# A quote cycle's end in one round trip (`cycle_close`): what it committed (as cycle_commit
+# writes it), the run's last-cycle heartbeat and the cycle's latency, the lease released
+# (only while the token is ours) and its job run finished (as JOB_FINISH).
+# And the job queue's head, peeked at for the batch of cycles the job belongs to (it gives way
+# to a single market's cycle waiting there: amm/runtime/cycle_runs.py).
+# KEYS: run, latency histogram, lease, job marker, rerun, state, strategy, book, runtime, queue,
+#       tape
+# ARGV: [1] last_cycle_ms, [2] latency bucket field ('' : no latency), [3] its sum field,
+#       [4] latency µs, [5] lease token ('' : nothing to release), [6] job ttl ms ('' : no job),
+#       [7] '1' : commit the fields below, [8] strategy text ('' : not written), [9] book text
+#       ('' : not written), [10] '1' : peek at the queue, [11] '1' : drop the kept book (the
+#       cycle read the pushed one) unless [9] writes one, [12] the tape's last trade id seen
+#       ('' : none; the tape's trades up to it are removed), [13] n state fields, then n (field,
+#       value) pairs of amm:state, then (field, value) pairs of amm:runtime to the end.
+# Returns {the job's rerun reason (run again) or nil, the queue's head or nil}.
+CYCLE_CLOSE = LEASE_PRELUDE + JOB_PRELUDE + """
+if ARGV[7] == '1' then
+  local n = tonumber(ARGV[13])
+  if n > 0 then redis.call('HSET', KEYS[6], unpack(ARGV, 14, 13 + 2 * n)) end
+  if ARGV[8] ~= '' then redis.call('SET', KEYS[7], ARGV[8]) end
+  if ARGV[9] ~= '' then
+    redis.call('SET', KEYS[8], ARGV[9])
+  elseif ARGV[11] == '1' then
+    redis.call('DEL', KEYS[8])
+  end
+  if ARGV[12] ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[11], '-inf', ARGV[12]) end
+  if #ARGV > 13 + 2 * n then redis.call('HSET', KEYS[9], unpack(ARGV, 14 + 2 * n, #ARGV)) end
+  redis.call('HINCRBY', KEYS[9], 'cycles', 1)
+end
+redis.call('HSET', KEYS[1], 'last_cycle_ms', ARGV[1])
+if ARGV[2] ~= '' then
+  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+  redis.call('HINCRBY', KEYS[2], ARGV[3], ARGV[4])
+end
+if ARGV[5] ~= '' then lease_release(KEYS[3], ARGV[5]) end
+local again = false
+if ARGV[6] ~= '' then again = job_finish(KEYS[4], KEYS[5], ARGV[6]) end
+local head = false
+if ARGV[10] == '1' then head = redis.call('LINDEX', KEYS[10], 0) end
+return {again, head}
 """
 
 # KEYS: oracle health hash ; ARGV: error, now_ms, alert_after, interval_ms, backoff_max_ms.
@@ -478,6 +563,8 @@ SOURCES = {
     "lease_acquire": LEASE_ACQUIRE,
     "lease_renew": LEASE_RENEW,
     "lease_release": LEASE_RELEASE,
+    "cycle_begin": CYCLE_BEGIN,
+    "cycle_close": CYCLE_CLOSE,
     "track": TRACK,
     "untrack": UNTRACK,
     "fill": FILL,

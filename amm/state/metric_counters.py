@@ -3,7 +3,7 @@ every market's inventory, live orders and `amm:state`, the fills counter and the
 cycle-latency histogram, in one pipelined round trip whatever the number of markets.
 
 The counters are written on the hot path inside commands already sent (keys.py, "metrics
-extensions"): `cycle_commit` / `cycle_end` count a cycle's latency (`cycle_latency_queue`),
+extensions"): `cycle_commit` / `cycle_end` / `cycle_close` count a cycle's latency (`cycle_latency_counts`),
 the fill script a fill.
 """
 from __future__ import annotations
@@ -21,13 +21,13 @@ from amm.state.connection import conn_or_default
 from amm.state.values import Inventory, OrderEntry, inventory_from_hash, orders_from_hash
 
 
-def cycle_latency_queue(pipe, outcome: str, latency_s: float) -> None:
-    """Count one cycle's latency in the `outcome`'s histogram, on a pipeline the cycle sends anyway."""
+def cycle_latency_counts(outcome: str, latency_s: float) -> tuple[str, str, int]:
+    """One cycle's latency as counted in the `outcome`'s histogram: (bucket field, sum field,
+    µs to add to the sum), for the script a cycle's end sends anyway (lua.CYCLE_CLOSE)."""
     if not outcome or ":" in outcome:
         raise InvalidInput(f"a cycle latency needs an outcome without ':', got {outcome!r}")
     bucket, total = K.cycle_latency_fields(outcome, latency_s)
-    pipe.hincrby(K.METRICS_CYCLE_LATENCY, bucket, 1)
-    pipe.hincrby(K.METRICS_CYCLE_LATENCY, total, max(0, int(round(latency_s * 1_000_000))))
+    return bucket, total, max(0, int(round(latency_s * 1_000_000)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -235,9 +235,10 @@ def rt(live_server, redis_conn, settings):
     original = cycle_module.quote_cycle
 
     def counting(market_id, *, reason="tick", **kwargs):
-        if reason == "fill":
+        result = original(market_id, reason=reason, **kwargs)
+        if result.reason == "fill":  # the cycle's own: a rerun request it served gives it its reason
             FILL_CYCLES[market_id] = FILL_CYCLES.get(market_id, 0) + 1
-        return original(market_id, reason=reason, **kwargs)
+        return result
 
     cycle_module.quote_cycle = counting
     runtime = Runtime(url=live_server.url, amm_key=amm_key, market_id=market_id, trader_id=str(trader.id),

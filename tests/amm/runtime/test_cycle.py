@@ -358,3 +358,79 @@ def test_a_trade_between_two_others_reaches_the_strategy_through_the_tape(rt):
     assert [t["price_cents"] for t in taken.json()["trades"]] == [price], taken.text
     quote_cycle(rt.market_id, reason="book")  # a fresh book read (a tick reads one once the feed reports the change)
     assert state.strategy_get(rt.market_id)["flow"]["count"] == pytest.approx(counted + 1, rel=0.05)
+
+
+def _sends_of_this_thread(monkeypatch) -> list:
+    """The Redis round trips this thread sends from now on (the live server's and the lease
+    renewer's threads are not the cycle's)."""
+    import threading
+
+    import redis
+
+    me, sends = threading.get_ident(), []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        if threading.get_ident() == me:
+            sends.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return sends
+
+
+def test_a_quiet_periodic_cycle_is_two_redis_round_trips_and_still_moves_the_heartbeats(rt, redis_conn, monkeypatch):
+    """Issue 15: the job run started, the lease taken and the read in one script; the commit,
+    the lease released and the job run finished in another. What the health checks and the
+    monitoring read (last_requote_ms, the run's last cycle, the market's cycles) moves on."""
+    import time
+
+    from amm.runtime import cycle_runs
+    from amm.runtime.job_requests import quote_key
+
+    m = rt.market_id
+    rt.start()
+    outcomes = [quote_cycle(m).outcome for _ in range(6)]
+    assert "unchanged" in outcomes, outcomes
+    state.market_meta_write(m, {"updated_at_ms": state.now_ms()})  # the feed's fresh status: no market read
+    requoted, runtime = state.state_get(m)["last_requote_ms"], state.runtime_get(m)
+    heartbeat = int(redis_conn.hget(K.RUN, "last_cycle_ms"))
+    assert state.job_request(quote_key(m), "job-1", reason="tick", ttl_ms=60_000)
+    time.sleep(0.005)
+    sends = _sends_of_this_thread(monkeypatch)
+
+    cycle_runs.cycle_run(m, "tick")
+
+    assert len(sends) == 2, sends
+    after = state.runtime_get(m)
+    assert after["last_outcome"] == "unchanged" and after["cycles"] == runtime["cycles"] + 1
+    assert after["last_cycle_ms"] > runtime["last_cycle_ms"]
+    assert int(redis_conn.hget(K.RUN, "last_cycle_ms")) > heartbeat
+    assert state.state_get(m)["last_requote_ms"] > requoted
+    assert state.job_marker(quote_key(m)) is None and state.lease_holder(f"market:{m}") is None
+
+
+def test_a_cycle_that_finds_the_lease_held_takes_nothing_writes_nothing_and_ends_its_job_run(rt):
+    from amm.runtime.cycle import CycleJob
+    from amm.runtime.job_requests import quote_key
+    from amm.runtime.lease import market_lease
+
+    m = rt.market_id
+    rt.start()
+    holder = market_lease(m)
+    assert holder.acquire()
+    try:
+        fill = {"price_cents": 40, "quantity": 3, "ts_ms": state.now_ms(), "trade_id": "1"}
+        state.fills_push(m, [fill])
+        assert state.job_request(quote_key(m), "job-1", reason="tick", ttl_ms=60_000)
+        cycles = state.runtime_get(m).get("cycles", 0)
+        job = CycleJob(quote_key(m), 3000)
+
+        assert quote_cycle(m, wait_ms=0, job=job).outcome == "busy"
+
+        assert job.again is None and state.job_marker(quote_key(m)) is None  # the job run is over
+        assert state.lease_holder(f"market:{m}") == holder.token
+        assert state.runtime_get(m).get("cycles", 0) == cycles
+        assert state.runtime_cycle_read(m).fills == [fill]  # left for the holder
+    finally:
+        holder.release()
