@@ -99,3 +99,15 @@ def test_cycle_close_commits_finishes_the_job_run_and_releases_only_its_own_leas
     assert state.runtime_get(M)["cycles"] == 1  # no commit: heartbeat and latency only
     assert redis_conn.hget(K.RUN, "last_cycle_ms") == "1310"
     assert redis_conn.hget(K.METRICS_CYCLE_LATENCY, "idle:0.005") == "1"
+
+
+def test_cycle_begin_takes_its_fencing_token_above_an_older_versions_counter_of_the_market(market_in_redis,
+                                                                                             redis_conn):
+    """The cycle's own lease taking (the script, not lease_acquire) honours the per-market
+    counter an older version kept, and deletes it, as lease_acquire does."""
+    ahead = int(redis_conn.get(K.FENCE) or 0) + 10**12
+    redis_conn.set(K.legacy_fence_key(LEASE), ahead)
+    begun = _begin()
+    assert begun.fencing_token is not None and begun.fencing_token > ahead
+    assert redis_conn.exists(K.legacy_fence_key(LEASE)) == 0
+    assert int(redis_conn.get(K.FENCE)) == begun.fencing_token
