@@ -369,10 +369,13 @@ def decide(
     full_size = level_size(config, phase_size * lvr.size_factor)
     shrink = expiry_size_factor(hours, config.expiry_size_horizon_ms)
     size = level_size(config, phase_size * lvr.size_factor * shrink)
+    # The spread's inventory term takes the level size before it is cut to whole shares: the cut
+    # jumps by a share where the unrounded size crosses an integer (a whole tier boundary's worth).
+    unrounded = max(1.0, config.order_size * phase_size * lvr.size_factor * shrink)
     spread = compose_spread(
         gamma=gamma, sigma=sigma, tau=tau, fair=fair.raw, maker_fee_bps=market.maker_fee_bps,
         multiplier=phase_spread * defense.spread_multiplier * lvr.spread_multiplier, config=config,
-        variance=risk.variance, exposure_step=exposure_step(size, fair.raw, config), k=learned.k_per_cent,
+        variance=risk.variance, exposure_step=exposure_step(unrounded, fair.raw, config), k=learned.k_per_cent,
     )
 
     # 6. Ladder.

@@ -49,7 +49,7 @@ def exposure_skew(exposure: float, config: StrategyConfig) -> float:
     return -1.0 if q < -1.0 else 1.0 if q > 1.0 else q
 
 
-def exposure_step(size: int, fair: float, config: StrategyConfig) -> float:
+def exposure_step(size: float, fair: float, config: StrategyConfig) -> float:
     """How far one level's fill moves q, at most: size × max(fair, 100 − fair) / L. It turns A-S's
     per-share inventory term of the spread into this project's normalised unit (ladder.py)."""
     worst = fair if fair > PAIR_VALUE_CENTS - fair else PAIR_VALUE_CENTS - fair

@@ -328,6 +328,19 @@ def test_no_jump_at_720_hours():
     assert best(before, True)[0] == best(after, True)[0] and best(before, False)[0] == best(after, False)[0]
 
 
+def test_the_spread_does_not_jump_where_the_level_size_is_cut_to_a_whole_share():
+    """At the expiry size horizon the shrink leaves 1.0: a level of exactly 2 shares there is
+    1.99999... a moment later and cut to 1. The shares quoted do drop by one; the spread's
+    inventory term (one level's fill as exposure) follows the uncut size and does not jump
+    (hypothesis found this where the horizon met the 720 h tier boundary)."""
+    config = StrategyConfig(order_size=2, expiry_size_horizon_ms=720 * 3_600_000)
+    at = default_case(net=200, sigma_step=0.87, end_h=720.0, config=config)
+    past = default_case(net=200, sigma_step=0.87, end_h=720.0 - 0.01, config=config)
+    assert (at.bid_size, past.bid_size) == (2, 1)  # the cut itself
+    assert abs(at.spread.as_term - past.spread.as_term) < 1e-3 * at.spread.as_term
+    assert abs(at.spread.raw - past.spread.raw) < 0.01
+
+
 def test_sigma_has_the_shape_of_a_probability():
     """Issue: σ = 3 quoted 1/9 at fair 2 and 43/57 at fair 50."""
     low = default_case(fair=2.0, sigma_step=0.87 * 4 * 0.02 * 0.98)  # the same log-odds σ as 3 at 50
