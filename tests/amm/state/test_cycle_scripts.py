@@ -9,6 +9,7 @@ from dataclasses import replace
 import amm.state.keys as K
 from amm import state
 from tests.amm.conftest import redis_sends
+from amm.state.lua import SOURCES
 
 M = "MKT-T"
 LEASE = f"market:{M}"
@@ -45,6 +46,7 @@ def test_cycle_begin_takes_the_lease_and_reads_what_runtime_cycle_read_reads_in_
     state.fills_push(M, [FILL])
     _job_with_a_rerun_waiting()
 
+    redis_conn.script_load(SOURCES["cycle_begin"])  # a server new to the script answers NOSCRIPT once
     sends = redis_sends(monkeypatch)
     begun = _begin()
 
