@@ -11,12 +11,9 @@ from amm.runtime import cycle  # cycle.quote_cycle read at each call: the runtim
 from amm.runtime.job_requests import quote_key, request_cycle, request_cycles
 from amm.runtime.lease import lease_ttl_ms
 from amm.runtime.renewer import renewer
-from amm.runtime.unique_jobs import is_urgent, marker_kept, queue_key_in_state_redis, urgent_waiting
+from amm.runtime.unique_jobs import MAX_RUNS, is_urgent, marker_kept, queue_key_in_state_redis, urgent_waiting
 
 log = logging.getLogger(__name__)
-
-MAX_RUNS = 10  # a market's job runs its cycle at most this often in a row (unique_jobs.run_unique's)
-
 
 def cycle_run(market_id: str, reason: str = "tick") -> None:
     """One quote cycle of the market (again while requotes were requested meanwhile)."""

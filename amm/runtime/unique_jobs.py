@@ -189,7 +189,10 @@ def marker_kept(key: str, *, ttl_ms: int):
         renewer.remove(handle)
 
 
-def run_unique(key: str, fn: Callable[[str | None], Any], *, marker_ttl_ms: int, max_runs: int = 10,
+MAX_RUNS = 10  # a unique job runs its body at most this often in a row; the scheduler's next tick serves the rest
+
+
+def run_unique(key: str, fn: Callable[[str | None], Any], *, marker_ttl_ms: int, max_runs: int = MAX_RUNS,
                rerun: bool = True) -> Any:
     """The body of a unique job: run `fn(reason)` (the reason of a request that came while
     it waited, else None), again while reruns were requested meanwhile (at most `max_runs`;
