@@ -190,4 +190,7 @@ def test_stopping_the_book_feed_closes_every_connection_without_an_abandoned_tas
         book_feed.stop()
         gc.collect()
     assert not book_feed.streams._thread.is_alive()
-    assert "Task was destroyed but it is pending" not in caplog.text
+    # (another test's frame-dropping proxy, collected meanwhile, may log its own: not the feed's)
+    abandoned = [r.getMessage() for r in caplog.records if "Task was destroyed but it is pending" in r.getMessage()
+                 and "FrameDropProxy" not in r.getMessage()]
+    assert not abandoned, abandoned
