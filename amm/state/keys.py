@@ -7,7 +7,7 @@ Seed keys (exact names, fields and types):
 | `amm:inventory:{m}` | hash | INVENTORY_FIELDS |
 | `amm:orders:{m}` | hash | order_id -> JSON {side, direction, price, qty, remaining, book_type, created_ms} |
 | `amm:state:{m}` | hash | STATE_FIELDS |
-| `amm:config:{m}` | hash | StrategyConfig.as_redis_mapping() + `version` |
+| `amm:config:{m}` | hash | the seed's 14 parameters + `version`, other parameters where not at their default (config_write) |
 | `amm:processed:{m}` | set, TTL 24 h | processed trade ids (+ `mint:`/`burn:` request ids) |
 | `amm:oracle:{m}` | hash | price_cents, ts_ms, source |
 

@@ -17,6 +17,7 @@ from amm.enums import BookType, Side
 import amm.state.keys as K
 from amm.state.codec import parse_fields
 from amm.state.connection import conn_or_default
+from amm.state.strategy_state import config_with_defaults
 from amm.state.values import inventory_from_hash
 
 BID_BOOK_TYPES = (BookType.NATIVE_BUY.value, BookType.SYNTHETIC_BUY.value)
@@ -66,7 +67,7 @@ def live_queue(pipe, market_id: str) -> None:
 
 def live_parse(results: list) -> dict[str, Any]:
     inventory, orders_raw, state_raw, market, runtime, config, oracle = results
-    config = dict(config)
+    config = config_with_defaults(config)
     version = config.pop(K.CONFIG_VERSION_FIELD, None)
     # The stored JSON as is (OrderEntry fields plus order_id): a dataclass per order costs
     # more than the whole read for hundreds of markets.

@@ -180,6 +180,13 @@ class StrategyConfig:
         return cls(**values)
 
 
+# SPEC §4 / seed §4.4: the parameters `amm:config:{market_id}` always shows, by name.
+SEED_PARAMETERS = (
+    "gamma_short", "gamma_mid", "gamma_long", "time_smoothing_kappa", "base_spread_cents", "max_spread_cents",
+    "budget_limit_cents", "position_limit", "max_loss_daily_cents", "lvr_velocity_threshold", "lvr_cooldown_ms",
+    "oracle_stale_ms", "oracle_deviation_cents", "oracle_gap_cents",
+)
+
 def parameter_specs() -> list[tuple[str, str, Any, float | None, float | None, str]]:
     """(name, type name, default, min, max, help) for every parameter, in declaration order."""
     return [
