@@ -556,6 +556,27 @@ end
 return 1
 """
 
+# `amm:pushbook:{m}` only forward: two feeds write it (the WebSocket book feed's book, the event
+# feed's deltas applied to it), each book exact at its sequence; one older than the stored is dropped.
+# KEYS: the books. ARGV: (value, sequence_id) for each key in turn. Returns how many were written.
+PUSH_BOOKS_FORWARD = """
+local written = 0
+for i, key in ipairs(KEYS) do
+  local value, seq = ARGV[2 * i - 1], tonumber(ARGV[2 * i])
+  local cur = redis.call('GET', key)
+  local stored = nil
+  if cur then
+    local ok, v = pcall(cjson.decode, cur)
+    if ok and type(v) == 'table' then stored = tonumber(v[1] or v['sequence_id']) end
+  end
+  if stored == nil or stored <= seq then
+    redis.call('SET', key, value)
+    written = written + 1
+  end
+end
+return written
+"""
+
 SOURCES = {
     "job_request": JOB_REQUEST,
     "job_request_many": JOB_REQUEST_MANY,
@@ -574,6 +595,7 @@ SOURCES = {
     "cursor_advance": CURSOR_ADVANCE,
     "oracle_failed": ORACLE_FAILED,
     "runtime_compact": RUNTIME_COMPACT,
+    "push_books_forward": PUSH_BOOKS_FORWARD,
 }
 
 

@@ -11,15 +11,38 @@ import redis
 
 import amm.state.keys as K
 from amm.state.connection import conn_or_default
+from amm.state.lua import script
 from amm.state.packing import push_book_text, push_book_value
 
 
-def push_book_write(market_id: str, book: Mapping[str, Any], *, now: int, conn: redis.Redis | None = None) -> None:
+def push_book_write(market_id: str, book: Mapping[str, Any], *, now: int, conn: redis.Redis | None = None) -> bool:
     """The market's book (`sequence_id`, `bids`, `asks`: [[price, qty]] best first, depth-capped
-    by the caller), as received at `now`."""
-    value = push_book_text({"sequence_id": int(book["sequence_id"]), "ms": int(now),
-                            "bids": book["bids"], "asks": book["asks"]})
-    conn_or_default(conn).set(K.push_book_key(market_id), value)
+    by the caller), as received at `now`; not written over a newer one (push_books_write)."""
+    return push_books_write({market_id: book}, now=now, conn=conn) == 1
+
+
+def push_books_write(books: Mapping[str, Mapping[str, Any]], *, now: int, conn: redis.Redis | None = None) -> int:
+    """Several markets' books in one round trip, each only over an older one: the WebSocket feed
+    and the event feed (deltas from `book_events`) both write them. Returns how many were written."""
+    if not books:
+        return 0
+    keys, args = [], []
+    for market_id, book in books.items():
+        keys.append(K.push_book_key(market_id))
+        args += [push_book_text({"sequence_id": int(book["sequence_id"]), "ms": int(now),
+                                 "bids": [list(level) for level in book["bids"]],
+                                 "asks": [list(level) for level in book["asks"]]}),
+                 int(book["sequence_id"])]
+    client = conn_or_default(conn)
+    return int(script(client, "push_books_forward")(keys=keys, args=args, client=client))
+
+
+def push_books_get(market_ids: Iterable[str], *, conn: redis.Redis | None = None) -> dict[str, dict[str, Any] | None]:
+    """The stored books of these markets, as push_book_write left them (None: none kept)."""
+    ids = list(market_ids)
+    if not ids:
+        return {}
+    return {m: push_book_value(raw) for m, raw in zip(ids, conn_or_default(conn).mget([K.push_book_key(m) for m in ids]))}
 
 
 def push_book_drop(market_ids: Iterable[str], *, conn: redis.Redis | None = None) -> None:

@@ -134,3 +134,36 @@ def test_with_the_platforms_relay_a_market_event_replaces_the_status_poll(rt, re
     assert changes == 1 and status_reads == []
     assert state.market_meta_get(rt.market_id)["status"] == "HALTED"
     assert state.job_marker(f"quote:{rt.market_id}")
+
+
+def test_with_the_platforms_relay_a_fills_book_deltas_bring_the_pushed_book_to_the_platforms(rt, redis_conn, settings,
+                                                                                            outbox_relay):
+    """The batch that brings a fill also brings its transaction's book delta: the feed moves the
+    pushed book to the platform's book after the fill, before the requote it asks for, which
+    then reads that book and no REST one (the WebSocket would bring the delta later)."""
+    settings.AMM_EVENTS_CATCHUP_MS = 600_000
+    rt.start()
+    quote_cycle(rt.market_id)
+    wait_until(lambda: redis_conn.exists("book_events"), timeout=15, message="the relay published the quotes")
+    assert feed_loop(window_ms=200)["errors"] == 0 and context().events_current
+    ctx = context()
+    before = ctx.connector.orderbook_get(rt.market_id, depth=20)
+    state.push_book_write(rt.market_id, {"sequence_id": before.sequence_id, "bids": before.bids, "asks": before.asks},
+                          now=state.now_ms())  # as the WebSocket feed keeps it
+    assert rt.take("YES", 3)
+    applied, deadline = 0, time.monotonic() + 10
+    while not applied and time.monotonic() < deadline:
+        applied += feed_loop(window_ms=300)["stream_fills"]
+    assert applied
+    after = ctx.connector.orderbook_get(rt.market_id, depth=20)
+    pushed = state.push_books_get([rt.market_id])[rt.market_id]
+    assert after.sequence_id > before.sequence_id
+    assert (pushed["sequence_id"], pushed["bids"], pushed["asks"]) == (
+        after.sequence_id, [list(level) for level in after.bids], [list(level) for level in after.asks])
+
+    book_reads: list = []
+    ctx.connector._http.event_hooks["request"].append(
+        lambda request: book_reads.append(1) if "/orderbook/" in request.url.path else None)
+    state.push_book_alive(state.now_ms())
+    result = quote_cycle(rt.market_id, reason="fill")
+    assert result.outcome == "quoted" and book_reads == []
