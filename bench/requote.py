@@ -164,6 +164,10 @@ def main() -> None:
                     timing["answer"] = time.time() * 1000
 
             ctx.connector.orders_replace = timed_replace
+            rest_books = {"on": False, "reads": 0}  # REST book reads by the fill cycles (the pushed book not usable)
+            ctx.connector._http.event_hooks["request"].append(
+                lambda request: rest_books.__setitem__("reads", rest_books["reads"] + 1)
+                if rest_books["on"] and "/orderbook/" in request.url.path else None)
             walls = {s: [] for s in STAGES}
             cpus = {s: [] for s in ("apply", "cycle")}
             trips = {s: [] for s in ("apply", "cycle")}
@@ -200,7 +204,9 @@ def main() -> None:
                 redis_apply, sql_apply = counters.redis, counters.sql
                 if profile:
                     profiler.enable()
+                rest_books["on"] = not profile
                 result = cycle.quote_cycle(market_id, reason="fill") if market_id in requested else None
+                rest_books["on"] = False
                 if profile:
                     profiler.disable()
                 closed_ms = time.time() * 1000
@@ -231,7 +237,7 @@ def main() -> None:
                 one_round(False)
                 if (i + 1) % 20 == 0:
                     print(f"  {i + 1}/{args.rounds} fills", flush=True)
-            print(f"outcomes: {outcomes}")
+            print(f"outcomes: {outcomes}; REST book reads by the fill cycles: {rest_books['reads']}")
             n = len(walls["tick-to-quote"])
             print(f"\nstage (wall ms over {n} fills that were requoted)      p50      p90")
             for stage in STAGES:

@@ -167,8 +167,12 @@ class RedisStreamConsumer:
                 self._prune_due = now + self.prune_idle_ms / 10000
                 self._prune()
             if not raw:
-                reply = self._conn.xreadgroup(self.group, self.consumer, {s: ">" for s in self.streams},
-                                              count=count, block=max(1, int(block_ms)))
+                streams = {s: ">" for s in self.streams}
+                reply = self._conn.xreadgroup(self.group, self.consumer, streams, count=count, block=max(1, int(block_ms)))
+                if reply:
+                    # A blocked read is answered with the entries of the stream that woke it only:
+                    # the rest of that commit (its book delta, say) is read now, in the same batch.
+                    reply = [*reply, *(self._conn.xreadgroup(self.group, self.consumer, streams, count=count) or [])]
                 for stream, entries in reply or []:
                     raw += [(stream, entry_id, fields) for entry_id, fields in entries]
         except redis.ResponseError as exc:

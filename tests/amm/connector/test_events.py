@@ -47,6 +47,27 @@ def test_a_batch_comes_in_outbox_order_and_a_bad_entry_is_rejected_by_id(redis_c
     assert all(redis_conn.xpending(s, "amm")["pending"] == 0 for s in STREAMS)
 
 
+def test_a_read_woken_by_one_stream_brings_the_whole_commit_across_the_streams(redis_conn):
+    """A blocked XREADGROUP is answered with the entries of the stream that woke it only; one
+    commit's entries (its trade and its book delta, published by one script) come in one batch
+    all the same, so the feed moves the book before the fill's requote."""
+    import threading
+
+    redis_conn.xadd("book_events", entry(1))
+    c = consumer("a")
+    c.open()
+    c.read(block_ms=1, count=10)  # nothing new: the next read blocks
+    publish = redis_conn.register_script(
+        "redis.call('XADD', KEYS[1], '*', unpack(ARGV, 1, 12)); "
+        "redis.call('XADD', KEYS[2], '*', unpack(ARGV, 13, 24)); return 1")
+    fields = [[k for kv in entry(i).items() for k in kv] for i in (7, 8)]
+    timer = threading.Timer(0.2, lambda: publish(keys=["trade_events", "book_events"], args=fields[0] + fields[1]))
+    timer.start()
+    batch = c.read(block_ms=3000, count=10)
+    timer.join()
+    assert sorted(e.event_id for e in batch.events) == [7, 8]
+
+
 def test_a_dead_members_entries_are_claimed_after_the_idle_time_before_new_ones(redis_conn):
     redis_conn.xadd("trade_events", entry(1))
     dead, alive = consumer("dead"), consumer("alive", claim_idle_ms=300)
