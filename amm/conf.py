@@ -66,6 +66,9 @@ SETTINGS: dict[str, Setting] = {
     "AMM_FILL_POLL_INTERVAL_MS": Setting(20, "poll period when the platform answers at once"),
     "AMM_FEED_WINDOW_MS": Setting(10_000, "one feed job reads this long, then is re-enqueued (no fill is read "
                                   "until a worker takes the next; a warm stop ends it at once)"),
+    "AMM_FEED_WINDOWS_PER_JOB": Setting(6, "feed windows one job reads back to back while two or more workers "
+                                        "serve the queue (between two jobs no fill is read until a worker "
+                                        "takes the next: a scheduler tick and a batch); 1: a window a job"),
     "AMM_STATUS_POLL_MS": Setting(300, "market statuses read (GET /markets) by the feed job this often"),
     "AMM_MARKET_STATUS_MAX_AGE_MS": Setting(1000, "an older market status: the cycle GETs the market"),
     "AMM_ORDERBOOK_DEPTH": Setting(10, "levels of the book a cycle reads"),

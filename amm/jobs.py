@@ -13,7 +13,7 @@ from amm.conf import amm_settings
 from amm.runtime.config_refresh import config_reload_many
 from amm.runtime.cycle_runs import cycle_run, cycles_run_batch
 from amm.runtime.daily import daily_reset as daily_counters_reset
-from amm.runtime.feed import feed_loop
+from amm.runtime.feed import feed_windows
 from amm.runtime.history_sampler import history_sample as history_sample_all
 from amm.runtime.job_requests import oracle_job_key
 from amm.runtime.lease import lease_ttl_ms
@@ -37,10 +37,10 @@ def quote_batch(market_ids: list[str], reason: str = "tick") -> None:
 
 
 def feed() -> None:
-    """One window of the fill poller and market-status watch."""
+    """Windows of the fill poller and market-status watch (feed.feed_windows)."""
     close_old_connections()
     window = amm_settings.AMM_FEED_WINDOW_MS
-    run_unique("feed", lambda _: feed_loop(), marker_ttl_ms=window + lease_ttl_ms(), rerun=False)
+    run_unique("feed", lambda _: feed_windows(), marker_ttl_ms=window + lease_ttl_ms(), rerun=False)
 
 
 def start(market_id: str) -> None:

@@ -262,6 +262,7 @@ def main() -> None:
                 cycles = max(1, outcomes.get("quoted", 1))
                 print(f"\ncProfile of the fill cycles (CPU clock): {stats.total_calls / cycles:.0f} Python calls a cycle")
                 stats.sort_stats("cumulative").print_stats(30)
+                stats.sort_stats("tottime").print_stats(25)
         finally:
             taker.stdin.close()
             taker.wait(timeout=10)

@@ -14,8 +14,9 @@ for AMM_FEED_WINDOW_MS, applying AMM fills exactly once (amm.bookkeeping.FillFee
 requesting a cycle of each market that got one at the front of the queue (reason "fill");
 every AMM_STATUS_POLL_MS it reads every market's status (one GET /markets) into
 `amm:market:{m}` and requests a cycle of each market whose status changed (reason
-"status"). One feed job runs at a time (lease "feed"); the scheduler enqueues the next as
-soon as this one ends, and a dead one's lease expires within a few seconds. Each window
+"status"). One feed job runs at a time (lease "feed"); it reads AMM_FEED_WINDOWS_PER_JOB
+windows back to back while other workers serve the queue (feed_windows), the scheduler enqueues
+the next as soon as it ends, and a dead one's lease expires within a few seconds. Each window
 records when the platform last answered a poll (`feed_ms` of the run heartbeat): the
 monitoring API's health check calls a feed whose heartbeat is old stopped.
 
@@ -41,6 +42,7 @@ from amm.runtime.event_feed import apply_batch
 from amm.runtime.job_requests import request_cycle
 from amm.runtime.lease import Lease, lease_ttl_ms
 from amm.runtime.renewer import renewer
+from amm.runtime.unique_jobs import workers_serving
 from amm.runtime.worker import stop_requested
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,20 @@ def status_watch(ctx: RuntimeContext) -> list[str]:
         log.warning("market %s is now %s", market_id, metas[market_id]["status"])
         request_cycle(market_id, reason="status", at_front=True)
     return changed
+
+
+def feed_windows(*, windows: int | None = None) -> dict[str, int]:
+    """The feed job's body: windows back to back (AMM_FEED_WINDOWS_PER_JOB) while two or more
+    workers serve the queue, so that the next job's start, a scheduler tick and a batch after
+    this one ends, leaves fills unread once per job rather than once per window. One window
+    when this worker is the queue's only one (the periodic cycles need it), when another feed
+    holds the lease, or when the worker is asked to stop. Returns the last window's counters."""
+    windows = amm_settings.AMM_FEED_WINDOWS_PER_JOB if windows is None else windows
+    for done in range(1, max(1, int(windows)) + 1):
+        counters = feed_loop()
+        if counters.get("busy") or stop_requested() or done >= windows or workers_serving() < 2:
+            return counters
+    return counters
 
 
 def feed_loop(*, window_ms: int | None = None, ctx: RuntimeContext | None = None) -> dict[str, int]:

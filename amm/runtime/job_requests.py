@@ -78,8 +78,9 @@ def request_cycles(market_ids: list[str], *, reason: str = "tick") -> int:
 def request_feed() -> bool:
     """The fill poller / market-status watcher (one alive at a time)."""
     window = amm_settings.AMM_FEED_WINDOW_MS
+    job_s = max(1, amm_settings.AMM_FEED_WINDOWS_PER_JOB) * window // 1000
     return enqueue_unique("feed", FEED, marker_ttl_ms=window + lease_ttl_ms(), at_front=True,
-                          reason="feed", timeout_s=60, queued_ttl_s=30)
+                          reason="feed", timeout_s=job_s + 60, queued_ttl_s=30)
 
 
 def request_reconcile(market_id: str) -> bool:

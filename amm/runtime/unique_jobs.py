@@ -172,6 +172,13 @@ def queued_count() -> int:
     return get_queue().count
 
 
+def workers_serving() -> int:
+    """RQ workers registered on the queue (one round trip)."""
+    from rq import Worker
+
+    return Worker.count(queue=get_queue())
+
+
 @contextmanager
 def marker_kept(key: str, *, ttl_ms: int):
     """While a job's body runs: its marker renewed (a worker that dies frees it within
