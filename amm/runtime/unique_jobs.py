@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from django.conf import settings
+from rq import Worker
 
 from amm import state
 from amm.runtime.renewer import renewer
@@ -174,8 +175,6 @@ def queued_count() -> int:
 
 def workers_serving() -> int:
     """RQ workers registered on the queue (one round trip)."""
-    from rq import Worker
-
     return Worker.count(queue=get_queue())
 
 
