@@ -57,6 +57,8 @@ SETTINGS: dict[str, Setting] = {
     "AMM_LEASE_MARGIN_MS": Setting(500, "a holder stops sending order calls this long (at most TTL/6) before "
                                    "its lease's TTL runs out by its own clock (issue 15)"),
     "AMM_CYCLE_LEASE_WAIT_MS": Setting(100, "a cycle waits this long for its market's lease"),
+    "AMM_INSTANCE_MAX_AGE_MS": Setting(5000, "a cycle re-reads its instance row from the database at least this "
+                                       "often even when Redis reports no change (amm/runtime/instance_cache.py)"),
     "AMM_SCHEDULER_TICK_MS": Setting(20, "the run loop's tick"),
     "AMM_TICK_DISPATCH_MS": Setting(100, "periodic cycles due are enqueued together this often"),
     "AMM_TICK_BATCH": Setting(10, "periodic cycles per RQ job"),
@@ -136,6 +138,8 @@ def _refusals(values: Mapping[str, Any]) -> list[str]:
         refusals.append("AMM_EVENTS_REDIS_URL must be a redis://, rediss:// or unix:// URL")
     if values["AMM_EVENTS_CLAIM_IDLE_MS"] <= 0 or values["AMM_EVENTS_BLOCK_MS"] <= 0 or values["AMM_EVENTS_BATCH"] <= 0:
         refusals.append("AMM_EVENTS_CLAIM_IDLE_MS, _BLOCK_MS and _BATCH must be > 0")
+    if values["AMM_INSTANCE_MAX_AGE_MS"] < 0:
+        refusals.append("AMM_INSTANCE_MAX_AGE_MS must be >= 0")
     if values["AMM_FAST_LANE_THREADS"] < 0:
         refusals.append("AMM_FAST_LANE_THREADS must be >= 0")
     if values["AMM_ALERT_WEBHOOK_MIN_SEVERITY"] not in SEVERITIES:

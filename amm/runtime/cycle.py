@@ -75,8 +75,9 @@ from amm.runtime.context import RuntimeContext, context
 from amm.runtime.lease import Lease, market_lease
 from amm.runtime.lifecycle import LifecycleInput
 from amm.runtime.renewer import renewer
-from amm.selectors import InstanceView, instance_view
-from amm.services import defense_level_set, phase_transition, reconcile_market
+from amm.runtime.instance_cache import instance_for_cycle
+from amm.selectors import InstanceView
+from amm.services import config_publish, defense_level_set, phase_transition, reconcile_market
 from amm.strategy import (
     Decision,
     Fill,
@@ -233,6 +234,7 @@ class _Cycle:
         self.market_status = ""
         self.kill_switch_on = False
         self.recorded_phase = self.recorded_defense = ""  # as the database has them (load_instance, act)
+        self.config_version: int | None = None  # the database's, when Redis held an older one (config_caught_up)
         # done
         self.fetched_book: dict[str, Any] | None = None
         self.pushed = False  # the cycle read the book the WebSocket feed keeps
@@ -329,7 +331,10 @@ class _Cycle:
         if held is not None:
             return self.result(held)
         quote = self.catch_up()
-        config = self.ctx.config(self.market_id, quote.config_version)
+        version = quote.config_version
+        if self.config_version is not None and (version is None or version < self.config_version):
+            version = self.config_version
+        config = self.ctx.config(self.market_id, version)
         book = self.book(quote, config)
         decision = self.strategy_input(quote, config, book).decide()
         outcome, detail = self.act(decision)
@@ -339,12 +344,28 @@ class _Cycle:
 
     # --- read ----------------------------------------------------------------------------------
     def load_instance(self) -> bool:
-        self.instance = instance_view(market_id=self.market_id)
+        """The instance row: the one this thread holds while Redis reports it unchanged, else
+        read from the database (amm/runtime/instance_cache.py)."""
+        begun = self.prefetched
+        mirrored = begun.runtime.get("instance_version") if begun is not None else None
+        self.instance, fresh = instance_for_cycle(self.ctx, self.market_id, mirrored, now=self.now)
         if self.instance is None:
             return False
+        if fresh and begun is not None:
+            self.config_caught_up(begun.quote.config_version)
         self.lifecycle = self.instance.lifecycle_state
         self.recorded_phase, self.recorded_defense = self.instance.phase, self.instance.defense_level
         return True
+
+    def config_caught_up(self, published: int | None) -> None:
+        """The database holds a newer config than `amm:config:{m}` (its Redis write was
+        lost, or is still on its way after the commit): publish it again from the database."""
+        known = self.instance.config_version
+        if known is not None and published is not None and published < known:
+            log.warning("cycle %s: amm:config holds version %s, the database %s: republished",
+                        self.market_id, published, known)
+            config_publish(market_id=self.market_id)
+            self.config_version = known  # the cycle decides on the database's config
 
     def load(self) -> None:
         read, self.prefetched = self.prefetched, None

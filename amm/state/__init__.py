@@ -157,6 +157,10 @@ from amm.state.run_record import (  # noqa: F401
 )
 from amm.state.runtime_flags import (  # noqa: F401
     fills_push,
+    instance_mirror,
+    instance_version_drop,
+    instance_version_pending,
+    instance_version_seed,
     order_call_begin,
     order_calls_end,
     order_calls_in_flight,
