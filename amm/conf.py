@@ -5,8 +5,10 @@
     amm_settings.AMM_LEASE_TTL_MS        # the host's value, else the default below
 
 A host project sets any of them in its Django settings (this project reads them from the
-environment: ammproject/settings.py). Reads happen at call time, so a test's
-`settings.AMM_X = ...` override applies at once. `configure()` checks the values a host
+environment: ammproject/settings.py). Each value is read once and kept until a setting
+changes: a test's `settings.AMM_X = ...` (pytest-django's fixture, override_settings: both
+send `setting_changed`) applies at once; an assignment on django.conf.settings itself needs
+`amm_settings.reload()`. `configure()` checks the values a host
 gives and refuses a bad one by name, before anything runs.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Callable, Mapping
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 SEVERITIES = ("INFO", "WARNING", "CRITICAL")
 
@@ -167,14 +170,40 @@ def configure(given: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class AppSettings:
-    """`amm_settings.NAME`: Django's setting NAME when the host set it, else its default."""
+    """`amm_settings.NAME`: Django's setting NAME when the host set it, else its default.
+
+    Each value is looked up once and kept (a quote cycle reads about fifteen, and Django's
+    lookup of a setting the host did not set raises and catches an AttributeError each time);
+    kept values are dropped when a setting changes (`setting_changed`: override_settings and
+    pytest-django's `settings` fixture send it) or by `reload()`."""
+
+    def __init__(self) -> None:
+        self.__dict__["_values"] = {}
 
     def __getattr__(self, name: str) -> Any:
+        values = self.__dict__["_values"]
+        try:
+            return values[name]
+        except KeyError:
+            pass
         try:
             spec = SETTINGS[name]
         except KeyError:
             raise AttributeError(f"{name} is not an AMM setting (amm/conf.py)") from None
-        return getattr(django_settings, name, spec.default)
+        value = values[name] = getattr(django_settings, name, spec.default)
+        return value
+
+    def reload(self) -> None:
+        """Forget the kept values (a setting assigned on django.conf.settings directly sends no signal)."""
+        self.__dict__["_values"].clear()
 
 
 amm_settings = AppSettings()
+
+
+def _setting_changed(*, setting: str, **_: Any) -> None:
+    if setting in SETTINGS:
+        amm_settings.reload()
+
+
+setting_changed.connect(_setting_changed, dispatch_uid="amm.conf.setting_changed")

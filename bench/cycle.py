@@ -245,6 +245,7 @@ def main() -> None:
             settings.AMM_PLATFORM_BASE_URL = platform.url
             settings.AMM_PLATFORM_API_KEY = amm_key
             settings.AMM_PUSH = True
+            amm_settings.reload()  # assigned directly: no setting_changed signal
             context_reset()
             ctx = context()
             for market_id in markets:
