@@ -180,8 +180,8 @@ def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = No
             job.again = state.job_finish(job.key, ttl_ms=job.ttl_ms)
         return CycleResult(market_id, reason, "busy")
     handle = renewer.add(lease.renew)
-    cycle = _Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx or context(), started=started,
-                   read=begun.read)
+    ctx = ctx or context()
+    cycle = _Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx, started=started, read=begun.read)
     try:
         result = cycle.run()
     except BaseException:
@@ -197,6 +197,8 @@ def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = No
         market_id, **end, heartbeat_ms=None if result.outcome in ("quoted", "unchanged") else state.now_ms(),
         lease=lease.resource, token=lease.token if lease.let_go() else None,
         job=job.key if job else None, job_ttl_ms=job.ttl_ms if job else None, queue=job.queue if job else None)
+    if cycle.kept is not None:  # written: its next cycle here need not parse it back
+        ctx.strategies[market_id] = (end["strategy_blob"], cycle.kept)
     if job is not None:
         job.again, job.peeked, job.queue_head = closed.again, job.queue is not None, closed.queue_head
     result = replace(result, duration_ms=round((time.perf_counter() - started) * 1000, 2), **cycle.latencies())
@@ -244,6 +246,7 @@ class _Cycle:
         self.replaced_ms = 0
         self.took_over = False  # found an earlier holder's unanswered order calls
         self.committed: dict[str, Any] | None = None  # what `commit` hands to state.cycle_close
+        self.kept: StrategyState | None = None  # the StrategyState the commit writes
 
     def result(self, outcome: str, detail: str = "") -> CycleResult:
         return CycleResult(self.market_id, self.reason, outcome, lifecycle=self.lifecycle, sent=self.sent,
@@ -540,9 +543,8 @@ class _Cycle:
             resolution_ms=int(meta["resolution_ms"]) if meta.get("resolution_ms") not in (None, "") else None,
             status=self.market_status or str(meta.get("status") or "ACTIVE"),
         )
-        saved = self.read.strategy
-        if saved and saved.get("market_id") == m:
-            strategy_state = StrategyState.from_dict(saved)
+        strategy_state = self.kept_strategy()
+        if strategy_state is not None:
             if strategy_state.phase.value != self.instance.phase:  # the database's phase is the truth
                 strategy_state = replace(strategy_state, phase=AMMPhase(self.instance.phase),
                                          phase_entered_ms=self.instance.phase_changed_at_ms or now)
@@ -564,6 +566,16 @@ class _Cycle:
             kill_switch=KillSwitchState.ON if self.kill_switch_on else KillSwitchState.OFF,
             market_trades=self.tape,
         )
+
+    def kept_strategy(self) -> StrategyState | None:
+        """The StrategyState kept in `amm:strategy:{m}`: the one this worker thread wrote there
+        when the blob is still the very text it wrote (the codec round-trips a StrategyState
+        exactly: tests/amm/state/test_compact_encoding.py), else parsed."""
+        blob, held = self.read.strategy_blob, self.ctx.strategies.get(self.market_id)
+        if blob is not None and held is not None and held[0] == blob:
+            return held[1]
+        saved = self.read.strategy
+        return StrategyState.from_dict(saved) if saved and saved.get("market_id") == self.market_id else None
 
     # --- act -----------------------------------------------------------------------------------
     def act(self, decision: Decision) -> tuple[str, str]:
@@ -623,13 +635,14 @@ class _Cycle:
         if strategy.phase.value != self.recorded_phase:
             strategy = replace(strategy, phase=AMMPhase(self.recorded_phase),
                                phase_entered_ms=self.instance.phase_changed_at_ms or strategy.phase_entered_ms)
+        self.kept = strategy
         if requoted:  # when the platform acknowledged the new quotes, or confirmed the old ones
             fields["last_requote_ms"] = self.now if self.fixed_now is not None else (self.replaced_ms or state.now_ms())
         if log.isEnabledFor(logging.DEBUG):  # what the strategy decided: kept in no Redis key (memory per market)
             log.debug("cycle %s decided %s", self.market_id, json.dumps(decision.summary(), separators=(",", ":")))
         # Written with the lease's release at the cycle's end (quote_cycle: state.cycle_close).
         self.committed = dict(
-            commit=True, state_fields=fields, strategy=strategy.to_dict(),
+            commit=True, state_fields=fields, strategy_blob=state.strategy_text(strategy.to_dict(), self.market_id),
             runtime={"last_reason": self.reason, "last_outcome": "quoted" if self.sent else "unchanged",
                      **({"tape_id": self.tape_id} if self.tape_id is not None else {})},
             book=self.fetched_book if not self.sent else None,  # a replace changed the book it read

@@ -144,6 +144,7 @@ from amm.state.quote_cycle import (  # noqa: F401
     runtime_cycle_read,
 )
 from amm.state.push_book import push_book_alive, push_book_drop, push_book_parse, push_book_write  # noqa: F401
+from amm.state.strategy_codec import strategy_text  # noqa: F401
 from amm.state.rebuild import market_forget, market_memory_usage, market_rebuild, working_state_wipe  # noqa: F401
 from amm.state.run_record import (  # noqa: F401
     daily_reset_apply,

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 import amm.state.keys as K
 from amm.clock import now_ms
 from amm.state.codec import parse_int
+from amm.state.strategy_codec import strategy_parse
 from amm.strategy.types import Inventory
 
 
@@ -99,7 +100,7 @@ class CycleRead:
     feed applied since the last cycle (taken: the read removes them), and the dead man's switch."""
 
     quote: QuoteCycleRead
-    strategy: dict[str, Any] | None
+    strategy_blob: str | None  # `amm:strategy:{m}` as stored (`strategy` parses it)
     runtime: dict[str, Any]
     fills: list[dict[str, Any]]
     deadman: dict[str, Any]
@@ -108,3 +109,9 @@ class CycleRead:
     push_alive: str | None = None  # the book feed's heartbeat
     tape: list[dict[str, Any]] = field(default_factory=list)  # `amm:trades:{m}` (not yet seen by a cycle), newest first
     events_alive: int | None = None  # the event-stream feed's heartbeat (ms): the tape is kept
+
+    @property
+    def strategy(self) -> dict[str, Any] | None:
+        """The kept StrategyState dict (None when there is none). Parsed on demand: a worker
+        that wrote this very blob keeps the StrategyState it came from (cycle.py)."""
+        return strategy_parse(self.strategy_blob, self.quote.market_id)
