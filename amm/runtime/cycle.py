@@ -10,7 +10,9 @@ executor) take values and return values.
 2. in the same round trip once it is taken (`state.cycle_begin`, one script; it also starts
    the cycle's job run), read Redis: inventory, orders, state, config version, oracle,
    market metadata, the kept StrategyState, runtime flags, new fills, the dead man's switch,
-   the books. The instance's lifecycle from the database (its source of truth). A re-read
+   the books. The instance's lifecycle from the database (its source of truth), read by SQL
+   only when `instance_version` in that read says the row changed, or the row this worker
+   holds is older than AMM_INSTANCE_MAX_AGE_MS (amm/runtime/instance_cache.py). A re-read
    later in the cycle is `state.runtime_cycle_read`.
 3. Redis lost the market (FLUSHDB, restart) or asked for it: full rebuild from the platform.
 4. Market status: `amm:market:{m}` as the feed job refreshes it (AMM_STATUS_POLL_MS), or a
@@ -27,7 +29,7 @@ executor) take values and return values.
 8. Record: write `amm:state` (state_fields + last_requote_ms), the StrategyState, runtime
    fields, the book read and the cycle's latency (`amm_quote_cycle_duration_seconds`,
    counted in that same write), in one round trip with the lease's release and the job run's
-   finish (`state.cycle_close`): a quiet cycle makes two Redis round trips and one SQL read.
+   finish (`state.cycle_close`): a quiet cycle makes two Redis round trips and no SQL statement.
 
 A cycle that would change nothing sends nothing: no order call, and a quiet tick no call at all.
 Before each replace and mint the decision sends, the lease is checked: a holder that lost
