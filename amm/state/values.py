@@ -61,9 +61,27 @@ class OrderEntry:
         )
 
 
+# Parsed order entries by (order id, stored JSON): an order's value changes only when it fills
+# or is replaced, so most cycles read the very texts they read before. OrderEntry is frozen: one
+# parse serves every reader of the same text. Bounded: emptied when full.
+_ORDERS_PARSED: dict[tuple[str, str], OrderEntry] = {}
+_ORDERS_PARSED_MAX = 50_000
+
+
 def orders_from_hash(raw: Mapping[str, str]) -> dict[str, OrderEntry]:
     """`amm:orders:{m}` as {order_id: OrderEntry}."""
-    return {oid: OrderEntry.from_json(oid, value) for oid, value in raw.items()}
+    out = {}
+    parsed = _ORDERS_PARSED
+    for oid, value in raw.items():
+        entry = parsed.get((oid, value))
+        if entry is None:
+            entry = OrderEntry.from_json(oid, value)
+            if isinstance(value, str):
+                if len(parsed) >= _ORDERS_PARSED_MAX:
+                    parsed.clear()
+                parsed[(oid, value)] = entry
+        out[oid] = entry
+    return out
 
 
 @dataclass(frozen=True, slots=True)
