@@ -13,6 +13,7 @@ gives and refuses a bad one by name, before anything runs.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -178,10 +179,10 @@ class AppSettings:
     pytest-django's `settings` fixture send it) or by `reload()`."""
 
     def __init__(self) -> None:
-        self.__dict__["_values"] = {}
+        self.__dict__.update(_values={}, _generation=0, _lock=threading.Lock())
 
     def __getattr__(self, name: str) -> Any:
-        values = self.__dict__["_values"]
+        values = self._values
         try:
             return values[name]
         except KeyError:
@@ -190,12 +191,18 @@ class AppSettings:
             spec = SETTINGS[name]
         except KeyError:
             raise AttributeError(f"{name} is not an AMM setting (amm/conf.py)") from None
-        value = values[name] = getattr(django_settings, name, spec.default)
+        generation = self._generation
+        value = getattr(django_settings, name, spec.default)
+        with self._lock:  # not kept when the settings changed meanwhile (another thread read it mid-change)
+            if self._generation == generation:
+                values[name] = value
         return value
 
     def reload(self) -> None:
         """Forget the kept values (a setting assigned on django.conf.settings directly sends no signal)."""
-        self.__dict__["_values"].clear()
+        with self._lock:
+            self.__dict__["_generation"] = self._generation + 1
+            self._values.clear()
 
 
 amm_settings = AppSettings()
