@@ -27,6 +27,11 @@ write, and while a change is pending (written or not) every cycle reads the data
   (written with step 2, read by every cycle: lifecycle.is_kill_on), and the operator's
   kill (killswitch.kill) cancels the market's orders itself under its lease.
 
+A batch of periodic cycles (cycle_runs.cycles_run_batch) first reads, in one statement, the
+rows of its markets that this thread does not hold or holds for more than half the max age
+(`instances_prefetch`): its cycles then find them held, each still checked against its own
+`instance_version` as above, so a change committed after that read is acted on all the same.
+
 The database read also carries the market's config version: a config whose Redis write was
 lost (`amm:config:{m}` older than the database's) is republished, within the same bound.
 """
@@ -37,7 +42,7 @@ import logging
 from amm import state
 from amm.conf import amm_settings
 from amm.runtime.context import RuntimeContext
-from amm.selectors import InstanceView, instance_view
+from amm.selectors import InstanceView, instance_view, instance_views
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +64,21 @@ def instance_for_cycle(ctx: RuntimeContext, market_id: str, mirrored: str | None
     if mirrored is None:
         state.instance_version_seed(market_id, view.version)
     return view, True
+
+
+def instances_prefetch(ctx: RuntimeContext, market_ids: list[str], *, now: int) -> int:
+    """Read in one statement the rows of `market_ids` this thread does not hold, or holds for
+    AMM_INSTANCE_MAX_AGE_MS / 2 or longer; returns how many were read."""
+    half = amm_settings.AMM_INSTANCE_MAX_AGE_MS // 2
+    held = ctx.instances
+    stale = [m for m in market_ids if (h := held.get(m)) is None or not 0 <= now - h[0] < half]
+    if not stale:
+        return 0
+    views = instance_views(market_ids=stale)
+    for market_id in stale:
+        view = views.get(market_id)
+        if view is None:
+            held.pop(market_id, None)
+        else:
+            held[market_id] = (now, view)
+    return len(views)

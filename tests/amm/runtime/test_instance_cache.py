@@ -133,3 +133,22 @@ def test_a_refused_change_withdraws_its_announcement_and_a_committed_one_writes_
     assert "instance_version" not in state.runtime_get(rt.market_id)  # not left "pending"
     rt.start()
     assert state.runtime_get(rt.market_id)["instance_version"] == instance_version_of(rt.instance().updated_at)
+
+
+def test_a_batch_reads_its_markets_rows_in_one_statement_and_each_cycle_still_checks_its_version(rt):
+    from amm.runtime.cycle_runs import cycles_run_batch
+
+    other = rt.new_market()
+    rt.start(rt.market_id, other)
+    for market_id in (rt.market_id, other):
+        quote_cycle(market_id)
+    context().instances.clear()  # nothing held: the batch reads both rows, once
+    with CaptureQueriesContext(connection) as queries:
+        cycles_run_batch([rt.market_id, other])
+    assert _instance_reads(queries.captured_queries) == 1, queries.captured_queries
+
+    instance_kill(market_id=other, actor="test", reason="after the batch's read")
+    with CaptureQueriesContext(connection) as queries:
+        cycles_run_batch([rt.market_id, other])
+    assert _instance_reads(queries.captured_queries) == 1  # the changed row only, by its cycle
+    assert rt.open_orders(other) == {} and rt.open_orders(rt.market_id)
