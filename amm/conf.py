@@ -5,17 +5,21 @@
     amm_settings.AMM_LEASE_TTL_MS        # the host's value, else the default below
 
 A host project sets any of them in its Django settings (this project reads them from the
-environment: ammproject/settings.py). Reads happen at call time, so a test's
-`settings.AMM_X = ...` override applies at once. `configure()` checks the values a host
+environment: ammproject/settings.py). Each value is read once and kept until a setting
+changes: a test's `settings.AMM_X = ...` (pytest-django's fixture, override_settings: both
+send `setting_changed`) applies at once; an assignment on django.conf.settings itself needs
+`amm_settings.reload()`. `configure()` checks the values a host
 gives and refuses a bad one by name, before anything runs.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 SEVERITIES = ("INFO", "WARNING", "CRITICAL")
 
@@ -57,6 +61,8 @@ SETTINGS: dict[str, Setting] = {
     "AMM_LEASE_MARGIN_MS": Setting(500, "a holder stops sending order calls this long (at most TTL/6) before "
                                    "its lease's TTL runs out by its own clock (issue 15)"),
     "AMM_CYCLE_LEASE_WAIT_MS": Setting(100, "a cycle waits this long for its market's lease"),
+    "AMM_INSTANCE_MAX_AGE_MS": Setting(5000, "a cycle re-reads its instance row from the database at least this "
+                                       "often even when Redis reports no change (amm/runtime/instance_cache.py)"),
     "AMM_SCHEDULER_TICK_MS": Setting(20, "the run loop's tick"),
     "AMM_TICK_DISPATCH_MS": Setting(100, "periodic cycles due are enqueued together this often"),
     "AMM_TICK_BATCH": Setting(10, "periodic cycles per RQ job"),
@@ -139,6 +145,8 @@ def _refusals(values: Mapping[str, Any]) -> list[str]:
         refusals.append("AMM_EVENTS_REDIS_URL must be a redis://, rediss:// or unix:// URL")
     if values["AMM_EVENTS_CLAIM_IDLE_MS"] <= 0 or values["AMM_EVENTS_BLOCK_MS"] <= 0 or values["AMM_EVENTS_BATCH"] <= 0:
         refusals.append("AMM_EVENTS_CLAIM_IDLE_MS, _BLOCK_MS and _BATCH must be > 0")
+    if values["AMM_INSTANCE_MAX_AGE_MS"] < 0:
+        refusals.append("AMM_INSTANCE_MAX_AGE_MS must be >= 0")
     if values["AMM_FAST_LANE_THREADS"] < 0:
         refusals.append("AMM_FAST_LANE_THREADS must be >= 0")
     if values["AMM_ALERT_WEBHOOK_MIN_SEVERITY"] not in SEVERITIES:
@@ -166,14 +174,46 @@ def configure(given: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class AppSettings:
-    """`amm_settings.NAME`: Django's setting NAME when the host set it, else its default."""
+    """`amm_settings.NAME`: Django's setting NAME when the host set it, else its default.
+
+    Each value is looked up once and kept (a quote cycle reads about fifteen, and Django's
+    lookup of a setting the host did not set raises and catches an AttributeError each time);
+    kept values are dropped when a setting changes (`setting_changed`: override_settings and
+    pytest-django's `settings` fixture send it) or by `reload()`."""
+
+    def __init__(self) -> None:
+        self.__dict__.update(_values={}, _generation=0, _lock=threading.Lock())
 
     def __getattr__(self, name: str) -> Any:
+        values = self._values
+        try:
+            return values[name]
+        except KeyError:
+            pass
         try:
             spec = SETTINGS[name]
         except KeyError:
             raise AttributeError(f"{name} is not an AMM setting (amm/conf.py)") from None
-        return getattr(django_settings, name, spec.default)
+        generation = self._generation
+        value = getattr(django_settings, name, spec.default)
+        with self._lock:  # not kept when the settings changed meanwhile (another thread read it mid-change)
+            if self._generation == generation:
+                values[name] = value
+        return value
+
+    def reload(self) -> None:
+        """Forget the kept values (a setting assigned on django.conf.settings directly sends no signal)."""
+        with self._lock:
+            self.__dict__["_generation"] = self._generation + 1
+            self._values.clear()
 
 
 amm_settings = AppSettings()
+
+
+def _setting_changed(*, setting: str, **_: Any) -> None:
+    if setting in SETTINGS:
+        amm_settings.reload()
+
+
+setting_changed.connect(_setting_changed, dispatch_uid="amm.conf.setting_changed")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any, Iterable
 
 from django.db import connection
@@ -40,18 +42,50 @@ class InstanceView:
     defense_level: str
     kill_switch: str
     phase_changed_at_ms: int
+    version: str = ""  # the row's version (`instance_version_of` its updated_at)
+    config_version: int | None = None  # its MarketConfig's version (None: no config)
 
 
-_INSTANCE_VIEW_SQL = ("SELECT market_id, lifecycle_state, phase, defense_level, kill_switch, phase_changed_at_ms "
-                      f"FROM {AMMInstance._meta.db_table} WHERE market_id = %s")
+_EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+
+
+def instance_version_of(updated_at: datetime) -> str:
+    """The row's version as `amm:runtime:{m}` mirrors it: its `updated_at` in µs (every save
+    sets it: auto_now), exact (no float)."""
+    return str((updated_at - _EPOCH) // timedelta(microseconds=1))
+
+
+_INSTANCE_VIEW_SQL = ("SELECT i.market_id, i.lifecycle_state, i.phase, i.defense_level, i.kill_switch, "
+                      "i.phase_changed_at_ms, i.updated_at, c.version "
+                      f"FROM {AMMInstance._meta.db_table} i LEFT JOIN {MarketConfig._meta.db_table} c "
+                      "ON c.instance_id = i.id WHERE i.market_id = %s")
+
+
+def instance_views(*, market_ids: list[str]) -> dict[str, InstanceView]:
+    """`instance_view` of many markets in one statement (a batch of periodic cycles)."""
+    if not market_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_INSTANCE_VIEW_SQL.replace("WHERE i.market_id = %s", "WHERE i.market_id = ANY(%s)"),
+                       [list(market_ids)])
+        rows = cursor.fetchall()
+    views = {}
+    for row in rows:
+        *head, updated_at, config_version = row
+        views[head[0]] = InstanceView(*head, version=instance_version_of(updated_at), config_version=config_version)
+    return views
 
 
 def instance_view(*, market_id: str) -> InstanceView | None:
-    """One plain SQL statement: every quote cycle asks (the ORM costs more than the query)."""
+    """One plain SQL statement (the ORM costs more than the query): the cycle's read of its
+    instance, with the row's version and its config's (amm/runtime/instance_cache.py)."""
     with connection.cursor() as cursor:
         cursor.execute(_INSTANCE_VIEW_SQL, [market_id])
         row = cursor.fetchone()
-    return InstanceView(*row) if row else None
+    if not row:
+        return None
+    *head, updated_at, config_version = row
+    return InstanceView(*head, version=instance_version_of(updated_at), config_version=config_version)
 
 
 def instances_list(*, lifecycle_state: str | None = None) -> QuerySet[AMMInstance]:

@@ -8,7 +8,8 @@ quoted once. Then each round runs every market's periodic cycle as the workers d
 (`cycle_runs.cycles_run_batch`, AMM_TICK_BATCH markets a batch, the scheduler's job markers
 taken first), with push on: the book is `amm:pushbook:{m}` (the platform's book as a WebSocket
 feed would have written it), the statuses fresh as the event feed keeps them, so a quiet cycle
-calls neither the platform nor anything but Redis and one SQL read. What the feeds write
+calls neither the platform nor anything but Redis (and the instance's SQL read when the row
+is older than AMM_INSTANCE_MAX_AGE_MS: amm/runtime/instance_cache.py). What the feeds write
 between rounds is outside the measurement; RQ's own per-job cost (about twenty Redis commands
 a batch) is not counted.
 
@@ -48,7 +49,7 @@ STEPS = (
     ("runtime/cycle.py", "quote_cycle", "  the cycle"),
     ("runtime/lease.py", "acquire", "    lease acquire"),
     ("runtime/lease.py", "release", "    lease release"),
-    ("runtime/cycle.py", "load_instance", "    the instance (SQL)"),
+    ("runtime/cycle.py", "load_instance", "    the instance (held, or SQL)"),
     ("runtime/cycle.py", "load", "    the Redis read (+ parse)"),
     ("state/codec.py", "strategy_parse", "      StrategyState blob parsed"),
     ("strategy/engine.py", "from_dict", "      StrategyState built"),
@@ -245,6 +246,7 @@ def main() -> None:
             settings.AMM_PLATFORM_BASE_URL = platform.url
             settings.AMM_PLATFORM_API_KEY = amm_key
             settings.AMM_PUSH = True
+            amm_settings.reload()  # assigned directly: no setting_changed signal
             context_reset()
             ctx = context()
             for market_id in markets:

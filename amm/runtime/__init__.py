@@ -8,6 +8,7 @@ One line per module, listed top to bottom: each imports only modules listed belo
 - cycle_runs.py: the quote jobs' bodies: one market's cycle; a batch of periodic ones that gives way.
 - fast_lane.py: requotes that skip the queue: a fill's or a book move's cycle at once on a thread of this process.
 - cycle.py: `quote_cycle`: one cycle under the market's lease, read → decide → act → record.
+- instance_cache.py: the instance row a cycle acts on, read by SQL only when Redis reports it changed (or it is older than AMM_INSTANCE_MAX_AGE_MS).
 - lifecycle.py: `step(LifecycleInput) -> LifecycleOutcome`: reactions to the market's status and the kill switch.
 - killswitch.py: the kill switch: an operator's kill and resume, the defense stack's engage.
 - executor.py: the platform calls a cycle makes, each with its bookkeeping; strategy → wire types.

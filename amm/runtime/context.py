@@ -81,6 +81,8 @@ class RuntimeContext:
         self.feed = RuntimeFillFeed(connector=connector)
         self.ids = ClientOrderIdGenerator(start=secrets.randbelow(1_000_000))
         self.configs: dict[str, tuple[int, StrategyConfig]] = {}
+        self.instances: dict[str, Any] = {}  # market -> the instance row held (amm/runtime/instance_cache.py)
+        self.strategies: dict[str, tuple[str, Any]] = {}  # market -> (the amm:strategy text written, its StrategyState)
         self.key = _settings_key()
         self._events: EventConsumer | None = None
         self.events_retry_at = 0.0  # monotonic: the stream failed; REST polling until then

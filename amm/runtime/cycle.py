@@ -10,7 +10,9 @@ executor) take values and return values.
 2. in the same round trip once it is taken (`state.cycle_begin`, one script; it also starts
    the cycle's job run), read Redis: inventory, orders, state, config version, oracle,
    market metadata, the kept StrategyState, runtime flags, new fills, the dead man's switch,
-   the books. The instance's lifecycle from the database (its source of truth). A re-read
+   the books. The instance's lifecycle from the database (its source of truth), read by SQL
+   only when `instance_version` in that read says the row changed, or the row this worker
+   holds is older than AMM_INSTANCE_MAX_AGE_MS (amm/runtime/instance_cache.py). A re-read
    later in the cycle is `state.runtime_cycle_read`.
 3. Redis lost the market (FLUSHDB, restart) or asked for it: full rebuild from the platform.
 4. Market status: `amm:market:{m}` as the feed job refreshes it (AMM_STATUS_POLL_MS), or a
@@ -27,7 +29,7 @@ executor) take values and return values.
 8. Record: write `amm:state` (state_fields + last_requote_ms), the StrategyState, runtime
    fields, the book read and the cycle's latency (`amm_quote_cycle_duration_seconds`,
    counted in that same write), in one round trip with the lease's release and the job run's
-   finish (`state.cycle_close`): a quiet cycle makes two Redis round trips and one SQL read.
+   finish (`state.cycle_close`): a quiet cycle makes two Redis round trips and no SQL statement.
 
 A cycle that would change nothing sends nothing: no order call, and a quiet tick no call at all.
 Before each replace and mint the decision sends, the lease is checked: a holder that lost
@@ -75,8 +77,9 @@ from amm.runtime.context import RuntimeContext, context
 from amm.runtime.lease import Lease, market_lease
 from amm.runtime.lifecycle import LifecycleInput
 from amm.runtime.renewer import renewer
-from amm.selectors import InstanceView, instance_view
-from amm.services import defense_level_set, phase_transition, reconcile_market
+from amm.runtime.instance_cache import instance_for_cycle
+from amm.selectors import InstanceView
+from amm.services import config_publish, defense_level_set, phase_transition, reconcile_market
 from amm.strategy import (
     Decision,
     Fill,
@@ -179,8 +182,8 @@ def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = No
             job.again = state.job_finish(job.key, ttl_ms=job.ttl_ms)
         return CycleResult(market_id, reason, "busy")
     handle = renewer.add(lease.renew)
-    cycle = _Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx or context(), started=started,
-                   read=begun.read)
+    ctx = ctx or context()
+    cycle = _Cycle(market_id, reason=reason, now_ms=now_ms, lease=lease, ctx=ctx, started=started, read=begun.read)
     try:
         result = cycle.run()
     except BaseException:
@@ -196,6 +199,8 @@ def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = No
         market_id, **end, heartbeat_ms=None if result.outcome in ("quoted", "unchanged") else state.now_ms(),
         lease=lease.resource, token=lease.token if lease.let_go() else None,
         job=job.key if job else None, job_ttl_ms=job.ttl_ms if job else None, queue=job.queue if job else None)
+    if cycle.kept is not None:  # written: its next cycle here need not parse it back
+        ctx.strategies[market_id] = (end["strategy_blob"], cycle.kept)
     if job is not None:
         job.again, job.peeked, job.queue_head = closed.again, job.queue is not None, closed.queue_head
     result = replace(result, duration_ms=round((time.perf_counter() - started) * 1000, 2), **cycle.latencies())
@@ -233,6 +238,7 @@ class _Cycle:
         self.market_status = ""
         self.kill_switch_on = False
         self.recorded_phase = self.recorded_defense = ""  # as the database has them (load_instance, act)
+        self.config_version: int | None = None  # the database's, when Redis held an older one (config_caught_up)
         # done
         self.fetched_book: dict[str, Any] | None = None
         self.pushed = False  # the cycle read the book the WebSocket feed keeps
@@ -242,6 +248,7 @@ class _Cycle:
         self.replaced_ms = 0
         self.took_over = False  # found an earlier holder's unanswered order calls
         self.committed: dict[str, Any] | None = None  # what `commit` hands to state.cycle_close
+        self.kept: StrategyState | None = None  # the StrategyState the commit writes
 
     def result(self, outcome: str, detail: str = "") -> CycleResult:
         return CycleResult(self.market_id, self.reason, outcome, lifecycle=self.lifecycle, sent=self.sent,
@@ -329,7 +336,10 @@ class _Cycle:
         if held is not None:
             return self.result(held)
         quote = self.catch_up()
-        config = self.ctx.config(self.market_id, quote.config_version)
+        version = quote.config_version
+        if self.config_version is not None and (version is None or version < self.config_version):
+            version = self.config_version
+        config = self.ctx.config(self.market_id, version)
         book = self.book(quote, config)
         decision = self.strategy_input(quote, config, book).decide()
         outcome, detail = self.act(decision)
@@ -339,12 +349,28 @@ class _Cycle:
 
     # --- read ----------------------------------------------------------------------------------
     def load_instance(self) -> bool:
-        self.instance = instance_view(market_id=self.market_id)
+        """The instance row: the one this thread holds while Redis reports it unchanged, else
+        read from the database (amm/runtime/instance_cache.py)."""
+        begun = self.prefetched
+        mirrored = begun.runtime.get("instance_version") if begun is not None else None
+        self.instance, fresh = instance_for_cycle(self.ctx, self.market_id, mirrored, now=self.now)
         if self.instance is None:
             return False
+        if fresh and begun is not None:
+            self.config_caught_up(begun.quote.config_version)
         self.lifecycle = self.instance.lifecycle_state
         self.recorded_phase, self.recorded_defense = self.instance.phase, self.instance.defense_level
         return True
+
+    def config_caught_up(self, published: int | None) -> None:
+        """The database holds a newer config than `amm:config:{m}` (its Redis write was
+        lost, or is still on its way after the commit): publish it again from the database."""
+        known = self.instance.config_version
+        if known is not None and published is not None and published < known:
+            log.warning("cycle %s: amm:config holds version %s, the database %s: republished",
+                        self.market_id, published, known)
+            config_publish(market_id=self.market_id)
+            self.config_version = known  # the cycle decides on the database's config
 
     def load(self) -> None:
         read, self.prefetched = self.prefetched, None
@@ -519,9 +545,8 @@ class _Cycle:
             resolution_ms=int(meta["resolution_ms"]) if meta.get("resolution_ms") not in (None, "") else None,
             status=self.market_status or str(meta.get("status") or "ACTIVE"),
         )
-        saved = self.read.strategy
-        if saved and saved.get("market_id") == m:
-            strategy_state = StrategyState.from_dict(saved)
+        strategy_state = self.kept_strategy()
+        if strategy_state is not None:
             if strategy_state.phase.value != self.instance.phase:  # the database's phase is the truth
                 strategy_state = replace(strategy_state, phase=AMMPhase(self.instance.phase),
                                          phase_entered_ms=self.instance.phase_changed_at_ms or now)
@@ -543,6 +568,16 @@ class _Cycle:
             kill_switch=KillSwitchState.ON if self.kill_switch_on else KillSwitchState.OFF,
             market_trades=self.tape,
         )
+
+    def kept_strategy(self) -> StrategyState | None:
+        """The StrategyState kept in `amm:strategy:{m}`: the one this worker thread wrote there
+        when the blob is still the very text it wrote (the codec round-trips a StrategyState
+        exactly: tests/amm/state/test_compact_encoding.py), else parsed."""
+        blob, held = self.read.strategy_blob, self.ctx.strategies.get(self.market_id)
+        if blob is not None and held is not None and held[0] == blob:
+            return held[1]
+        saved = self.read.strategy
+        return StrategyState.from_dict(saved) if saved and saved.get("market_id") == self.market_id else None
 
     # --- act -----------------------------------------------------------------------------------
     def act(self, decision: Decision) -> tuple[str, str]:
@@ -602,13 +637,14 @@ class _Cycle:
         if strategy.phase.value != self.recorded_phase:
             strategy = replace(strategy, phase=AMMPhase(self.recorded_phase),
                                phase_entered_ms=self.instance.phase_changed_at_ms or strategy.phase_entered_ms)
+        self.kept = strategy
         if requoted:  # when the platform acknowledged the new quotes, or confirmed the old ones
             fields["last_requote_ms"] = self.now if self.fixed_now is not None else (self.replaced_ms or state.now_ms())
         if log.isEnabledFor(logging.DEBUG):  # what the strategy decided: kept in no Redis key (memory per market)
             log.debug("cycle %s decided %s", self.market_id, json.dumps(decision.summary(), separators=(",", ":")))
         # Written with the lease's release at the cycle's end (quote_cycle: state.cycle_close).
         self.committed = dict(
-            commit=True, state_fields=fields, strategy=strategy.to_dict(),
+            commit=True, state_fields=fields, strategy_blob=state.strategy_text(strategy.to_dict(), self.market_id),
             runtime={"last_reason": self.reason, "last_outcome": "quoted" if self.sent else "unchanged",
                      **({"tape_id": self.tape_id} if self.tape_id is not None else {})},
             book=self.fetched_book if not self.sent else None,  # a replace changed the book it read

@@ -8,6 +8,8 @@ import logging
 
 from amm import state
 from amm.runtime import cycle  # cycle.quote_cycle read at each call: the runtime tests wrap it to count cycles
+from amm.runtime.context import context
+from amm.runtime.instance_cache import instances_prefetch
 from amm.runtime.job_requests import quote_key, request_cycle, request_cycles
 from amm.runtime.lease import lease_ttl_ms
 from amm.runtime.renewer import renewer
@@ -51,6 +53,7 @@ def cycles_run_batch(market_ids: list[str], reason: str = "tick") -> None:
     job: cycle.CycleJob | None = None
     at = [0]
     state.job_renew_many(keys, ttl_ms=ttl)  # running now: a worker that dies frees them within the TTL
+    instances_prefetch(context(), market_ids, now=state.now_ms())  # one SQL statement for the batch's rows
     handle = renewer.add(lambda: state.job_renew_many(keys[at[0] + 1:], ttl_ms=ttl))  # the markets still waiting
     first_error: Exception | None = None
     try:

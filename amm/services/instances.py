@@ -3,13 +3,16 @@
 Each transition runs in `transaction.atomic()` on the instance row locked with
 `select_for_update`; an illegal one raises `amm.exceptions.TransitionRefused` and changes
 nothing (neither the row nor Redis). After commit the new phase / defense level / kill
-switch is mirrored into `amm:state:{market_id}` for the running loop and the monitors.
+switch is mirrored into `amm:state:{market_id}` for the running loop and the monitors, with
+the row's new version (`instance_version`, announced "pending" before the transaction): the
+cycles re-read the row when it changes (amm/runtime/instance_cache.py).
 HTTP (cancelling orders on a kill) is the runtime's job, never done inside a transition.
 """
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from django.db import transaction
 from django.utils import timezone
@@ -33,7 +36,7 @@ from amm.models import (
     MarketConfig,
     PhaseTransition,
 )
-from amm.selectors import emergency_cause_recorded
+from amm.selectors import emergency_cause_recorded, instance_version_of
 from amm.services.market_config import config_save
 
 log = logging.getLogger(__name__)
@@ -65,8 +68,44 @@ def _apply(instance: AMMInstance, method: Callable, *args) -> None:
         raise InvalidInput(str(exc)) from exc
 
 
-def _mirror(market_id: str, **fields: str) -> None:
-    transaction.on_commit(lambda: state.state_update(market_id, **fields))
+class _RowChange:
+    """One change of an instance row, as `_row_change` hands it to the block making it."""
+
+    def __init__(self, market_id: str) -> None:
+        self.market_id = market_id
+        self.saved = False
+
+    def mirror(self, instance: AMMInstance, **fields: str) -> None:
+        """The row saved: once the transaction commits, its new version (and `fields`, the
+        kill switch / phase / defense level, into `amm:state`) written to Redis together."""
+        self.saved = True
+        market_id, version = self.market_id, instance_version_of(instance.updated_at)
+        transaction.on_commit(lambda: state.instance_mirror(market_id, version=version, state_fields=fields))
+
+
+def _best_effort(what: str, write: Callable[[], None]) -> None:
+    try:
+        write()
+    except Exception:  # noqa: BLE001 - the change itself must not depend on Redis (amm/runtime/instance_cache.py)
+        log.warning("could not %s in Redis", what, exc_info=True)
+
+
+@contextmanager
+def _row_change(market_id: str) -> Iterator[_RowChange]:
+    """A change of the instance row in its transaction, announced to the running cycles
+    (amm/runtime/instance_cache.py): `instance_version` "pending" before it, the row's new
+    version after the commit (`_RowChange.mirror`), the field dropped when nothing changed."""
+    _best_effort("announce the change of the instance", lambda: state.instance_version_pending(
+        market_id, now=clock.now_ms()))
+    change = _RowChange(market_id)
+    try:
+        with transaction.atomic():
+            yield change
+    except BaseException:
+        _best_effort("withdraw the change of the instance", lambda: state.instance_version_drop(market_id))
+        raise
+    if not change.saved:
+        _best_effort("withdraw the change of the instance", lambda: state.instance_version_drop(market_id))
 
 
 # --- enable -------------------------------------------------------------------------------
@@ -95,7 +134,7 @@ def instance_enable(*, market_id: str, budget_cents: int | None = None, actor: s
 
 # --- lifecycle (seed §6.1) ----------------------------------------------------------------
 def _lifecycle(market_id: str, method_name: str, *, actor: str, reason: str, now_ms: int | None) -> AMMInstance:
-    with transaction.atomic():
+    with _row_change(market_id) as change:
         instance = _locked(market_id)
         source = instance.lifecycle_state
         _apply(instance, getattr(instance, method_name))
@@ -104,6 +143,7 @@ def _lifecycle(market_id: str, method_name: str, *, actor: str, reason: str, now
         elif instance.lifecycle_state == L.STOPPED.value:
             instance.stopped_at = timezone.now()
         instance.save()
+        change.mirror(instance)
         LifecycleChange.objects.create(
             instance=instance, market_id=market_id, from_state=source, to_state=instance.lifecycle_state,
             reason=reason[:255], actor=actor, timestamp_ms=now_ms if now_ms is not None else clock.now_ms(),
@@ -128,7 +168,7 @@ def instance_start_complete(*, market_id: str, actor: str = "system", reason: st
     ON (engaged before the start: the latch holds, nothing is quoted). A market no longer
     STARTING (the kill switch moved it to EMERGENCY during the sync) is left as it is."""
     now_ms = now_ms if now_ms is not None else clock.now_ms()
-    with transaction.atomic():
+    with _row_change(market_id) as change:
         instance = _locked(market_id)
         if instance.lifecycle_state != L.STARTING.value:
             return instance
@@ -138,6 +178,7 @@ def instance_start_complete(*, market_id: str, actor: str = "system", reason: st
         else:
             _apply(instance, instance.running)
         instance.save()
+        change.mirror(instance)
         LifecycleChange.objects.create(instance=instance, market_id=market_id, from_state=L.STARTING.value,
                                        to_state=instance.lifecycle_state, reason=reason[:255], actor=actor,
                                        timestamp_ms=now_ms)
@@ -170,7 +211,7 @@ def instance_resume(*, market_id: str, actor: str, reason: str, now_ms: int | No
     `reset_kill_switch` is False (a resume by someone who may not reset the switch): then
     refused while it is ON. Illegal anywhere else (TransitionRefused, nothing changed)."""
     now_ms = now_ms if now_ms is not None else clock.now_ms()
-    with transaction.atomic():
+    with _row_change(market_id) as change:
         instance = _locked(market_id)
         source = instance.lifecycle_state
         if not reset_kill_switch and instance.kill_switch == KS.ON.value:
@@ -194,8 +235,7 @@ def instance_resume(*, market_id: str, actor: str, reason: str, now_ms: int | No
         LifecycleChange.objects.create(instance=instance, market_id=market_id, from_state=source,
                                        to_state=instance.lifecycle_state, reason=reason[:255], actor=actor,
                                        timestamp_ms=now_ms)
-        if mirror:
-            _mirror(market_id, **mirror)
+        change.mirror(instance, **mirror)
     log.warning("AMM %s resumed by %s: %s", market_id, actor, reason)
     return instance
 
@@ -213,7 +253,7 @@ def instance_kill(*, market_id: str, actor: str, reason: str, now_ms: int | None
     latched ON (docs/state-machines.md). The running loop sees `kill_switch=ON` in amm:state
     and cancels every order."""
     now_ms = now_ms if now_ms is not None else clock.now_ms()
-    with transaction.atomic():
+    with _row_change(market_id) as change:
         instance = _locked(market_id)
         _apply(instance, instance.engage_kill_switch)
         _kill_switch_fields(instance, actor, reason)
@@ -232,7 +272,7 @@ def instance_kill(*, market_id: str, actor: str, reason: str, now_ms: int | None
                                            to_state=L.EMERGENCY.value, reason=f"kill switch: {reason}"[:255],
                                            actor=actor, timestamp_ms=now_ms)
         instance.save()
-        _mirror(market_id, kill_switch=KS.ON.value, defense_level=D.KILL_SWITCH.value)
+        change.mirror(instance, kill_switch=KS.ON.value, defense_level=D.KILL_SWITCH.value)
         alert_raise(type=AlertType.KILL_SWITCH, severity=AlertSeverity.CRITICAL, market_id=market_id,
                     payload={"actor": actor, "reason": reason})
     return instance
@@ -247,7 +287,7 @@ def instance_reset_kill_switch(*, market_id: str, actor: str, reason: str, now_m
     TransitionRefused, nothing changed."""
 
     now_ms = now_ms if now_ms is not None else clock.now_ms()
-    with transaction.atomic():
+    with _row_change(market_id) as change:
         instance = _locked(market_id)
         _apply(instance, instance.reset_kill_switch)
         _kill_switch_fields(instance, actor, reason)
@@ -267,7 +307,7 @@ def instance_reset_kill_switch(*, market_id: str, actor: str, reason: str, now_m
                                            to_state=L.RUNNING.value, reason=f"kill switch reset: {reason}"[:255],
                                            actor=actor, timestamp_ms=now_ms)
         instance.save()
-        _mirror(market_id, **mirror)
+        change.mirror(instance, **mirror)
     log.warning("AMM %s kill switch reset by %s (%s): %s", market_id, actor, instance.lifecycle_state, reason)
     return instance
 
@@ -279,7 +319,7 @@ def phase_transition(*, market_id: str, to_phase: str, reason: str, timestamp_ms
     with from_phase, to_phase, reason, timestamp_ms."""
     to_phase = getattr(to_phase, "value", to_phase)
     reason = getattr(reason, "value", reason)
-    with transaction.atomic():
+    with _row_change(market_id) as change:
         instance = _locked(market_id)
         source = instance.phase
         if to_phase == P.STABILIZATION.value:
@@ -296,7 +336,7 @@ def phase_transition(*, market_id: str, to_phase: str, reason: str, timestamp_ms
         instance.save()
         record = PhaseTransition.objects.create(instance=instance, market_id=market_id, from_phase=source,
                                                 to_phase=instance.phase, reason=reason, timestamp_ms=timestamp_ms)
-        _mirror(market_id, phase=instance.phase)
+        change.mirror(instance, phase=instance.phase)
     log.info("AMM %s phase %s -> %s (%s)", market_id, source, to_phase, reason)
     return record
 
@@ -308,7 +348,7 @@ def defense_level_set(*, market_id: str, level: str, reason: str, actor: str = "
     automatic kill (alerted); leaving KILL_SWITCH is refused — only instance_resume resets it."""
     level = getattr(level, "value", level)
     timestamp_ms = timestamp_ms if timestamp_ms is not None else clock.now_ms()
-    with transaction.atomic():
+    with _row_change(market_id) as change:
         instance = _locked(market_id)
         source = instance.defense_level
         if source == level:
@@ -321,7 +361,7 @@ def defense_level_set(*, market_id: str, level: str, reason: str, actor: str = "
         record = DefenseLevelChange.objects.create(instance=instance, market_id=market_id, from_level=source,
                                                    to_level=level, reason=reason[:255], actor=actor,
                                                    timestamp_ms=timestamp_ms)
-        _mirror(market_id, defense_level=level)
+        change.mirror(instance, defense_level=level)
         if level == D.KILL_SWITCH.value:
             alert_raise(type=AlertType.KILL_SWITCH, severity=AlertSeverity.CRITICAL, market_id=market_id,
                         payload={"actor": actor, "reason": reason, "from_level": source})

@@ -151,6 +151,7 @@ from amm.state.push_book import (  # noqa: F401
     push_books_get,
     push_books_write,
 )
+from amm.state.strategy_codec import strategy_text  # noqa: F401
 from amm.state.rebuild import market_forget, market_memory_usage, market_rebuild, working_state_wipe  # noqa: F401
 from amm.state.run_record import (  # noqa: F401
     daily_reset_apply,
@@ -164,6 +165,10 @@ from amm.state.run_record import (  # noqa: F401
 )
 from amm.state.runtime_flags import (  # noqa: F401
     fills_push,
+    instance_mirror,
+    instance_version_drop,
+    instance_version_pending,
+    instance_version_seed,
     order_call_begin,
     order_calls_end,
     order_calls_in_flight,

@@ -179,7 +179,11 @@ RUNTIME_FIELDS = {  # field -> Python type
     "last_outcome": str,
     "cycles": int,
     "tape_id": int,  # the newest trade of the market's public tape a cycle handed to the strategy
+    # The instance row's version as last committed (amm/services/instances.py): a cycle re-reads
+    # the row when it differs from the one it holds; "pending:..." while a change is being written.
+    "instance_version": str,
 }
+INSTANCE_PENDING = "pending"  # the prefix of `instance_version` while a change of the row is on its way
 # Every value stays short (<= 64 bytes) so that Redis keeps the hash in its compact listpack
 # encoding: the last decision's summary, once a field here (1.2 KB, which turned the whole hash
 # into a hashtable), is logged at DEBUG by the cycle instead (nothing read it back).

@@ -24,7 +24,7 @@ from amm.state.connection import conn_or_default
 from amm.state.lua import script
 from amm.state.metric_counters import cycle_latency_counts
 from amm.state.packing import book_parse, book_text, fill_parse, trade_parse
-from amm.state.strategy_codec import strategy_parse, strategy_text
+from amm.state.strategy_codec import strategy_text
 from amm.state.runtime_flags import runtime_fields_text
 from amm.state.values import CycleRead, QuoteCycleRead, inventory_from_hash, orders_from_hash
 
@@ -87,7 +87,7 @@ def _cycle_read_parse(market_id: str, quote: list, rest: list) -> CycleRead:
     strategy, runtime, fills, deadman, book, pushed, alive, tape, events_alive = rest
     return CycleRead(
         quote=_quote_cycle_parse(market_id, quote),
-        strategy=strategy_parse(strategy, market_id),
+        strategy_blob=strategy,
         runtime=parse_fields(runtime, K.RUNTIME_FIELDS),
         fills=[fill_parse(f) for f in fills],
         deadman=parse_fields(deadman, K.DEADMAN_FIELDS),
@@ -168,6 +168,7 @@ def cycle_close(
     commit: bool = False,
     state_fields: Mapping[str, Any] | None = None,
     strategy: Mapping[str, Any] | None = None,
+    strategy_blob: str | None = None,
     runtime: Mapping[str, Any] | None = None,
     book: Mapping[str, Any] | None = None,
     drop_book: bool = False,
@@ -180,7 +181,7 @@ def cycle_close(
     conn: redis.Redis | None = None,
 ) -> CycleClose:
     """A quote cycle's end in one round trip (lua.CYCLE_CLOSE). With `commit`: `amm:state`
-    fields, the StrategyState blob (unless None), the runtime fields (cycles counted), the
+    fields, the StrategyState blob (unless None; `strategy_blob`: its text encoded already), the runtime fields (cycles counted), the
     book it read (unless None; `drop_book`: it read the pushed book, so the kept REST book is
     older than what it saw), the tape's trades up to the runtime's `tape_id` (seen) removed.
     Always: the run's last-cycle heartbeat (`heartbeat_ms`, else `now`) and, given
@@ -194,7 +195,7 @@ def cycle_close(
     bucket, total, micros = ("", "", "") if latency_s is None else cycle_latency_counts(outcome, latency_s)
     args: list[Any] = [str(int(now if heartbeat_ms is None else heartbeat_ms)), bucket, total, micros, token if lease and token else "",
                        "" if job is None else int(job_ttl_ms), "1" if commit else "0",
-                       strategy_text(strategy, market_id) if commit and strategy is not None else "",
+                       _strategy_written(strategy, strategy_blob, market_id) if commit else "",
                        book_text(book) if commit and book is not None else "",
                        "1" if queue else "0", "1" if commit and drop_book else "0",
                        _tape_seen(runtime) if commit else ""]
@@ -212,6 +213,14 @@ def cycle_close(
             queue or K.RUN, K.tape_key(market_id)]
     again, head = script(conn_or_default(conn), "cycle_close")(keys=keys, args=args)
     return CycleClose(again, head)
+
+
+def _strategy_written(strategy: Mapping[str, Any] | None, blob: str | None, market_id: str) -> str:
+    """The StrategyState text a commit writes: `blob` as encoded already (strategy_text), or
+    `strategy` encoded; '' for neither (not written)."""
+    if blob is not None:
+        return blob
+    return strategy_text(strategy, market_id) if strategy is not None else ""
 
 
 def _tape_seen(runtime: Mapping[str, Any] | None) -> str:

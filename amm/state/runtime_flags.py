@@ -78,3 +78,38 @@ def fills_push(market_id: str, fills: Iterable[Mapping[str, Any]], *, conn: redi
     pipe.ltrim(K.fills_key(market_id), -K.FILLS_KEEP, -1)
     pipe.execute()
     return len(items)
+
+
+# --- the instance row's version (written by amm/services/instances.py, read by the cycle) -------
+def instance_version_pending(market_id: str, *, now: int, conn: redis.Redis | None = None) -> None:
+    """Before a change of the instance row: `instance_version` = "pending:{now}". A cycle
+    holds the row it read only while this field equals the row's version, so until the
+    change's own version replaces it (after the commit, `instance_mirror`) every cycle reads
+    the row: a writer that dies between its commit and that write leaves no cycle on a stale row."""
+    conn_or_default(conn).hset(K.runtime_key(market_id), "instance_version", f"{K.INSTANCE_PENDING}:{now}")
+
+
+def instance_mirror(market_id: str, *, version: str, state_fields: Mapping[str, Any] | None = None,
+                    conn: redis.Redis | None = None) -> None:
+    """After a change of the instance row committed: its new version and the `amm:state`
+    fields mirrored from it (kill switch, phase, defense level), in one MULTI/EXEC."""
+    pipe = conn_or_default(conn).pipeline(transaction=True)
+    if state_fields:
+        unknown = set(state_fields) - set(K.STATE_FIELDS)
+        if unknown:
+            raise InvalidInput(f"not fields of amm:state: {sorted(unknown)}")
+        pipe.hset(K.state_key(market_id), mapping={n: field_text(n, v, K.STATE_FIELDS) for n, v in state_fields.items()})
+    pipe.hset(K.runtime_key(market_id), "instance_version", version)
+    pipe.execute()
+
+
+def instance_version_drop(market_id: str, *, conn: redis.Redis | None = None) -> None:
+    """A change announced by `instance_version_pending` did not happen (refused, rolled
+    back): the field removed, so that the next cycle reads the row and writes its version back."""
+    conn_or_default(conn).hdel(K.runtime_key(market_id), "instance_version")
+
+
+def instance_version_seed(market_id: str, version: str, *, conn: redis.Redis | None = None) -> bool:
+    """A cycle found no `instance_version` (a new market, Redis lost it, a dropped change):
+    the version of the row it has just read, unless a writer wrote one meanwhile (HSETNX)."""
+    return bool(conn_or_default(conn).hsetnx(K.runtime_key(market_id), "instance_version", version))

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 import amm.state.keys as K
 from amm.clock import now_ms
 from amm.state.codec import parse_int
+from amm.state.strategy_codec import strategy_parse
 from amm.strategy.types import Inventory
 
 
@@ -60,9 +61,27 @@ class OrderEntry:
         )
 
 
+# Parsed order entries by (order id, stored JSON): an order's value changes only when it fills
+# or is replaced, so most cycles read the very texts they read before. OrderEntry is frozen: one
+# parse serves every reader of the same text. Bounded: emptied when full.
+_ORDERS_PARSED: dict[tuple[str, str], OrderEntry] = {}
+_ORDERS_PARSED_MAX = 50_000
+
+
 def orders_from_hash(raw: Mapping[str, str]) -> dict[str, OrderEntry]:
     """`amm:orders:{m}` as {order_id: OrderEntry}."""
-    return {oid: OrderEntry.from_json(oid, value) for oid, value in raw.items()}
+    out = {}
+    parsed = _ORDERS_PARSED
+    for oid, value in raw.items():
+        entry = parsed.get((oid, value))
+        if entry is None:
+            entry = OrderEntry.from_json(oid, value)
+            if isinstance(value, str):
+                if len(parsed) >= _ORDERS_PARSED_MAX:
+                    parsed.clear()
+                parsed[(oid, value)] = entry
+        out[oid] = entry
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +118,7 @@ class CycleRead:
     feed applied since the last cycle (taken: the read removes them), and the dead man's switch."""
 
     quote: QuoteCycleRead
-    strategy: dict[str, Any] | None
+    strategy_blob: str | None  # `amm:strategy:{m}` as stored (`strategy` parses it)
     runtime: dict[str, Any]
     fills: list[dict[str, Any]]
     deadman: dict[str, Any]
@@ -108,3 +127,9 @@ class CycleRead:
     push_alive: str | None = None  # the book feed's heartbeat
     tape: list[dict[str, Any]] = field(default_factory=list)  # `amm:trades:{m}` (not yet seen by a cycle), newest first
     events_alive: int | None = None  # the event-stream feed's heartbeat (ms): the tape is kept
+
+    @property
+    def strategy(self) -> dict[str, Any] | None:
+        """The kept StrategyState dict (None when there is none). Parsed on demand: a worker
+        that wrote this very blob keeps the StrategyState it came from (cycle.py)."""
+        return strategy_parse(self.strategy_blob, self.quote.market_id)

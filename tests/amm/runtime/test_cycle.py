@@ -434,3 +434,22 @@ def test_a_cycle_that_finds_the_lease_held_takes_nothing_writes_nothing_and_ends
         assert state.runtime_cycle_read(m).fills == [fill]  # left for the holder
     finally:
         holder.release()
+
+
+def test_a_worker_keeps_the_strategy_state_it_wrote_and_parses_one_it_did_not(rt):
+    """The StrategyState a cycle wrote is the next cycle's on this worker thread while
+    `amm:strategy:{m}` still holds that very text; any other text is parsed."""
+    from amm.state import keys as K
+    from amm.strategy import StrategyState
+
+    _quoted_and_settled(rt)
+    ctx = context()
+    text, kept = ctx.strategies[rt.market_id]
+    redis = state.connection.get_redis()
+    assert redis.get(K.strategy_key(rt.market_id)) == text
+    assert StrategyState.from_dict(state.strategy_get(rt.market_id)) == kept
+
+    other = StrategyState.from_dict({**kept.to_dict(), "fair": 33.25})  # another writer's
+    redis.set(K.strategy_key(rt.market_id), state.strategy_text(other.to_dict(), rt.market_id))
+    quote_cycle(rt.market_id)  # decided from fair 33.25, not from the state this worker wrote
+    assert ctx.strategies[rt.market_id][1].fair != kept.fair
