@@ -94,6 +94,7 @@ def main() -> None:
         from django.conf import settings
 
         from amm import state
+        from amm.conf import amm_settings
         from amm.connector.events import EventStreamAbsent
         from amm.runtime import cycle, deadman_arming
         from amm.runtime.context import context, context_reset
@@ -124,6 +125,7 @@ def main() -> None:
             settings.AMM_PLATFORM_BASE_URL = platform.url
             settings.AMM_PLATFORM_API_KEY = amm_key
             settings.AMM_PUSH = True
+            amm_settings.reload()  # set on django.conf.settings directly: the kept values read again
             context_reset()
             ctx = context()
             for market_id in markets:
