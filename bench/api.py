@@ -121,6 +121,37 @@ def server_cpu(pid: int) -> float:
     return total
 
 
+def cpu_sample(server_pid: int, clients: list[int], redis_url: str) -> dict:
+    """CPU seconds so far of what one order costs this machine, by part: gunicorn, the client
+    processes, the Redis server and each PostgreSQL backend of the bench's database (other
+    work on the machine is in none of them). `cpu_spent` subtracts two samples."""
+    import psutil
+    import redis
+    from django.db import connection
+
+    def cpu(pid: int) -> float:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            return t.user + t.system
+        except psutil.NoSuchProcess:
+            return 0.0
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid()")  # not this idle process's own
+        backends = {row[0]: cpu(row[0]) for row in cursor.fetchall()}
+    info = redis.Redis.from_url(redis_url).info("cpu")
+    return {"gunicorn": server_cpu(server_pid), "clients": sum(cpu(pid) for pid in clients),
+            "redis": info["used_cpu_user"] + info["used_cpu_sys"], "postgres": backends}
+
+
+def cpu_spent(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds by part between two samples (a backend new since `before` counts from zero)."""
+    spent = {part: after[part] - before[part] for part in ("gunicorn", "clients", "redis")}
+    spent["postgres"] = sum(t - before["postgres"].get(pid, 0.0) for pid, t in after["postgres"].items())
+    return spent
+
+
 def order_body(seq: int) -> dict:
     """A resting bid (YES BUY 10..39 cents, 1 share): the bench places bids only, so nothing crosses."""
     return {"client_order_id": f"{uuid.uuid4().hex[:12]}-{seq}", "side": "YES", "direction": "BUY",
@@ -220,9 +251,9 @@ def run(scenario: str, base: str, world: list[dict], seconds: float) -> tuple[li
 
 
 def run_placing(k: int, single: bool, base: str, world: list[dict], seconds: float, round_s: float,
-                server_pid: int) -> tuple[list[float], dict, float, float]:
+                server_pid: int, redis_url: str) -> tuple[list[float], dict, float, dict[str, float]]:
     """Rounds of placing across every client: latencies, errors by status, seconds on the clock
-    and gunicorn's CPU seconds, both summed over the placing phases only."""
+    and the CPU seconds of each part (`cpu_spent`), both summed over the placing phases only."""
     rounds = max(1, round(seconds / round_s))
     queue: mp.Queue = mp.Queue()
     barrier = mp.Barrier(len(world) + 1)  # the clients and this process, which reads the clock and CPU
@@ -231,13 +262,16 @@ def run_placing(k: int, single: bool, base: str, world: list[dict], seconds: flo
              for w in world]
     for p in procs:
         p.start()
-    on_clock = cpu = 0.0
+    pids = [p.pid for p in procs]
+    on_clock = 0.0
+    cpu = {"gunicorn": 0.0, "clients": 0.0, "redis": 0.0, "postgres": 0.0}
     for _ in range(rounds):
         barrier.wait()
-        t0, cpu0 = time.monotonic(), server_cpu(server_pid)
+        t0, cpu0 = time.monotonic(), cpu_sample(server_pid, pids, redis_url)
         barrier.wait()
         on_clock += time.monotonic() - t0
-        cpu += server_cpu(server_pid) - cpu0
+        for part, spent in cpu_spent(cpu0, cpu_sample(server_pid, pids, redis_url)).items():
+            cpu[part] += spent
     barrier.wait()
     results = [queue.get() for _ in procs]
     for p in procs:
@@ -252,16 +286,19 @@ def run_placing(k: int, single: bool, base: str, world: list[dict], seconds: flo
 TARGET_ORDERS_PER_S = 1000  # issue 15
 
 
-def print_placing(label: str, k: int, latencies: list[float], errors: dict, seconds: float, cpu: float) -> None:
+def print_placing(label: str, k: int, latencies: list[float], errors: dict, seconds: float,
+                  cpu: dict[str, float]) -> None:
     calls = len(latencies)
     orders = calls * k  # a refused call places nothing, but a refusal is reported and should be zero
-    per_order = cpu / max(1, orders)
+    per_order = cpu["gunicorn"] / max(1, orders)
     shown = ", ".join(f"{'cancel-all ' if s < 0 else ''}{abs(s)}: {n}" for s, n in sorted(errors.items())) or "none"
+    parts = " + ".join(f"{part} {spent * 1000 / max(1, orders):.2f}" for part, spent in cpu.items())
     print(f"{label:44s} {orders / seconds:8.1f} orders/s ({orders / seconds / TARGET_ORDERS_PER_S:4.2f}x the "
           f"1,000/s target)  {calls / seconds:7.1f} calls/s   p50 {pct(latencies, 0.5):7.2f} ms   "
           f"p99 {pct(latencies, 0.99):7.2f} ms per call   n={calls} calls   errors: {shown}   "
           f"server CPU {per_order * 1000:5.2f} ms/order (-> {(os.cpu_count() or 1) / per_order:6.0f}/s "
-          f"if gunicorn had every core)", flush=True)
+          f"if gunicorn had every core); CPU ms/order: {parts} = {sum(cpu.values()) * 1000 / max(1, orders):.2f}",
+          flush=True)
 
 
 def profiled_wsgi():
@@ -298,7 +335,7 @@ def _dump_profile(profiler, count: list[int]) -> None:
         marshal.dump({"requests": count[0], "stats": profiler.stats}, out)
 
 
-def profile(database_url: str, redis_url: str, world: list[dict], requests: int) -> None:
+def profile(database_url: str, redis_url: str, world: list[dict], requests: int, dump: str | None = None) -> None:
     """One sync worker under cProfile, one client posting `requests` orders (a cancel-all every
     500, not profiled). The first requests (connections opened, statements prepared) are
     counted too: a small share of a long run."""
@@ -329,6 +366,8 @@ def profile(database_url: str, redis_url: str, world: list[dict], requests: int)
     os.unlink(out)
     n = dumped["requests"]
     stats = pstats.Stats(_StatsSource(dumped["stats"]))
+    if dump:  # for pstats or snakeviz
+        stats.dump_stats(dump)
     print(f"POST /api/v1/orders under cProfile (one sync gunicorn worker, one client): {n} requests, "
           f"{stats.total_calls / n:,.0f} Python function calls per request "
           f"({stats.prim_calls / n:,.0f} primitive), p50 {pct(latencies, 0.5):.2f} ms under the profiler")
@@ -366,6 +405,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="profile POST /api/v1/orders under cProfile instead (one sync worker, one client)")
     parser.add_argument("--requests", type=int, default=2000, help="--profile: orders to post")
+    parser.add_argument("--profile-dump", default=None, help="--profile: also write the stats to this file (pstats)")
     args = parser.parse_args()
 
     database_url = django_on_bench_db(BENCH_DB)
@@ -376,7 +416,7 @@ def main() -> None:
     redis_url = url_with_db(settings.REDIS_URL, BENCH_REDIS_DB)
     world = setup_world(1 if args.profile else args.clients)
     if args.profile:
-        profile(database_url, redis_url, world, args.requests)
+        profile(database_url, redis_url, world, args.requests, args.profile_dump)
         return
     replace_limit = args.replace_limit if args.replace_limit is not None else settings.EXCHANGE_REPLACE_RATE_LIMIT
     port = free_port()
@@ -414,7 +454,7 @@ def main() -> None:
                 label = ("POST /api/v1/orders (1 order a call)" if single
                          else f"POST /api/v1/amm/orders/replace ({k} new a call)")
                 latencies, errors, seconds, cpu = run_placing(k, single, base, world, args.seconds,
-                                                              args.round_seconds, server.pid)
+                                                              args.round_seconds, server.pid, redis_url)
                 print_placing(label, k, latencies, errors, seconds, cpu)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
