@@ -202,11 +202,77 @@ def client(scenario: str, base: str, key: str, market: str, seconds: float, star
     out.put((latencies, errors))
 
 
+class RawClient:
+    """The cheap load generator: HTTP/1.1 keep-alive on one socket, each request written whole
+    and each answer read by its Content-Length (the API always sends one), JSON in and out.
+    An httpx client spends about a millisecond of CPU a call, on the same two cores as the
+    server; this one a small fraction of that, so the figure measures the server more than
+    the clients. Same calls, same bodies, same answers checked (the status)."""
+
+    def __init__(self, base: str, key: str):
+        from urllib.parse import urlsplit
+
+        url = urlsplit(base)
+        self.address, self.prefix = (url.hostname, url.port), url.path
+        self.head = (f"Host: {url.netloc}\r\nAuthorization: Token {key}\r\n"
+                     "Content-Type: application/json\r\nAccept: application/json\r\n").encode()
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def post(self, path: str, json: dict) -> "RawResponse":
+        import json as _json
+
+        body = _json.dumps(json, separators=(",", ":")).encode()
+        request = b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s" % (
+            (self.prefix + path).encode(), self.head, len(body), body)
+        if self.sock is None:
+            self.sock = socket.create_connection(self.address)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.buffer = b""
+        self.sock.sendall(request)
+        while b"\r\n\r\n" not in self.buffer:
+            self._read()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+        if "content-length" not in headers:
+            raise RuntimeError(f"answer without Content-Length: {headers}")
+        length = int(headers["content-length"])
+        while len(self.buffer) < length:
+            self._read()
+        content, self.buffer = self.buffer[:length], self.buffer[length:]
+        if headers.get("connection", "").lower() == "close":
+            self.sock.close()
+            self.sock = None
+        return RawResponse(status, content)
+
+    def _read(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection mid-answer")
+        self.buffer += chunk
+
+
+class RawResponse:
+    def __init__(self, status_code: int, content: bytes):
+        self.status_code, self.content = status_code, content
+
+    def json(self):
+        import json
+
+        return json.loads(self.content)
+
+
+CLIENTS = {"httpx": "one httpx client", "raw": "one raw-socket keep-alive client (bench/api.py RawClient)"}
+
+
 def placing_client(k: int, single: bool, base: str, key: str, market: str, rounds: int, round_s: float,
-                   barrier, out) -> None:
+                   barrier, out, kind: str = "httpx") -> None:
     """One client process placing orders in rounds (see the module docstring): `single` posts
-    one order to POST /orders a call, else k new orders to the replace call. Latencies in ms."""
-    http = _http(base, key)
+    one order to POST /orders a call, else k new orders to the replace call. Latencies in ms.
+    `kind`: its HTTP client (CLIENTS)."""
+    http = _http(base, key) if kind == "httpx" else RawClient(base, key)
     seq = 0
     latencies: list[float] = []
     errors: dict[int, int] = {}
@@ -251,14 +317,14 @@ def run(scenario: str, base: str, world: list[dict], seconds: float) -> tuple[li
 
 
 def run_placing(k: int, single: bool, base: str, world: list[dict], seconds: float, round_s: float,
-                server_pid: int, redis_url: str) -> tuple[list[float], dict, float, dict[str, float]]:
+                server_pid: int, redis_url: str, kind: str) -> tuple[list[float], dict, float, dict[str, float]]:
     """Rounds of placing across every client: latencies, errors by status, seconds on the clock
     and the CPU seconds of each part (`cpu_spent`), both summed over the placing phases only."""
     rounds = max(1, round(seconds / round_s))
     queue: mp.Queue = mp.Queue()
     barrier = mp.Barrier(len(world) + 1)  # the clients and this process, which reads the clock and CPU
     procs = [mp.Process(target=placing_client,
-                        args=(k, single, base, w["key"], w["market"], rounds, round_s, barrier, queue))
+                        args=(k, single, base, w["key"], w["market"], rounds, round_s, barrier, queue, kind))
              for w in world]
     for p in procs:
         p.start()
@@ -293,7 +359,7 @@ def print_placing(label: str, k: int, latencies: list[float], errors: dict, seco
     per_order = cpu["gunicorn"] / max(1, orders)
     shown = ", ".join(f"{'cancel-all ' if s < 0 else ''}{abs(s)}: {n}" for s, n in sorted(errors.items())) or "none"
     parts = " + ".join(f"{part} {spent * 1000 / max(1, orders):.2f}" for part, spent in cpu.items())
-    print(f"{label:44s} {orders / seconds:8.1f} orders/s ({orders / seconds / TARGET_ORDERS_PER_S:4.2f}x the "
+    print(f"{label:58s} {orders / seconds:8.1f} orders/s ({orders / seconds / TARGET_ORDERS_PER_S:4.2f}x the "
           f"1,000/s target)  {calls / seconds:7.1f} calls/s   p50 {pct(latencies, 0.5):7.2f} ms   "
           f"p99 {pct(latencies, 0.99):7.2f} ms per call   n={calls} calls   errors: {shown}   "
           f"server CPU {per_order * 1000:5.2f} ms/order (-> {(os.cpu_count() or 1) / per_order:6.0f}/s "
@@ -392,6 +458,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4,
                         help="threads per worker (>1: gthread with keep-alive, the production default; 1: sync)")
     parser.add_argument("--clients", type=int, default=4, help="client processes (one connection each)")
+    parser.add_argument("--client", nargs="+", choices=list(CLIENTS), default=["httpx", "raw"],
+                        help="placing scenarios: the clients' HTTP client, each in turn (httpx: what a Python caller "
+                        "uses; raw: a cheap keep-alive socket, so that the figure measures the server)")
     parser.add_argument("--asgi", action="store_true",
                         help="serve with the push feeds' ASGI server instead (gunicorn_asgi.conf.py: uvicorn workers)")
     parser.add_argument("--seconds", type=float, default=8.0, help="duration of each scenario (on the clock)")
@@ -430,8 +499,10 @@ def main() -> None:
     print(f"served by: {command} — {args.workers} {kind} "
           f"on 127.0.0.1:{port}, DEBUG off, database {BENCH_DB}, Redis db {BENCH_REDIS_DB}, "
           f"dead man's switch sweeper on; {os.cpu_count()} CPUs shared by server, clients and PostgreSQL")
-    print(f"clients: {args.clients} processes, one httpx client, user and market each, back-to-back requests "
-          f"over loopback, {args.seconds:g} s per scenario on the clock")
+    print(f"clients: {args.clients} processes, one user and market each, back-to-back requests over loopback, "
+          f"{args.seconds:g} s per scenario on the clock; placing with "
+          + " then ".join(f"{CLIENTS[kind]} each ('{kind} clients')" for kind in args.client)
+          + " (balance and replace scenarios: httpx)")
     print(f"rate limits per user per 60 s: replace {replace_limit:,} calls (ratelimit:{{user}}:replace), "
           f"write {settings.EXCHANGE_RATE_LIMIT_WRITE:,}, read {settings.EXCHANGE_RATE_LIMIT_READ:,}")
     print(f"placing scenarios: bids only (nothing crosses), rounds of {args.round_seconds:g} s; after each round "
@@ -451,11 +522,12 @@ def main() -> None:
                 continue
             cases = [(1, True)] if scenario == "orders" else [(k, False) for k in args.batch]
             for k, single in cases:
-                label = ("POST /api/v1/orders (1 order a call)" if single
-                         else f"POST /api/v1/amm/orders/replace ({k} new a call)")
-                latencies, errors, seconds, cpu = run_placing(k, single, base, world, args.seconds,
-                                                              args.round_seconds, server.pid, redis_url)
-                print_placing(label, k, latencies, errors, seconds, cpu)
+                for kind in args.client:
+                    label = ("POST /api/v1/orders (1 order a call)" if single
+                             else f"POST /api/v1/amm/orders/replace ({k} new a call)") + f", {kind} clients"
+                    latencies, errors, seconds, cpu = run_placing(k, single, base, world, args.seconds,
+                                                                  args.round_seconds, server.pid, redis_url, kind)
+                    print_placing(label, k, latencies, errors, seconds, cpu)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
