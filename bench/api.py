@@ -3,7 +3,7 @@
 Starts `gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi` (N gthread workers of 4 threads by
 default) as a subprocess on a dedicated database (amm_bench_api, or AMM_BENCH_API_DB; dropped and
 migrated afresh) and a dedicated Redis logical db, then drives it from several client processes
-(one httpx client each, one user and one market each, real HTTP) and prints requests per second and
+(one HTTP client each, one user and one market each, real HTTP) and prints requests per second and
 p50/p99 latency (and gunicorn's own CPU per request: the clients and PostgreSQL share this machine,
 so req/s alone understates the server) for
 
@@ -15,15 +15,21 @@ so req/s alone understates the server) for
     for --round-seconds, all clients stop together (a barrier), then each cancels all its orders
     (POST /orders/cancel-all) OFF the clock, so that the book stays small and every round starts
     from an empty one. Only placements count: orders/s and calls/s over the placing phases, and
-    gunicorn's CPU sampled at the barriers, so the cancels are in neither.
+    the CPU sampled at the barriers, so the cancels are in neither. The CPU per order is printed
+    by part: gunicorn, the client processes, Redis and the bench database's PostgreSQL backends
+    (on two cores, 1,000 orders/s leaves 2 ms of CPU an order for all of them together).
+    Each placing scenario runs twice (--client): with httpx clients (what a Python caller uses:
+    about 1 ms of CPU a call, on the server's cores) and with raw-socket keep-alive clients
+    (RawClient: about 0.15 ms), whose figure measures the server more than the clients.
   - POST /api/v1/amm/orders/replace    (8 cancels + 8 new orders in one atomic call)
 
 The replace calls run under the per-user rate limit `ratelimit:{user}:replace` (--replace-limit
 calls per user per 60 s, printed; the production default unless given); a 429 counts as an error.
 
     .venv/bin/python bench/api.py [--workers CPUs] [--threads 4] [--clients 4] [--seconds 8]
-                                  [--round-seconds 2] [--batch 1 4 8 20] [--only orders batch ...] [--asgi]
-    .venv/bin/python bench/api.py --profile [--requests 2000]
+                                  [--round-seconds 2] [--batch 1 4 8 20] [--only orders batch ...]
+                                  [--client httpx raw] [--asgi]
+    .venv/bin/python bench/api.py --profile [--requests 2000] [--profile-dump FILE]
 
 `--asgi` serves the same calls with the push feeds' ASGI server (uvicorn workers) instead:
 the comparison behind README "Serving". `--profile` serves POST /api/v1/orders with one sync
