@@ -77,7 +77,8 @@ def setup_world(clients: int) -> list[dict]:
 
 
 def start_server(port: int, workers: int, threads: int, database_url: str, redis_url: str,
-                 asgi: bool = False, app: str = "ammproject.wsgi", extra_env: dict | None = None) -> subprocess.Popen:
+                 asgi: bool = False, app: str = "ammproject.wsgi", extra_env: dict | None = None,
+                 prefix: tuple[str, ...] = (), wait_s: float = 30) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -94,11 +95,11 @@ def start_server(port: int, workers: int, threads: int, database_url: str, redis
     env.pop("GUNICORN_ACCESS_LOG", None)
     config = ["-c", str(ROOT / "ammproject" / "gunicorn_asgi.conf.py")] if asgi else \
         ["-c", str(ROOT / "ammproject" / "gunicorn.conf.py"), app]
-    command = [sys.executable, "-m", "gunicorn", *config]
+    command = [*prefix, sys.executable, "-m", "gunicorn", *config]
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     import httpx
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited with {server.returncode}")
@@ -108,7 +109,7 @@ def start_server(port: int, workers: int, threads: int, database_url: str, redis
                 return server
         except httpx.HTTPError:
             time.sleep(0.2)
-    raise SystemExit("gunicorn did not come up within 30 s")
+    raise SystemExit(f"gunicorn did not come up within {wait_s:g} s")
 
 
 def server_cpu(pid: int) -> float:
@@ -447,6 +448,73 @@ def profile(database_url: str, redis_url: str, world: list[dict], requests: int,
     stats.sort_stats("cumulative").print_stats(45)
 
 
+MARK_PATH = "/bench/mark"
+
+
+def marked_wsgi():
+    """`--callgrind`'s application: Django's, except that a request to MARK_PATH first calls
+    os.sched_yield(), which nothing else in the worker calls: callgrind dumps (and zeroes) its
+    counts there (`--dump-before=os_sched_yield`), so two marks bracket the measured calls."""
+    from ammproject.wsgi import application
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == MARK_PATH:
+            os.sched_yield()
+        return application(environ, start_response)
+
+    return app
+
+
+def callgrind(database_url: str, redis_url: str, world: list[dict], requests: int, threads: int) -> None:
+    """Instructions per POST /api/v1/orders in one gunicorn worker (gthread with `threads`, 1:
+    sync) under valgrind's callgrind: a count that does not depend on the machine's load (user
+    space only: the kernel's part of each call, e.g. the socket calls, is not in it). One raw
+    keep-alive client; 100 orders warm up (connections, prepared statements), then the worker's
+    counts between two marks (MARK_PATH, each answered 404) are those of `requests` orders."""
+    import shutil
+    import tempfile
+
+    import psutil
+
+    if not shutil.which("valgrind"):
+        raise SystemExit("--callgrind needs valgrind (Debian: apt-get install valgrind)")
+    out_dir = tempfile.mkdtemp(prefix="amm-bench-api-callgrind-")
+    port = free_port()
+    server = start_server(port, 1, threads, database_url, redis_url, app="api:marked_wsgi()", wait_s=900,
+                          extra_env={"PYTHONPATH": str(ROOT / "bench")},
+                          prefix=("valgrind", "--tool=callgrind", "--dump-before=os_sched_yield",
+                                  f"--callgrind-out-file={out_dir}/callgrind.out.%p"))
+    http = RawClient(f"http://127.0.0.1:{port}", world[0]["key"])
+    market = world[0]["market"]
+    try:
+        (worker,) = psutil.Process(server.pid).children()
+        for seq in range(100 + requests):
+            if seq == 100:
+                http.post(MARK_PATH, json={})
+            response = http.post("/api/v1/orders", json={"market_id": market, **order_body(seq)})
+            assert response.status_code == 201, response.content
+        http.post(MARK_PATH, json={})
+        path = os.path.join(out_dir, f"callgrind.out.{worker.pid}.2")  # .1: up to the first mark
+        deadline = time.monotonic() + 120
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)  # written whole by then
+        total = 0
+        with open(path) as counts:
+            for line in counts:
+                if line.startswith(("summary:", "totals:")):
+                    total = int(line.split()[1])
+                    break
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=300)
+        shutil.rmtree(out_dir, ignore_errors=True)
+    kind = f"gthread worker × {threads} threads (keep-alive)" if threads > 1 else "sync worker (a connection a call)"
+    print(f"POST /api/v1/orders under callgrind, one {kind}, one raw client: {requests} orders, "
+          f"{total / requests / 1e6:.2f} M instructions per order in the worker (user space: gunicorn, Django, "
+          f"the API, the engine and its drivers)", flush=True)
+
+
 class _StatsSource:
     """What pstats.Stats reads from a profiler: its `stats` dict (here, loaded from the dump)."""
 
@@ -479,7 +547,10 @@ def main() -> None:
                         help="EXCHANGE_REPLACE_RATE_LIMIT: replace calls per user per 60 s (default: the setting's)")
     parser.add_argument("--profile", action="store_true",
                         help="profile POST /api/v1/orders under cProfile instead (one sync worker, one client)")
-    parser.add_argument("--requests", type=int, default=2000, help="--profile: orders to post")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="count instructions per POST /api/v1/orders in one gunicorn worker under valgrind instead "
+                        "(--threads as served; slow: minutes)")
+    parser.add_argument("--requests", type=int, default=2000, help="--profile, --callgrind: orders to post")
     parser.add_argument("--profile-dump", default=None, help="--profile: also write the stats to this file (pstats)")
     args = parser.parse_args()
 
@@ -489,7 +560,10 @@ def main() -> None:
     from ammproject.redis import url_with_db
 
     redis_url = url_with_db(settings.REDIS_URL, BENCH_REDIS_DB)
-    world = setup_world(1 if args.profile else args.clients)
+    world = setup_world(1 if args.profile or args.callgrind else args.clients)
+    if args.callgrind:
+        callgrind(database_url, redis_url, world, args.requests, args.threads)
+        return
     if args.profile:
         profile(database_url, redis_url, world, args.requests, args.profile_dump)
         return
