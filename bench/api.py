@@ -31,11 +31,14 @@ calls per user per 60 s, printed; the production default unless given); a 429 co
                                   [--client httpx raw] [--asgi]
     .venv/bin/python bench/api.py --profile [--requests 2000] [--profile-dump FILE]
 
+Figures (and what they mean for issue 15's 1,000 orders/s one a call): README "Benchmarks".
+
 `--asgi` serves the same calls with the push feeds' ASGI server (uvicorn workers) instead:
 the comparison behind README "Serving". `--profile` serves POST /api/v1/orders with one sync
 gunicorn worker whose Django application runs under cProfile, one client, and prints Python
 function calls per request (cProfile's count: independent of the machine's load) and the
-functions with the most own time.
+functions with the most own time. `--callgrind` counts the instructions of one gunicorn worker
+(--threads as served) per POST /api/v1/orders under valgrind (user space; minutes to run).
 """
 from __future__ import annotations
 
