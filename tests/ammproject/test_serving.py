@@ -51,8 +51,8 @@ def test_login_lockout_holds_across_gunicorn_workers(gunicorn, staff_user, redis
 
 
 # --- the browser middleware runs for every surface but the platform API (ammproject/wsgi.py) ---
-def test_the_admin_keeps_csrf_sessions_and_clickjacking_protection(gunicorn, staff_user):
-    username, password = staff_user
+def test_the_admin_keeps_csrf_sessions_and_clickjacking_protection(gunicorn, staff_user, redis_conn):
+    username, password = staff_user  # redis_conn: no lockout left by another test
     page = httpx.get(f"{gunicorn.url}/admin/login/")
     assert page.headers["x-frame-options"] == "DENY" and "csrftoken" in page.cookies
     refused = httpx.post(f"{gunicorn.url}/admin/login/", data={"username": username, "password": password})
