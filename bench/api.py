@@ -3,7 +3,7 @@
 Starts `gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi` (N gthread workers of 4 threads by
 default) as a subprocess on a dedicated database (amm_bench_api, or AMM_BENCH_API_DB; dropped and
 migrated afresh) and a dedicated Redis logical db, then drives it from several client processes
-(one httpx client each, one user and one market each, real HTTP) and prints requests per second and
+(one HTTP client each, one user and one market each, real HTTP) and prints requests per second and
 p50/p99 latency (and gunicorn's own CPU per request: the clients and PostgreSQL share this machine,
 so req/s alone understates the server) for
 
@@ -15,21 +15,30 @@ so req/s alone understates the server) for
     for --round-seconds, all clients stop together (a barrier), then each cancels all its orders
     (POST /orders/cancel-all) OFF the clock, so that the book stays small and every round starts
     from an empty one. Only placements count: orders/s and calls/s over the placing phases, and
-    gunicorn's CPU sampled at the barriers, so the cancels are in neither.
+    the CPU sampled at the barriers, so the cancels are in neither. The CPU per order is printed
+    by part: gunicorn, the client processes, Redis and the bench database's PostgreSQL backends
+    (on two cores, 1,000 orders/s leaves 2 ms of CPU an order for all of them together).
+    Each placing scenario runs twice (--client): with httpx clients (what a Python caller uses:
+    about 1 ms of CPU a call, on the server's cores) and with raw-socket keep-alive clients
+    (RawClient: about 0.15 ms), whose figure measures the server more than the clients.
   - POST /api/v1/amm/orders/replace    (8 cancels + 8 new orders in one atomic call)
 
 The replace calls run under the per-user rate limit `ratelimit:{user}:replace` (--replace-limit
 calls per user per 60 s, printed; the production default unless given); a 429 counts as an error.
 
     .venv/bin/python bench/api.py [--workers CPUs] [--threads 4] [--clients 4] [--seconds 8]
-                                  [--round-seconds 2] [--batch 1 4 8 20] [--only orders batch ...] [--asgi]
-    .venv/bin/python bench/api.py --profile [--requests 2000]
+                                  [--round-seconds 2] [--batch 1 4 8 20] [--only orders batch ...]
+                                  [--client httpx raw] [--asgi]
+    .venv/bin/python bench/api.py --profile [--requests 2000] [--profile-dump FILE]
+
+Figures (and what they mean for issue 15's 1,000 orders/s one a call): README "Benchmarks".
 
 `--asgi` serves the same calls with the push feeds' ASGI server (uvicorn workers) instead:
 the comparison behind README "Serving". `--profile` serves POST /api/v1/orders with one sync
 gunicorn worker whose Django application runs under cProfile, one client, and prints Python
 function calls per request (cProfile's count: independent of the machine's load) and the
-functions with the most own time.
+functions with the most own time. `--callgrind` counts the instructions of one gunicorn worker
+(--threads as served) per POST /api/v1/orders under valgrind (user space; minutes to run).
 """
 from __future__ import annotations
 
@@ -71,7 +80,8 @@ def setup_world(clients: int) -> list[dict]:
 
 
 def start_server(port: int, workers: int, threads: int, database_url: str, redis_url: str,
-                 asgi: bool = False, app: str = "ammproject.wsgi", extra_env: dict | None = None) -> subprocess.Popen:
+                 asgi: bool = False, app: str = "ammproject.wsgi", extra_env: dict | None = None,
+                 prefix: tuple[str, ...] = (), wait_s: float = 30) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -88,11 +98,11 @@ def start_server(port: int, workers: int, threads: int, database_url: str, redis
     env.pop("GUNICORN_ACCESS_LOG", None)
     config = ["-c", str(ROOT / "ammproject" / "gunicorn_asgi.conf.py")] if asgi else \
         ["-c", str(ROOT / "ammproject" / "gunicorn.conf.py"), app]
-    command = [sys.executable, "-m", "gunicorn", *config]
+    command = [*prefix, sys.executable, "-m", "gunicorn", *config]
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     import httpx
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited with {server.returncode}")
@@ -102,7 +112,7 @@ def start_server(port: int, workers: int, threads: int, database_url: str, redis
                 return server
         except httpx.HTTPError:
             time.sleep(0.2)
-    raise SystemExit("gunicorn did not come up within 30 s")
+    raise SystemExit(f"gunicorn did not come up within {wait_s:g} s")
 
 
 def server_cpu(pid: int) -> float:
@@ -119,6 +129,37 @@ def server_cpu(pid: int) -> float:
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+def cpu_sample(server_pid: int, clients: list[int], redis_url: str) -> dict:
+    """CPU seconds so far of what one order costs this machine, by part: gunicorn, the client
+    processes, the Redis server and each PostgreSQL backend of the bench's database (other
+    work on the machine is in none of them). `cpu_spent` subtracts two samples."""
+    import psutil
+    import redis
+    from django.db import connection
+
+    def cpu(pid: int) -> float:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            return t.user + t.system
+        except psutil.NoSuchProcess:
+            return 0.0
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid()")  # not this idle process's own
+        backends = {row[0]: cpu(row[0]) for row in cursor.fetchall()}
+    info = redis.Redis.from_url(redis_url).info("cpu")
+    return {"gunicorn": server_cpu(server_pid), "clients": sum(cpu(pid) for pid in clients),
+            "redis": info["used_cpu_user"] + info["used_cpu_sys"], "postgres": backends}
+
+
+def cpu_spent(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds by part between two samples (a backend new since `before` counts from zero)."""
+    spent = {part: after[part] - before[part] for part in ("gunicorn", "clients", "redis")}
+    spent["postgres"] = sum(t - before["postgres"].get(pid, 0.0) for pid, t in after["postgres"].items())
+    return spent
 
 
 def order_body(seq: int) -> dict:
@@ -171,11 +212,77 @@ def client(scenario: str, base: str, key: str, market: str, seconds: float, star
     out.put((latencies, errors))
 
 
+class RawClient:
+    """The cheap load generator: HTTP/1.1 keep-alive on one socket, each request written whole
+    and each answer read by its Content-Length (the API always sends one), JSON in and out.
+    An httpx client spends about a millisecond of CPU a call, on the same two cores as the
+    server; this one a small fraction of that, so the figure measures the server more than
+    the clients. Same calls, same bodies, same answers checked (the status)."""
+
+    def __init__(self, base: str, key: str):
+        from urllib.parse import urlsplit
+
+        url = urlsplit(base)
+        self.address, self.prefix = (url.hostname, url.port), url.path
+        self.head = (f"Host: {url.netloc}\r\nAuthorization: Token {key}\r\n"
+                     "Content-Type: application/json\r\nAccept: application/json\r\n").encode()
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def post(self, path: str, json: dict) -> "RawResponse":
+        import json as _json
+
+        body = _json.dumps(json, separators=(",", ":")).encode()
+        request = b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s" % (
+            (self.prefix + path).encode(), self.head, len(body), body)
+        if self.sock is None:
+            self.sock = socket.create_connection(self.address)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.buffer = b""
+        self.sock.sendall(request)
+        while b"\r\n\r\n" not in self.buffer:
+            self._read()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+        if "content-length" not in headers:
+            raise RuntimeError(f"answer without Content-Length: {headers}")
+        length = int(headers["content-length"])
+        while len(self.buffer) < length:
+            self._read()
+        content, self.buffer = self.buffer[:length], self.buffer[length:]
+        if headers.get("connection", "").lower() == "close":
+            self.sock.close()
+            self.sock = None
+        return RawResponse(status, content)
+
+    def _read(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection mid-answer")
+        self.buffer += chunk
+
+
+class RawResponse:
+    def __init__(self, status_code: int, content: bytes):
+        self.status_code, self.content = status_code, content
+
+    def json(self):
+        import json
+
+        return json.loads(self.content)
+
+
+CLIENTS = {"httpx": "one httpx client", "raw": "one raw-socket keep-alive client (bench/api.py RawClient)"}
+
+
 def placing_client(k: int, single: bool, base: str, key: str, market: str, rounds: int, round_s: float,
-                   barrier, out) -> None:
+                   barrier, out, kind: str = "httpx") -> None:
     """One client process placing orders in rounds (see the module docstring): `single` posts
-    one order to POST /orders a call, else k new orders to the replace call. Latencies in ms."""
-    http = _http(base, key)
+    one order to POST /orders a call, else k new orders to the replace call. Latencies in ms.
+    `kind`: its HTTP client (CLIENTS)."""
+    http = _http(base, key) if kind == "httpx" else RawClient(base, key)
     seq = 0
     latencies: list[float] = []
     errors: dict[int, int] = {}
@@ -220,24 +327,27 @@ def run(scenario: str, base: str, world: list[dict], seconds: float) -> tuple[li
 
 
 def run_placing(k: int, single: bool, base: str, world: list[dict], seconds: float, round_s: float,
-                server_pid: int) -> tuple[list[float], dict, float, float]:
+                server_pid: int, redis_url: str, kind: str) -> tuple[list[float], dict, float, dict[str, float]]:
     """Rounds of placing across every client: latencies, errors by status, seconds on the clock
-    and gunicorn's CPU seconds, both summed over the placing phases only."""
+    and the CPU seconds of each part (`cpu_spent`), both summed over the placing phases only."""
     rounds = max(1, round(seconds / round_s))
     queue: mp.Queue = mp.Queue()
     barrier = mp.Barrier(len(world) + 1)  # the clients and this process, which reads the clock and CPU
     procs = [mp.Process(target=placing_client,
-                        args=(k, single, base, w["key"], w["market"], rounds, round_s, barrier, queue))
+                        args=(k, single, base, w["key"], w["market"], rounds, round_s, barrier, queue, kind))
              for w in world]
     for p in procs:
         p.start()
-    on_clock = cpu = 0.0
+    pids = [p.pid for p in procs]
+    on_clock = 0.0
+    cpu = {"gunicorn": 0.0, "clients": 0.0, "redis": 0.0, "postgres": 0.0}
     for _ in range(rounds):
         barrier.wait()
-        t0, cpu0 = time.monotonic(), server_cpu(server_pid)
+        t0, cpu0 = time.monotonic(), cpu_sample(server_pid, pids, redis_url)
         barrier.wait()
         on_clock += time.monotonic() - t0
-        cpu += server_cpu(server_pid) - cpu0
+        for part, spent in cpu_spent(cpu0, cpu_sample(server_pid, pids, redis_url)).items():
+            cpu[part] += spent
     barrier.wait()
     results = [queue.get() for _ in procs]
     for p in procs:
@@ -252,16 +362,19 @@ def run_placing(k: int, single: bool, base: str, world: list[dict], seconds: flo
 TARGET_ORDERS_PER_S = 1000  # issue 15
 
 
-def print_placing(label: str, k: int, latencies: list[float], errors: dict, seconds: float, cpu: float) -> None:
+def print_placing(label: str, k: int, latencies: list[float], errors: dict, seconds: float,
+                  cpu: dict[str, float]) -> None:
     calls = len(latencies)
     orders = calls * k  # a refused call places nothing, but a refusal is reported and should be zero
-    per_order = cpu / max(1, orders)
+    per_order = cpu["gunicorn"] / max(1, orders)
     shown = ", ".join(f"{'cancel-all ' if s < 0 else ''}{abs(s)}: {n}" for s, n in sorted(errors.items())) or "none"
-    print(f"{label:44s} {orders / seconds:8.1f} orders/s ({orders / seconds / TARGET_ORDERS_PER_S:4.2f}x the "
+    parts = " + ".join(f"{part} {spent * 1000 / max(1, orders):.2f}" for part, spent in cpu.items())
+    print(f"{label:58s} {orders / seconds:8.1f} orders/s ({orders / seconds / TARGET_ORDERS_PER_S:4.2f}x the "
           f"1,000/s target)  {calls / seconds:7.1f} calls/s   p50 {pct(latencies, 0.5):7.2f} ms   "
           f"p99 {pct(latencies, 0.99):7.2f} ms per call   n={calls} calls   errors: {shown}   "
           f"server CPU {per_order * 1000:5.2f} ms/order (-> {(os.cpu_count() or 1) / per_order:6.0f}/s "
-          f"if gunicorn had every core)", flush=True)
+          f"if gunicorn had every core); CPU ms/order: {parts} = {sum(cpu.values()) * 1000 / max(1, orders):.2f}",
+          flush=True)
 
 
 def profiled_wsgi():
@@ -298,7 +411,7 @@ def _dump_profile(profiler, count: list[int]) -> None:
         marshal.dump({"requests": count[0], "stats": profiler.stats}, out)
 
 
-def profile(database_url: str, redis_url: str, world: list[dict], requests: int) -> None:
+def profile(database_url: str, redis_url: str, world: list[dict], requests: int, dump: str | None = None) -> None:
     """One sync worker under cProfile, one client posting `requests` orders (a cancel-all every
     500, not profiled). The first requests (connections opened, statements prepared) are
     counted too: a small share of a long run."""
@@ -329,11 +442,80 @@ def profile(database_url: str, redis_url: str, world: list[dict], requests: int)
     os.unlink(out)
     n = dumped["requests"]
     stats = pstats.Stats(_StatsSource(dumped["stats"]))
+    if dump:  # for pstats or snakeviz
+        stats.dump_stats(dump)
     print(f"POST /api/v1/orders under cProfile (one sync gunicorn worker, one client): {n} requests, "
           f"{stats.total_calls / n:,.0f} Python function calls per request "
           f"({stats.prim_calls / n:,.0f} primitive), p50 {pct(latencies, 0.5):.2f} ms under the profiler")
     stats.sort_stats("tottime").print_stats(25)
     stats.sort_stats("cumulative").print_stats(45)
+
+
+MARK_PATH = "/bench/mark"
+
+
+def marked_wsgi():
+    """`--callgrind`'s application: Django's, except that a request to MARK_PATH first calls
+    os.sched_yield(), which nothing else in the worker calls: callgrind dumps (and zeroes) its
+    counts there (`--dump-before=os_sched_yield`), so two marks bracket the measured calls."""
+    from ammproject.wsgi import application
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == MARK_PATH:
+            os.sched_yield()
+        return application(environ, start_response)
+
+    return app
+
+
+def callgrind(database_url: str, redis_url: str, world: list[dict], requests: int, threads: int) -> None:
+    """Instructions per POST /api/v1/orders in one gunicorn worker (gthread with `threads`, 1:
+    sync) under valgrind's callgrind: a count that does not depend on the machine's load (user
+    space only: the kernel's part of each call, e.g. the socket calls, is not in it). One raw
+    keep-alive client; 100 orders warm up (connections, prepared statements), then the worker's
+    counts between two marks (MARK_PATH, each answered 404) are those of `requests` orders."""
+    import shutil
+    import tempfile
+
+    import psutil
+
+    if not shutil.which("valgrind"):
+        raise SystemExit("--callgrind needs valgrind (Debian: apt-get install valgrind)")
+    out_dir = tempfile.mkdtemp(prefix="amm-bench-api-callgrind-")
+    port = free_port()
+    server = start_server(port, 1, threads, database_url, redis_url, app="api:marked_wsgi()", wait_s=900,
+                          extra_env={"PYTHONPATH": str(ROOT / "bench")},
+                          prefix=("valgrind", "--tool=callgrind", "--dump-before=os_sched_yield",
+                                  f"--callgrind-out-file={out_dir}/callgrind.out.%p"))
+    http = RawClient(f"http://127.0.0.1:{port}", world[0]["key"])
+    market = world[0]["market"]
+    try:
+        (worker,) = psutil.Process(server.pid).children()
+        for seq in range(100 + requests):
+            if seq == 100:
+                http.post(MARK_PATH, json={})
+            response = http.post("/api/v1/orders", json={"market_id": market, **order_body(seq)})
+            assert response.status_code == 201, response.content
+        http.post(MARK_PATH, json={})
+        path = os.path.join(out_dir, f"callgrind.out.{worker.pid}.2")  # .1: up to the first mark
+        deadline = time.monotonic() + 120
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)  # written whole by then
+        total = 0
+        with open(path) as counts:
+            for line in counts:
+                if line.startswith(("summary:", "totals:")):
+                    total = int(line.split()[1])
+                    break
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=300)
+        shutil.rmtree(out_dir, ignore_errors=True)
+    kind = f"gthread worker × {threads} threads (keep-alive)" if threads > 1 else "sync worker (a connection a call)"
+    print(f"POST /api/v1/orders under callgrind, one {kind}, one raw client: {requests} orders, "
+          f"{total / requests / 1e6:.2f} M instructions per order in the worker (user space: gunicorn, Django, "
+          f"the API, the engine and its drivers)", flush=True)
 
 
 class _StatsSource:
@@ -353,6 +535,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4,
                         help="threads per worker (>1: gthread with keep-alive, the production default; 1: sync)")
     parser.add_argument("--clients", type=int, default=4, help="client processes (one connection each)")
+    parser.add_argument("--client", nargs="+", choices=list(CLIENTS), default=["httpx", "raw"],
+                        help="placing scenarios: the clients' HTTP client, each in turn (httpx: what a Python caller "
+                        "uses; raw: a cheap keep-alive socket, so that the figure measures the server)")
     parser.add_argument("--asgi", action="store_true",
                         help="serve with the push feeds' ASGI server instead (gunicorn_asgi.conf.py: uvicorn workers)")
     parser.add_argument("--seconds", type=float, default=8.0, help="duration of each scenario (on the clock)")
@@ -365,7 +550,11 @@ def main() -> None:
                         help="EXCHANGE_REPLACE_RATE_LIMIT: replace calls per user per 60 s (default: the setting's)")
     parser.add_argument("--profile", action="store_true",
                         help="profile POST /api/v1/orders under cProfile instead (one sync worker, one client)")
-    parser.add_argument("--requests", type=int, default=2000, help="--profile: orders to post")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="count instructions per POST /api/v1/orders in one gunicorn worker under valgrind instead "
+                        "(--threads as served; slow: minutes)")
+    parser.add_argument("--requests", type=int, default=2000, help="--profile, --callgrind: orders to post")
+    parser.add_argument("--profile-dump", default=None, help="--profile: also write the stats to this file (pstats)")
     args = parser.parse_args()
 
     database_url = django_on_bench_db(BENCH_DB)
@@ -374,9 +563,12 @@ def main() -> None:
     from ammproject.redis import url_with_db
 
     redis_url = url_with_db(settings.REDIS_URL, BENCH_REDIS_DB)
-    world = setup_world(1 if args.profile else args.clients)
+    world = setup_world(1 if args.profile or args.callgrind else args.clients)
+    if args.callgrind:
+        callgrind(database_url, redis_url, world, args.requests, args.threads)
+        return
     if args.profile:
-        profile(database_url, redis_url, world, args.requests)
+        profile(database_url, redis_url, world, args.requests, args.profile_dump)
         return
     replace_limit = args.replace_limit if args.replace_limit is not None else settings.EXCHANGE_REPLACE_RATE_LIMIT
     port = free_port()
@@ -390,8 +582,10 @@ def main() -> None:
     print(f"served by: {command} — {args.workers} {kind} "
           f"on 127.0.0.1:{port}, DEBUG off, database {BENCH_DB}, Redis db {BENCH_REDIS_DB}, "
           f"dead man's switch sweeper on; {os.cpu_count()} CPUs shared by server, clients and PostgreSQL")
-    print(f"clients: {args.clients} processes, one httpx client, user and market each, back-to-back requests "
-          f"over loopback, {args.seconds:g} s per scenario on the clock")
+    print(f"clients: {args.clients} processes, one user and market each, back-to-back requests over loopback, "
+          f"{args.seconds:g} s per scenario on the clock; placing with "
+          + " then ".join(f"{CLIENTS[kind]} each ('{kind} clients')" for kind in args.client)
+          + " (balance and replace scenarios: httpx)")
     print(f"rate limits per user per 60 s: replace {replace_limit:,} calls (ratelimit:{{user}}:replace), "
           f"write {settings.EXCHANGE_RATE_LIMIT_WRITE:,}, read {settings.EXCHANGE_RATE_LIMIT_READ:,}")
     print(f"placing scenarios: bids only (nothing crosses), rounds of {args.round_seconds:g} s; after each round "
@@ -411,11 +605,12 @@ def main() -> None:
                 continue
             cases = [(1, True)] if scenario == "orders" else [(k, False) for k in args.batch]
             for k, single in cases:
-                label = ("POST /api/v1/orders (1 order a call)" if single
-                         else f"POST /api/v1/amm/orders/replace ({k} new a call)")
-                latencies, errors, seconds, cpu = run_placing(k, single, base, world, args.seconds,
-                                                              args.round_seconds, server.pid)
-                print_placing(label, k, latencies, errors, seconds, cpu)
+                for kind in args.client:
+                    label = ("POST /api/v1/orders (1 order a call)" if single
+                             else f"POST /api/v1/amm/orders/replace ({k} new a call)") + f", {kind} clients"
+                    latencies, errors, seconds, cpu = run_placing(k, single, base, world, args.seconds,
+                                                                  args.round_seconds, server.pid, redis_url, kind)
+                    print_placing(label, k, latencies, errors, seconds, cpu)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)

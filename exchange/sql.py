@@ -7,6 +7,8 @@ in field order.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg.pq import TransactionStatus
@@ -70,16 +72,45 @@ def select_together(statements: list[tuple[str, list | dict]]) -> list[list[tupl
     cursors = []
     db.ensure_connection()
     try:
-        with db.wrap_database_errors, db.connection.pipeline():
+        with db.wrap_database_errors, db.connection.pipeline() as pipeline:
             _begin_with_the_statements(db.connection)
-            for sql, params in statements:
-                cur = cursor(db)
-                cursors.append(cur)
-                cur.execute(sql, params)
+            with _sent_together(pipeline):
+                for sql, params in statements:
+                    cur = cursor(db)
+                    cursors.append(cur)
+                    cur.execute(sql, params)
         return [cur.fetchall() for cur in cursors]
     finally:
         for cur in cursors:
             cur.close()
+
+
+@contextmanager
+def _sent_together(pipeline: psycopg.Pipeline):
+    """Send the statements executed within to the server in one write. psycopg's pipeline
+    sends each statement as it is executed: a poll, a write and a wake-up of the server's
+    backend per statement (an order placement made 10 socket writes and 15 polls; 7 and 9
+    this way, strace). Here execute() only queues its statement (its communication step is
+    skipped) and at the end every queued statement goes into libpq's output buffer, which the
+    pipeline's exit flushes, then sends its Sync. The server runs them in order and their
+    results are read as before. This reads psycopg's pipeline (pinned, 3.3): execute() queues
+    a command and its pending result, then calls `_communicate_gen`, which sends the queued
+    commands. Anything unexpected: psycopg's own way."""
+    if not callable(getattr(pipeline, "_communicate_gen", None)) or "_communicate_gen" in vars(pipeline):
+        yield
+        return
+    pipeline._communicate_gen = _no_communication  # shadows the method on this instance
+    try:
+        yield
+    finally:
+        del pipeline._communicate_gen
+    while pipeline.command_queue:  # into libpq's buffer (no flush in pipeline mode)
+        pipeline.command_queue.popleft()()
+
+
+def _no_communication():
+    return
+    yield
 
 
 def _begin_with_the_statements(pg: psycopg.Connection) -> None:

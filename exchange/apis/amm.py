@@ -78,7 +78,7 @@ class OrdersReplaceApi(PlatformApi):
         result = orders_replace(user_id=self.user_id, market_id=data["market_id"], replacements=replacements,
                                 fencing_token=self.fencing_token)
         body = {"cancelled": result.cancelled, "placed": result.placed, "trades": result.trades}
-        return Response(OrdersReplaceApi.OutputSerializer(body).data)
+        return Response(OrdersReplaceApi.OutputSerializer.data_for(body))
 
 
 class CanMintBurn(IsPlatformUser):

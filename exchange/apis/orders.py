@@ -74,7 +74,7 @@ class OrderPlaceApi(PlatformApi):
         market_id = data.pop("market_id")
         result = order_place(user_id=self.user_id, market_id=market_id, new=NewOrder(**data),
                              fencing_token=self.fencing_token)
-        body = OrderPlaceApi.OutputSerializer({"order": result.order, "trades": result.trades}).data
+        body = OrderPlaceApi.OutputSerializer.data_for({"order": result.order, "trades": result.trades})
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 

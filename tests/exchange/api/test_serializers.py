@@ -86,6 +86,7 @@ def test_nested_flat_shapes_equal_drf_one_many_none_and_empty():
     for serializer_class, value in cases:
         assert serializer_class._flat_plan is not None, serializer_class
         assert serializer_class(value).data == _drf(serializer_class, value), serializer_class
+        assert serializer_class.data_for(value) == _drf(serializer_class, value), serializer_class  # no instance
     related = {"results": Market.objects.get(pk="NEST-1").orders}  # a related manager: its rows
     assert OrderListApi.OutputSerializer(related).data == _drf(OrderListApi.OutputSerializer, related)
     assert len(OrderListApi.OutputSerializer(related).data["results"]) == len(orders)

@@ -74,3 +74,23 @@ def test_a_failing_statement_rolls_the_whole_transaction_back():
                          ("SELECT 1 / %s", [0])])
     assert Market.objects.get(pk="SQL-ROLLBACK").title == "t"
     assert select_together([("SELECT %s::int", [7]), ("SELECT %s::int", [8])]) == [[(7,)], [(8,)]]  # usable again
+
+
+def test_statements_are_queued_and_go_to_the_server_together():
+    """Within _sent_together, execute() only queues (psycopg alone sends each statement as it
+    is executed, a write and a wake-up of the server per statement); the queue is emptied into
+    libpq's buffer at the end, and the results are each statement's."""
+    from exchange.sql import _sent_together
+
+    connection.ensure_connection()
+    pg = connection.connection
+    with transaction.atomic(), pg.pipeline() as pipeline:
+        queued = []
+        with _sent_together(pipeline):
+            cursors = [pg.cursor() for _ in range(3)]
+            for i, cur in enumerate(cursors):
+                cur.execute("SELECT %s::int", [i])
+                queued.append(len(pipeline.command_queue))
+        assert queued == sorted(queued) and queued[0] >= 1 and queued[-1] >= 3, queued  # nothing sent meanwhile
+        assert not pipeline.command_queue and "_communicate_gen" not in vars(pipeline)
+    assert [cur.fetchall() for cur in cursors] == [[(0,)], [(1,)], [(2,)]]
