@@ -191,12 +191,19 @@ def taker(base: str, key: str, markets: list[str], rate: float, seconds: float, 
 
 
 # --- the sampler ---------------------------------------------------------------------------------------
+# Every market's last_requote_ms in one command: 600 markets read by a pipeline of HGETs every 50 ms
+# are 12,000 commands a second, a tenth of the machine's CPU between Redis and this process.
+_SAMPLE_LUA = "local out = {} for i, key in ipairs(KEYS) do out[i] = redis.call('HGET', key, 'last_requote_ms') or '' end return out"
+
+
 class Sampler(threading.Thread):
-    """Every 50 ms, one pipelined read of every market's last_requote_ms: cycles and ages."""
+    """Every 50 ms, one read (a script) of every market's last_requote_ms: cycles and ages."""
 
     def __init__(self, conn, markets: list[str]) -> None:
         super().__init__(daemon=True)
         self.conn, self.markets = conn, markets
+        self.read = conn.register_script(_SAMPLE_LUA)
+        self.keys = [f"amm:state:{m}" for m in markets]
         self.stop_event = threading.Event()
         self.last: dict[str, int] = {}
         self.cycles = 0
@@ -205,10 +212,7 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop_event.is_set():
-            pipe = self.conn.pipeline(transaction=False)
-            for m in self.markets:
-                pipe.hget(f"amm:state:{m}", "last_requote_ms")
-            values = pipe.execute()
+            values = self.read(keys=self.keys)
             now = time.time() * 1000
             for m, value in zip(self.markets, values):
                 v = int(float(value or 0))
