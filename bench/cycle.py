@@ -35,6 +35,7 @@ import statistics
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 
 from _setup import django_on_bench_db, machine_speed, throwaway_redis
 
@@ -110,6 +111,52 @@ def make_markets(count: int) -> list[str]:
                       order_size=10, exploration_size_factor=1.0, dead_man_timeout_ms=60_000)
         made.append(market_id)
     return made
+
+
+@contextmanager
+def quoting(count: int, *, database: str, platform_workers: int, platform_threads: int):
+    """`count` markets with the AMM enabled and started (push on, the dead man's switch armed)
+    against the platform under gunicorn, on a dedicated database (dropped and made afresh) and a
+    throwaway redis-server: yields (ctx, markets, platform, database_url, redis_url); the platform
+    stopped at the end."""
+    os.environ["LOG_LEVEL"] = "WARNING"
+    with throwaway_redis() as redis_url:
+        os.environ["REDIS_URL"] = redis_url
+        database_url = django_on_bench_db(database)
+        from django.conf import settings
+
+        from amm import state
+        from amm.conf import amm_settings
+        from amm.runtime import deadman_arming
+        from amm.runtime.context import context, context_reset
+        from amm.runtime.startup import market_start
+        from exchange.models import User
+        from exchange.services import account_deposit, api_key_issue
+        from tests.amm.runtime.harness import PlatformServer
+
+        settings.REDIS_URL = redis_url
+        for queue in settings.RQ_QUEUES.values():
+            queue["URL"] = redis_url
+        account_deposit(user_id=AMM_USER_ID, amount_cents=count * 400_000)
+        amm_key = api_key_issue(user=User.objects.get(pk=AMM_USER_ID))
+        markets = make_markets(count)
+        platform = PlatformServer(database_url=database_url, redis_url=redis_url, workers=platform_workers,
+                                  threads=platform_threads).start()
+        try:
+            settings.AMM_PLATFORM_BASE_URL = platform.url
+            settings.AMM_PLATFORM_API_KEY = amm_key
+            settings.AMM_PUSH = True
+            amm_settings.reload()  # assigned directly: no setting_changed signal
+            context_reset()
+            ctx = context()
+            for market_id in markets:
+                assert market_start(market_id, ctx=ctx) == "RUNNING", market_id
+            state.run_markets_set(markets)
+            deadman_arming.arm(ctx, timeout_ms=600_000, market_ids=markets)
+            yield ctx, markets, platform, database_url, redis_url
+        finally:
+            platform.stop()
+            platform.cleanup()
 
 
 class Feeds:
@@ -220,107 +267,75 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true", help="count the Redis requests by their callers")
     args = parser.parse_args()
 
-    os.environ["LOG_LEVEL"] = "WARNING"
-    with throwaway_redis() as redis_url:
-        os.environ["REDIS_URL"] = redis_url
-        database_url = django_on_bench_db(BENCH_DB)
-        from django.conf import settings
-
-        from amm import state
+    with quoting(args.markets, database=BENCH_DB, platform_workers=1, platform_threads=2) as (
+            ctx, markets, platform, _, redis_url):
         from amm.conf import amm_settings
-        from amm.runtime import deadman_arming
-        from amm.runtime.context import context, context_reset
-        from amm.runtime.startup import market_start
-        from exchange.models import User
-        from exchange.services import account_deposit, api_key_issue
-        from tests.amm.runtime.harness import PlatformServer
 
-        settings.REDIS_URL = redis_url
-        for queue in settings.RQ_QUEUES.values():
-            queue["URL"] = redis_url
-        account_deposit(user_id=AMM_USER_ID, amount_cents=args.markets * 400_000)
-        amm_key = api_key_issue(user=User.objects.get(pk=AMM_USER_ID))
-        markets = make_markets(args.markets)
-        platform = PlatformServer(database_url=database_url, redis_url=redis_url, workers=1, threads=2).start()
-        try:
-            settings.AMM_PLATFORM_BASE_URL = platform.url
-            settings.AMM_PLATFORM_API_KEY = amm_key
-            settings.AMM_PUSH = True
-            amm_settings.reload()  # assigned directly: no setting_changed signal
-            context_reset()
-            ctx = context()
-            for market_id in markets:
-                assert market_start(market_id, ctx=ctx) == "RUNNING", market_id
-            state.run_markets_set(markets)
-            deadman_arming.arm(ctx, timeout_ms=600_000, market_ids=markets)
-            feeds = Feeds(ctx, markets)
-            feeds.books()
-            batch = max(1, amm_settings.AMM_TICK_BATCH)
-            # The first round quotes every market (its book then changed: read it again, as the
-            # feed would push it); the next ones settle.
-            for _ in range(args.warmup):
-                _, _, outcomes, _ = run_rounds(markets, 1, batch, feeds)
-                if outcomes["sent"]:
-                    feeds.books()
-            print(f"{args.markets} markets, AMM_TICK_BATCH {batch}, push on (books in amm:pushbook:*); "
-                  f"platform gunicorn on {platform.url}; last warm-up round: {dict(outcomes)}", flush=True)
+        feeds = Feeds(ctx, markets)
+        feeds.books()
+        batch = max(1, amm_settings.AMM_TICK_BATCH)
+        # The first round quotes every market (its book then changed: read it again, as the
+        # feed would push it); the next ones settle.
+        for _ in range(args.warmup):
+            _, _, outcomes, _ = run_rounds(markets, 1, batch, feeds)
+            if outcomes["sent"]:
+                feeds.books()
+        print(f"{args.markets} markets, AMM_TICK_BATCH {batch}, push on (books in amm:pushbook:*); "
+              f"platform gunicorn on {platform.url}; last warm-up round: {dict(outcomes)}", flush=True)
 
-            counters = Counters(trace=args.trace)
-            counters.install()
-            import redis
+        counters = Counters(trace=args.trace)
+        counters.install()
+        import redis
 
-            conn = redis.Redis.from_url(redis_url, decode_responses=True)
-            cycles, cpu, outcomes, (redis_s, pg_s) = run_rounds(markets, args.rounds, batch, feeds,
-                                                                 counters=counters, conn=conn)
-            print(f"measured: {cycles} cycles ({args.rounds} rounds), outcomes {dict(outcomes)}")
-            per_round = sorted(c * 1e6 / len(markets) for c in cpu)
-            mean = sum(cpu) * 1e6 / cycles
-            print(f"  CPU per cycle        {mean:9.0f} µs mean, {statistics.median(per_round):.0f} median round, "
-                  f"{per_round[0]:.0f} best round ({1e6 / mean:.0f} quiet cycles/s per core)")
-            print(f"  redis-server CPU     {redis_s * 1e6 / cycles:9.0f} µs per cycle (INFO cpu: coarse)")
-            print(f"  PostgreSQL CPU       {pg_s * 1e6 / cycles:9.0f} µs per cycle (this process's backend; coarse)")
-            print(f"  Redis round trips    {counters.redis / cycles:9.2f} per cycle")
-            print(f"  SQL statements       {counters.sql / cycles:9.2f} per cycle")
-            for stack, n in counters.stacks.most_common(8):
-                print(f"    {n / cycles:5.2f}  {stack}")
-            # What a quiet cycle rewrites with a different value (the rest is rewritten as it was).
-            before = {m: (conn.get(f"amm:strategy:{m}"), conn.hgetall(f"amm:state:{m}"), conn.hgetall(f"amm:runtime:{m}"))
-                      for m in markets}
-            run_rounds(markets, 1, batch, feeds)
-            changed: Counter = Counter()
-            for m, (blob, st, rt) in before.items():
-                changed["amm:strategy blob"] += conn.get(f"amm:strategy:{m}") != blob
-                for name, value in conn.hgetall(f"amm:state:{m}").items():
-                    changed[f"amm:state {name}"] += st.get(name) != value
-                for name, value in conn.hgetall(f"amm:runtime:{m}").items():
-                    changed[f"amm:runtime {name}"] += rt.get(name) != value
-            print("  changed by one quiet cycle (markets of " + str(len(markets)) + "): "
-                  + ", ".join(f"{k} {v}" for k, v in sorted(changed.items()) if v))
-            if args.profile_rounds:
-                profiler = cProfile.Profile(time.thread_time)  # CPU, not wall time: no waits for Redis
-                pcycles, _, _, _ = run_rounds(markets, args.profile_rounds, batch, feeds, profiler=profiler)
-                stats = pstats.Stats(profiler)
-                print(f"  Python calls         {stats.total_calls / pcycles:9.0f} per cycle (cProfile, "
-                      f"{pcycles} cycles)")
-                print("\nthe cycle's steps (cProfile, cumulative µs per cycle, calls per cycle):")
-                for label, micros, calls in step_times(stats, pcycles):
-                    print(f"  {label:66s} {micros:8.0f} µs  {calls:6.2f}")
-                print(f"\nthe project's top {args.top} by cumulative time (cProfile; µs per cycle, calls per cycle):")
-                ours = [(k, v) for k, v in stats.stats.items()
-                        if "/amm/" in k[0].replace(os.sep, "/") and "site-packages" not in k[0]]
-                for (filename, line, name), (_, calls, _, cumulative, _) in sorted(
-                        ours, key=lambda kv: kv[1][3], reverse=True)[:args.top]:
-                    where = "amm/" + filename.replace(os.sep, "/").rsplit("/amm/", 1)[-1]
-                    print(f"  {cumulative * 1e6 / pcycles:7.1f} µs  {calls / pcycles:6.1f}  {name} ({where}:{line})")
-                print(f"\ntop {args.top} by own time (cProfile; µs per cycle, calls per cycle):")
-                rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:args.top]
-                for (filename, line, name), (_, calls, own, _, _) in rows:
-                    where = filename.replace(os.sep, "/")
-                    where = where.split("site-packages/")[-1].split("/cyc/")[-1] if "/" in where else where
-                    print(f"  {own * 1e6 / pcycles:7.1f} µs  {calls / pcycles:6.1f}  {name} ({where}:{line})")
-        finally:
-            platform.stop()
-            platform.cleanup()
+        conn = redis.Redis.from_url(redis_url, decode_responses=True)
+        cycles, cpu, outcomes, (redis_s, pg_s) = run_rounds(markets, args.rounds, batch, feeds,
+                                                             counters=counters, conn=conn)
+        print(f"measured: {cycles} cycles ({args.rounds} rounds), outcomes {dict(outcomes)}")
+        per_round = sorted(c * 1e6 / len(markets) for c in cpu)
+        mean = sum(cpu) * 1e6 / cycles
+        print(f"  CPU per cycle        {mean:9.0f} µs mean, {statistics.median(per_round):.0f} median round, "
+              f"{per_round[0]:.0f} best round ({1e6 / mean:.0f} quiet cycles/s per core)")
+        print(f"  redis-server CPU     {redis_s * 1e6 / cycles:9.0f} µs per cycle (INFO cpu: coarse)")
+        print(f"  PostgreSQL CPU       {pg_s * 1e6 / cycles:9.0f} µs per cycle (this process's backend; coarse)")
+        print(f"  Redis round trips    {counters.redis / cycles:9.2f} per cycle")
+        print(f"  SQL statements       {counters.sql / cycles:9.2f} per cycle")
+        for stack, n in counters.stacks.most_common(8):
+            print(f"    {n / cycles:5.2f}  {stack}")
+        # What a quiet cycle rewrites with a different value (the rest is rewritten as it was).
+        before = {m: (conn.get(f"amm:strategy:{m}"), conn.hgetall(f"amm:state:{m}"), conn.hgetall(f"amm:runtime:{m}"))
+                  for m in markets}
+        run_rounds(markets, 1, batch, feeds)
+        changed: Counter = Counter()
+        for m, (blob, st, rt) in before.items():
+            changed["amm:strategy blob"] += conn.get(f"amm:strategy:{m}") != blob
+            for name, value in conn.hgetall(f"amm:state:{m}").items():
+                changed[f"amm:state {name}"] += st.get(name) != value
+            for name, value in conn.hgetall(f"amm:runtime:{m}").items():
+                changed[f"amm:runtime {name}"] += rt.get(name) != value
+        print("  changed by one quiet cycle (markets of " + str(len(markets)) + "): "
+              + ", ".join(f"{k} {v}" for k, v in sorted(changed.items()) if v))
+        if args.profile_rounds:
+            profiler = cProfile.Profile(time.thread_time)  # CPU, not wall time: no waits for Redis
+            pcycles, _, _, _ = run_rounds(markets, args.profile_rounds, batch, feeds, profiler=profiler)
+            stats = pstats.Stats(profiler)
+            print(f"  Python calls         {stats.total_calls / pcycles:9.0f} per cycle (cProfile, "
+                  f"{pcycles} cycles)")
+            print("\nthe cycle's steps (cProfile, cumulative µs per cycle, calls per cycle):")
+            for label, micros, calls in step_times(stats, pcycles):
+                print(f"  {label:66s} {micros:8.0f} µs  {calls:6.2f}")
+            print(f"\nthe project's top {args.top} by cumulative time (cProfile; µs per cycle, calls per cycle):")
+            ours = [(k, v) for k, v in stats.stats.items()
+                    if "/amm/" in k[0].replace(os.sep, "/") and "site-packages" not in k[0]]
+            for (filename, line, name), (_, calls, _, cumulative, _) in sorted(
+                    ours, key=lambda kv: kv[1][3], reverse=True)[:args.top]:
+                where = "amm/" + filename.replace(os.sep, "/").rsplit("/amm/", 1)[-1]
+                print(f"  {cumulative * 1e6 / pcycles:7.1f} µs  {calls / pcycles:6.1f}  {name} ({where}:{line})")
+            print(f"\ntop {args.top} by own time (cProfile; µs per cycle, calls per cycle):")
+            rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:args.top]
+            for (filename, line, name), (_, calls, own, _, _) in rows:
+                where = filename.replace(os.sep, "/")
+                where = where.split("site-packages/")[-1].split("/cyc/")[-1] if "/" in where else where
+                print(f"  {own * 1e6 / pcycles:7.1f} µs  {calls / pcycles:6.1f}  {name} ({where}:{line})")
 
 
 if __name__ == "__main__":

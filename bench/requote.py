@@ -47,10 +47,9 @@ import sys
 import time
 import uuid
 
-from _setup import django_on_bench_db, machine_speed, pct, throwaway_redis
-from cycle import Counters, Feeds, make_markets  # bench/cycle.py: the same markets and counters
+from _setup import machine_speed, pct
+from cycle import Counters, Feeds, quoting  # bench/cycle.py: the same markets, setup and counters
 
-AMM_USER_ID = "00000000-0000-4000-a000-000000000001"
 BENCH_DB = os.environ.get("AMM_BENCH_REQUOTE_DB", "amm_bench_requote")  # dropped and made afresh
 STAGES = ("commit", "relay", "apply", "cycle: begin", "cycle: replace", "tick-to-quote", "cycle: close")
 
@@ -87,51 +86,25 @@ def main() -> None:
         return
     print(machine_speed(), flush=True)
 
-    os.environ["LOG_LEVEL"] = "WARNING"
-    with throwaway_redis() as redis_url:
-        os.environ["REDIS_URL"] = redis_url
-        database_url = django_on_bench_db(BENCH_DB)
-        from django.conf import settings
-
+    with quoting(args.markets, database=BENCH_DB, platform_workers=2, platform_threads=4) as (
+            ctx, markets, platform, database_url, redis_url):
         from amm import state
-        from amm.conf import amm_settings
         from amm.connector.events import EventStreamAbsent
-        from amm.runtime import cycle, deadman_arming
-        from amm.runtime.context import context, context_reset
+        from amm.runtime import cycle
         from amm.runtime.event_feed import apply_batch
         from amm.runtime.job_requests import install_requote_handler
-        from amm.runtime.startup import market_start
-        from exchange.models import User
         from exchange.services import account_deposit, api_key_issue, user_get_or_create
-        from tests.amm.runtime.harness import PlatformServer
         from tests.push_fixtures import RelayProcess
 
-        settings.REDIS_URL = redis_url
-        for queue in settings.RQ_QUEUES.values():
-            queue["URL"] = redis_url
-        account_deposit(user_id=AMM_USER_ID, amount_cents=args.markets * 400_000)
-        amm_key = api_key_issue(user=User.objects.get(pk=AMM_USER_ID))
         taker_user, _ = user_get_or_create(username=f"bench_taker_{uuid.uuid4().hex[:6]}")
         account_deposit(user_id=str(taker_user.id), amount_cents=10**11)
         taker_key = api_key_issue(user=taker_user)
-        markets = make_markets(args.markets)
-        platform = PlatformServer(database_url=database_url, redis_url=redis_url, workers=2, threads=4).start()
         relay = RelayProcess({**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
                               "PYTHONUNBUFFERED": "1", "DEBUG": "false"}, []).start()
         taker = subprocess.Popen([sys.executable, __file__, "--taker", platform.url + "/api/v1", taker_key,
                                   ",".join(markets)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                  bufsize=1)
         try:
-            settings.AMM_PLATFORM_BASE_URL = platform.url
-            settings.AMM_PLATFORM_API_KEY = amm_key
-            settings.AMM_PUSH = True
-            amm_settings.reload()  # set on django.conf.settings directly: the kept values read again
-            context_reset()
-            ctx = context()
-            for market_id in markets:
-                assert market_start(market_id, ctx=ctx) == "RUNNING", market_id
-            state.run_markets_set(markets)
-            deadman_arming.arm(ctx, timeout_ms=600_000, market_ids=markets)
             feeds = Feeds(ctx, markets)
             consumer = ctx.events()
             deadline = time.monotonic() + 60
@@ -141,6 +114,7 @@ def main() -> None:
                     break
                 except EventStreamAbsent:
                     if time.monotonic() > deadline:
+                        print(relay.output()[-3000:])
                         raise
                     time.sleep(0.2)
             requested: list[str] = []
@@ -269,8 +243,6 @@ def main() -> None:
             taker.stdin.close()
             taker.wait(timeout=10)
             relay.stop()
-            platform.stop()
-            platform.cleanup()
 
 
 if __name__ == "__main__":
