@@ -79,6 +79,17 @@ def test_a_consumer_killed_mid_batch_has_its_events_claimed_and_nothing_counted_
             proc.wait(timeout=10)
 
 
+def _quoting_on_the_stream(rt, redis_conn, settings):
+    """The AMM quoting its market, the relay's first entries published and the stream taken up
+    (no periodic REST catch-up: what the stream brings is the stream's); the runtime context."""
+    settings.AMM_EVENTS_CATCHUP_MS = 600_000
+    rt.start()
+    quote_cycle(rt.market_id)
+    wait_until(lambda: redis_conn.exists("book_events"), timeout=15, message="the relay published the quotes")
+    assert feed_loop(window_ms=200)["errors"] == 0 and context().events_current
+    return context()
+
+
 def test_with_the_platforms_relay_the_stream_brings_every_fill_and_the_rest_feed_agrees(rt, redis_conn, settings,
                                                                                        outbox_relay):
     """End to end: the platform's outbox and relay (a real process) publish, the feed applies
@@ -86,12 +97,7 @@ def test_with_the_platforms_relay_the_stream_brings_every_fill_and_the_rest_feed
     the same trades, every one already applied."""
     from amm.runtime.context import RuntimeFillFeed
 
-    settings.AMM_EVENTS_CATCHUP_MS = 600_000
-    rt.start()
-    quote_cycle(rt.market_id)
-    wait_until(lambda: redis_conn.exists("book_events"), timeout=15, message="the relay published the quotes")
-    assert feed_loop(window_ms=200)["errors"] == 0 and context().events_current
-    ctx = context()
+    ctx = _quoting_on_the_stream(rt, redis_conn, settings)
     trade_polls: list = []
     ctx.connector._http.event_hooks["request"].append(
         lambda request: trade_polls.append(1) if request.url.path.endswith("/trades") else None)
@@ -141,12 +147,7 @@ def test_with_the_platforms_relay_a_fills_book_deltas_bring_the_pushed_book_to_t
     """The batch that brings a fill also brings its transaction's book delta: the feed moves the
     pushed book to the platform's book after the fill, before the requote it asks for, which
     then reads that book and no REST one (the WebSocket would bring the delta later)."""
-    settings.AMM_EVENTS_CATCHUP_MS = 600_000
-    rt.start()
-    quote_cycle(rt.market_id)
-    wait_until(lambda: redis_conn.exists("book_events"), timeout=15, message="the relay published the quotes")
-    assert feed_loop(window_ms=200)["errors"] == 0 and context().events_current
-    ctx = context()
+    ctx = _quoting_on_the_stream(rt, redis_conn, settings)
     before = ctx.connector.orderbook_get(rt.market_id, depth=20)
     state.push_book_write(rt.market_id, {"sequence_id": before.sequence_id, "bids": before.bids, "asks": before.asks},
                           now=state.now_ms())  # as the WebSocket feed keeps it
