@@ -240,9 +240,12 @@ def main() -> None:
                 stats.sort_stats("cumulative").print_stats(30)
                 stats.sort_stats("tottime").print_stats(25)
         finally:
-            taker.stdin.close()
-            taker.wait(timeout=10)
             relay.stop()
+            try:
+                taker.stdin.close()
+                taker.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):  # it died first (the error above says why)
+                taker.kill()
 
 
 if __name__ == "__main__":
