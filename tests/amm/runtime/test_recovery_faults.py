@@ -13,6 +13,7 @@ import pytest
 
 from amm import state
 from tests.amm.runtime.harness import (  # noqa: F401 - fixtures
+    AMM_USER_ID,
     RECOVERY_MARKS,
     Faults,
     RedisServer,
@@ -23,6 +24,7 @@ from tests.amm.runtime.harness import (  # noqa: F401 - fixtures
     assert_stopped_clean,
     quoting,
     redis_inventory,
+    redis_orders,
     wait_consistent,
     wait_until,
     world,
@@ -41,6 +43,14 @@ AFTER_FORWARD = ("fail_after", "timeout_after", "drop_after")
 
 def all_quoting(markets: list[str]) -> bool:
     return all(quoting(m) for m in markets)
+
+
+def _orders_both_sides(market_id: str) -> dict[str, list[str]]:
+    """The AMM's live orders on the platform and those its Redis tracks (a failure's detail)."""
+    from exchange.models import Order
+
+    live = Order.objects.filter(user_id=AMM_USER_ID, market_id=market_id, status__in=["OPEN", "PARTIALLY_FILLED"])
+    return {"platform": sorted(str(o.id) for o in live), "redis": sorted(redis_orders(market_id))}
 
 
 def test_platform_failing_20_percent_of_calls_leaves_no_inconsistency_once_it_recovers(world_factory):
@@ -77,7 +87,11 @@ def test_platform_failing_20_percent_of_calls_leaves_no_inconsistency_once_it_re
     lost_order_calls.append(lost)
     assert sum(amm_trade_count(m) for m in world.markets) > trades_before, "the taker got no fill"
 
-    wait_until(lambda: all_quoting(world.markets), timeout=30, message="quoting on a healthy platform again")
+    try:
+        wait_until(lambda: all_quoting(world.markets), timeout=30, message="quoting on a healthy platform again")
+    except AssertionError as exc:  # what each side holds, and why the AMM did not quote again
+        raise AssertionError(f"{exc}\n{ {m: _orders_both_sides(m) for m in world.markets} }\n"
+                             f"the AMM's log:\n{amm.tail(120)}") from None
     mints_unknown = [r for r in records if r.path.startswith("/api/v1/amm/mint") and r.outcome in AFTER_FORWARD]
     print(f"proxy: {dict(world.proxy.stats)}; order calls lost after execution: {len(lost_order_calls)} "
           f"(mints {len(mints_unknown)}); samples with a negative Redis available: {pessimistic}; "
