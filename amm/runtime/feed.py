@@ -97,10 +97,11 @@ def feed_windows(*, windows: int | None = None) -> dict[str, int]:
     when this worker is the queue's only one (the periodic cycles need it), when another feed
     holds the lease, or when the worker is asked to stop. Returns the last window's counters."""
     windows = amm_settings.AMM_FEED_WINDOWS_PER_JOB if windows is None else windows
-    for done in range(1, max(1, int(windows)) + 1):
+    counters = feed_loop()
+    for _ in range(max(1, int(windows)) - 1):
+        if counters.get("busy") or stop_requested() or workers_serving() < 2:
+            break
         counters = feed_loop()
-        if counters.get("busy") or stop_requested() or done >= windows or workers_serving() < 2:
-            return counters
     return counters
 
 
