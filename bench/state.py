@@ -4,7 +4,11 @@ For one market with 20 live orders (seed Appendix C: "4–20 live orders") it me
 - one quote cycle's Redis read (`amm.state.quote_cycle_read`: inventory, orders, state,
   config version, oracle, market metadata in one MULTI/EXEC round trip), p50/p99 µs;
 - applying one fill (`amm.state.fill_apply`: the atomic Lua script — dedup, inventory,
-  cost basis, cash in every kept market, order remaining, counters, journal), p50/p99 µs;
+  cost basis, the account's cash, order remaining, counters, journal), p50/p99 µs;
+- a cash move (a BUY order tracked then released: `order_track` + `order_untrack`) with 1,
+  100 and 600 markets kept (--kept): its wall time and Redis's own time (INFO commandstats)
+  per move. Cash is the account's: a move must cost the same whatever the number of markets
+  (issue 15: one that wrote every kept market's hash made 600 markets O(markets²) a second);
 - Redis memory per market: MEMORY USAGE of every key a running market holds (the seed's
   dictionary keys, the extensions and the runtime's own keys, as amm/state/keys.py names
   them: `market_keys` + `runtime_market_keys`), against Appendix C's estimates (~5 KB).
@@ -200,6 +204,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cycles", type=int, default=5000)
     parser.add_argument("--fills", type=int, default=5000)
+    parser.add_argument("--kept", type=int, nargs="+", default=[1, 100, 600],
+                        help="numbers of kept markets for the cash-move figures")
+    parser.add_argument("--moves", type=int, default=2000, help="cash moves timed per number of kept markets")
     parser.add_argument("--orders", type=int, default=20, choices=range(4, 21, 2), metavar="4..20",
                         help="live orders of the market (even: a ladder of orders/2 levels a side)")
     args = parser.parse_args()
@@ -309,6 +316,46 @@ def run(args, url: str) -> None:
           f"{state.PROCESSED_KEEP_TRADES:,} below the cursor; seed: ~100 B in process memory)")
     print(f"  {'amm:journal (shared, unflushed)':36s} {journal:8d}   "
           f"({journal / max(1, args.fills):.0f} B per fill event until order_journal_flush)")
+    cash_moves(conn, args.kept, args.moves)
+
+
+def redis_usec(conn) -> int:
+    """Redis's own time in commands so far (INFO commandstats, µs)."""
+    return sum(v["usec"] for k, v in conn.info("commandstats").items() if k.startswith("cmdstat_"))
+
+
+def cash_moves(conn, kept: list[int], moves: int) -> None:
+    """A BUY tracked then released in one market (two cash moves) while N markets are kept."""
+    from amm import state
+
+    print()
+    print("cash move (one BUY tracked, then released)   kept markets   p50 µs   p99 µs   Redis µs per move")
+    first = None
+    for n in sorted(kept):
+        conn.flushdb()
+        for i in range(n):
+            state.market_rebuild(
+                f"CASH-{i:04d}", yes_volume=100, yes_cost_sum=5_000, yes_pending_sell=0, no_volume=100,
+                no_cost_sum=5_000, no_pending_sell=0, cash_mode="available", cash_value=420_000_000,
+                market_meta={"status": "ACTIVE", "min_price_cents": 1, "max_price_cents": 99, "maker_fee_bps": 20,
+                             "taker_fee_bps": 50},
+                orders=[], state={"phase": "EXPLORATION"}, expected_cursor=0, conn=conn)
+
+        def move(i: int) -> None:
+            state.order_track("CASH-0000", order_id=f"o{i}", side="YES", direction="BUY", price=40, qty=10,
+                              book_type="NATIVE_BUY", created_ms=1, client_order_id=f"c{i}", conn=conn)
+            state.orders_untrack("CASH-0000", [f"o{i}"], conn=conn)
+
+        for i in range(100):
+            move(i)
+        conn.config_resetstat()
+        wall = timed(lambda i: move(1_000 + i), moves)
+        redis_per_move = redis_usec(conn) / (2 * moves)
+        assert state.inventory_get(f"CASH-{n - 1:04d}", conn=conn).cash_cents == 420_000_000  # all released
+        first = first or (pct(wall, .5), redis_per_move)
+        print(f"{'':44s} {n:12d} {pct(wall, .5) / 2:8.1f} {pct(wall, .99) / 2:8.1f} {redis_per_move:12.1f}")
+    print(f"  -> with {max(kept)} markets kept a cash move costs Redis {redis_per_move / first[1]:.2f} × "
+          f"what it costs with {min(kept)} (1.00: independent of the number of markets)")
 
 
 if __name__ == "__main__":

@@ -41,12 +41,14 @@ Modules (the data dictionary first, then one module per domain):
 - monitor.py: the heartbeats the health check reads, in one round trip.
 
 Design notes
-- One round trip per quote cycle: `quote_cycle_read` (MULTI/EXEC of six reads). The runtime's
+- One round trip per quote cycle: `quote_cycle_read` (MULTI/EXEC of seven reads). The runtime's
   quiet cycle makes two: `cycle_begin` and `cycle_close` (scripts: one command each).
-- Cash: the platform keeps cash per account; the seed keys `cash_cents` per market. Here
-  `cash_cents` mirrors the account's AVAILABLE balance in every kept market's hash (each
-  cash delta is applied to all of them), so reconciliation compares it with
-  `GET /account/balance`.available_balance exactly as seed §7.3 does.
+- Cash: the platform keeps cash per account; the seed keys `cash_cents` per market. Here the
+  account's AVAILABLE balance is kept once (`amm:cash`, moved by the scripts that move cash)
+  and every reader's `cash_cents` of a market is that value, so reconciliation compares it
+  with `GET /account/balance`.available_balance exactly as seed §7.3 does. The field in each
+  market's hash is a mirror written when a script works on that market and at its quote
+  cycle's start (lua.py: one write per cash move, not one per kept market).
 - Extension keys (not in the seed) are listed in keys.py: platform metadata, kept markets,
   untracked fills, the fill-feed cursor, the order journal; the runtime's (leases, the kept
   StrategyState, runtime flags, fills for the next cycle, job markers, the dead man's

@@ -18,8 +18,12 @@ from amm.state.values import FillLeg, Inventory, inventory_from_hash
 
 
 def inventory_get(market_id: str, *, conn: redis.Redis | None = None) -> Inventory:
-    """The market's inventory (`exists` False when Redis keeps none for it)."""
-    return inventory_from_hash(conn_or_default(conn).hgetall(K.inventory_key(market_id)))
+    """The market's inventory (`exists` False when Redis keeps none for it), its cash the
+    account's (`amm:cash`)."""
+    pipe = conn_or_default(conn).pipeline(transaction=True)
+    pipe.hgetall(K.inventory_key(market_id))
+    pipe.get(K.CASH)
+    return inventory_from_hash(*pipe.execute())
 
 
 def cash_view(market_id: str, *, conn: redis.Redis | None = None) -> tuple[int | None, int]:

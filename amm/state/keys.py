@@ -17,7 +17,7 @@ that reads and writes each):
 | key | type | what |
 |---|---|---|
 | `amm:market:{m}` | hash | platform market metadata (status, price band, fee bps, dates, reserve, shares) |
-| `amm:markets` | set | market ids whose inventory is kept (cash is mirrored into each) |
+| `amm:markets` | set | market ids whose inventory is kept (cash is mirrored into each, see `amm:cash`) |
 | `amm:untracked_fills:{m}` | hash, TTL 1 h | order_id -> shares the fill feed applied before the order was tracked |
 | `amm:cursor:trades` | string | last trade id of the fill feed (survives restarts) |
 | `amm:journal` | stream | order events, flushed in batches to the AMMOrder table |
@@ -148,6 +148,7 @@ def market_keys(market_id: str) -> list[str]:
 # | `amm:daily_reset` | string | local date (settings.TIME_ZONE) of the last daily counter reset |
 # | `amm:book:{m}` | string | the order book a cycle last read via REST (packing.book_text: sequence_id, fetched_ms, own, bids, asks); dropped while cycles read the pushed book |
 # | `amm:privileged:pending` | hash | `{market}:{request_id}` -> `KIND:quantity` of mints/burns sent and not yet applied |
+# | `amm:cash` | string | the account's available cash in cents (the seed's `cash_cents` of every market: lua.py, cash_move) |
 # | `amm:cash_epoch` | string | counts applied mint/burn answers (a rebuild's balance read must not straddle one) |
 # | `amm:oracle_health:{m}` | hash | ORACLE_HEALTH_FIELDS: the oracle poller's consecutive failures, back-off, alert flag |
 LEASE_PREFIX = f"{PREFIX}:lease:"
@@ -165,6 +166,7 @@ DAILY_RESET = f"{PREFIX}:daily_reset"
 BOOK_PREFIX = f"{PREFIX}:book:"
 PRIVILEGED_PENDING = f"{PREFIX}:privileged:pending"
 CASH_EPOCH = f"{PREFIX}:cash_epoch"
+CASH = f"{PREFIX}:cash"
 ORACLE_HEALTH_PREFIX = f"{PREFIX}:oracle_health:"
 
 RUNTIME_FIELDS = {  # field -> Python type

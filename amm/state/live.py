@@ -27,7 +27,7 @@ PAIR_CENTS = 100  # a YES and a NO share pay 100 cents together
 # The runtime fields worth showing (amm:runtime also holds the last decision's summary, larger).
 LIVE_RUNTIME_FIELDS = ("resync", "resync_full", "retry_after_ms", "emergency_cause", "last_cycle_ms",
                        "last_outcome", "last_reason", "cycles")
-LIVE_COMMANDS = 7  # commands queued per market by live_queue
+LIVE_COMMANDS = 8  # commands queued per market by live_queue
 
 
 def yes_view(order: Mapping[str, Any]) -> int:
@@ -63,10 +63,11 @@ def live_queue(pipe, market_id: str) -> None:
     pipe.hmget(K.runtime_key(market_id), LIVE_RUNTIME_FIELDS)
     pipe.hgetall(K.config_key(market_id))
     pipe.hgetall(K.oracle_key(market_id))
+    pipe.get(K.CASH)  # the account's cash: the inventory's cash_cents
 
 
 def live_parse(results: list) -> dict[str, Any]:
-    inventory, orders_raw, state_raw, market, runtime, config, oracle = results
+    inventory, orders_raw, state_raw, market, runtime, config, oracle, cash = results
     config = config_with_defaults(config)
     version = config.pop(K.CONFIG_VERSION_FIELD, None)
     # The stored JSON as is (OrderEntry fields plus order_id): a dataclass per order costs
@@ -75,7 +76,7 @@ def live_parse(results: list) -> dict[str, Any]:
     orders.sort(key=lambda o: (0, -yes_view(o)) if is_bid(o) else (1, yes_view(o)))  # best bid first, then asks
     bid, ask = best_quotes(orders)
     return {
-        "inventory": inventory_from_hash(inventory).as_dict() if inventory else None,
+        "inventory": inventory_from_hash(inventory, cash).as_dict() if inventory else None,
         "orders": orders,
         "best_bid": None if bid is None else {"price": bid[0], "qty": bid[1]},
         "best_ask": None if ask is None else {"price": ask[0], "qty": ask[1]},

@@ -2,10 +2,15 @@
 
 Registered once per Redis client (redis-py `Script`: EVALSHA, reloaded on NOSCRIPT).
 
-Cash is per account on the platform while the seed keys `cash_cents` per market: every
-script that moves cash adds the same delta to `cash_cents` of every market in `amm:markets`
-(`cash_all`), so each market's hash mirrors the account's available balance. Scripts touch
-those other markets' keys by name (a single Redis, not a cluster).
+Cash is per account on the platform while the seed keys `cash_cents` per market. The
+account's available cash is kept once, in `amm:cash`: a script that moves cash changes it
+there (`cash_move`) and writes it into the hash of the market it works on; every other
+market's `cash_cents` catches up at that market's next quote cycle (CYCLE_BEGIN) or script.
+Readers of the AMM read `amm:cash` itself. (Earlier versions added every delta to the hash
+of every kept market: O(markets) writes per cash move, O(markets²) per second across the
+account, which at 600 markets was a quarter of Redis's CPU; their mirrors are adopted once
+by `cash_get` when `amm:cash` is missing.) Scripts touch `amm:cash` and, to adopt, other
+markets' keys by name (a single Redis, not a cluster).
 
 Freezing mirrors the platform (SPEC §3.2): a tracked BUY holds `remaining × (price +
 ceil(price × max(maker, taker) bps / 10000))` cents out of `cash_cents`; a tracked SELL
@@ -29,6 +34,7 @@ PRELUDE = f"""
 local INV_PREFIX = '{K.INVENTORY_PREFIX}'
 local ORD_PREFIX = '{K.ORDERS_PREFIX}'
 local MKT_PREFIX = '{K.MARKET_PREFIX}'
+local CASH_KEY = '{K.CASH}'
 local function int(v)
   if v == false or v == nil then return 0 end
   return tonumber(v) or 0
@@ -39,14 +45,29 @@ local function fee_per_share(market_key, price)
   local bps = math.max(int(m[1]), int(m[2]))
   return math.floor((price * bps + 9999) / 10000)
 end
-local function cash_all(markets_key, delta, now)
-  if delta == 0 then return end
+-- the account's available cash, nil while no market was ever kept; a Redis written by an
+-- earlier version holds it only as the mirror in every kept market's hash: adopted once
+local function cash_get(markets_key)
+  local cash = redis.call('GET', CASH_KEY)
+  if cash then return tonumber(cash) end
   for _, m in ipairs(redis.call('SMEMBERS', markets_key)) do
-    local k = INV_PREFIX .. m
-    if redis.call('EXISTS', k) == 1 then
-      redis.call('HINCRBY', k, 'cash_cents', s(delta))
-      redis.call('HSET', k, 'updated_at_ms', now)
+    local mirrored = redis.call('HGET', INV_PREFIX .. m, 'cash_cents')
+    if mirrored then
+      redis.call('SET', CASH_KEY, mirrored)
+      return tonumber(mirrored)
     end
+  end
+  return nil
+end
+-- cash moved by delta: amm:cash, and the mirror in the hash of the market worked on
+local function cash_move(markets_key, inv_key, delta, now)
+  if delta == 0 then return end
+  local cash = cash_get(markets_key)
+  if cash == nil then return end
+  cash = cash + delta
+  redis.call('SET', CASH_KEY, s(cash))
+  if redis.call('EXISTS', inv_key) == 1 then
+    redis.call('HSET', inv_key, 'cash_cents', s(cash), 'updated_at_ms', now)
   end
 end
 -- cost released by selling n of vol shares: cost * n // vol without overflowing 2^53
@@ -63,7 +84,7 @@ end
 -- give back what a tracked order holds (cancel, replace, passive cancel)
 local function release_order(inv_key, market_key, markets_key, o, now)
   if o.direction == 'BUY' then
-    cash_all(markets_key, held_cash(market_key, o), now)
+    cash_move(markets_key, inv_key, held_cash(market_key, o), now)
   elseif redis.call('EXISTS', inv_key) == 1 then
     redis.call('HINCRBY', inv_key, string.lower(o.side) .. '_available', s(o.remaining))
     redis.call('HSET', inv_key, 'updated_at_ms', now)
@@ -92,7 +113,7 @@ if track and qty - early > 0 then
              book_type=ARGV[6], created_ms=tonumber(ARGV[7])}
   redis.call('HSET', KEYS[1], oid, cjson.encode(o))
   if dir == 'BUY' then
-    cash_all(KEYS[4], -held_cash(KEYS[3], o), now)
+    cash_move(KEYS[4], KEYS[2], -held_cash(KEYS[3], o), now)
   elseif redis.call('EXISTS', KEYS[2]) == 1 then
     redis.call('HINCRBY', KEYS[2], string.lower(side) .. '_available', s(-remaining))
     redis.call('HSET', KEYS[2], 'updated_at_ms', now)
@@ -197,7 +218,7 @@ for i = 0, nlegs - 1 do
     'side', side, 'direction', dir, 'book_type', ARGV[b + 6], 'price', ARGV[b + 3], 'qty', ARGV[b + 4],
     'fee', ARGV[b + 5], 'remaining', remaining, 'ts', now})
 end
-cash_all(KEYS[5], cash_delta, now)
+cash_move(KEYS[5], inv, cash_delta, now)
 redis.call('SADD', KEYS[1], trade_id)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if tonumber(trade_id) > int(redis.call('GET', KEYS[9])) then redis.call('SET', KEYS[9], trade_id) end
@@ -236,7 +257,7 @@ if ARGV[2] == 'MINT' then
       redis.call('HINCRBY', inv, lo .. '_cost_sum_cents', s(50 * q))
     end
   end
-  cash_all(KEYS[3], -100 * q, now)
+  cash_move(KEYS[3], inv, -100 * q, now)
 else
   if kept then
     for _, lo in ipairs({'yes', 'no'}) do
@@ -246,7 +267,7 @@ else
       redis.call('HINCRBY', inv, lo .. '_available', s(-q))
     end
   end
-  cash_all(KEYS[3], 100 * q, now)
+  cash_move(KEYS[3], inv, 100 * q, now)
 end
 local outcome = 1
 if kept and ARGV[7] then
@@ -273,8 +294,11 @@ for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     held = held + held_cash(MKT_PREFIX .. m, cjson.decode(raw))
   end
 end
-local cash = redis.call('HGET', KEYS[2], 'cash_cents')
-if not cash then cash = '-1' end
+local cash = '-1'
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local c = cash_get(KEYS[1])
+  if c ~= nil then cash = s(c) end
+end
 return {cash, s(held)}
 """
 
@@ -330,10 +354,8 @@ if ARGV[9] == 'total' then
     end
   end
 end
-for _, m in ipairs(redis.call('SMEMBERS', KEYS[5])) do
-  local k = INV_PREFIX .. m
-  if redis.call('EXISTS', k) == 1 then redis.call('HSET', k, 'cash_cents', s(cash), 'updated_at_ms', now) end
-end
+redis.call('SET', CASH_KEY, s(cash))
+redis.call('HSET', KEYS[1], 'cash_cents', s(cash))
 for k, v in pairs(cjson.decode(ARGV[12])) do redis.call('HSET', KEYS[3], k, tostring(v)) end
 for k, v in pairs(cjson.decode(ARGV[13])) do redis.call('HSETNX', KEYS[3], k, tostring(v)) end
 return {'ok', s(cash)}
@@ -451,8 +473,10 @@ return taken
 # run starts (the rerun request it serves taken, the marker's running TTL set, as
 # job_markers.job_started), the market's lease taken when free, and — only then — the
 # cycle's read (the keys of quote_cycle.CYCLE_READ, in that order; the fills taken).
+# The market's `cash_cents` mirror is brought to `amm:cash` first (see cash_move), so the
+# inventory read holds the account's cash.
 # KEYS: job marker, rerun, lease, fence (the one counter), then the read's keys (5-19: the tape
-# a sorted set), then the resource's legacy fence (20)
+# a sorted set), then the resource's legacy fence (20), amm:cash (21)
 # ARGV: job ttl ms ('' : no job), lease token, lease ttl ms, the config's version field
 # Returns {rerun reason or nil, fencing token or nil, then the read's values when the lease
 # was taken: hashes as flat field/value lists}.
@@ -464,6 +488,10 @@ if ARGV[1] ~= '' then
 end
 local got = lease_take(KEYS[3], KEYS[4], KEYS[20], ARGV[2], ARGV[3], false)
 if not got then return {again, false} end
+local cash = redis.call('GET', KEYS[21])
+if cash and redis.call('EXISTS', KEYS[5]) == 1 and redis.call('HGET', KEYS[5], 'cash_cents') ~= cash then
+  redis.call('HSET', KEYS[5], 'cash_cents', cash)
+end
 local function hash(k) return redis.call('HGETALL', k) end
 local function str(k) return redis.call('GET', k) end
 local fills = redis.call('LRANGE', KEYS[13], 0, -1)

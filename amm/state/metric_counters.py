@@ -94,12 +94,13 @@ def metrics_read(market_ids: Iterable[str], *, conn: redis.Redis | None = None) 
         pipe.hgetall(K.state_key(market_id))
     pipe.hgetall(K.METRICS_FILLS)
     pipe.hgetall(K.METRICS_CYCLE_LATENCY)
+    pipe.get(K.CASH)  # the account's cash: every inventory's cash_cents
     results = pipe.execute()
+    fills, latency, cash = results[-3:]
     markets = {}
     for i, market_id in enumerate(ids):
         inventory, orders, st = results[3 * i:3 * i + 3]
-        markets[market_id] = MarketMetricsRead(market_id, inventory_from_hash(inventory), orders_from_hash(orders),
-                                               parse_fields(st, K.STATE_FIELDS))
-    fills, latency = results[-2:]
+        markets[market_id] = MarketMetricsRead(market_id, inventory_from_hash(inventory, cash),
+                                               orders_from_hash(orders), parse_fields(st, K.STATE_FIELDS))
     return MetricsRead(markets=markets, fills_total={m: int(v) for m, v in fills.items()},
                        cycle_latency=_histograms(latency))

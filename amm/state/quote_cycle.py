@@ -1,8 +1,8 @@
 """The quote cycle's Redis traffic: its one read and its one write (SPEC §4: "one pipeline").
 
 - `quote_cycle_read`: the seed keys of one market (inventory, orders, state, config version,
-  oracle, market metadata) in one MULTI/EXEC.
-- `runtime_cycle_read`: the same six reads plus the runtime's own keys (amm/runtime), in the
+  oracle, market metadata) and the account's cash (`amm:cash`) in one MULTI/EXEC.
+- `runtime_cycle_read`: the same seven reads plus the runtime's own keys (amm/runtime), in the
   same transaction.
 - `cycle_commit`: the end of a quoting cycle in one script; `cycle_end`: of one that quoted
   nothing. Both count the cycle's latency in the metrics histogram on the way.
@@ -28,7 +28,7 @@ from amm.state.strategy_codec import strategy_text
 from amm.state.runtime_flags import runtime_fields_text
 from amm.state.values import CycleRead, QuoteCycleRead, inventory_from_hash, orders_from_hash
 
-QUOTE_CYCLE_COMMANDS = 6  # commands _quote_cycle_queue puts on a pipeline
+QUOTE_CYCLE_COMMANDS = 7  # commands _quote_cycle_queue puts on a pipeline
 
 
 def _quote_cycle_queue(pipe, market_id: str) -> None:
@@ -38,13 +38,14 @@ def _quote_cycle_queue(pipe, market_id: str) -> None:
     pipe.hget(K.config_key(market_id), K.CONFIG_VERSION_FIELD)
     pipe.hgetall(K.oracle_key(market_id))
     pipe.hgetall(K.market_key(market_id))
+    pipe.get(K.CASH)  # the account's cash: the inventory's cash_cents
 
 
 def _quote_cycle_parse(market_id: str, results: list) -> QuoteCycleRead:
-    inventory, orders, state, version, oracle, market = results
+    inventory, orders, state, version, oracle, market, cash = results
     return QuoteCycleRead(
         market_id=market_id,
-        inventory=inventory_from_hash(inventory),
+        inventory=inventory_from_hash(inventory, cash),
         orders=orders_from_hash(orders),
         state=parse_fields(state, K.STATE_FIELDS),
         config_version=parse_int(version) if version is not None else None,
@@ -73,7 +74,7 @@ def quote_cycle_read_many(market_ids: Iterable[str], *, conn: redis.Redis | None
     return {m: _quote_cycle_parse(m, results[n * i:n * i + n]) for i, m in enumerate(ids)}
 
 
-# The runtime's own reads of a cycle, after the six of _quote_cycle_queue, in this order
+# The runtime's own reads of a cycle, after the seven of _quote_cycle_queue, in this order
 # (runtime_cycle_read's pipeline and the CYCLE_BEGIN script alike; the tape a sorted set).
 def _runtime_read_keys(market_id: str) -> list[str]:
     return [K.strategy_key(market_id), K.runtime_key(market_id), K.fills_key(market_id), K.DEADMAN,
@@ -82,7 +83,7 @@ def _runtime_read_keys(market_id: str) -> list[str]:
 
 
 def _cycle_read_parse(market_id: str, quote: list, rest: list) -> CycleRead:
-    """A CycleRead from the six seed reads (`quote`) and the runtime's (`rest`, in
+    """A CycleRead from the seven seed reads (`quote`) and the runtime's (`rest`, in
     _runtime_read_keys' order; the fills as a list, the tape oldest first)."""
     strategy, runtime, fills, deadman, book, pushed, alive, tape, events_alive = rest
     return CycleRead(
@@ -147,14 +148,15 @@ def cycle_begin(market_id: str, *, lease: str, token: str, ttl_ms: int, job: str
     seed = [K.inventory_key(market_id), K.orders_key(market_id), K.state_key(market_id), K.config_key(market_id),
             K.oracle_key(market_id), K.market_key(market_id)]
     keys = [K.job_key(job or ""), K.rerun_key(job or ""), K.lease_key(lease), K.FENCE, *seed,
-            *_runtime_read_keys(market_id), K.legacy_fence_key(lease)]
+            *_runtime_read_keys(market_id), K.legacy_fence_key(lease), K.CASH]
     got = script(conn_or_default(conn), "cycle_begin")(
         keys=keys, args=["" if job is None else int(job_ttl_ms), token, int(ttl_ms), K.CONFIG_VERSION_FIELD])
     again, fence = got[0], got[1]
     if fence is None:
         return CycleBegin(again, None, None)
     inventory, orders, state, version, oracle, market, strategy, runtime, fills, deadman, *rest = got[2:]
-    quote = [_pairs(inventory), _pairs(orders), _pairs(state), version, _pairs(oracle), _pairs(market)]
+    # the script brought the inventory's cash_cents to amm:cash before reading it
+    quote = [_pairs(inventory), _pairs(orders), _pairs(state), version, _pairs(oracle), _pairs(market), None]
     read = _cycle_read_parse(market_id, quote, [strategy, _pairs(runtime), fills, _pairs(deadman), *rest])
     return CycleBegin(again, int(fence), read)
 

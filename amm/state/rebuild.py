@@ -42,7 +42,8 @@ def market_rebuild(
 ) -> int | None:
     """Overwrite one market's inventory, orders and metadata from a platform snapshot that
     reflects exactly the trades <= `expected_cursor`, and register it in `amm:markets`;
-    cash_cents of every kept market is set (see lua.REBUILD). The position arguments are the
+    the account's cash (`amm:cash`, the `cash_cents` every kept market reads) is set (see
+    lua.REBUILD). The position arguments are the
     platform's (connector.Position); the script derives the inventory fields from them.
     Returns the cash_cents written, or None when the fill feed moved past `expected_cursor`,
     or (with `expected_epoch`, the cash epoch when the snapshot began) a mint/burn is in

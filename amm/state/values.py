@@ -18,12 +18,17 @@ from amm.strategy.types import Inventory
 InventoryView = Inventory
 
 
-def inventory_from_hash(raw: Mapping[str, str]) -> Inventory:
+def inventory_from_hash(raw: Mapping[str, str], cash: str | None = None) -> Inventory:
     """`amm:inventory:{m}` as ints (INVENTORY_FIELDS, `updated_at_ms` included); all zeros and
-    `exists=False` when Redis keeps no inventory for the market (never synced, or forgotten)."""
+    `exists=False` when Redis keeps no inventory for the market (never synced, or forgotten).
+    `cash`: `amm:cash` read with it, the account's cash, which the hash's `cash_cents` only
+    mirrors as of the market's last cycle (lua.py cash_move); None: the mirror is taken."""
     if not raw:
         return Inventory(exists=False)
-    return Inventory(**{name: parse_int(raw.get(name)) for name in K.INVENTORY_FIELDS})
+    fields = {name: parse_int(raw.get(name)) for name in K.INVENTORY_FIELDS}
+    if cash is not None:
+        fields["cash_cents"] = parse_int(cash)
+    return Inventory(**fields)
 
 
 @dataclass(frozen=True, slots=True)

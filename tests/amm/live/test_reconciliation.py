@@ -19,6 +19,15 @@ from tests.amm.live.helpers import assert_redis_is_platform, platform_truth, red
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def drift(redis_conn, market_id: str, field: str, delta: int) -> None:
+    """Make Redis disagree with the platform: a field of the market's inventory, or the cash
+    (the account's, kept once in amm:cash, which every market's cash_cents reads)."""
+    if field == "cash_cents":
+        redis_conn.incrby("amm:cash", delta)
+    else:
+        redis_conn.hincrby(f"amm:inventory:{market_id}", field, delta)
+
+
 @pytest.fixture
 def synced(platform):
     """A market the AMM holds inventory and live orders in, Redis in sync."""
@@ -46,9 +55,9 @@ def test_equal_state_is_ok(synced):
 
 def test_drift_within_tolerance_only_warns(synced, redis_conn, caplog):
     m, c, feed = synced
-    redis_conn.hincrby(f"amm:inventory:{m}", "yes_volume", 2)  # 2 shares: at the tolerance
-    redis_conn.hincrby(f"amm:inventory:{m}", "cash_cents", -150)  # 150 cents < 200
-    redis_conn.hincrby(f"amm:inventory:{m}", "no_cost_sum_cents", 500)  # 500 cents: at the tolerance
+    drift(redis_conn, m, "yes_volume", 2)  # 2 shares: at the tolerance
+    drift(redis_conn, m, "cash_cents", -150)  # 150 cents < 200
+    drift(redis_conn, m, "no_cost_sum_cents", 500)  # 500 cents: at the tolerance
     drifted = redis_view(m)
     with caplog.at_level(logging.WARNING, logger="amm.services.reconciliation"):
         run = reconcile_market(market_id=m, connector=c, feed=feed)
@@ -69,7 +78,7 @@ def test_drift_exactly_at_the_tolerance_only_warns(synced, redis_conn, field, de
     """Seed §7.3 tolerances are inclusive: 2 shares, 200 cents cash, 500 cents cost exactly
     is a warning; one more is critical (next test)."""
     m, c, feed = synced
-    redis_conn.hincrby(f"amm:inventory:{m}", field, delta)
+    drift(redis_conn, m, field, delta)
     drifted = redis_view(m)
     run = reconcile_market(market_id=m, connector=c, feed=feed)
     assert (run.verdict, run.rebuilt) == ("WARNING", False)
@@ -86,7 +95,7 @@ def test_drift_exactly_at_the_tolerance_only_warns(synced, redis_conn, field, de
 ])
 def test_drift_beyond_tolerance_is_alerted_and_repaired(synced, redis_conn, field, delta, name):
     m, c, feed = synced
-    redis_conn.hincrby(f"amm:inventory:{m}", field, delta)
+    drift(redis_conn, m, field, delta)
     run = reconcile_market(market_id=m, connector=c, feed=feed)
     assert (run.verdict, run.rebuilt) == ("CRITICAL", True)
     assert name in run.diffs["beyond_tolerance"] and run.diffs[name] == abs(delta)
@@ -163,7 +172,7 @@ def test_a_fill_applied_after_the_snapshot_is_no_drift(synced, platform):
 
 def test_cash_drift_without_a_mint_in_flight_is_still_critical(synced, redis_conn):
     m, c, feed = synced
-    redis_conn.hincrby(f"amm:inventory:{m}", "cash_cents", 400)
+    drift(redis_conn, m, "cash_cents", 400)
     run = reconcile_market(market_id=m, connector=c, feed=feed)
     assert run.diffs["cash_comparable"] is True and "cash" in run.diffs["beyond_tolerance"]
     assert run.verdict == "CRITICAL"

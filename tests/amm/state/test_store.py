@@ -134,7 +134,7 @@ def test_self_trade_applies_both_legs_sell_first(redis_conn):
     assert state.orders_get(M) == {}
 
 
-def test_cash_is_mirrored_into_every_kept_market(redis_conn):
+def test_every_kept_market_reads_the_accounts_cash_at_once(redis_conn):
     seed_market("A", cash=50_000)
     seed_market("B", cash=50_000)
     state.order_track("A", order_id="x", side="NO", direction="BUY", price=30, qty=10, book_type="SYNTHETIC_SELL",
@@ -144,6 +144,44 @@ def test_cash_is_mirrored_into_every_kept_market(redis_conn):
     assert state.inventory_get("B").cash_cents == 50_000 - 300
     assert state.inventory_get("A").no_volume == 10 and state.inventory_get("B").no_volume == 0
     assert state.cash_view("A") == (50_000 - 300, 0)
+    assert state.cash_view("B") == (50_000 - 300, 0)
+    assert state.quote_cycle_read_many(["A", "B"])["B"].inventory.cash_cents == 50_000 - 300
+
+
+def test_a_cash_move_writes_one_market_and_the_others_mirror_catches_up_at_their_cycle(redis_conn):
+    """One cash move touches amm:cash and the hash of the market worked on, whatever the number
+    of markets kept (it touched every kept market's hash: O(markets²) a second at scale)."""
+    for m in ("A", "B", "C"):
+        seed_market(m, cash=50_000)
+    before = {m: redis_conn.hgetall(f"amm:inventory:{m}") for m in ("B", "C")}
+    state.order_track("A", order_id="x", side="YES", direction="BUY", price=40, qty=10, book_type="NATIVE_BUY",
+                      created_ms=1)
+    assert redis_conn.get("amm:cash") == str(50_000 - 400)
+    assert redis_conn.hget("amm:inventory:A", "cash_cents") == str(50_000 - 400)
+    assert {m: redis_conn.hgetall(f"amm:inventory:{m}") for m in ("B", "C")} == before  # not written
+    # B's quote cycle starts: its mirror is the account's cash again, and so is what it reads
+    begun = state.cycle_begin("B", lease="market:B", token="t1", ttl_ms=3000)
+    assert begun.read.quote.inventory.cash_cents == 50_000 - 400
+    assert redis_conn.hget("amm:inventory:B", "cash_cents") == str(50_000 - 400)
+    assert redis_conn.hget("amm:inventory:C", "cash_cents") == "50000"  # until its own cycle
+
+
+def test_cash_kept_by_an_earlier_version_in_every_markets_hash_is_adopted(redis_conn):
+    """A Redis written before amm:cash existed holds the cash only as the mirror in each kept
+    market's hash: the first cash move adopts it, and no move is lost."""
+    seed_market("A", cash=50_000)
+    seed_market("B", cash=50_000)
+    redis_conn.delete("amm:cash")  # as an earlier version left it
+    assert state.inventory_get("B").cash_cents == 50_000  # the mirror, while nothing moved
+    state.order_track("B", order_id="x", side="YES", direction="BUY", price=40, qty=10, book_type="NATIVE_BUY",
+                      created_ms=1)
+    assert redis_conn.get("amm:cash") == str(50_000 - 400)
+    assert state.inventory_get("A").cash_cents == state.inventory_get("B").cash_cents == 50_000 - 400
+
+    redis_conn.delete("amm:cash")
+    redis_conn.hset("amm:inventory:A", "cash_cents", 50_000 - 400)  # the earlier version's mirrors agree
+    assert state.cash_view("A") == (50_000 - 400, 400)  # reconciliation's read adopts it too
+    assert redis_conn.get("amm:cash") == str(50_000 - 400)
 
 
 def test_mint_and_burn_answers_apply_once(market_in_redis):
