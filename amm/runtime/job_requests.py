@@ -63,14 +63,22 @@ def request_requote(market_id: str, *, reason: str) -> None:
         request_cycle(market_id, reason=reason, at_front=True)
 
 
-def request_cycles(market_ids: list[str], *, reason: str = "tick") -> int:
-    """The periodic cycles of many markets, AMM_TICK_BATCH to an RQ job: RQ's own bookkeeping
-    of a job (about twenty Redis commands) costs as much as a quiet cycle. A market with a
-    cycle queued or running is left to it, not asked to run again: under load, ticks that
-    pile up would otherwise double the work. Returns the cycles enqueued."""
+def tick_batch_size(due: int, workers: int) -> int:
+    """Markets per job for `due` periodic cycles: AMM_TICK_BATCH, or more where that would
+    make more jobs than the `workers` serving the queue (0: not known) could take at once:
+    jobs beyond one a worker only wait in the queue, each with RQ's bookkeeping to pay."""
+    batch = max(1, amm_settings.AMM_TICK_BATCH)
+    return max(batch, -(-due // workers)) if workers > 0 else batch
+
+
+def request_cycles(market_ids: list[str], *, reason: str = "tick", workers: int = 0) -> int:
+    """The periodic cycles of many markets, several to an RQ job (tick_batch_size): RQ's own
+    bookkeeping of a job (about twenty Redis commands) costs as much as a quiet cycle. A
+    market with a cycle queued or running is left to it, not asked to run again: under load,
+    ticks that pile up would otherwise double the work. Returns the cycles enqueued."""
     return enqueue_unique_many([quote_key(m) for m in market_ids], QUOTE_BATCH,
                                lambda keys: ([k.split(":", 1)[1] for k in keys], reason),
-                               batch_size=max(1, amm_settings.AMM_TICK_BATCH),
+                               batch_size=tick_batch_size(len(market_ids), workers),
                                marker_ttl_ms=lease_ttl_ms(), reason=reason, rerun=False, timeout_s=60,
                                queued_ttl_s=30)
 

@@ -8,7 +8,8 @@ stop drops a market, an operator's start (STARTING) enqueues its startup sync
 Every AMM_SCHEDULER_TICK_MS:
 - each driven market (lifecycle RUNNING, EMERGENCY or WINDING_DOWN) gets a quote cycle
   every `requote_interval_ms`, the markets' ticks spread over the interval; those due are
-  sent every AMM_TICK_DISPATCH_MS, AMM_TICK_BATCH markets to an RQ job (never two queued
+  sent every AMM_TICK_DISPATCH_MS, AMM_TICK_BATCH markets to an RQ job, more when that would
+  make more jobs than workers serving the queue (job_requests.tick_batch_size; never two queued
   cycles per market; a worker that died mid-cycle loses the market's lease and marker
   within AMM_LEASE_TTL_MS, after which the next tick enqueues it again for any worker);
 - the feed job (fills -> immediate requotes, market statuses) is kept alive: enqueued at
@@ -51,6 +52,7 @@ from amm.runtime.context import context
 from amm.runtime.daily import local_day
 from amm.runtime.history_sampler import sample_interval_s
 from amm.runtime.renewer import renewer
+from amm.runtime.unique_jobs import workers_serving
 from amm.runtime.lease import Lease
 from amm.runtime.job_requests import (
     request_config_reload,
@@ -103,6 +105,7 @@ class Scheduler:
         self.active = False
         self.book_feed: BookFeed | None = None  # the WebSocket books (run(): with AMM_PUSH and AMM_BOOK_PUSH)
         self._beat_due = 0.0
+        self.workers = 0  # RQ workers serving the queue, as the last refresh counted them
 
     # --- ownership -----------------------------------------------------------------------------
     def acquire(self, *, wait_ms: int) -> bool:
@@ -151,6 +154,7 @@ class Scheduler:
                 plan.lifecycle, plan.interval_s = lifecycle, interval_s
             self._plan_oracle(plan, configs[market_id], now=now, spread=spread)
         state.run_markets_set(self.plans)
+        self.workers = workers_serving()
         if self.book_feed is not None:
             self.book_feed.set_markets([m for m, plan in self.plans.items() if plan.lifecycle in ORACLE_POLLED])
         if self.plans:
@@ -193,7 +197,7 @@ class Scheduler:
                     if plan.due <= now:  # fell behind: no burst to catch up
                         plan.due = now + plan.interval_s
                     due.append(market_id)
-            counts["cycles"] += request_cycles(due, reason="tick")
+            counts["cycles"] += request_cycles(due, reason="tick", workers=self.workers)
         for market_id, plan in self.plans.items():
             if plan.oracle_interval_s and now >= plan.oracle_due:
                 plan.oracle_due += plan.oracle_interval_s

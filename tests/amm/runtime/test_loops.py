@@ -80,6 +80,27 @@ def test_periodic_ticks_of_many_markets_go_several_to_a_job(rt, settings, redis_
     assert _fill_cycles(markets[2]) == 1 and _fill_cycles(markets[1]) == 0  # the fill's request made it a fill's cycle
 
 
+def test_periodic_ticks_go_no_more_jobs_than_workers_serve_the_queue(rt, settings):
+    """Seven markets due at once with AMM_TICK_BATCH 2: four jobs while the workers are not
+    known; with 2 workers serving the queue, two jobs (4 and 3 markets): jobs beyond one a
+    worker would only wait in the queue, each paying RQ's bookkeeping."""
+    from amm.runtime.job_requests import request_cycles, tick_batch_size
+    from amm.runtime.unique_jobs import get_queue
+
+    settings.AMM_TICK_BATCH = 2
+    assert [tick_batch_size(7, w) for w in (0, 1, 2, 3, 4, 10)] == [2, 7, 4, 3, 2, 2]
+    markets = [rt.market_id] + [rt.new_market() for _ in range(6)]
+    queue = get_queue()
+    queue.empty()
+    assert request_cycles(markets[:7], reason="tick") == 7
+    assert sorted(len(job.args[0]) for job in queue.get_jobs()) == [1, 2, 2, 2]
+    for m in markets:
+        state.job_done(f"quote:{m}")
+    queue.empty()
+    assert request_cycles(markets[:7], reason="tick", workers=2) == 7
+    assert sorted(len(job.args[0]) for job in queue.get_jobs()) == [3, 4]
+
+
 def _batch_taken_and_a_fill_waiting(rt, settings):
     """Four markets: a batch of the last three taken by a worker (this test), and a fill's
     cycle of the first waiting at the head of the queue. Returns (markets, queue, batch)."""
