@@ -74,6 +74,14 @@ CONFIG_FIELDS = ["requote_interval_ms", "dead_man_timeout_ms", "oracle_adapter",
                  "oracle_timeout_ms"]
 
 
+def next_due(due: float, interval: float, now: float) -> float:
+    """The first time after `now` on the grid `due` + k × `interval`: the market keeps its
+    phase, and a loop that fell behind (stalled longer than the interval) neither bursts to
+    catch up nor restarts every late market at `now` + interval, which would put them all in
+    one phase for good (every market due in the same dispatch, each second)."""
+    return due + (int((now - due) // interval) + 1) * interval
+
+
 @dataclass
 class Plan:
     lifecycle: str
@@ -193,16 +201,12 @@ class Scheduler:
             due = []
             for market_id, plan in self.plans.items():
                 if now >= plan.due:
-                    plan.due += plan.interval_s  # keeps each market's phase
-                    if plan.due <= now:  # fell behind: no burst to catch up
-                        plan.due = now + plan.interval_s
+                    plan.due = next_due(plan.due, plan.interval_s, now)
                     due.append(market_id)
             counts["cycles"] += request_cycles(due, reason="tick", workers=self.workers)
         for market_id, plan in self.plans.items():
             if plan.oracle_interval_s and now >= plan.oracle_due:
-                plan.oracle_due += plan.oracle_interval_s
-                if plan.oracle_due <= now:  # fell behind: no burst to catch up
-                    plan.oracle_due = now + plan.oracle_interval_s
+                plan.oracle_due = next_due(plan.oracle_due, plan.oracle_interval_s, now)
                 counts["oracle"] += request_oracle_poll(market_id, timeout_ms=plan.oracle_timeout_ms)
             if now >= plan.reconcile_due:
                 plan.reconcile_due = now + amm_settings.AMM_RECONCILE_INTERVAL_S

@@ -157,3 +157,29 @@ def test_a_market_whose_fill_came_while_a_batch_held_it_jumps_the_queue_when_the
     assert state.runtime_get(markets[3]).get("cycles", 0) == 0  # not run yet: it waits at the front
     jobs.quote(*(first if first.args[0] == markets[3] else second).args)
     assert state.runtime_get(markets[3])["last_reason"] == "fill"
+
+
+def test_a_scheduler_that_stalled_keeps_each_markets_phase(redis_conn):
+    """A stall longer than the interval (a frozen process, a starved CPU) makes every market
+    late at once: each is due once, then again on its own phase, not all of them together at
+    the same instant ever after (which would send every market in one dispatch each second)."""
+    from amm.runtime.run_loop import Plan, Scheduler, next_due
+    from amm.runtime.unique_jobs import get_queue
+
+    assert next_due(100.0, 1.0, 100.0) == 101.0 and next_due(100.0, 1.0, 100.4) == 101.0
+    assert next_due(100.0, 2.0, 105.9) == 106.0
+    scheduler = Scheduler(arm_deadman=False)
+    scheduler._refresh_due = float("inf")  # these plans, not the database's
+    phases = {"PH-1": 100.1, "PH-2": 100.35, "PH-3": 100.6, "PH-4": 100.85}  # spread over 1 s
+    scheduler.plans = {m: Plan("RUNNING", 1.0, due=d, reconcile_due=float("inf")) for m, d in phases.items()}
+    get_queue().empty()
+    now = 104.5  # the loop stalled 4.4 s
+    assert scheduler.tick(now=now)["cycles"] == 4  # every market once: no burst to catch up
+    after = {m: plan.due for m, plan in scheduler.plans.items()}
+    assert all(now < d <= now + 1.0 for d in after.values())
+    assert {m: round(d % 1.0, 2) for m, d in after.items()} == {"PH-1": 0.1, "PH-2": 0.35, "PH-3": 0.6, "PH-4": 0.85}
+    for m in phases:
+        state.job_done(f"quote:{m}")
+    # next due: PH-3 104.6, PH-4 104.85, PH-1 105.1, PH-2 105.35 (restarting them all at
+    # now + 1 s would make them due together at 105.5, and every second after)
+    assert [scheduler.tick(now=now + t)["cycles"] for t in (0.2, 0.5, 0.95)] == [1, 1, 2]
