@@ -183,6 +183,7 @@ from amm.state.strategy_state import (  # noqa: F401
     config_get,
     config_version,
     config_write,
+    state_fields_many,
     state_get,
     state_increment,
     state_update,

@@ -23,6 +23,16 @@ def state_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, A
     return parse_fields(conn_or_default(conn).hgetall(K.state_key(market_id)), K.STATE_FIELDS)
 
 
+def state_fields_many(market_ids: Iterable[str], fields: list[str], *,
+                      conn: redis.Redis | None = None) -> dict[str, dict[str, str | None]]:
+    """Some `amm:state` fields of many markets in one round trip, raw: {market: {field: value}}."""
+    ids = list(market_ids)
+    pipe = conn_or_default(conn).pipeline(transaction=False)
+    for market_id in ids:
+        pipe.hmget(K.state_key(market_id), fields)
+    return {m: dict(zip(fields, values)) for m, values in zip(ids, pipe.execute() if ids else [])}
+
+
 def state_update(market_id: str, *, conn: redis.Redis | None = None, **fields: Any) -> None:
     """HSET the given `amm:state:{m}` fields; names and types are those of seed §4.3 only."""
     unknown = set(fields) - set(K.STATE_FIELDS)

@@ -149,8 +149,12 @@ def test_status_of_many_markets_is_a_summary_and_the_markets_that_want_attention
     markets = [rt.market_id, rt.new_market(), rt.new_market()]
     rt.start(*markets[:2])  # the third stays STOPPED
     for m in markets[:2]:
-        state.state_update(m, last_requote_ms=state.now_ms())
+        state.state_update(m, last_requote_ms=state.now_ms(), total_fills_today=3, daily_pnl_cents=-60)
     lines = status_lines(markets, max_lines=2)
-    assert lines[0].startswith("3 markets: 2 RUNNING, 1 STOPPED;") and "1 want attention" in lines[0], lines
+    assert lines[0].startswith("3 markets: 2 RUNNING, 1 STOPPED; fills today 6, pnl today -120;"), lines
+    assert "1 want attention" in lines[0], lines
     assert len(lines) == 2 and lines[1].startswith(markets[2]) and "STOPPED" in lines[1]
+    state.state_update(markets[0], last_requote_ms=state.now_ms() - 60_000)  # running, but its requote is late
+    lines = status_lines(markets, max_lines=2)
+    assert "2 want attention" in lines[0] and [ln.split()[0] for ln in lines[1:]] == [markets[0], markets[2]], lines
     assert len(status_lines(markets, max_lines=3)) == 3  # few enough: a line each
