@@ -65,7 +65,14 @@ SETTINGS: dict[str, Setting] = {
                                        "often even when Redis reports no change (amm/runtime/instance_cache.py)"),
     "AMM_SCHEDULER_TICK_MS": Setting(20, "the run loop's tick"),
     "AMM_TICK_DISPATCH_MS": Setting(100, "periodic cycles due are enqueued together this often"),
-    "AMM_TICK_BATCH": Setting(10, "periodic cycles per RQ job"),
+    "AMM_TICK_BATCH": Setting(10, "periodic cycles per batch (more when the due cycles would make more batches "
+                              "than tick lanes, or workers, to take them at once)"),
+    "AMM_TICK_LANE": Setting(True, "each amm_worker takes the periodic batches from amm:ticks on a thread of its "
+                             "own, without an RQ job a batch (amm/runtime/tick_lane.py); False: RQ jobs"),
+    "AMM_TICK_LANE_HELP_MS": Setting(250, "the tick lane of the worker running the feed job takes a batch only "
+                                     "once it has waited this long (the other lanes are behind or absent)"),
+    "AMM_TICK_LANE_ALIVE_MS": Setting(3000, "a tick lane whose heartbeat is older is counted dead: batches go to "
+                                      "the RQ queue while no lane is alive"),
     "AMM_FAST_LANE_THREADS": Setting(2, "threads per process running fill and book-move requotes at once, "
                                      "without the queue (0: through the queue; amm/runtime/fast_lane.py)"),
     "AMM_FILL_WAIT_MS": Setting(250, "the feed's long poll (GET /trades?wait_ms=); 0: plain polling"),
@@ -147,6 +154,10 @@ def _refusals(values: Mapping[str, Any]) -> list[str]:
         refusals.append("AMM_EVENTS_CLAIM_IDLE_MS, _BLOCK_MS and _BATCH must be > 0")
     if values["AMM_INSTANCE_MAX_AGE_MS"] < 0:
         refusals.append("AMM_INSTANCE_MAX_AGE_MS must be >= 0")
+    if values["AMM_TICK_LANE_HELP_MS"] < 0:
+        refusals.append("AMM_TICK_LANE_HELP_MS must be >= 0")
+    if values["AMM_TICK_LANE_ALIVE_MS"] < 1000:
+        refusals.append("AMM_TICK_LANE_ALIVE_MS must be >= 1000 (a lane beats every 0.5 s)")
     if values["AMM_FAST_LANE_THREADS"] < 0:
         refusals.append("AMM_FAST_LANE_THREADS must be >= 0")
     if values["AMM_ALERT_WEBHOOK_MIN_SEVERITY"] not in SEVERITIES:

@@ -11,6 +11,7 @@ from django.db import close_old_connections
 
 from amm.conf import amm_settings
 from amm.runtime.config_refresh import config_reload_many
+from amm.runtime import tick_lane
 from amm.runtime.cycle_runs import cycle_run, cycles_run_batch
 from amm.runtime.daily import daily_reset as daily_counters_reset
 from amm.runtime.feed import feed_windows
@@ -40,7 +41,8 @@ def feed() -> None:
     """Windows of the fill poller and market-status watch (feed.feed_windows)."""
     close_old_connections()
     window = amm_settings.AMM_FEED_WINDOW_MS
-    run_unique("feed", lambda _: feed_windows(), marker_ttl_ms=window + lease_ttl_ms(), rerun=False)
+    with tick_lane.yielding():  # the fills' path keeps this process (tick_lane: a lane yielding)
+        run_unique("feed", lambda _: feed_windows(), marker_ttl_ms=window + lease_ttl_ms(), rerun=False)
 
 
 def start(market_id: str) -> None:

@@ -1,10 +1,12 @@
 """Quote cycles run as unique jobs (the bodies of amm.jobs.quote and amm.jobs.quote_batch):
 one market's cycle, again while requotes were requested meanwhile; and a batch of periodic
-cycles that gives way when a single market's cycle (a fill's, a status change's, an
-operator's) or the feed waits at the head of the queue."""
+cycles (an RQ job's, which gives way when a single market's cycle — a fill's, a status
+change's, an operator's — or the feed waits at the head of the queue; or a tick lane's,
+amm/runtime/tick_lane.py)."""
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from amm import state
 from amm.runtime import cycle  # cycle.quote_cycle read at each call: the runtime tests wrap it to count cycles
@@ -39,17 +41,20 @@ def _market_cycles(key: str, market_id: str, reason: str, *, ttl_ms: int, queue:
         return job
 
 
-def cycles_run_batch(market_ids: list[str], reason: str = "tick") -> None:
+def cycles_run_batch(market_ids: list[str], reason: str = "tick", *, give_way: bool = True,
+                     stopping: Callable[[], bool] | None = None) -> None:
     """Quote cycles of several markets one after the other (the scheduler's periodic ticks,
-    job_requests.request_cycles). When a fill's (or an operator's) cycle waits at the head of
-    the queue, the rest of the batch goes back to the queue and this worker takes that one:
-    a market of the rest with a request of its own waiting (a fill came while the batch held
-    it) goes to the front as a cycle of its own, the others to the back as a batch. One
+    job_requests.request_cycles). In an RQ job (`give_way`), when a fill's (or an operator's)
+    cycle waits at the head of the queue, the rest of the batch goes back to the queue and this
+    worker takes that one: a market of the rest with a request of its own waiting (a fill came
+    while the batch held it) goes to the front as a cycle of its own, the others to the back as
+    a batch. On a tick lane (no `give_way`: the worker's RQ thread takes such jobs meanwhile),
+    `stopping` ends the batch early, the rest's markers released for the next tick. One
     market's error does not starve the others; the first is raised at the end, so RQ records
     the job as failed."""
     ttl = lease_ttl_ms()
     keys = [quote_key(m) for m in market_ids]
-    queue = queue_key_in_state_redis()  # each cycle's end peeks at the queue's head: no round trip more
+    queue = queue_key_in_state_redis() if give_way else None  # each cycle's end peeks at the queue's head: no round trip more
     job: cycle.CycleJob | None = None
     at = [0]
     state.job_renew_many(keys, ttl_ms=ttl)  # running now: a worker that dies frees them within the TTL
@@ -59,7 +64,11 @@ def cycles_run_batch(market_ids: list[str], reason: str = "tick") -> None:
     try:
         for i, market_id in enumerate(market_ids):
             at[0] = i
-            if i and (is_urgent(job.queue_head) if job is not None and job.peeked else urgent_waiting()):
+            if stopping is not None and stopping():
+                for key in keys[i:]:
+                    state.job_done(key)
+                break
+            if give_way and i and (is_urgent(job.queue_head) if job is not None and job.peeked else urgent_waiting()):
                 _give_way(market_ids[i:], keys[i:], reason=reason)
                 break
             job = None

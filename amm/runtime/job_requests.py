@@ -1,16 +1,19 @@
 """Requests for jobs (what the scheduler loop, the feed and operators call): each a unique
-job on the "amm" queue (amm/runtime/unique_jobs.py), executed by amm/jobs.py.
+job on the "amm" queue (amm/runtime/unique_jobs.py), executed by amm/jobs.py; periodic cycles
+go to the workers' tick lanes instead while any is alive (amm/runtime/tick_lane.py).
 
 Jobs are named by their dotted path: RQ imports the function in the worker that runs it,
 so the runtime never imports amm/jobs.py, the thin layer above it.
 """
 from __future__ import annotations
 
+import secrets
 from typing import Callable
 
+from amm import state
 from amm.conf import amm_settings
 from amm.runtime.lease import lease_ttl_ms
-from amm.runtime.unique_jobs import enqueue_unique, enqueue_unique_many
+from amm.runtime.unique_jobs import enqueue_unique, enqueue_unique_many, queued_marker_ttl_ms
 
 # The jobs (functions of amm/jobs.py), by the dotted path RQ stores and imports.
 QUOTE = "amm.jobs.quote"
@@ -23,6 +26,7 @@ ORACLE_POLL = "amm.jobs.oracle_poll"
 JOURNAL_FLUSH = "amm.jobs.journal_flush"
 DAILY_RESET = "amm.jobs.daily_reset"
 HISTORY_SAMPLE = "amm.jobs.history_sample"
+TICK_QUEUED_TTL_S = 30  # a periodic batch not started by then is dropped (RQ's ttl, a tick lane's check)
 JOBS = (QUOTE, QUOTE_BATCH, FEED, START, RECONCILE, CONFIG_RELOAD, ORACLE_POLL, JOURNAL_FLUSH, DAILY_RESET,
         HISTORY_SAMPLE)
 
@@ -71,16 +75,23 @@ def tick_batch_size(due: int, workers: int) -> int:
     return max(batch, -(-due // workers)) if workers > 0 else batch
 
 
-def request_cycles(market_ids: list[str], *, reason: str = "tick", workers: int = 0) -> int:
-    """The periodic cycles of many markets, several to an RQ job (tick_batch_size): RQ's own
-    bookkeeping of a job (about twenty Redis commands) costs as much as a quiet cycle. A
-    market with a cycle queued or running is left to it, not asked to run again: under load,
-    ticks that pile up would otherwise double the work. Returns the cycles enqueued."""
+def request_cycles(market_ids: list[str], *, reason: str = "tick", workers: int = 0, lanes: int = 0) -> int:
+    """The periodic cycles of many markets, several to a batch (tick_batch_size). With `lanes`
+    (the workers' tick lanes alive, amm/runtime/tick_lane.py) the batches go onto `amm:ticks`
+    for them, `lanes` batches a call; else each batch is an RQ job, whose own bookkeeping
+    (about sixty Redis commands) costs more than a quiet cycle. A market with a cycle queued or
+    running is left to it, not asked to run again: under load, ticks that pile up would
+    otherwise double the work. Returns the cycles requested."""
+    if lanes > 0:
+        return state.ticks_request([quote_key(m) for m in market_ids], market_ids, f"lane-{secrets.token_hex(4)}",
+                                   batch_size=tick_batch_size(len(market_ids), lanes), reason=reason,
+                                   ttl_ms=queued_marker_ttl_ms(lease_ttl_ms(), TICK_QUEUED_TTL_S),
+                                   now_ms=state.now_ms())
     return enqueue_unique_many([quote_key(m) for m in market_ids], QUOTE_BATCH,
                                lambda keys: ([k.split(":", 1)[1] for k in keys], reason),
                                batch_size=tick_batch_size(len(market_ids), workers),
                                marker_ttl_ms=lease_ttl_ms(), reason=reason, rerun=False, timeout_s=60,
-                               queued_ttl_s=30)
+                               queued_ttl_s=TICK_QUEUED_TTL_S)
 
 
 def request_feed() -> bool:

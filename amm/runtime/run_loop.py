@@ -8,9 +8,10 @@ stop drops a market, an operator's start (STARTING) enqueues its startup sync
 Every AMM_SCHEDULER_TICK_MS:
 - each driven market (lifecycle RUNNING, EMERGENCY or WINDING_DOWN) gets a quote cycle
   every `requote_interval_ms`, the markets' ticks spread over the interval; those due are
-  sent every AMM_TICK_DISPATCH_MS, AMM_TICK_BATCH markets to an RQ job, more when that would
-  make more jobs than workers serving the queue (job_requests.tick_batch_size; never two queued
-  cycles per market; a worker that died mid-cycle loses the market's lease and marker
+  sent every AMM_TICK_DISPATCH_MS, AMM_TICK_BATCH markets to a batch, more when that would
+  make more batches than the workers' tick lanes alive (runtime/tick_lane.py: the batches go
+  onto `amm:ticks` for them) or, with no lane alive, than workers serving the queue (a batch
+  an RQ job; job_requests.tick_batch_size; never two queued cycles per market; a worker that died mid-cycle loses the market's lease and marker
   within AMM_LEASE_TTL_MS, after which the next tick enqueues it again for any worker);
 - the feed job (fills -> immediate requotes, market statuses) is kept alive: enqueued at
   the front whenever none is queued or running;
@@ -46,7 +47,7 @@ from amm.conf import amm_settings
 from amm.connector import ConnectorError
 from amm.enums import AMMLifecycleState as L
 from amm.models import AMMInstance
-from amm.runtime import deadman_arming, fast_lane
+from amm.runtime import deadman_arming, fast_lane, tick_lane
 from amm.runtime.book_feed import BookFeed, book_feed_wanted
 from amm.runtime.context import context
 from amm.runtime.daily import local_day
@@ -114,6 +115,7 @@ class Scheduler:
         self.book_feed: BookFeed | None = None  # the WebSocket books (run(): with AMM_PUSH and AMM_BOOK_PUSH)
         self._beat_due = 0.0
         self.workers = 0  # RQ workers serving the queue, as the last refresh counted them
+        self.lanes = 0  # the workers' tick lanes alive, as the last refresh counted them
 
     # --- ownership -----------------------------------------------------------------------------
     def acquire(self, *, wait_ms: int) -> bool:
@@ -163,6 +165,7 @@ class Scheduler:
             self._plan_oracle(plan, configs[market_id], now=now, spread=spread)
         state.run_markets_set(self.plans)
         self.workers = workers_serving()
+        self.lanes = tick_lane.lanes_alive()
         if self.book_feed is not None:
             self.book_feed.set_markets([m for m, plan in self.plans.items() if plan.lifecycle in ORACLE_POLLED])
         if self.plans:
@@ -203,7 +206,7 @@ class Scheduler:
                 if now >= plan.due:
                     plan.due = next_due(plan.due, plan.interval_s, now)
                     due.append(market_id)
-            counts["cycles"] += request_cycles(due, reason="tick", workers=self.workers)
+            counts["cycles"] += request_cycles(due, reason="tick", workers=self.workers, lanes=self.lanes)
         for market_id, plan in self.plans.items():
             if plan.oracle_interval_s and now >= plan.oracle_due:
                 plan.oracle_due = next_due(plan.oracle_due, plan.oracle_interval_s, now)

@@ -75,7 +75,7 @@ def enqueue_unique(
     or running; then ask it to run again (and, `at_front`, move it forward if it still
     waits). True when enqueued."""
     jid = f"{job_id(key)}-{secrets.token_hex(4)}"
-    if not state.job_request(key, jid, reason=reason, ttl_ms=_queued_marker_ttl_ms(marker_ttl_ms, queued_ttl_s)):
+    if not state.job_request(key, jid, reason=reason, ttl_ms=queued_marker_ttl_ms(marker_ttl_ms, queued_ttl_s)):
         if at_front:
             queued = state.job_marker(key)
             if queued:
@@ -111,7 +111,7 @@ def enqueue_unique_many(
         return 0
     prefix = f"{job_id('batch:' + keys[0])}-{secrets.token_hex(4)}"
     batches = state.job_request_many(keys, prefix, batch_size=batch_size, reason=reason,
-                                     ttl_ms=_queued_marker_ttl_ms(marker_ttl_ms, queued_ttl_s), rerun=rerun)
+                                     ttl_ms=queued_marker_ttl_ms(marker_ttl_ms, queued_ttl_s), rerun=rerun)
     enqueued = 0
     for n, batch in enumerate(batches):
         try:
@@ -127,7 +127,7 @@ def enqueue_unique_many(
     return enqueued
 
 
-def _queued_marker_ttl_ms(marker_ttl_ms: int, queued_ttl_s: int) -> int:
+def queued_marker_ttl_ms(marker_ttl_ms: int, queued_ttl_s: int) -> int:
     """While queued, a marker lives as long as RQ keeps the job queued: a backlog longer than
     the running TTL must not let a second copy of the job in (under load, copies would pile
     up). The job sets the short running TTL when it starts (run_unique)."""

@@ -33,6 +33,8 @@ Modules (the data dictionary first, then one module per domain):
   fills handed to the next cycle.
 - leases.py: one holder at a time per resource (a market's cycles, the feed, the scheduler).
 - job_markers.py: at most one queued-or-running job per key, plus one rerun.
+- tick_queue.py: periodic cycles handed to the workers' tick lanes (`amm:ticks`) and the
+  lanes alive (`amm:tick_lanes`).
 - run_record.py: the dead man's switch as armed, the run's heartbeats and markets, the
   daily reset.
 - live.py: the live state of many markets in one round trip (operator console).
@@ -188,6 +190,17 @@ from amm.state.strategy_state import (  # noqa: F401
     state_increment,
     state_update,
     strategy_get,
+)
+from amm.state.tick_queue import (  # noqa: F401
+    TickBatch,
+    tick_lane_beat,
+    tick_lane_gone,
+    tick_lane_names,
+    tick_lanes_alive,
+    ticks_oldest_ms,
+    ticks_pop,
+    ticks_request,
+    ticks_waiting,
 )
 from amm.state.tracked_orders import (  # noqa: F401
     order_track,

@@ -151,6 +151,8 @@ def market_keys(market_id: str) -> list[str]:
 # | `amm:cash` | string | the account's available cash in cents (the seed's `cash_cents` of every market: lua.py, cash_move) |
 # | `amm:cash_epoch` | string | counts applied mint/burn answers (a rebuild's balance read must not straddle one) |
 # | `amm:oracle_health:{m}` | hash | ORACLE_HEALTH_FIELDS: the oracle poller's consecutive failures, back-off, alert flag |
+# | `amm:ticks` | list | periodic quote cycles waiting for a worker's tick lane: one entry a batch, JSON [enqueued ms, reason, [market ids]] (amm/runtime/tick_lane.py) |
+# | `amm:tick_lanes` | sorted set | the tick lanes alive: lane name -> its last heartbeat (ms) |
 LEASE_PREFIX = f"{PREFIX}:lease:"
 FENCE = f"{PREFIX}:fence"
 FENCE_PREFIX = f"{FENCE}:"
@@ -168,6 +170,8 @@ PRIVILEGED_PENDING = f"{PREFIX}:privileged:pending"
 CASH_EPOCH = f"{PREFIX}:cash_epoch"
 CASH = f"{PREFIX}:cash"
 ORACLE_HEALTH_PREFIX = f"{PREFIX}:oracle_health:"
+TICKS = f"{PREFIX}:ticks"
+TICK_LANES = f"{PREFIX}:tick_lanes"
 
 RUNTIME_FIELDS = {  # field -> Python type
     "resync": str,  # non-empty: resync the market's orders from the platform before quoting (the reason)

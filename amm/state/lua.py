@@ -469,6 +469,29 @@ end
 return taken
 """
 
+# Periodic cycles for the workers' tick lanes (amm/runtime/tick_lane.py): the markers taken as
+# JOB_REQUEST_MANY does with rerun '0' (a market whose cycle is queued or running is left to
+# it), and the markets taken pushed onto the lane list in batches, with the claim: a batch
+# never exists without its markers, nor markers without their batch.
+# KEYS: amm:ticks, then one job marker per market ; ARGV: batch id prefix, marker ttl ms,
+# batch size, now ms, reason, then the market ids (one per marker, in KEYS' order).
+# Each batch is JSON [now ms, reason, [market ids]], its markers holding '<prefix>-b<n>'.
+# Returns the number of markets taken.
+TICKS_REQUEST = """
+local size, taken = tonumber(ARGV[3]), {}
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], ARGV[1] .. '-b' .. math.floor(#taken / size), 'NX', 'PX', ARGV[2]) then
+    taken[#taken + 1] = ARGV[i + 4]
+  end
+end
+for first = 1, #taken, size do
+  local batch = {}
+  for j = first, math.min(first + size - 1, #taken) do batch[#batch + 1] = taken[j] end
+  redis.call('RPUSH', KEYS[1], cjson.encode({ARGV[4], ARGV[5], batch}))
+end
+return #taken
+"""
+
 # A quote cycle's start in one round trip (amm/state/quote_cycle.py `cycle_begin`): its job
 # run starts (the rerun request it serves taken, the marker's running TTL set, as
 # job_markers.job_started), the market's lease taken when free, and — only then — the
@@ -608,6 +631,7 @@ return written
 SOURCES = {
     "job_request": JOB_REQUEST,
     "job_request_many": JOB_REQUEST_MANY,
+    "ticks_request": TICKS_REQUEST,
     "job_finish": JOB_FINISH,
     "lease_acquire": LEASE_ACQUIRE,
     "lease_renew": LEASE_RENEW,

@@ -1,4 +1,4 @@
-"""Issue 15's push settings: refused by name when bad, push on by default."""
+"""Issue 15's push and scale settings: refused by name when bad, push on by default."""
 from __future__ import annotations
 
 import pytest
@@ -11,6 +11,8 @@ from amm.conf import configure
     ({"AMM_EVENTS_REDIS_URL": "http://127.0.0.1:6379/0"}, "AMM_EVENTS_REDIS_URL must be a redis://"),
     ({"AMM_EVENTS_CLAIM_IDLE_MS": 0}, "AMM_EVENTS_CLAIM_IDLE_MS, _BLOCK_MS and _BATCH must be > 0"),
     ({"AMM_EVENTS_BATCH": -1}, "AMM_EVENTS_CLAIM_IDLE_MS, _BLOCK_MS and _BATCH must be > 0"),
+    ({"AMM_TICK_LANE_ALIVE_MS": 500}, "AMM_TICK_LANE_ALIVE_MS must be >= 1000"),
+    ({"AMM_TICK_LANE_HELP_MS": -1}, "AMM_TICK_LANE_HELP_MS must be >= 0"),
 ])
 def test_a_bad_push_setting_is_refused_by_name(given, message):
     with pytest.raises(ImproperlyConfigured, match=message):

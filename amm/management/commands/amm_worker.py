@@ -1,6 +1,7 @@
 """`python manage.py amm_worker [--burst]`: one more RQ worker on the "amm" queue, for this
 machine or another sharing the Redis and the database (amm.runtime.worker.AmmWorker:
-SimpleWorker, no fork per job). Equivalent: `rqworker amm --worker-class amm.runtime.worker.AmmWorker`."""
+SimpleWorker, no fork per job), with its tick lane for the periodic cycles (AMM_TICK_LANE,
+amm/runtime/tick_lane.py) and its fast lane for requotes. Equivalent: `rqworker amm --worker-class amm.runtime.worker.AmmWorker`."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from amm import jobs
 from amm.conf import amm_settings
-from amm.runtime import fast_lane
+from amm.runtime import fast_lane, tick_lane
 from amm.runtime.job_requests import JOBS
 from amm.runtime.worker import make_worker, watch_parent
 
@@ -34,7 +35,10 @@ class Command(BaseCommand):
             watch_parent(options["parent_pid"])
         worker = make_worker(name=options["name"])
         fast_lane.install()  # the feed job, when it runs here, requotes fills on this process's lane
+        if not options["burst"]:
+            tick_lane.install()  # the scheduler's periodic batches, on a thread of this process
         try:
             worker.work(burst=options["burst"], logging_level=options["logging_level"])
         finally:
+            tick_lane.stop(timeout_s=amm_settings.AMM_SHUTDOWN_TIMEOUT_S / 2)
             fast_lane.stop(timeout_s=amm_settings.AMM_SHUTDOWN_TIMEOUT_S / 2)
