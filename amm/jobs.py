@@ -10,8 +10,8 @@ from __future__ import annotations
 from django.db import close_old_connections
 
 from amm.conf import amm_settings
-from amm.runtime.config_refresh import config_reload_many
 from amm.runtime import tick_lane
+from amm.runtime.config_refresh import config_reload_many
 from amm.runtime.cycle_runs import cycle_run, cycles_run_batch
 from amm.runtime.daily import daily_reset as daily_counters_reset
 from amm.runtime.feed import feed_windows

@@ -38,10 +38,10 @@ from contextlib import contextmanager
 from django.db import close_old_connections, connection
 
 from amm import state
-from amm.state import TickBatch
 from amm.conf import amm_settings
 from amm.runtime.cycle_runs import cycles_run_batch
 from amm.runtime.job_requests import TICK_QUEUED_TTL_S, quote_key
+from amm.state import TickBatch
 
 log = logging.getLogger(__name__)
 
