@@ -69,6 +69,7 @@ SETTINGS: dict[str, Setting] = {
                               "than tick lanes, or workers, to take them at once)"),
     "AMM_TICK_LANE": Setting(True, "each amm_worker takes the periodic batches from amm:ticks on a thread of its "
                              "own, without an RQ job a batch (amm/runtime/tick_lane.py); False: RQ jobs"),
+    "AMM_TICK_LANE_THREADS": Setting(1, "tick lanes (threads) per amm_worker process"),
     "AMM_TICK_LANE_HELP_MS": Setting(250, "the tick lane of the worker running the feed job takes a batch only "
                                      "once it has waited this long (the other lanes are behind or absent)"),
     "AMM_TICK_LANE_ALIVE_MS": Setting(3000, "a tick lane whose heartbeat is older is counted dead: batches go to "
@@ -154,6 +155,8 @@ def _refusals(values: Mapping[str, Any]) -> list[str]:
         refusals.append("AMM_EVENTS_CLAIM_IDLE_MS, _BLOCK_MS and _BATCH must be > 0")
     if values["AMM_INSTANCE_MAX_AGE_MS"] < 0:
         refusals.append("AMM_INSTANCE_MAX_AGE_MS must be >= 0")
+    if values["AMM_TICK_LANE_THREADS"] < 1:
+        refusals.append("AMM_TICK_LANE_THREADS must be >= 1")
     if values["AMM_TICK_LANE_HELP_MS"] < 0:
         refusals.append("AMM_TICK_LANE_HELP_MS must be >= 0")
     if values["AMM_TICK_LANE_ALIVE_MS"] < 1000:

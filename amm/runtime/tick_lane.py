@@ -22,7 +22,7 @@ The scheduler sends batches to the lanes while any is alive (its heartbeat in
 `amm:tick_lanes` younger than AMM_TICK_LANE_ALIVE_MS), else RQ jobs as before: a worker run
 without a lane (`rqworker`, the tests' worker threads) still serves periodic cycles.
 
-Installed by amm_worker (AMM_TICK_LANE); `stop()` lets the running batch end at its next
+Installed by amm_worker (AMM_TICK_LANE, AMM_TICK_LANE_THREADS lanes a process); `stop()` lets the running batch end at its next
 market (the rest's markers released) before the process exits, so that no lane cycle places
 an order after run_amm's shutdown cancelled the markets' orders.
 """
@@ -156,24 +156,26 @@ def lanes_alive() -> int:
     return state.tick_lanes_alive(state.now_ms(), max_age_ms=amm_settings.AMM_TICK_LANE_ALIVE_MS)
 
 
-_lane: TickLane | None = None
-_lane_lock = threading.Lock()
+_lanes: list[TickLane] = []
+_lanes_lock = threading.Lock()
 
 
-def install() -> TickLane | None:
-    """This process's tick lane, started (AMM_TICK_LANE); None when off."""
-    global _lane
+def install() -> list[TickLane]:
+    """This process's tick lanes, started (AMM_TICK_LANE, AMM_TICK_LANE_THREADS of them); none when off."""
     if not amm_settings.AMM_TICK_LANE:
-        return None
-    with _lane_lock:
-        if _lane is None:
-            _lane = TickLane().start()
-        return _lane
+        return []
+    with _lanes_lock:
+        if not _lanes:
+            _lanes.extend(TickLane().start() for _ in range(max(1, amm_settings.AMM_TICK_LANE_THREADS)))
+        return list(_lanes)
 
 
 def stop(timeout_s: float = 10.0) -> None:
-    global _lane
-    with _lane_lock:
-        lane, _lane = _lane, None
-    if lane is not None:
+    """Every lane of this process ends its batch at the next market, together."""
+    with _lanes_lock:
+        lanes = list(_lanes)
+        _lanes.clear()
+    for lane in lanes:
+        lane._stop.set()
+    for lane in lanes:
         lane.stop(timeout_s)

@@ -13,6 +13,7 @@ from amm.conf import configure
     ({"AMM_EVENTS_BATCH": -1}, "AMM_EVENTS_CLAIM_IDLE_MS, _BLOCK_MS and _BATCH must be > 0"),
     ({"AMM_TICK_LANE_ALIVE_MS": 500}, "AMM_TICK_LANE_ALIVE_MS must be >= 1000"),
     ({"AMM_TICK_LANE_HELP_MS": -1}, "AMM_TICK_LANE_HELP_MS must be >= 0"),
+    ({"AMM_TICK_LANE_THREADS": 0}, "AMM_TICK_LANE_THREADS must be >= 1"),
 ])
 def test_a_bad_push_setting_is_refused_by_name(given, message):
     with pytest.raises(ImproperlyConfigured, match=message):

@@ -157,3 +157,21 @@ def test_the_lane_of_the_process_running_the_feed_only_takes_batches_the_others_
         settings.AMM_TICK_LANE_HELP_MS = 0  # it has waited long enough now
         lane._serve_one()
     assert state.ticks_waiting() == 0 and _cycles(m) == before + 1 and lane.batches == 1
+
+
+def test_a_worker_runs_as_many_lanes_as_set_and_its_stop_takes_them_all_out(settings, redis_conn):
+    """amm_worker's lanes: AMM_TICK_LANE_THREADS of them alive once installed, none after its
+    stop (their threads ended, out of `amm:tick_lanes`); none with AMM_TICK_LANE off."""
+    from amm.runtime import tick_lane
+
+    settings.AMM_TICK_LANE_THREADS = 2
+    lanes = tick_lane.install()
+    try:
+        assert len(lanes) == 2 and len({lane.name for lane in lanes}) == 2
+        assert tick_lane.install() == lanes  # installed once per process
+        assert tick_lane.lanes_alive() == 2
+    finally:
+        tick_lane.stop()
+    assert tick_lane.lanes_alive() == 0 and not any(lane._thread.is_alive() for lane in lanes)
+    settings.AMM_TICK_LANE = False
+    assert tick_lane.install() == [] and tick_lane.lanes_alive() == 0
