@@ -35,6 +35,9 @@ BUY NO at 99 for one ladder level, so the AMM must replace the order it lost).
   fast lane       (--lane both) each push mode also runs with AMM_FAST_LANE_THREADS=0: fills'
                   and book moves' requotes through the RQ queue as before the fast lane
                   (amm/runtime/fast_lane.py), shown as "on/q" / "off/q".
+  tick lanes      (--ticks both) each mode also runs with AMM_TICK_LANE=false: the periodic
+                  batches as RQ jobs, as before the tick lanes (amm/runtime/tick_lane.py),
+                  shown with "/rq"; the report compares cycles/s, AMM CPU per cycle and age.
   book-move-to-requote   a mover thread of the taker process places, every 1/--move-rate s,
                   a one-share GTC bid one cent above a random market's best bid (inside the
                   spread: the AMM's quote is bettered), from the order's `created_at` to the
@@ -43,6 +46,7 @@ BUY NO at 99 for one ladder level, so the AMM must replace the order it lost).
 Figures and ratios are printed; bench/out/runtime_latency.png plots the distributions.
 
     .venv/bin/python bench/runtime.py [--markets 10 50 100 200] [--workers 3] [--seconds 15] [--push both|on|off] [--lane on|off|both]
+                                [--ticks lanes|rq|both]
 """
 from __future__ import annotations
 
@@ -361,10 +365,10 @@ def new_order_latencies(fills: list[tuple[str, int, int | None]]) -> list[float]
 
 
 def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: str, redis_url: str, conn,
-          push: bool = False, ws_url: str = "", lane: bool = True) -> dict:
+          push: bool = False, ws_url: str = "", lane: bool = True, ticks: bool = True) -> dict:
     from tests.amm.runtime.harness import AmmProcess
 
-    mode = ("on" if push else "off") + ("" if lane else "/q")
+    mode = ("on" if push else "off") + ("" if lane else "/q") + ("" if ticks else "/rq")
     # Each N starts from the platform's truth (the AMM's startup sync); the platform's event
     # streams (the relay's) are kept: only the AMM's keys go.
     keys = [k for pattern in ("amm:*", "rq:*", "bench:*") for k in conn.scan_iter(pattern, count=1000)]
@@ -380,6 +384,7 @@ def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: s
                      redis_url=redis_url, env={"LOG_LEVEL": "INFO", "AMM_PLATFORM_TIMEOUT_MS": "5000",
                                                "AMM_PUSH": "true" if push else "false",
                                                "AMM_FAST_LANE_THREADS": "2" if lane else "0",
+                                               "AMM_TICK_LANE": "true" if ticks else "false",
                                                **({"AMM_PLATFORM_WS_URL": ws_url} if ws_url else {})})
     t0 = time.monotonic()
     amm.start()
@@ -555,6 +560,15 @@ def report(results: list[dict], args) -> None:
                       f"{pct(queue['acked'], .5):.1f} ms, p99 {pct(lane['acked'], .99):.1f} vs "
                       f"{pct(queue['acked'], .99):.1f} ms; book-move-to-requote p50 {pct(lane['moved'], .5):.1f} vs "
                       f"{pct(queue['moved'], .5):.1f} ms")
+        for mode in ("on", "off"):
+            lanes, jobs = by.get(mode), by.get(f"{mode}/rq")
+            if lanes and jobs:
+                print(f"N={n}, push {mode}, tick lanes vs RQ batch jobs: cycles/s {lanes['cycles_per_s']:.1f} vs "
+                      f"{jobs['cycles_per_s']:.1f} (× {lanes['cycles_per_s'] / max(jobs['cycles_per_s'], 1e-9):.2f}), "
+                      f"AMM CPU per cycle {lanes['amm_cpu_per_cycle_ms']:.2f} vs {jobs['amm_cpu_per_cycle_ms']:.2f} ms "
+                      f"(× {lanes['amm_cpu_per_cycle_ms'] / max(jobs['amm_cpu_per_cycle_ms'], 1e-9):.2f}), requote age "
+                      f"p99 {lanes['age_p99']:.0f} vs {jobs['age_p99']:.0f} ms; holds: "
+                      f"{'yes' if lanes['holds'] else 'no'} vs {'yes' if jobs['holds'] else 'no'}")
     results = [r for r in results if r["push"] == results[0]["push"]]  # the rest compares like with like
     holding = [r["n"] for r in results if r["holds"]]
     largest = max(holding) if holding else None
@@ -607,6 +621,9 @@ def main() -> None:
     parser.add_argument("--lane", choices=("both", "on", "off"), default="on",
                         help="fills and book moves requoted on the fast lane (AMM_FAST_LANE_THREADS=2), through "
                              "the queue (0; shown as push mode '/q'), or both in turn")
+    parser.add_argument("--ticks", choices=("lanes", "rq", "both"), default="lanes",
+                        help="periodic batches on the workers' tick lanes (AMM_TICK_LANE, the default), as RQ jobs "
+                             "(shown as push mode '/rq'), or both in turn for each N")
     args = parser.parse_args()
 
     os.environ["LOG_LEVEL"] = "WARNING"  # this process's own logging; the figures are printed
@@ -652,7 +669,8 @@ def main() -> None:
           f"{args.seconds:g} s window per N", flush=True)
     pushes = {"both": (False, True), "on": (True,), "off": (False,)}[args.push]
     lanes = {"both": (True, False), "on": (True,), "off": (False,)}[args.lane]
-    modes = [(push, lane) for push in pushes for lane in lanes]
+    ticks = {"both": (True, False), "lanes": (True,), "rq": (False,)}[args.ticks]
+    modes = [(push, lane, tick) for push in pushes for lane in lanes for tick in ticks]
     relay = asgi = None
     if True in pushes:  # the platform's push side: the outbox relay and the WebSocket server
         relay = RelayProcess({**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
@@ -663,9 +681,9 @@ def main() -> None:
     results = []
     try:
         for n in sorted(args.markets):
-            for push, lane in modes:
+            for push, lane, tick in modes:
                 results.append(run_n(n, markets[:n], args, platform, amm_key, taker_key, redis_url, conn, push=push,
-                                     ws_url=asgi.ws_url if asgi is not None else "", lane=lane))
+                                     ws_url=asgi.ws_url if asgi is not None else "", lane=lane, ticks=tick))
     finally:
         platform.stop()
         platform.cleanup()
