@@ -78,10 +78,10 @@ def tick_batch_size(due: int, workers: int) -> int:
 def request_cycles(market_ids: list[str], *, reason: str = "tick", workers: int = 0, lanes: int = 0) -> int:
     """The periodic cycles of many markets, several to a batch (tick_batch_size). With `lanes`
     (the workers' tick lanes alive, amm/runtime/tick_lane.py) the batches go onto `amm:ticks`
-    for them, `lanes` batches a call; else each batch is an RQ job, whose own bookkeeping
-    (about sixty Redis commands) costs more than a quiet cycle. A market with a cycle queued or
-    running is left to it, not asked to run again: under load, ticks that pile up would
-    otherwise double the work. Returns the cycles requested."""
+    for them, no more batches a call than lanes; else each batch is an RQ job, whose own
+    bookkeeping (about sixty Redis commands) costs more than a quiet cycle. A market with a
+    cycle queued or running is left to it, not asked to run again: under load, ticks that pile
+    up would otherwise double the work. Returns the cycles requested."""
     if lanes > 0:
         return state.ticks_request([quote_key(m) for m in market_ids], market_ids, f"lane-{secrets.token_hex(4)}",
                                    batch_size=tick_batch_size(len(market_ids), lanes), reason=reason,
