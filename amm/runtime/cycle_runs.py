@@ -54,7 +54,8 @@ def cycles_run_batch(market_ids: list[str], reason: str = "tick", *, give_way: b
     the job as failed."""
     ttl = lease_ttl_ms()
     keys = [quote_key(m) for m in market_ids]
-    queue = queue_key_in_state_redis() if give_way else None  # each cycle's end peeks at the queue's head: no round trip more
+    # Giving way: each cycle's end peeks at the queue's head (no round trip more).
+    queue = queue_key_in_state_redis() if give_way else None
     job: cycle.CycleJob | None = None
     at = [0]
     state.job_renew_many(keys, ttl_ms=ttl)  # running now: a worker that dies frees them within the TTL

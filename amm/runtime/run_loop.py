@@ -11,7 +11,8 @@ Every AMM_SCHEDULER_TICK_MS:
   sent every AMM_TICK_DISPATCH_MS, AMM_TICK_BATCH markets to a batch, more when that would
   make more batches than the workers' tick lanes alive (runtime/tick_lane.py: the batches go
   onto `amm:ticks` for them) or, with no lane alive, than workers serving the queue (a batch
-  an RQ job; job_requests.tick_batch_size; never two queued cycles per market; a worker that died mid-cycle loses the market's lease and marker
+  an RQ job; job_requests.tick_batch_size; never two queued cycles per market; a worker
+  that died mid-cycle loses the market's lease and marker
   within AMM_LEASE_TTL_MS, after which the next tick enqueues it again for any worker);
 - the feed job (fills -> immediate requotes, market statuses) is kept alive: enqueued at
   the front whenever none is queued or running;

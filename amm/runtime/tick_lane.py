@@ -22,9 +22,9 @@ The scheduler sends batches to the lanes while any is alive (its heartbeat in
 `amm:tick_lanes` younger than AMM_TICK_LANE_ALIVE_MS), else RQ jobs as before: a worker run
 without a lane (`rqworker`, the tests' worker threads) still serves periodic cycles.
 
-Installed by amm_worker (AMM_TICK_LANE, AMM_TICK_LANE_THREADS lanes a process); `stop()` lets the running batch end at its next
-market (the rest's markers released) before the process exits, so that no lane cycle places
-an order after run_amm's shutdown cancelled the markets' orders.
+Installed by amm_worker (AMM_TICK_LANE, AMM_TICK_LANE_THREADS lanes a process); `stop()` lets
+the running batch end at its next market (the rest's markers released) before the process
+exits, so that no lane cycle places an order after run_amm's shutdown cancelled the orders.
 """
 from __future__ import annotations
 
@@ -81,12 +81,13 @@ class TickLane:
         self._thread.start()
         return self
 
-    def stopping(self) -> bool:
-        return self._stop.is_set()
+    def request_stop(self) -> None:
+        """The running batch ends at its next market; no batch is taken after it."""
+        self._stop.set()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """The running batch ends at its next market; the lane leaves `amm:tick_lanes`."""
-        self._stop.set()
+        """request_stop, then wait for the thread; the lane leaves `amm:tick_lanes`."""
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout=timeout_s)
             if self._thread.is_alive():
@@ -176,6 +177,6 @@ def stop(timeout_s: float = 10.0) -> None:
         lanes = list(_lanes)
         _lanes.clear()
     for lane in lanes:
-        lane._stop.set()
+        lane.request_stop()
     for lane in lanes:
         lane.stop(timeout_s)
