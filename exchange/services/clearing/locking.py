@@ -9,6 +9,8 @@ from __future__ import annotations
 import uuid
 from typing import Iterable
 
+from django.utils import timezone
+
 from exchange.enums import FEE_USER_ID, BookSide
 from exchange.exceptions import NotFound
 from exchange.models import Market, Order, Position
@@ -56,6 +58,10 @@ class Locking(ClearingState):
             if reach.min_ask is not None:
                 statements.append(_resting_page_sql(market_id, BookSide.BID, reach.min_ask))
         results = iter(_select_together(statements))
+        # The operation's time is taken once it holds the market: its trades' executed_at then
+        # follow the market's commit order and exclude the wait for the lock, before which
+        # nothing of this operation had happened.
+        self.now = timezone.now()
 
         rows = next(results)
         if not rows:

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 
 from exchange.enums import FEE_USER_ID
 from exchange.invariants import invariants_check
@@ -187,3 +188,42 @@ def test_the_engine_runs_unprepared_too(db, amm, settings):
 
     assert order_cancel(user_id=amm, order_id=result.placed[0].id).status == "CANCELLED"
     assert invariants_check() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_trade_is_timed_when_its_operation_holds_the_market_not_while_it_waits():
+    """Another transaction holds the market row; a crossing order meanwhile waits for it. Its
+    trade's executed_at is taken once the order holds the market, after the other one
+    released it: so trades of one market are timed in their commit order, and tick-to-quote
+    (bench/runtime.py) starts at the fill, not at the taker's wait (take `now` before the
+    lock and this test fails)."""
+    market = new_market()
+    place(new_user(), market, "YES", "BUY", 50, 5)
+    held, waited = threading.Event(), threading.Event()
+    released_at: list = []
+    errors: list[BaseException] = []
+
+    def hold_market() -> None:
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT id FROM markets WHERE id = %s FOR UPDATE", [market])
+                held.set()
+                waited.wait(20)
+                released_at.append(timezone.now())
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_market)
+    holder.start()
+    assert held.wait(20)
+    threading.Timer(0.3, waited.set).start()  # the crossing order below waits on the lock meanwhile
+    started = timezone.now()
+    result = place(new_user(), market, "NO", "BUY", 50, 5)
+    holder.join(timeout=20)
+    assert not errors, errors
+    assert len(result.trades) == 1
+    executed = Trade.objects.get(id=result.trades[0].id).executed_at
+    assert executed >= released_at[0] > started
