@@ -75,6 +75,13 @@ class BookStreams:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._sync, set(market_ids))
 
+    def later(self, delay_s: float, fn: Callable[..., None], *args: Any) -> None:
+        """Call `fn(*args)` on the loop's thread in `delay_s` (from any thread; dropped when the
+        loop is not running)."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(loop.call_later, delay_s, fn, *args)
+
     def stop(self, timeout: float = 5.0) -> None:
         if self._loop is None or self._loop.is_closed():  # never started, or stopped already
             return

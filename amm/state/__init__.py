@@ -205,6 +205,7 @@ from amm.state.tick_queue import (  # noqa: F401
 from amm.state.tracked_orders import (  # noqa: F401
     order_track,
     orders_get,
+    orders_settled,
     orders_untrack,
     untracked_fills_get,
     untracked_fills_prune,

@@ -20,6 +20,21 @@ def orders_get(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, 
     return orders_from_hash(conn_or_default(conn).hgetall(K.orders_key(market_id)))
 
 
+def orders_settled(market_id: str, *, conn: redis.Redis | None = None) -> dict[str, OrderEntry] | None:
+    """The tracked orders, or None while an order call of the market is in flight (an
+    `inflight:` trace in amm:runtime): its answer not recorded yet, the platform's book may
+    already hold orders that `amm:orders` does not, or still list ones it no longer holds.
+    One MULTI, so the orders and the traces are of one moment (an answer is recorded before
+    its trace is dropped)."""
+    pipe = conn_or_default(conn).pipeline(transaction=True)
+    pipe.hgetall(K.orders_key(market_id))
+    pipe.hkeys(K.runtime_key(market_id))
+    orders, fields = pipe.execute()
+    if any(field.startswith(K.INFLIGHT_PREFIX) for field in fields):
+        return None
+    return orders_from_hash(orders)
+
+
 def order_track(
     market_id: str,
     *,

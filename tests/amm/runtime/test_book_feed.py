@@ -8,19 +8,24 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import time
 import uuid
 
 import httpx
 import pytest
 
 from amm import state
+from amm.enums import BookType, Direction, Side
 from amm.models import Alert, AlertType
+from amm.runtime import executor
 from amm.runtime.book_feed import BookFeed
 from amm.runtime.context import context
 from amm.runtime.cycle import quote_cycle
 from amm.runtime.feed import feed_loop
+from amm.runtime.lease import market_lease
 from amm.runtime.unique_jobs import get_queue
 from amm.state.packing import push_book_value
+from amm.strategy.types import DesiredQuote, Replacement
 from tests.amm.runtime.support import _stop_deadman_sweeper, rt, wait_until  # noqa: F401 - fixtures
 from tests.ws_fixtures import FrameDropProxy, asgi_server  # noqa: F401 - fixtures
 
@@ -194,3 +199,75 @@ def test_stopping_the_book_feed_closes_every_connection_without_an_abandoned_tas
     abandoned = [r.getMessage() for r in caplog.records if "Task was destroyed but it is pending" in r.getMessage()
                  and "FrameDropProxy" not in r.getMessage()]
     assert not abandoned, abandoned
+
+
+def _bids(redis_conn, market_id: str) -> list[list[int]]:
+    return (_pushed(redis_conn, market_id) or {}).get("bids", [])
+
+
+def _own_bids(market_id: str) -> list:
+    return sorted((o for o in state.orders_get(market_id).values() if o.side == "YES" and o.direction == "BUY"),
+                  key=lambda o: -o.price)
+
+
+def _replace_bid(rt, old, price: int, *, during) -> None:
+    """The AMM moves one of its bids through its own order call, under the market's lease;
+    its answer is held 0.5 s on the way back after `during()` ran (a slow network: the
+    platform committed, the AMM has not recorded it), so the book feed sees the delta first."""
+    ctx = context()
+
+    def held(response):
+        if response.request.url.path.endswith("/amm/orders/replace"):
+            during()
+            time.sleep(0.5)
+
+    ctx.connector._http.event_hooks["response"].append(held)
+    lease = market_lease(rt.market_id)
+    assert lease.acquire()
+    try:
+        quote = DesiredQuote(Side.YES, Direction.BUY, price, old.remaining, BookType.NATIVE_BUY, price)
+        executor.replace(ctx, rt.market_id, [Replacement(old.order_id, quote)], now=state.now_ms())
+    finally:
+        lease.release()
+        ctx.connector._http.event_hooks["response"].remove(held)
+
+
+def test_the_amms_own_replace_is_not_taken_for_an_outside_book_move(rt, redis_conn, feed):
+    """The delta of the AMM's own replace reaches the book feed before the AMM records its
+    answer: its new, higher bid is not in `amm:orders` yet, and must not pass for an outside
+    order bettering the old one (a requote of its own replace). Looked at again once the
+    answer is recorded: nothing moved outside, so no cycle."""
+    book_feed = feed()
+    wait_until(lambda: _same_as_platform(rt, redis_conn), timeout=15, message="the snapshot in Redis")
+    top = _own_bids(rt.market_id)[0]
+    own_asks = [100 - o.price for o in state.orders_get(rt.market_id).values() if o.side == "NO" and o.direction == "BUY"]
+    own_asks += [o.price for o in state.orders_get(rt.market_id).values() if o.side == "YES" and o.direction == "SELL"]
+    assert top.price + 1 < min(own_asks), "the AMM's spread leaves room inside"
+    _replace_bid(rt, top, top.price + 1, during=lambda: wait_until(
+        lambda: [top.price + 1, top.remaining] in _bids(redis_conn, rt.market_id), timeout=10,
+        message="the replace's delta in the pushed book while its answer is on its way"))
+    time.sleep(0.3)  # the rechecks after the answer was recorded
+    assert book_feed.deferred >= 1, "the delta came while the call was in flight"
+    assert book_feed.requotes == 0
+
+
+def test_an_outside_move_during_the_amms_order_call_is_not_lost(rt, redis_conn, feed):
+    """An outside bid bettering the AMM's arrives while an order call of the AMM is in flight:
+    the feed cannot tell it from the AMM's own orders then, and looks again once the answer
+    is recorded, which finds the move and requests the cycle."""
+    book_feed = feed()
+    wait_until(lambda: _same_as_platform(rt, redis_conn), timeout=15, message="the snapshot in Redis")
+    top, deeper = _own_bids(rt.market_id)[:2]
+    own_asks = [100 - o.price for o in state.orders_get(rt.market_id).values() if o.side == "NO" and o.direction == "BUY"]
+    own_asks += [o.price for o in state.orders_get(rt.market_id).values() if o.side == "YES" and o.direction == "SELL"]
+    assert top.price + 1 < min(own_asks), "the AMM's spread leaves room inside"
+
+    def outbid() -> None:
+        _order(rt, side="YES", direction="BUY", price=top.price + 1, qty=1)
+        wait_until(lambda: [top.price + 1, 1] in _bids(redis_conn, rt.market_id), timeout=10,
+                   message="the outside bid in the pushed book while the AMM's answer is on its way")
+        assert book_feed.requotes == 0
+
+    _replace_bid(rt, deeper, deeper.price - 1, during=outbid)  # the AMM steps back one level deeper
+    wait_until(lambda: book_feed.requotes == 1, timeout=5, message="the move found once the answer was recorded")
+    assert book_feed.deferred >= 1
