@@ -463,6 +463,7 @@ def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: s
         "cycles": cycles, "cycles_per_s": cycles / elapsed, "ages": ages, "requotes_seen": sampler.cycles,
         "fill_cycle_ms": durations.get("fill", []), "tick_cycle_ms": durations.get("tick", []),
         "fill_age_ms": durations.get("fill_age", []), "fill_replaced_ms": durations.get("fill_replaced", []),
+        "book_replaces": len(durations.get("book", [])),
         "age_p99": pct(ages, 0.99), "age_max": max(ages) if ages else float("nan"),
         "cpu": cpu, "amm_cpu_per_cycle_ms": 1000 * cpu["amm"] / cycles if cycles else float("nan"),
         "holds": holds, "exit": code,
@@ -519,14 +520,14 @@ def report(results: list[dict], args) -> None:
     print()
     print(f"{'N':>5} {'push':>5} {'fills':>6} {'t2q p50':>8} {'t2q p99':>8} {'miss':>5} {'move p50':>8} {'move p99':>8} "
           f"{'order p50':>9} {'order p99':>9} "
-          f"{'fill cycle':>10} {'pre-cycle':>9} {'to replace':>10} {'cycles/s':>9} {'per mkt':>8} {'age p99':>8} {'AMM ms/cyc':>10} {'AMM %':>6} "
+          f"{'fill cycle':>10} {'pre-cycle':>9} {'to replace':>10} {'book repl':>9} {'cycles/s':>9} {'per mkt':>8} {'age p99':>8} {'AMM ms/cyc':>10} {'AMM %':>6} "
           f"{'plat %':>7} {'pg %':>5} {'redis %':>7} {'other %':>7} {'holds':>6}")
     for r in results:
         e, cpu = r["elapsed"], r["cpu"]
         print(f"{r['n']:5d} {r['push']:>5} {r['fills']:6d} {pct(r['acked'], .5):8.1f} {pct(r['acked'], .99):8.1f} "
               f"{r['missed']:5d} {pct(r['moved'], .5):8.1f} {pct(r['moved'], .99):8.1f} "
               f"{pct(r['to_order'], .5):9.1f} {pct(r['to_order'], .99):9.1f} {pct(r['fill_cycle_ms'], .5):10.1f} "
-              f"{pct(r['fill_age_ms'], .5):9.1f} {pct(r['fill_replaced_ms'], .5):10.1f} "
+              f"{pct(r['fill_age_ms'], .5):9.1f} {pct(r['fill_replaced_ms'], .5):10.1f} {r['book_replaces']:9d} "
               f"{r['cycles_per_s']:9.1f} {r['cycles_per_s'] / r['n']:8.2f} {r['age_p99']:8.0f} "
               f"{r['amm_cpu_per_cycle_ms']:10.2f} {100 * cpu['amm'] / e:6.0f} {100 * cpu['platform'] / e:7.0f} "
               f"{100 * cpu['postgres'] / e:5.0f} {100 * cpu['redis'] / e:7.0f} {100 * cpu['rest'] / e:7.0f} "
@@ -535,7 +536,9 @@ def report(results: list[dict], args) -> None:
           "bid bettering the AMM's, its created_at) -> the market's next acknowledged requote; order: -> the first new AMM "
           "order written by the platform; fill cycle: p50 wall time of a fill-triggered cycle that sent a "
           "replace (run_amm's log), pre-cycle: p50 age of its fill when it began (the feed's poll and the "
-          "queue), to replace: p50 from its start to the platform's acknowledgement of the replace; age: now - last_requote_ms at 50 ms samples; latencies in ms; CPU in % of "
+          "queue), to replace: p50 from its start to the platform's acknowledgement of the replace; book repl: "
+          "book-move cycles that replaced quotes in the window (the mover's moves and the fills' book changes ask "
+          "for them; before the book feed waited for the AMM's own order calls, its own replaces did too); age: now - last_requote_ms at 50 ms samples; latencies in ms; CPU in % of "
           "one core over the window (200 % is this whole 2-core machine): AMM = run_amm and its "
           "workers, plat = gunicorn, pg = the PostgreSQL backends of the bench database, redis = the whole "
           "redis-server, other = the rest of the machine (other sessions' work included)")
