@@ -22,7 +22,9 @@ recorded, and the AMM's new orders would look like an outside order bettering it
 (before this check, about one fill in four at 100 markets made the AMM requote its own
 replace). So a delta that arrives while an order call of the market is in flight is looked
 at again once the call's answer is recorded (RECHECK_FIRST_S, doubling up to
-RECHECK_MAX_S), against the book as it is then: an outside move meanwhile is not lost.
+RECHECK_MAX_S), against the book as it is then: an outside move meanwhile is not lost. (A
+trace left by a holder that died mid-call lasts until the market's next cycle adopts it, at
+most a requote interval: the rechecks go on meanwhile.)
 """
 from __future__ import annotations
 
