@@ -53,6 +53,9 @@ class OrdersReplaceApi(PlatformApi):
         cancelled = OrderSerializer(many=True)
         placed = OrderSerializer(many=True)
         trades = TradeSerializer(many=True)
+        sequence_id = serializers.IntegerField(
+            help_text="the market book's sequence_id once the replace is done (the order book's and the "
+            "push feeds'): a book older than it does not show this replace yet")
 
     @extend_schema(
         operation_id="orders_replace",
@@ -77,7 +80,8 @@ class OrdersReplaceApi(PlatformApi):
         ]
         result = orders_replace(user_id=self.user_id, market_id=data["market_id"], replacements=replacements,
                                 fencing_token=self.fencing_token)
-        body = {"cancelled": result.cancelled, "placed": result.placed, "trades": result.trades}
+        body = {"cancelled": result.cancelled, "placed": result.placed, "trades": result.trades,
+                "sequence_id": result.sequence_id}
         return Response(OrdersReplaceApi.OutputSerializer.data_for(body))
 
 

@@ -28,6 +28,7 @@ class ReplaceResult:
     cancelled: list[Order] = field(default_factory=list)
     placed: list[Order] = field(default_factory=list)
     trades: list[Trade] = field(default_factory=list)
+    sequence_id: int = 0  # the market book's sequence_id once the replace is done
 
 
 def order_validate(new: NewOrder, *, field_prefix: str = "") -> None:
@@ -223,5 +224,6 @@ def orders_replace(*, user_id: str, market_id: str, replacements: list[Replaceme
                 raise exc.with_prefix(f"replacements[{index}].new") from None
         clearing.flush()
         result.trades = list(clearing.trades)
+        result.sequence_id = clearing.market.sequence_id
         return result
 

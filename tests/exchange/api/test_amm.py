@@ -24,11 +24,15 @@ def test_replace_cancels_and_places_in_one_call(amm_actor, alice, market):
     old1 = amm_actor.place(market, "YES", "BUY", 40, 5)["order"]
     old2 = amm_actor.place(market, "NO", "BUY", 40, 5)["order"]
     alice.place(market, "NO", "BUY", 50, 2)  # rests as an ask at 50
+    before = alice.http.get(f"/orderbook/{market}").json()["sequence_id"]
     response = replace(amm_actor, market, (old1["id"], new("q-1", price=41)), (old2["id"], None),
                        (None, new("q-2", price=50, qty=3)))  # crosses alice's ask: a MINT of 2
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"cancelled", "placed", "trades"}
+    assert set(body) == {"cancelled", "placed", "trades", "sequence_id"}
+    # the book's sequence once the replace is done: what the order book (and the push feeds) then show
+    assert body["sequence_id"] == amm_actor.http.get(f"/orderbook/{market}").json()["sequence_id"]
+    assert body["sequence_id"] > before
     assert [o["id"] for o in body["cancelled"]] == [old1["id"], old2["id"]]
     assert all(o["status"] == "CANCELLED" for o in body["cancelled"])
     assert [o["client_order_id"] for o in body["placed"]] == ["q-1", "q-2"]

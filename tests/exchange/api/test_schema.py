@@ -46,6 +46,6 @@ def test_schema_names_the_contract_fields(anon):
         "market_id", "client_order_id", "side", "direction", "price_cents", "quantity", "time_in_force"}
     assert schemas["OrderPlaceInput"]["additionalProperties"] is False
     assert set(schemas["TradeListOutput"]["properties"]) == {"results", "next_since"}
-    assert set(schemas["OrdersReplaceOutput"]["properties"]) == {"cancelled", "placed", "trades"}
+    assert set(schemas["OrdersReplaceOutput"]["properties"]) == {"cancelled", "placed", "trades", "sequence_id"}
     assert set(schemas["Error"]["properties"]) == {"error", "detail", "field"}
     assert sorted(schemas["Error"]["required"]) == ["detail", "error"]

@@ -81,7 +81,8 @@ def test_nested_flat_shapes_equal_drf_one_many_none_and_empty():
         (MarketListApi.OutputSerializer, {"results": Market.objects.filter(pk__startswith="NEST-")}),  # a queryset
         (OrderListApi.OutputSerializer, {"results": orders}),
         (OrderCancelAllApi.OutputSerializer, {"cancelled": []}),
-        (OrdersReplaceApi.OutputSerializer, {"cancelled": orders[:1], "placed": orders[1:], "trades": trades}),
+        (OrdersReplaceApi.OutputSerializer, {"cancelled": orders[:1], "placed": orders[1:], "trades": trades,
+                                             "sequence_id": 7}),
     ]
     for serializer_class, value in cases:
         assert serializer_class._flat_plan is not None, serializer_class
