@@ -115,7 +115,9 @@ def running_market(conn, market_id: str, now_ms: int, decision, book) -> dict[st
                 "own": "0123456789abcdef"}
     state.cycle_commit(
         market_id, state_fields=decision.state_fields(), strategy=decision.state.to_dict(),
-        runtime={"last_reason": "tick", "last_outcome": "quoted", "cycles": 86_400}, book=snapshot, now=now_ms,
+        runtime={"last_reason": "tick", "last_outcome": "quoted", "cycles": 86_400,
+                 "own_sequence_id": 1_234_567},  # the last replace's answer (amm/runtime/executor.py)
+        book=snapshot, now=now_ms,
         conn=conn)
     state.fills_push(market_id, [{"price_cents": 60 + i, "quantity": 25, "ts_ms": now_ms - 300 + i,
                                   "trade_id": str(9_000_000 + i)} for i in range(3)], conn=conn)

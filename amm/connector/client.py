@@ -49,6 +49,7 @@ from amm.connector.types import (
     ReplaceResult,
     Trade,
     TradesPage,
+    optional_int,
 )
 
 log = logging.getLogger(__name__)
@@ -360,6 +361,7 @@ class PlatformClient:
             cancelled=[Order.parse(o) for o in data.get("cancelled") or []],
             placed=[Order.parse(o) for o in data.get("placed") or []],
             trades=[Trade.parse(t) for t in data.get("trades") or []],
+            sequence_id=optional_int(data, "sequence_id"),
         )
 
     def _resolve_replace(self, market_id: str, replacements: list[Replacement], cause: UnknownOutcome) -> ReplaceResult:

@@ -23,6 +23,11 @@ class Fence(Protocol):
     def valid(self) -> bool: ...
 
 
+def optional_int(raw: Mapping[str, Any], name: str) -> int | None:
+    """An integer field a platform may leave out (None then); a present one must be an integer."""
+    return None if raw.get(name) is None else _int(raw, name, 0)
+
+
 def _int(raw: Mapping[str, Any], name: str, default: int | None = None) -> int:
     value = raw.get(name, default)
     if value is None:
@@ -155,7 +160,7 @@ class Market:
             total_yes_shares=_int(raw, "total_yes_shares", 0),
             total_no_shares=_int(raw, "total_no_shares", 0),
             outcome=raw.get("outcome"),
-            sequence_id=_int(raw, "sequence_id", 0) if raw.get("sequence_id") is not None else None,
+            sequence_id=optional_int(raw, "sequence_id"),
         )
 
 
@@ -279,6 +284,7 @@ class ReplaceResult:
     trades: list[Trade] = field(default_factory=list)
     resolved: bool = False
     cancelled_ids: tuple[str, ...] = ()
+    sequence_id: int | None = None  # the book's sequence_id once the replace was done (None: not told)
 
     @property
     def all_cancelled_ids(self) -> tuple[str, ...]:

@@ -449,12 +449,13 @@ class _Cycle:
         sequence_id, which the feed's status watch reports for every market."""
         pushed = self.pushed_book()
         known = (quote.market or {}).get("book_sequence_id")
-        if pushed is not None and known not in (None, "") and int(pushed["sequence_id"]) < int(known):
-            # The event stream already told of a newer book (the fill this cycle answers, say):
-            # the WebSocket has not brought it yet, and the AMM's own orders in Redis are
-            # newer than that book. The REST book, not a wrong one.
-            log.debug("cycle %s: pushed book %s behind the stream's %s: REST book", self.market_id,
-                      pushed["sequence_id"], known)
+        newest = max(int(known) if known not in (None, "") else 0, int(self.runtime.get("own_sequence_id") or 0))
+        if pushed is not None and int(pushed["sequence_id"]) < newest:
+            # The event stream already told of a newer book (the fill this cycle answers, say),
+            # or the AMM's own last replace made one: the WebSocket has not brought it yet, and
+            # the AMM's own orders in Redis are newer than that book (its old orders would pass
+            # for outside ones). The REST book, not a wrong one.
+            log.debug("cycle %s: pushed book %s behind %s: REST book", self.market_id, pushed["sequence_id"], newest)
             pushed = None
         if pushed is not None:
             book = LocalOrderBook(self.market_id)

@@ -54,15 +54,17 @@ def _unknown_fields(market_id: str, what: str) -> dict[str, Any]:
 
 
 @contextmanager
-def order_call(market_id: str, what: str) -> Iterator[None]:
+def order_call(market_id: str, what: str) -> Iterator[dict[str, Any]]:
     """Wrap one order call and the recording of its answer: its trace stays in Redis until
     then. A definite answer (success or refusal) drops it; an unknown outcome, or anything
     else that breaks off the call (a job timeout, a lost Redis), marks the market for
-    re-sync — when the process itself dies, the trace left behind does that."""
+    re-sync — when the process itself dies, the trace left behind does that. Yields the
+    amm:runtime fields a success sets, written in the step that drops its trace."""
     token = uuid.uuid4().hex[:12]
     state.order_call_begin(market_id, token=token, what=what, now=state.now_ms())
+    answered: dict[str, Any] = {}
     try:
-        yield
+        yield answered
     except UnknownOutcome:
         state.order_calls_end(market_id, [token], **_unknown_fields(market_id, what))
         raise
@@ -75,7 +77,7 @@ def order_call(market_id: str, what: str) -> Iterator[None]:
         except Exception:  # noqa: BLE001 - the trace stays: the next cycle re-syncs all the same
             pass
         raise
-    state.order_calls_end(market_id, [token])
+    state.order_calls_end(market_id, [token], **answered)
 
 
 def resync_due(runtime: dict[str, Any], now: int) -> bool:
@@ -166,9 +168,11 @@ def wire_replacements(ctx: RuntimeContext, market_id: str, replacements: Iterabl
 def replace(ctx: RuntimeContext, market_id: str, replacements: Iterable[Replacement], *, now: int) -> ReplaceOutcome:
     """Send the strategy's replacements through the atomic replace and record the answer."""
     items = wire_replacements(ctx, market_id, replacements, now=now)
-    with order_call(market_id, f"replace of {len(items)}"):
+    with order_call(market_id, f"replace of {len(items)}") as answered:
         result = ctx.connector.orders_replace(market_id=market_id, replacements=items, fence=held_fence(market_id))
         replace_result_record(market_id, result, now=now)
+        if result.sequence_id is not None:  # a book older than this does not show the replace yet
+            answered["own_sequence_id"] = result.sequence_id
     return ReplaceOutcome(placed=len(result.placed), cancelled=len(result.all_cancelled_ids),
                           replaced_ms=state.now_ms())
 

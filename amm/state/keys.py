@@ -188,6 +188,9 @@ RUNTIME_FIELDS = {  # field -> Python type
     # The instance row's version as last committed (amm/services/instances.py): a cycle re-reads
     # the row when it differs from the one it holds; "pending:..." while a change is being written.
     "instance_version": str,
+    # The platform's book sequence_id once the AMM's last replace there was done: a pushed book
+    # older than that still shows the orders the replace took away (amm/runtime/cycle.py).
+    "own_sequence_id": int,
 }
 INSTANCE_PENDING = "pending"  # the prefix of `instance_version` while a change of the row is on its way
 # Every value stays short (<= 64 bytes) so that Redis keeps the hash in its compact listpack

@@ -271,3 +271,29 @@ def test_an_outside_move_during_the_amms_order_call_is_not_lost(rt, redis_conn, 
     _replace_bid(rt, deeper, deeper.price - 1, during=outbid)  # the AMM steps back one level deeper
     wait_until(lambda: book_feed.requotes == 1, timeout=5, message="the move found once the answer was recorded")
     assert book_feed.deferred >= 1
+
+
+def test_a_pushed_book_older_than_the_amms_own_last_replace_is_not_used(rt, redis_conn, feed):
+    """The replace's answer tells the book's sequence it made (`own_sequence_id` of
+    amm:runtime). A pushed book older than that still shows the orders the replace took away,
+    which the cycle would take for outside ones (the AMM's old bid above its new one): the
+    cycle reads the REST book instead, even while the event stream has not told of the newer
+    book yet."""
+    book_feed = feed()
+    wait_until(lambda: _same_as_platform(rt, redis_conn), timeout=15, message="the snapshot in Redis")
+    before = _pushed(redis_conn, rt.market_id)
+    top = _own_bids(rt.market_id)[0]
+    _replace_bid(rt, top, top.price - 1, during=lambda: None)  # the AMM steps its top bid back
+    own = state.runtime_get(rt.market_id)["own_sequence_id"]
+    assert own == rt.book()["sequence_id"] > before["sequence_id"]
+    wait_until(lambda: _pushed(redis_conn, rt.market_id)["sequence_id"] == own, timeout=10,
+               message="the replace's delta in the pushed book")
+
+    state.push_book_drop([rt.market_id])  # a newer book is never written over: the WebSocket's a frame late
+    state.push_book_write(rt.market_id, before, now=state.now_ms())
+    state.market_push_refresh([], {}, now=state.now_ms())  # the event stream read, the replace not told yet
+    book_feed.beat()
+    assert int(state.quote_cycle_read(rt.market_id).market.get("book_sequence_id") or 0) < own
+    reads = _book_reads(context())
+    quote_cycle(rt.market_id, reason="book")
+    assert len(reads) == 1  # the REST book, not the one showing the AMM's old bid
