@@ -48,9 +48,10 @@ class RuntimeFillFeed(FillFeed):
             self.wake()
         return result
 
-    def wake(self) -> dict[str, int]:
-        """Push the applied fills to their markets and request a requote of each at once
-        (reason "fill": the fast lane, else the front of the queue); returns fills per market."""
+    def wake(self, running: set[str] | None = None) -> dict[str, int]:
+        """Push the applied fills to their markets and request a requote of each the scheduler
+        drives (`running`, read when not given) at once (reason "fill": the fast lane, else the
+        front of the queue); returns fills per market."""
         trades, self.applied = self.applied, []
         self.woken = trades
         by_market: dict[str, list[dict[str, Any]]] = {}
@@ -59,7 +60,8 @@ class RuntimeFillFeed(FillFeed):
                 "price_cents": trade.price_cents, "quantity": trade.quantity,
                 "ts_ms": trade.executed_ms or state.now_ms(), "trade_id": str(trade.id),
             })
-        running = state.run_markets_get()
+        if running is None:
+            running = state.run_markets_get()
         for market_id, fills in by_market.items():
             state.fills_push(market_id, fills)
             if market_id in running:

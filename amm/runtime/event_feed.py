@@ -89,7 +89,7 @@ def apply_batch(ctx: RuntimeContext, batch: Batch, *, running: set[str], now: in
     if out.sequences or out.tapes:
         state.market_push_refresh(out.sequences.keys(), out.sequences, tapes=out.tapes, now=now)
     if ctx.feed.applied:  # last: the requotes see the books, sequences and tape of this batch
-        ctx.feed.wake()
+        ctx.feed.wake(running)  # the feed's own set, read every AMM_STATUS_POLL_MS: no round trip
     return out
 
 
