@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import multiprocessing as mp
 import os
 import random
@@ -300,6 +301,20 @@ CYCLE_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO amm\.runt
                         r"(?:, replaced after (\d+) ms)?")
 
 
+def trade_stream_lags(conn, window: tuple[float, float]) -> list[float]:
+    """Per trade of the window in the platform's `trade_events` stream: its executed_at -> the
+    entry's id time (the XADD, ms): the rest of the taker's transaction, its commit and the
+    relay, the platform's share of tick-to-quote with push on. [] when no relay published."""
+    import redis
+
+    try:
+        entries = conn.xrange("trade_events", min=str(int(window[0] * 1000)), max=str(int(window[1] * 1000)))
+    except redis.ResponseError:
+        return []
+    return [float(int(entry_id.split("-")[0]) - iso_ms(json.loads(fields["data"])["executed_at"]))
+            for entry_id, fields in entries]
+
+
 def cycle_durations(log_text: str, window: tuple[float, float]) -> dict[str, list[float]]:
     """Wall time of the cycles run_amm logged (INFO: those that sent something) in the
     window, by reason (fill, tick, ...); for fill cycles also `fill_age` (the fill's age when
@@ -464,6 +479,7 @@ def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: s
         "fill_cycle_ms": durations.get("fill", []), "tick_cycle_ms": durations.get("tick", []),
         "fill_age_ms": durations.get("fill_age", []), "fill_replaced_ms": durations.get("fill_replaced", []),
         "book_replaces": len(durations.get("book", [])),
+        "to_stream": trade_stream_lags(conn, window) if push else [],
         "age_p99": pct(ages, 0.99), "age_max": max(ages) if ages else float("nan"),
         "cpu": cpu, "amm_cpu_per_cycle_ms": 1000 * cpu["amm"] / cycles if cycles else float("nan"),
         "holds": holds, "exit": code,
@@ -551,6 +567,11 @@ def report(results: list[dict], args) -> None:
                   f"{pct(off['acked'], .99):.1f} ms (× {pct(on['acked'], .99) / pct(off['acked'], .99):.2f}); "
                   f"book-move-to-requote p50 {pct(on['moved'], .5):.1f} vs {pct(off['moved'], .5):.1f} ms, p99 "
                   f"{pct(on['moved'], .99):.1f} vs {pct(off['moved'], .99):.1f} ms")
+        if "on" in by and by["on"]["to_stream"]:
+            lags = by["on"]["to_stream"]
+            print(f"N={n}, push on: fill executed_at -> its trade event in the stream (the taker's transaction, "
+                  f"its commit, the relay) p50 {pct(lags, .5):.1f} / p99 {pct(lags, .99):.1f} ms over {len(lags)} "
+                  f"trades: the platform's share before the AMM hears of a fill")
         if "on" in by and by["on"]["acked"]:
             p50, p99 = pct(by["on"]["acked"], .5), pct(by["on"]["acked"], .99)
             print(f"N={n}, push on: tick-to-quote p50 {p50:.1f} ms = {p50 / PUSH_P50_MS:.2f} × issue 15's {PUSH_P50_MS:g} ms "
