@@ -66,8 +66,7 @@ def cycles_run_batch(market_ids: list[str], reason: str = "tick", *, give_way: b
         for i, market_id in enumerate(market_ids):
             at[0] = i
             if stopping is not None and stopping():
-                for key in keys[i:]:
-                    state.job_done(key)
+                state.jobs_done(keys[i:])
                 break
             if give_way and i and (is_urgent(job.queue_head) if job is not None and job.peeked else urgent_waiting()):
                 _give_way(market_ids[i:], keys[i:], reason=reason)
@@ -88,8 +87,7 @@ def _give_way(market_ids: list[str], keys: list[str], *, reason: str) -> None:
     """Hand the rest of a batch back to the queue: a market whose own request waits (its
     rerun marker) to the front with that request's reason, the others to the back."""
     waiting = state.job_reruns(keys)
-    for key in keys:
-        state.job_done(key)
+    state.jobs_done(keys)
     for market_id, key in zip(market_ids, keys):
         if key in waiting:
             request_cycle(market_id, reason=waiting[key], at_front=True)

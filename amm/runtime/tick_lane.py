@@ -74,6 +74,7 @@ class TickLane:
         self.batches = 0
         self.cycles = 0
         self.dropped = 0  # batches older than the queued TTL
+        self._beat_at = 0.0  # monotonic: the heartbeat last written
 
     def start(self) -> "TickLane":
         state.tick_lane_beat(self.name, state.now_ms())
@@ -109,7 +110,9 @@ class TickLane:
             connection.close()  # this thread's own database connection
 
     def _serve_one(self) -> None:
-        state.tick_lane_beat(self.name, state.now_ms())
+        if time.monotonic() - self._beat_at >= POP_TIMEOUT_S:  # not at every batch: a round trip each
+            state.tick_lane_beat(self.name, state.now_ms())
+            self._beat_at = time.monotonic()
         if _yielding.is_set():
             batch = self._help_pop()
         else:
@@ -117,8 +120,7 @@ class TickLane:
         if batch is None:
             return
         if self._stop.is_set():  # taken while stopping: the markers go, the next tick asks again
-            for market_id in batch.market_ids:
-                state.job_done(quote_key(market_id))
+            state.jobs_done([quote_key(m) for m in batch.market_ids])
             return
         age_ms = state.now_ms() - batch.enqueued_ms
         if age_ms > TICK_QUEUED_TTL_S * 1000:

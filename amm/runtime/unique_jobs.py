@@ -120,8 +120,7 @@ def enqueue_unique_many(
                 ttl=queued_ttl_s, timeout=timeout_s, description=f"{len(batch)} x {keys[0].split(':')[0]} ({reason})",
             )
         except Exception:
-            for key in (k for rest in batches[n:] for k in rest):
-                state.job_done(key)
+            state.jobs_done([k for rest in batches[n:] for k in rest])
             raise
         enqueued += len(batch)
     return enqueued

@@ -77,6 +77,7 @@ from amm.state.inventory import (  # noqa: F401
 )
 from amm.state.job_markers import (  # noqa: F401
     job_done,
+    jobs_done,
     job_finish,
     job_marker,
     job_renew,

@@ -76,3 +76,9 @@ def job_marker(name: str, *, conn: redis.Redis | None = None) -> str | None:
 
 def job_done(name: str, *, conn: redis.Redis | None = None) -> None:
     conn_or_default(conn).delete(K.job_key(name))
+
+
+def jobs_done(names: list[str], *, conn: redis.Redis | None = None) -> None:
+    """`job_done` of many markers, in one DEL (the rest of a batch that ends early)."""
+    if names:
+        conn_or_default(conn).delete(*(K.job_key(name) for name in names))
