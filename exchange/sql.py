@@ -8,6 +8,7 @@ in field order.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import partial
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -83,6 +84,38 @@ def select_together(statements: list[tuple[str, list | dict]]) -> list[list[tupl
     finally:
         for cur in cursors:
             cur.close()
+
+
+def execute_and_commit(sql: str, params: list) -> None:
+    """Run a write that is the last statement of its transaction, and its COMMIT in the same
+    round trip (psycopg alone: a round trip for the write, then one for COMMIT, a wake-up of
+    client and server each, on the path of every order call). Only when the caller's atomic
+    block is the outermost one and nothing marked it for rollback; inside an outer block
+    (another service's, a test's) the statement runs alone and the outer block commits as
+    before. The caller must not touch the database in the block after this: Django's own
+    COMMIT at the block's end then finds the transaction ended and sends nothing (psycopg's
+    commit() returns at once when the connection is idle), and its on_commit hooks run then.
+    A write that fails skips the COMMIT (the pipeline aborts) and the block rolls back."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if len(db.atomic_blocks) != 1 or db.needs_rollback or db.savepoint_ids or db.get_autocommit():
+        with cursor(db) as cur:
+            cur.execute(sql, params)
+        return
+    pg = db.connection
+    with db.wrap_database_errors, cursor(db) as cur:
+        with pg.pipeline() as pipeline:
+            with _sent_together(pipeline):
+                cur.execute(sql, params)
+                _queue_commit(pipeline, pg)
+
+
+def _queue_commit(pipeline: psycopg.Pipeline, pg: psycopg.Connection) -> None:
+    """COMMIT queued behind the statements queued before it, as psycopg queues its own commands
+    in a pipeline (pinned, 3.3: `_exec_command`); its answer is checked as a command's (a None
+    in the result queue). psycopg's commit() would also ask for a Sync and wait for results
+    of its own."""
+    pipeline.command_queue.append(partial(pg.pgconn.send_query_params, b"COMMIT", None))
+    pipeline.result_queue.append(None)
 
 
 @contextmanager

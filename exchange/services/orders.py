@@ -85,12 +85,11 @@ def order_place(*, user_id: str, market_id: str, new: NewOrder, fencing_token: i
         # rejects it at insert; the whole attempt then rolls back and the earlier order is
         # returned (or the request refused, when its content differs).
         with transaction.atomic():
-            clearing = Clearing(market_id, users=[user_id], crossing=[new])
-            fence_check(user_id=user_id, market_id=market_id, token=fencing_token)
+            clearing = Clearing(market_id, users=[user_id], crossing=[new], fence=(user_id, fencing_token))
             clearing.require_active()
             clearing.check_price(new.price_cents)
             order = clearing.place(user_id, new)
-            clearing.flush()
+            clearing.flush(commit=True)
             return PlaceResult(order=order, trades=list(clearing.trades), created=True)
     except (IntegrityError, ExchangeError) as exc:
         # A repeat of an earlier request is answered from the earlier order even when the
@@ -129,16 +128,15 @@ def order_cancel(*, user_id: str, order_id, fencing_token: int | None = None) ->
         (order,) = clearing.read_orders  # read under the market lock
         fence_check(user_id=user_id, market_id=order.market_id, token=fencing_token)
         clearing.cancel(order)
-        clearing.flush()
+        clearing.flush(commit=True)
         return order
 
 
 def order_cancel_all(*, user_id: str, market_id: str, fencing_token: int | None = None) -> list[Order]:
     with transaction.atomic():
-        clearing = Clearing(market_id, users=[user_id])
-        fence_check(user_id=user_id, market_id=market_id, token=fencing_token)
+        clearing = Clearing(market_id, users=[user_id], fence=(user_id, fencing_token))
         cancelled = [clearing.cancel(order) for order in clearing.open_orders(user_id=user_id)]
-        clearing.flush()
+        clearing.flush(commit=True)
         return cancelled
 
 
@@ -190,8 +188,8 @@ def orders_replace(*, user_id: str, market_id: str, replacements: list[Replaceme
         # Read with the locks: the old orders, and any order already using a new client_order_id.
         lookup = OrderLookup([oid for _, oid in old_ids if oid is not None], user_id,
                              [n.client_order_id for _, n in news])
-        clearing = Clearing(market_id, users=[user_id], crossing=[n for _, n in news], orders=lookup)
-        fence_check(user_id=user_id, market_id=market_id, token=fencing_token)
+        clearing = Clearing(market_id, users=[user_id], crossing=[n for _, n in news], orders=lookup,
+                            fence=(user_id, fencing_token))
         clearing.require_active()
         rows = clearing.read_orders
         by_id = {o.id: o for o in rows}
@@ -222,7 +220,7 @@ def orders_replace(*, user_id: str, market_id: str, replacements: list[Replaceme
                 result.placed.append(clearing.place(user_id, new))
             except ExchangeError as exc:
                 raise exc.with_prefix(f"replacements[{index}].new") from None
-        clearing.flush()
+        clearing.flush(commit=True)
         result.trades = list(clearing.trades)
         result.sequence_id = clearing.market.sequence_id
         return result

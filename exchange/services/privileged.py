@@ -10,7 +10,6 @@ from exchange.enums import MarketStatus
 from exchange.exceptions import Forbidden, InvalidInput, WrongState
 from exchange.models import Account, Position, PrivilegedOp
 from exchange.services.clearing import Clearing
-from exchange.services.fencing import fence_check
 
 BURN_ALLOWED = {MarketStatus.ACTIVE, MarketStatus.SUSPENDED, MarketStatus.HALTED, MarketStatus.RESOLVED}
 
@@ -38,8 +37,7 @@ def _privileged(kind: str, *, user_id: str, market_id: str, quantity: int, reque
     _check(user_id, quantity, request_id)
     try:
         with transaction.atomic():
-            clearing = Clearing(market_id)
-            fence_check(user_id=user_id, market_id=market_id, token=fencing_token)
+            clearing = Clearing(market_id, fence=(user_id, fencing_token))
             done = PrivilegedOp.objects.filter(user_id=user_id, request_id=request_id).first()
             if done is None:
                 allowed = {MarketStatus.ACTIVE} if kind == "MINT" else BURN_ALLOWED

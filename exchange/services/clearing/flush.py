@@ -22,6 +22,7 @@ from exchange.services.clearing.state import (
 from exchange.services.trade_feed import trades_announce_on_commit
 from exchange.sql import columns as _columns
 from exchange.sql import cursor as _cursor
+from exchange.sql import execute_and_commit
 
 # Held from the first trade insert to commit, so trade ids become visible in id order and
 # `GET /trades?since=` never skips a trade committed late with a smaller id (SPEC §3.6).
@@ -35,10 +36,13 @@ _LEDGER_COLUMNS = ["user_id", "market_id", "entry_type", "amount", "balance_afte
 class Flush(ClearingState):
     """Runs last: writes what the other concerns changed in memory."""
 
-    def flush(self) -> None:
+    def flush(self, *, commit: bool = False) -> None:
         """Write every change of this operation (the caller's transaction commits it): the
         trades first (the ledger refers to their ids), then every other change in one
-        statement, its events for the push feeds (the outbox) included."""
+        statement, its events for the push feeds (the outbox) included. `commit`: the caller
+        does nothing with the database after this, so the transaction's COMMIT may travel with
+        that statement (exchange.sql.execute_and_commit: only where the caller's block is the
+        outermost)."""
         if self.trades:
             self._insert_trades()
         _write_together([
@@ -51,7 +55,7 @@ class Flush(ClearingState):
             *self._fee_credit(),
             self._market_update(),
             self._outbox_insert(),
-        ])
+        ], commit=commit)
 
     def _insert_trades(self) -> None:
         """Trade ids must become visible in id order (the gap-free `GET /trades?since=` cursor,
@@ -193,7 +197,7 @@ def _update_rows(table: str, key_type: str, columns: list[str], rows: list[list]
             [_as_json(columns, rows), len(rows), [row[0] for row in rows]])
 
 
-def _write_together(statements: list[tuple | None]) -> None:
+def _write_together(statements: list[tuple | None], *, commit: bool = False) -> None:
     """Run INSERT/UPDATE statements as one (data-modifying CTEs): one round trip and one parse
     for all. Each touches rows no other one touches, as the CTEs require; they see each other
     only through RETURNING, by the name given as a statement's third element."""
@@ -203,5 +207,9 @@ def _write_together(statements: list[tuple | None]) -> None:
     *first, last = statements
     sql = "".join(f"{'WITH' if i == 0 else ','} {part[2] if len(part) > 2 else f'w{i}'} AS ({part[0]}) "
                   for i, part in enumerate(first)) + last[0]
+    params = [value for part in statements for value in part[1]]
+    if commit:
+        execute_and_commit(sql, params)
+        return
     with _cursor() as cursor:
-        cursor.execute(sql, [value for part in statements for value in part[1]])
+        cursor.execute(sql, params)

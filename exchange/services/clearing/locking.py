@@ -28,6 +28,7 @@ from exchange.services.clearing.reads import (
 )
 from exchange.services.clearing.rules import NewOrder
 from exchange.services.clearing.state import ClearingState, _BookSide, _market_values, _position_values
+from exchange.services.fencing import fence_answered, fence_statement
 from exchange.sql import select_together as _select_together
 
 
@@ -37,17 +38,27 @@ class Locking(ClearingState):
 
     def __init__(self, market_id: str | None = None, *, own_order: tuple[str, uuid.UUID] | None = None,
                  users: Iterable[str] | None = None, crossing: Iterable[NewOrder] = (),
-                 orders: OrderLookup | None = None):
+                 orders: OrderLookup | None = None, fence: tuple[str, int | None] | None = None):
         """Lock the market row: by id, or the market of `own_order` (user_id, order_id), which
         answers ORDER_NOT_FOUND unless the order is that user's.
 
         With `users`, in the same round trip: read `orders` (then `read_orders`), lock the
         accounts (what `lock_accounts` does) and read the book within reach of `crossing`. The
         statements are sent together but run one after the other, so each starts once the
-        market lock is held and sees every order committed before it."""
+        market lock is held and sees every order committed before it.
+
+        `fence` (user_id, fencing token), with `market_id`: the fencing check of an order call
+        (exchange.services.fencing), sent right after the lock, in the same round trip; a stale
+        token raises STALE_FENCING_TOKEN once the market is known to exist. A None token: no
+        check."""
         super().__init__()
 
         statements = [_lock_market_sql(market_id) if own_order is None else _lock_market_of_order_sql(*own_order)]
+        fenced = fence is not None and fence[1] is not None
+        if fenced:
+            if market_id is None:
+                raise ValueError("a fence needs the market's id")
+            statements.append(fence_statement(fence[0], market_id, fence[1]))
         if users is not None:
             reach = _Reach.of(crossing)
             if orders is not None:
@@ -70,6 +81,8 @@ class Locking(ClearingState):
                 raise NotFound(f"order {own_order[1]} not found", code="ORDER_NOT_FOUND", field="order_id")
             raise NotFound(f"market {market_id!r} does not exist", code="MARKET_NOT_FOUND", field="market_id")
         self.market: Market = Market.from_db("default", None, rows[0])
+        if fenced:
+            fence_answered(fence[1], next(results))
         self._market_read, self._market_read_sequence = _market_values(self.market), self.market.sequence_id
         if users is not None:
             if orders is not None:

@@ -92,3 +92,9 @@ def test_the_schema_documents_the_header_on_every_order_changing_call(anon):
     documented = {(path, method) for path, ops in schema["paths"].items() for method, op in ops.items()
                   if any(p["name"] == "X-Fencing-Token" and p["in"] == "header" for p in op.get("parameters", []))}
     assert documented == fenced_ops
+
+
+def test_a_fenced_call_on_a_market_that_does_not_exist_answers_not_found_and_records_no_floor(amm_actor):
+    response = amm_actor.http.post("/orders", json=order_body("NO-SUCH-MARKET"), headers=fenced(5))
+    assert_error(response, 404, "MARKET_NOT_FOUND")
+    assert not FencingToken.objects.filter(user_id=amm_actor.user_id).exists()
