@@ -114,7 +114,8 @@ def make_markets(count: int) -> list[str]:
 
 
 @contextmanager
-def quoting(count: int, *, database: str, platform_workers: int, platform_threads: int):
+def quoting(count: int, *, database: str, platform_workers: int, platform_threads: int,
+            platform_env: dict[str, str] | None = None):
     """`count` markets with the AMM enabled and started (push on, the dead man's switch armed)
     against the platform under gunicorn, on a dedicated database (dropped and made afresh) and a
     throwaway redis-server: yields (ctx, markets, platform, database_url, redis_url); the platform
@@ -141,7 +142,7 @@ def quoting(count: int, *, database: str, platform_workers: int, platform_thread
         amm_key = api_key_issue(user=User.objects.get(pk=AMM_USER_ID))
         markets = make_markets(count)
         platform = PlatformServer(database_url=database_url, redis_url=redis_url, workers=platform_workers,
-                                  threads=platform_threads).start()
+                                  threads=platform_threads, env=platform_env).start()
         try:
             settings.AMM_PLATFORM_BASE_URL = platform.url
             settings.AMM_PLATFORM_API_KEY = amm_key

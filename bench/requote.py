@@ -19,10 +19,15 @@ Stages (wall ms, p50 / p90 over the rounds):
   commit        the trade's executed_at -> its outbox row's insert (ts_ms of the stream
                 entry): the rest of the taker's transaction
   relay         ts_ms -> the stream entry read by the feed (NOTIFY at commit, the relay's
-                read and XADD, the feed's blocking XREADGROUP waking)
+                read and XADD, the feed's blocking XREADGROUP waking); split at the XADD (the
+                entry id's ms): "to the stream" (the commit, the relay's wake, read and XADD)
+                and "to the feed" (the feed's XREADGROUP waking), each to the millisecond
   apply         the batch applied: the fill in Redis, the requote requested
   cycle: begin  the cycle's start -> its replace sent (lease, reads, instance, decide)
-  cycle: replace   the platform's replace call (HTTP), from sent to answered
+  cycle: replace   the platform's replace call (HTTP), from sent to answered; "in the
+                platform": gunicorn's own time for it (its access log's %(D)s, from the
+                request read to the answer written), the rest being the AMM's HTTP client
+                and the loopback
   tick-to-quote executed_at -> the replace answered: bench/runtime.py's tick-to-quote with
                 nothing else running (its last_requote_ms is the answer's time, recorded),
                 without the bench's own wait for the taker's report between relay and apply
@@ -44,6 +49,7 @@ import pstats
 import random
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -51,7 +57,8 @@ from _setup import machine_speed, pct
 from cycle import Counters, Feeds, quoting  # bench/cycle.py: the same markets, setup and counters
 
 BENCH_DB = os.environ.get("AMM_BENCH_REQUOTE_DB", "amm_bench_requote")  # dropped and made afresh
-STAGES = ("commit", "relay", "apply", "cycle: begin", "cycle: replace", "tick-to-quote", "cycle: close")
+STAGES = ("commit", "relay", "  to the stream", "  to the feed", "apply", "cycle: begin", "cycle: replace",
+          "  in the platform", "tick-to-quote", "cycle: close")
 
 
 def iso_ms(value: str) -> float:
@@ -85,8 +92,15 @@ def main() -> None:
         taker_loop(args.taker[0], args.taker[1], args.taker[2].split(","), args.rounds, 7)
         return
     print(machine_speed(), flush=True)
+    # The platform's own time per replace (gunicorn's access log, %(D)s: from the request read
+    # to the answer written), so that "cycle: replace" splits into the platform's part and the
+    # AMM's (its HTTP client) with the loopback between.
+    access_log = tempfile.NamedTemporaryFile(prefix="requote-access-", suffix=".log", delete=False)
+    access_log.close()
+    gunicorn_args = f"--access-logfile {access_log.name} --access-logformat '%(m)s %(U)s %(D)s'"
 
-    with quoting(args.markets, database=BENCH_DB, platform_workers=2, platform_threads=4) as (
+    with quoting(args.markets, database=BENCH_DB, platform_workers=2, platform_threads=4,
+                 platform_env={"GUNICORN_CMD_ARGS": gunicorn_args}) as (
             ctx, markets, platform, database_url, redis_url):
         from amm import state
         from amm.connector.events import EventStreamAbsent
@@ -204,6 +218,9 @@ def main() -> None:
                     started_ms = closed_ms - result.duration_ms
                     walls["commit"].append(entry_ts - executed_ms)
                     walls["relay"].append(read_ms - entry_ts)
+                    xadd_ms = int(str(trades[0].entry_id).split("-")[0])  # the stream entry id: its XADD's ms
+                    walls["  to the stream"].append(xadd_ms - entry_ts)
+                    walls["  to the feed"].append(read_ms - xadd_ms)
                     walls["apply"].append(applied_ms - apply_ms)
                     walls["cycle: begin"].append(timing["send"] - started_ms)
                     walls["cycle: replace"].append(timing["answer"] - timing["send"])
@@ -218,11 +235,16 @@ def main() -> None:
                 feeds.books()  # the replace moved the book: pushed as the WebSocket feed would
                 time.sleep(0.02)
 
+            log_start = os.path.getsize(access_log.name)
             for i in range(args.rounds):
                 one_round(False)
                 if (i + 1) % 20 == 0:
                     print(f"  {i + 1}/{args.rounds} fills", flush=True)
             print(f"outcomes: {outcomes}; REST book reads by the fill cycles: {rest_books['reads']}")
+            with open(access_log.name) as log:
+                log.seek(log_start)
+                walls["  in the platform"] = [int(line.split()[2]) / 1000 for line in log
+                                              if line.startswith("POST /api/v1/amm/orders/replace ")]
             n = len(walls["tick-to-quote"])
             print(f"\nstage (wall ms over {n} fills that were requoted)      p50      p90")
             for stage in STAGES:
@@ -240,6 +262,7 @@ def main() -> None:
                 stats.sort_stats("cumulative").print_stats(30)
                 stats.sort_stats("tottime").print_stats(25)
         finally:
+            os.unlink(access_log.name)
             relay.stop()
             try:
                 taker.stdin.close()
