@@ -431,10 +431,12 @@ class _Cycle:
         m, now, rt = self.market_id, self.now, self.runtime
         quote: state.QuoteCycleRead | None = self.read.quote
         if executor.resync_due(rt, now):
-            executor.orders_resync(self.ctx, m, now=now)
+            released, adopted = executor.orders_resync(self.ctx, m, now=now)
+            if released or adopted:  # as orders_resync recorded it: this cycle reads the platform's book
+                self.runtime = {**self.runtime, "own_sequence_id": state.OWN_SEQUENCE_UNKNOWN}
             if rt.get("resync"):
                 state.runtime_update(m, resync="")
-                self.runtime = {**rt, "resync": ""}
+                self.runtime = {**self.runtime, "resync": ""}
             quote = None
         if rt.get("pending_mint"):
             request_id, _, qty = str(rt["pending_mint"]).rpartition(":")
@@ -449,8 +451,10 @@ class _Cycle:
         sequence_id, which the feed's status watch reports for every market."""
         pushed = self.pushed_book()
         known = (quote.market or {}).get("book_sequence_id")
-        newest = max(int(known) if known not in (None, "") else 0, int(self.runtime.get("own_sequence_id") or 0))
-        if pushed is not None and int(pushed["sequence_id"]) < newest:
+        own = int(self.runtime.get("own_sequence_id") or 0)
+        own_unknown = own == state.OWN_SEQUENCE_UNKNOWN  # orders changed, no sequence told: the platform's book
+        newest = max(int(known) if known not in (None, "") else 0, own)
+        if pushed is not None and (own_unknown or int(pushed["sequence_id"]) < newest):
             # The event stream already told of a newer book (the fill this cycle answers, say),
             # or the AMM's own last replace made one: the WebSocket has not brought it yet, and
             # the AMM's own orders in Redis are newer than that book (its old orders would pass
@@ -465,7 +469,7 @@ class _Cycle:
             self.tape_read(tuple(TapeTrade(id=i, price_cents=int(t["price_cents"]), quantity=int(t["quantity"]),
                                            executed_ms=int(t["executed_ms"])) for i, t in sorted(tape.items(), reverse=True)))
             return book
-        snapshot = self.reusable_book(quote)
+        snapshot = None if own_unknown else self.reusable_book(quote)
         if snapshot is None:
             depth = max(amm_settings.AMM_ORDERBOOK_DEPTH, config.order_levels + 3)
             got = self.ctx.connector.orderbook_get(self.market_id, depth=min(depth, 50), trades=TAPE_TRADES)
@@ -474,6 +478,9 @@ class _Cycle:
                         "own": own_orders_key(quote.orders)}
             self.fetched_book = snapshot
             self.tape_read(got.recent_trades)
+            if own_unknown:  # read after the orders changed: a pushed book this new shows them
+                state.runtime_update(self.market_id, own_sequence_id=got.sequence_id)
+                self.runtime = {**self.runtime, "own_sequence_id": got.sequence_id}
         book = LocalOrderBook(self.market_id)
         book.apply_snapshot({"bids": snapshot["bids"], "asks": snapshot["asks"], "sequence_id": snapshot["sequence_id"]})
         return book

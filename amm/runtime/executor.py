@@ -103,9 +103,11 @@ def orphaned_calls_adopt(market_id: str, runtime: dict[str, Any]) -> dict[str, A
 def cancel_all(ctx: RuntimeContext, market_id: str, *, now: int | None = None) -> int:
     """Cancel every AMM order of the market (also ones Redis does not track) and release
     them in Redis. Returns how many tracked orders were released."""
-    with order_call(market_id, "cancel-all"):
+    with order_call(market_id, "cancel-all") as answered:
         cancelled = ctx.connector.orders_cancel_all(market_id, fence=held_fence(market_id))
         released = cancel_all_record(market_id, cancelled or None, now=now)
+        # No book sequence in the answer: a pushed book may still show the orders cancelled
+        answered["own_sequence_id"] = state.OWN_SEQUENCE_UNKNOWN
     if cancelled:
         log.info("%s: cancelled %d orders", market_id, len(cancelled))
     return released
@@ -131,13 +133,15 @@ def orders_resync(ctx: RuntimeContext, market_id: str, *, now: int | None = None
     if released or adopted:
         log.warning("%s: re-sync released %d orders no longer open and adopted %d unknown ones",
                     market_id, released, adopted)
+        # the orders changed without a book sequence: a pushed book may predate the change
+        state.runtime_update(market_id, own_sequence_id=state.OWN_SEQUENCE_UNKNOWN)
     return released, adopted
 
 
 def full_sync(ctx: RuntimeContext, market_id: str) -> None:
     """Rebuild the market's Redis state from the platform (Redis lost it, or it drifted)."""
     market_startup_sync(market_id=market_id, connector=ctx.connector, feed=ctx.feed)
-    state.runtime_update(market_id, resync="", resync_full="")
+    state.runtime_update(market_id, resync="", resync_full="", own_sequence_id=state.OWN_SEQUENCE_UNKNOWN)
 
 
 @dataclass(frozen=True)

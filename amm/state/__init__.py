@@ -95,6 +95,7 @@ from amm.state.keys import (  # noqa: F401
     JOURNAL,
     MARKETS,
     ORDER_FIELDS,
+    OWN_SEQUENCE_UNKNOWN,
     PROCESSED_KEEP_TRADES,
     STATE_FIELDS,
     TRADE_CURSOR,

@@ -190,8 +190,12 @@ RUNTIME_FIELDS = {  # field -> Python type
     "instance_version": str,
     # The platform's book sequence_id once the AMM's last replace there was done: a pushed book
     # older than that still shows the orders the replace took away (amm/runtime/cycle.py).
+    # OWN_SEQUENCE_UNKNOWN after an order change the platform's answer gives no sequence for (a
+    # cancel-all; a re-sync that released or adopted orders): the next cycle reads the REST book
+    # and keeps that book's sequence.
     "own_sequence_id": int,
 }
+OWN_SEQUENCE_UNKNOWN = -1
 INSTANCE_PENDING = "pending"  # the prefix of `instance_version` while a change of the row is on its way
 # Every value stays short (<= 64 bytes) so that Redis keeps the hash in its compact listpack
 # encoding: the last decision's summary, once a field here (1.2 KB, which turned the whole hash

@@ -297,3 +297,67 @@ def test_a_pushed_book_older_than_the_amms_own_last_replace_is_not_used(rt, redi
     reads = _book_reads(context())
     quote_cycle(rt.market_id, reason="book")
     assert len(reads) == 1  # the REST book, not the one showing the AMM's old bid
+
+
+def _a_frame_late(redis_conn, book_feed, market_id: str, book: dict) -> None:
+    """The pushed book set back to `book` (the WebSocket a frame late), the event stream read
+    without telling of anything newer."""
+    state.push_book_drop([market_id])  # a newer book is never written over
+    state.push_book_write(market_id, book, now=state.now_ms())
+    state.market_push_refresh([], {}, now=state.now_ms())
+    book_feed.beat()
+
+
+def test_after_a_resync_that_changed_the_amms_orders_its_cycle_reads_the_platforms_book(rt, redis_conn, feed):
+    """A re-sync re-reads the AMM's orders (GET /orders), an answer that tells no book
+    sequence. A pushed book from before it may still show an order the platform cancelled
+    behind the AMM's back, which the cycle would take for an outside bid. The cycle that
+    re-synced reads the REST book and keeps that book's sequence as `own_sequence_id`; the
+    next one uses the pushed book again."""
+    book_feed = feed()
+    wait_until(lambda: _same_as_platform(rt, redis_conn), timeout=15, message="the snapshot in Redis")
+    before = _pushed(redis_conn, rt.market_id)
+    top = _own_bids(rt.market_id)[0]
+    with httpx.Client(base_url=f"{rt.url}/api/v1", timeout=10, headers={"Authorization": f"Token {rt.amm_key}"}) as http:
+        assert http.delete(f"/orders/{top.order_id}").status_code == 200  # not through the AMM's order calls
+    cancelled_at = rt.book()["sequence_id"]
+    wait_until(lambda: _pushed(redis_conn, rt.market_id)["sequence_id"] == cancelled_at, timeout=10,
+               message="the cancel's delta in the pushed book")
+    _a_frame_late(redis_conn, book_feed, rt.market_id, before)  # still shows the cancelled bid
+    state.resync_request([rt.market_id], reason="the operator cancelled an order")
+
+    reads = _book_reads(context())
+    quote_cycle(rt.market_id, reason="tick")
+    assert top.order_id not in state.orders_get(rt.market_id)  # released by the re-sync
+    assert len(reads) == 1  # the REST book, not the one showing the cancelled bid as someone else's
+    own = state.runtime_get(rt.market_id)["own_sequence_id"]
+    assert own >= cancelled_at  # that book's, or a replace's after it
+
+    wait_until(lambda: _pushed(redis_conn, rt.market_id)["sequence_id"] >= rt.book()["sequence_id"], timeout=10,
+               message="the pushed book caught up")
+    book_feed.beat()
+    quote_cycle(rt.market_id, reason="tick")
+    assert len(reads) == 1  # the pushed book again
+
+
+def test_after_a_cancel_all_the_next_cycle_reads_the_platforms_book(rt, redis_conn, feed):
+    """A cancel-all's answer tells no book sequence either: `own_sequence_id` becomes unknown,
+    and the next cycle reads the REST book (a pushed book from before the cancel-all shows the
+    AMM's cancelled orders as outside ones) and keeps its sequence."""
+    book_feed = feed()
+    wait_until(lambda: _same_as_platform(rt, redis_conn), timeout=15, message="the snapshot in Redis")
+    before = _pushed(redis_conn, rt.market_id)
+    lease = market_lease(rt.market_id)
+    assert lease.acquire()
+    try:
+        assert executor.cancel_all(context(), rt.market_id) > 0
+    finally:
+        lease.release()
+    assert state.runtime_get(rt.market_id)["own_sequence_id"] == state.OWN_SEQUENCE_UNKNOWN
+    cancelled_at = rt.book()["sequence_id"]
+    _a_frame_late(redis_conn, book_feed, rt.market_id, before)
+
+    reads = _book_reads(context())
+    quote_cycle(rt.market_id, reason="tick")
+    assert len(reads) == 1
+    assert state.runtime_get(rt.market_id)["own_sequence_id"] >= cancelled_at
