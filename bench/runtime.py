@@ -22,6 +22,9 @@ BUY NO at 99 for one ladder level, so the AMM must replace the order it lost).
                   anything else running) over the window; AMM CPU per cycle = AMM CPU / cycles
                   (fixed costs included: the feed job polls trades every 10 ms), and a fit over
                   the N tried separates the fixed part from the marginal CPU per cycle.
+  in the platform the platform's own time per AMM replace, from gunicorn's access log
+                  (bench/out/platform_access.log, %(D)s: the request read to the answer
+                  written): what of a replace call is the platform's.
   fill cycle      wall time of the fill-triggered cycles that sent a replace, from run_amm's
                   INFO log: what of tick-to-quote is the cycle itself, the rest is the feed's
                   poll delay and the queue.
@@ -315,6 +318,29 @@ def trade_stream_lags(conn, window: tuple[float, float]) -> list[float]:
             for entry_id, fields in entries]
 
 
+# The platform's access log (gunicorn's), one line per request: its date (%(t)s, to the second),
+# method, path and the request's time in µs (%(D)s: from the request read to the answer written).
+ACCESS_LOG = OUT / "platform_access.log"
+ACCESS_FORMAT = "%(t)s %(m)s %(U)s %(D)s"
+
+
+def platform_replace_ms(access_log: Path, window: tuple[float, float]) -> list[float]:
+    """The platform's own time (gunicorn's, in ms) for each AMM replace of the window: what of
+    the cycle's replace call is the platform's, the rest being the AMM's HTTP client and the
+    loopback."""
+    out = []
+    if not access_log.exists():
+        return out
+    for line in access_log.read_text().splitlines():
+        parts = line.split()
+        if len(parts) != 5 or parts[3] != "/api/v1/amm/orders/replace":
+            continue
+        at = dt.datetime.strptime(parts[0] + " " + parts[1], "[%d/%b/%Y:%H:%M:%S %z]").timestamp()
+        if window[0] - 1 <= at <= window[1]:
+            out.append(int(parts[4]) / 1000)
+    return out
+
+
 def cycle_durations(log_text: str, window: tuple[float, float]) -> dict[str, list[float]]:
     """Wall time of the cycles run_amm logged (INFO: those that sent something) in the
     window, by reason (fill, tick, ...); for fill cycles also `fill_age` (the fill's age when
@@ -480,6 +506,7 @@ def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: s
         "fill_age_ms": durations.get("fill_age", []), "fill_replaced_ms": durations.get("fill_replaced", []),
         "book_replaces": len(durations.get("book", [])),
         "to_stream": trade_stream_lags(conn, window) if push else [],
+        "replace_in_platform": platform_replace_ms(ACCESS_LOG, window),
         "age_p99": pct(ages, 0.99), "age_max": max(ages) if ages else float("nan"),
         "cpu": cpu, "amm_cpu_per_cycle_ms": 1000 * cpu["amm"] / cycles if cycles else float("nan"),
         "holds": holds, "exit": code,
@@ -572,6 +599,12 @@ def report(results: list[dict], args) -> None:
             print(f"N={n}, push on: fill executed_at -> its trade event in the stream (the taker's transaction, "
                   f"its commit, the relay) p50 {pct(lags, .5):.1f} / p99 {pct(lags, .99):.1f} ms over {len(lags)} "
                   f"trades: the platform's share before the AMM hears of a fill")
+        for mode in ("on", "off"):
+            spent = by.get(mode, {}).get("replace_in_platform")
+            if spent:
+                print(f"N={n}, push {mode}: the platform's own time per AMM replace (gunicorn's, from the request "
+                      f"read to the answer written) p50 {pct(spent, .5):.1f} / p99 {pct(spent, .99):.1f} ms over "
+                      f"{len(spent)} replaces")
         if "on" in by and by["on"]["acked"]:
             p50, p99 = pct(by["on"]["acked"], .5), pct(by["on"]["acked"], .99)
             print(f"N={n}, push on: tick-to-quote p50 {p50:.1f} ms = {p50 / PUSH_P50_MS:.2f} × issue 15's {PUSH_P50_MS:g} ms "
@@ -680,8 +713,11 @@ def main() -> None:
     markets = make_markets(top, budget=200_000)
     log(f"{top} markets created with the AMM enabled in {time.monotonic() - t0:.1f} s")
 
+    OUT.mkdir(parents=True, exist_ok=True)
+    ACCESS_LOG.unlink(missing_ok=True)
     platform = PlatformServer(database_url=database_url, redis_url=redis_url, workers=args.platform_workers,
-                              threads=args.platform_threads)
+                              threads=args.platform_threads, env={"GUNICORN_CMD_ARGS": (
+                                  f"--access-logfile {ACCESS_LOG} --access-logformat '{ACCESS_FORMAT}'")})
     platform.start()
     load = os.getloadavg()
     print(f"platform: gunicorn -c ammproject/gunicorn.conf.py ammproject.wsgi, {args.platform_workers} "
