@@ -17,20 +17,12 @@ from exchange.exceptions import WrongState
 
 TOKEN_MAX = 2**63 - 1  # a BIGINT
 
+
 # Raise the floor, or keep it when the token equals it (one holder sends many calls); no
-# row back when the stored token is higher: the call is stale.
-_RAISE_FLOOR_SQL = """
-INSERT INTO fencing_tokens (user_id, market_id, token, updated_at) VALUES (%s, %s, %s, now())
-ON CONFLICT (user_id, market_id) DO UPDATE SET token = EXCLUDED.token, updated_at = EXCLUDED.updated_at
-WHERE fencing_tokens.token <= EXCLUDED.token
-RETURNING token
-"""
-
-
-# The same, as one of the statements sent with the market lock (clearing.locking): it runs
-# right after the lock, in the same round trip. It inserts nothing for a market that does not
-# exist (the lock's own answer tells that first).
-_RAISE_FLOOR_WITH_LOCK_SQL = """INSERT INTO fencing_tokens (user_id, market_id, token, updated_at)
+# row back when the stored token is higher: the call is stale. Sent with the market lock by the
+# clearing engine (`fence_statement`: right after the lock, in the same round trip); it inserts
+# nothing for a market that does not exist (the lock's own answer tells that first).
+_RAISE_FLOOR_SQL = """INSERT INTO fencing_tokens (user_id, market_id, token, updated_at)
 SELECT %s::varchar, m.id, %s::bigint, now() FROM markets m WHERE m.id = %s::varchar
 ON CONFLICT (user_id, market_id) DO UPDATE SET token = EXCLUDED.token, updated_at = EXCLUDED.updated_at
 WHERE fencing_tokens.token <= EXCLUDED.token
@@ -45,14 +37,14 @@ def fence_check(*, user_id: str, market_id: str, token: int | None) -> None:
     if token is None:
         return
     with connection.cursor() as cursor:
-        cursor.execute(_RAISE_FLOOR_SQL, [user_id, market_id, int(token)])
+        cursor.execute(*fence_statement(user_id, market_id, token))
         fence_answered(token, cursor.fetchall())
 
 
 def fence_statement(user_id: str, market_id: str, token: int) -> tuple[str, list]:
     """fence_check's statement, to be sent right after the statement locking the market; its
     rows go to fence_answered."""
-    return _RAISE_FLOOR_WITH_LOCK_SQL, [user_id, int(token), market_id]
+    return _RAISE_FLOOR_SQL, [user_id, int(token), market_id]
 
 
 def fence_answered(token: int, rows: list) -> None:
