@@ -301,7 +301,7 @@ def runtime_cycles(conn, markets: list[str]) -> int:
 
 CYCLE_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO amm\.runtime\.cycle: cycle \S+ \((\w+)\): "
                         r"(\w+)(?:, \d+ replacements)? in ([\d.]+) ms(?:, fill age (-?\d+) ms)?"
-                        r"(?:, replaced after (\d+) ms)?")
+                        r"(?:, sent after (\d+) ms)?(?:, replaced after (\d+) ms)?")
 
 
 def trade_stream_lags(conn, window: tuple[float, float]) -> list[float]:
@@ -344,7 +344,8 @@ def platform_replace_ms(access_log: Path, window: tuple[float, float]) -> list[f
 def cycle_durations(log_text: str, window: tuple[float, float]) -> dict[str, list[float]]:
     """Wall time of the cycles run_amm logged (INFO: those that sent something) in the
     window, by reason (fill, tick, ...); for fill cycles also `fill_age` (the fill's age when
-    its cycle began: the feed's poll and the queue) and `fill_replaced` (cycle start -> the
+    its cycle began: the feed's poll and the queue), `fill_sent` (cycle start -> its replace
+    sent) and `fill_replaced` (cycle start -> the
     platform's acknowledgement of the replace)."""
     out: dict[str, list[float]] = {}
     for line in log_text.splitlines():
@@ -354,9 +355,11 @@ def cycle_durations(log_text: str, window: tuple[float, float]) -> dict[str, lis
         at = dt.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
         if window[0] <= at <= window[1] and match.group(3) == "quoted":
             out.setdefault(match.group(2), []).append(float(match.group(4)))
-            if match.group(2) == "fill" and match.group(5) is not None and match.group(6) is not None:
+            if match.group(2) == "fill" and match.group(5) is not None and match.group(7) is not None:
                 out.setdefault("fill_age", []).append(float(match.group(5)))
-                out.setdefault("fill_replaced", []).append(float(match.group(6)))
+                out.setdefault("fill_replaced", []).append(float(match.group(7)))
+                if match.group(6) is not None:
+                    out.setdefault("fill_sent", []).append(float(match.group(6)))
     return out
 
 
@@ -504,6 +507,7 @@ def run_n(n: int, markets: list[str], args, platform, amm_key: str, taker_key: s
         "cycles": cycles, "cycles_per_s": cycles / elapsed, "ages": ages, "requotes_seen": sampler.cycles,
         "fill_cycle_ms": durations.get("fill", []), "tick_cycle_ms": durations.get("tick", []),
         "fill_age_ms": durations.get("fill_age", []), "fill_replaced_ms": durations.get("fill_replaced", []),
+        "fill_sent_ms": durations.get("fill_sent", []),
         "book_replaces": len(durations.get("book", [])),
         "to_stream": trade_stream_lags(conn, window) if push else [],
         "replace_in_platform": platform_replace_ms(ACCESS_LOG, window),
@@ -563,14 +567,14 @@ def report(results: list[dict], args) -> None:
     print()
     print(f"{'N':>5} {'push':>5} {'fills':>6} {'t2q p50':>8} {'t2q p99':>8} {'miss':>5} {'move p50':>8} {'move p99':>8} "
           f"{'order p50':>9} {'order p99':>9} "
-          f"{'fill cycle':>10} {'pre-cycle':>9} {'to replace':>10} {'book repl':>9} {'cycles/s':>9} {'per mkt':>8} {'age p99':>8} {'AMM ms/cyc':>10} {'AMM %':>6} "
+          f"{'fill cycle':>10} {'pre-cycle':>9} {'to send':>7} {'to replace':>10} {'book repl':>9} {'cycles/s':>9} {'per mkt':>8} {'age p99':>8} {'AMM ms/cyc':>10} {'AMM %':>6} "
           f"{'plat %':>7} {'pg %':>5} {'redis %':>7} {'other %':>7} {'holds':>6}")
     for r in results:
         e, cpu = r["elapsed"], r["cpu"]
         print(f"{r['n']:5d} {r['push']:>5} {r['fills']:6d} {pct(r['acked'], .5):8.1f} {pct(r['acked'], .99):8.1f} "
               f"{r['missed']:5d} {pct(r['moved'], .5):8.1f} {pct(r['moved'], .99):8.1f} "
               f"{pct(r['to_order'], .5):9.1f} {pct(r['to_order'], .99):9.1f} {pct(r['fill_cycle_ms'], .5):10.1f} "
-              f"{pct(r['fill_age_ms'], .5):9.1f} {pct(r['fill_replaced_ms'], .5):10.1f} {r['book_replaces']:9d} "
+              f"{pct(r['fill_age_ms'], .5):9.1f} {pct(r['fill_sent_ms'], .5):7.1f} {pct(r['fill_replaced_ms'], .5):10.1f} {r['book_replaces']:9d} "
               f"{r['cycles_per_s']:9.1f} {r['cycles_per_s'] / r['n']:8.2f} {r['age_p99']:8.0f} "
               f"{r['amm_cpu_per_cycle_ms']:10.2f} {100 * cpu['amm'] / e:6.0f} {100 * cpu['platform'] / e:7.0f} "
               f"{100 * cpu['postgres'] / e:5.0f} {100 * cpu['redis'] / e:7.0f} {100 * cpu['rest'] / e:7.0f} "
@@ -579,7 +583,7 @@ def report(results: list[dict], args) -> None:
           "bid bettering the AMM's, its created_at) -> the market's next acknowledged requote; order: -> the first new AMM "
           "order written by the platform; fill cycle: p50 wall time of a fill-triggered cycle that sent a "
           "replace (run_amm's log), pre-cycle: p50 age of its fill when it began (the feed's poll and the "
-          "queue), to replace: p50 from its start to the platform's acknowledgement of the replace; book repl: "
+          "queue), to send: p50 from its start to its replace sent (lease, reads, decision), to replace: p50 from its start to the platform's acknowledgement of the replace; book repl: "
           "book-move cycles that replaced quotes in the window (the mover's moves and the fills' book changes ask "
           "for them; before the book feed waited for the AMM's own order calls, its own replaces did too); age: now - last_requote_ms at 50 ms samples; latencies in ms; CPU in % of "
           "one core over the window (200 % is this whole 2-core machine): AMM = run_amm and its "

@@ -119,6 +119,7 @@ class CycleResult:
     duration_ms: float = 0.0
     detail: str = ""
     fill_age_ms: int | None = None  # the oldest new fill's age when the cycle began (feed + queue)
+    sent_after_ms: int | None = None  # cycle start -> the replace sent (the cycle's own part)
     replaced_after_ms: int | None = None  # cycle start -> the platform acknowledged the replace
 
 
@@ -206,6 +207,7 @@ def quote_cycle(market_id: str, *, reason: str = "tick", now_ms: int | None = No
     result = replace(result, duration_ms=round((time.perf_counter() - started) * 1000, 2), **cycle.latencies())
     level = logging.INFO if result.sent or result.outcome not in ("unchanged", "idle") else logging.DEBUG
     timing = "".join(f", {label} {value} ms" for label, value in (("fill age", result.fill_age_ms),
+                                                                  ("sent after", result.sent_after_ms),
                                                                   ("replaced after", result.replaced_after_ms))
                      if value is not None)
     log.log(level, "cycle %s (%s): %s%s in %.1f ms%s%s", market_id, reason, result.outcome,
@@ -245,7 +247,7 @@ class _Cycle:
         self.tape: tuple[MarketTrade, ...] = ()  # the market's trades since the last book read
         self.tape_id: int | None = None  # set by a book read: the newest trade of the tape seen
         self.sent = self.placed = self.cancelled = 0
-        self.replaced_ms = 0
+        self.sending_ms = self.replaced_ms = 0
         self.took_over = False  # found an earlier holder's unanswered order calls
         self.committed: dict[str, Any] | None = None  # what `commit` hands to state.cycle_close
         self.kept: StrategyState | None = None  # the StrategyState the commit writes
@@ -259,6 +261,7 @@ class _Cycle:
         and in it until the platform acknowledged the new quotes."""
         stamps = [int(f["ts_ms"]) for f in self.fills if f.get("ts_ms")]
         return {"fill_age_ms": self.started_ms - min(stamps) if stamps else None,
+                "sent_after_ms": self.sending_ms - self.started_ms if self.sending_ms else None,
                 "replaced_after_ms": self.replaced_ms - self.started_ms if self.replaced_ms else None}
 
     def tick(self) -> None:
@@ -622,6 +625,7 @@ class _Cycle:
             if not self.deadman_armed():
                 return "not_armed", ""
             self.sent = len(decision.replacements)
+            self.sending_ms = state.now_ms()
             replaced = executor.replace(self.ctx, m, decision.replacements, now=now)
             self.placed, self.cancelled, self.replaced_ms = replaced.placed, replaced.cancelled, replaced.replaced_ms
             outcome = "quoted"

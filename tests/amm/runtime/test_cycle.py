@@ -60,6 +60,10 @@ def test_a_fill_is_requoted_by_the_next_cycle(rt):
     pos = rt.position()
     inv = state.inventory_get(rt.market_id)
     assert (inv.yes_volume, inv.no_volume) == (pos.yes_volume, pos.no_volume)
+    # where the requote's time went: the fill's age at the cycle's start, then the cycle's own
+    # part up to the replace sent, then the platform's acknowledgement
+    assert result.fill_age_ms is not None and result.fill_age_ms >= 0, result
+    assert 0 <= result.sent_after_ms <= result.replaced_after_ms <= result.duration_ms, result
 
 
 def test_a_mint_whose_answer_was_lost_is_retried_and_the_cost_basis_is_the_platforms(rt):
