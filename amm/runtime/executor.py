@@ -106,8 +106,8 @@ def cancel_all(ctx: RuntimeContext, market_id: str, *, now: int | None = None) -
     with order_call(market_id, "cancel-all") as answered:
         cancelled = ctx.connector.orders_cancel_all(market_id, fence=held_fence(market_id))
         released = cancel_all_record(market_id, cancelled or None, now=now)
-        # No book sequence in the answer: a pushed book may still show the orders cancelled
-        answered["own_sequence_id"] = state.OWN_SEQUENCE_UNKNOWN
+        if cancelled:  # no book sequence in the answer: a pushed book may still show them
+            answered["own_sequence_id"] = state.OWN_SEQUENCE_UNKNOWN
     if cancelled:
         log.info("%s: cancelled %d orders", market_id, len(cancelled))
     return released

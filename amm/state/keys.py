@@ -191,8 +191,8 @@ RUNTIME_FIELDS = {  # field -> Python type
     # The platform's book sequence_id once the AMM's last replace there was done: a pushed book
     # older than that still shows the orders the replace took away (amm/runtime/cycle.py).
     # OWN_SEQUENCE_UNKNOWN after an order change the platform's answer gives no sequence for (a
-    # cancel-all; a re-sync that released or adopted orders): the next cycle reads the REST book
-    # and keeps that book's sequence.
+    # cancel-all that cancelled orders; a re-sync that released or adopted some): the next
+    # cycle reads the REST book and keeps that book's sequence.
     "own_sequence_id": int,
 }
 OWN_SEQUENCE_UNKNOWN = -1
